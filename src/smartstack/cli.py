@@ -1,0 +1,125 @@
+"""``smartstack``: the one command line for every pipeline step.
+
+Airflow tasks, the Makefile and people all call these subcommands, so each step has exactly one
+entry point. Commands print a sentence and exit non-zero on bad input instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from smartstack.settings import get_settings
+
+app = typer.Typer(
+    name="smartstack",
+    help="Smart Stack: personalized, explained credit-card offers. Each subcommand is one step "
+    "of the pipeline; `smartstack run` runs the whole job on embedded defaults.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one sentence, exit code 2."""
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def generate(
+    customers: Annotated[
+        int, typer.Option(min=1, help="Number of customers to simulate.")
+    ] = 10_000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives identical files.")
+    ] = 42,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder (raw/ and ground_truth/ go below it). "
+            "Default: the data_dir setting."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
+    ] = None,
+) -> None:
+    """Generate the synthetic data set (customers, transactions, offers, impressions, clickstream,
+    quiz answers) as Parquet, with its hidden ground truth kept apart under ground_truth/."""
+    from smartstack.data.generator import GeneratorConfig
+    from smartstack.data.generator import generate as run_generator
+
+    out_dir = out or get_settings().data_dir
+    assert out_dir is not None
+    config = GeneratorConfig(customers=customers, seed=seed)
+    started = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task(f"generating {customers:,} customers", total=config.n_chunks)
+        try:
+            counts = run_generator(
+                config,
+                out_dir,
+                workers=workers,
+                on_chunk=lambda done, total: progress.update(task, completed=done),
+            )
+        except OSError as error:
+            raise fail(f"cannot write to {out_dir}: {error.strerror or error}.") from None
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"wrote {out_dir}/raw in {elapsed:.1f}s: "
+        + ", ".join(f"{name} {rows:,}" for name, rows in counts.items())
+    )
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (profile defaults plus environment overrides), secrets
+    masked."""
+    typer.echo(json.dumps(get_settings().redacted(), indent=2))
+
+
+@app.command()
+def run(
+    customers: Annotated[
+        int, typer.Option(min=1, help="Scale of the synthetic data set.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Run the main job end to end on the active profile (embedded defaults: no external
+    service)."""
+    generate(customers=customers, seed=seed, out=None, workers=None)
+
+
+# Command groups of the pipeline layers are registered below, one line each.
+# [dbt commands]
+# [quality commands]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Settings: profile defaults, environment overrides, no secrets in what is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smartstack.settings import OnlineStore, Profile, Settings, Warehouse
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Start every test from a blank environment (no .env, no SMARTSTACK_* variables)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SMARTSTACK_") or name in {
+            "REDIS_URL",
+            "MLFLOW_TRACKING_URI",
+            "OPENAI_BASE_URL",
+            "OPENAI_API_KEY",
+            "OPENAI_MODEL",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "DATABASE_URL",
+            "POSTGRES_URL",
+        }:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_local_profile_is_embedded_by_default(tmp_path: Path) -> None:
+    s = Settings()
+    assert s.profile is Profile.local
+    assert s.online_store is OnlineStore.sqlite and s.warehouse is Warehouse.duckdb
+    assert s.home == tmp_path / "var"
+    assert s.duckdb_path == tmp_path / "var" / "warehouse.duckdb"
+    assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path}/var/mlflow/mlflow.db"
+    assert s.postgres_url is None
+    assert not (tmp_path / "var").exists(), "reading settings must not create folders"
+
+
+def test_prod_profile_switches_every_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMARTSTACK_PROFILE", "prod")
+    s = Settings()
+    assert s.online_store is OnlineStore.redis and s.warehouse is Warehouse.bigquery
+    assert s.postgres_url and s.postgres_url.startswith("postgresql://")
+    assert s.mlflow_tracking_uri and s.mlflow_tracking_uri.startswith("postgresql://")
+    assert s.kafka_bootstrap_servers == "kafka:9092"
+
+
+def test_conventional_and_prefixed_variables_override_profile_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SMARTSTACK_PROFILE", "prod")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6380/2")
+    monkeypatch.setenv("SMARTSTACK_KAFKA_BOOTSTRAP_SERVERS", "broker-1:9092,broker-2:9092")
+    monkeypatch.setenv("SMARTSTACK_ONLINE_STORE", "sqlite")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("SMARTSTACK_HOME", str(tmp_path / "elsewhere"))
+    s = Settings()
+    assert s.redis_url == "redis://cache.internal:6380/2"
+    assert s.kafka_bootstrap_servers == "broker-1:9092,broker-2:9092"
+    assert s.online_store is OnlineStore.sqlite
+    assert s.openai_base_url == "http://127.0.0.1:8000/v1"
+    assert s.data_dir == tmp_path / "elsewhere" / "data"
+
+
+def test_the_shell_home_variable_is_not_mistaken_for_the_data_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", "/somewhere/else")
+    assert Settings().home == tmp_path / "var"
+
+
+def test_invalid_profile_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMARTSTACK_PROFILE", "staging")
+    with pytest.raises(ValueError, match="profile"):
+        Settings()
+
+
+def test_redacted_view_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("SMARTSTACK_POSTGRES_URL", "postgresql://app:hunter2@db:5432/smartstack")
+    shown = str(Settings().redacted())
+    assert "sk-very-secret" not in shown and "hunter2" not in shown
+    assert "postgresql://app:***@db:5432/smartstack" in shown
