@@ -27,10 +27,6 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one sentence, exit code 2."""
-
-
 def fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
