@@ -1,0 +1,103 @@
+{#-
+  The as-of dates that every feature table is computed at.
+
+  Training impressions span the whole impression window, so a feature must be known as it was at
+  many moments, not only at the end: one row per entity and as-of date lets Feast join each
+  impression to the latest row at or before it. Dates run every `feature_interval_days` from the
+  first day of the impression window and always include the snapshot (rounded up to midnight,
+  so that "strictly before the as-of date" still covers every event).
+-#}
+{% macro feature_snapshot_dates() %}
+  {%- set datetime = modules.datetime -%}
+  {%- set start = datetime.datetime.fromisoformat(var('impression_start')) -%}
+  {%- set end = datetime.datetime.fromisoformat(var('snapshot')) -%}
+  {%- set first = start.date() -%}
+  {%- set last = end.date() if end.time() == datetime.time(0) else end.date() + datetime.timedelta(days=1) -%}
+  {%- set step = var('feature_interval_days') | int -%}
+  {%- if step < 1 or last < first -%}
+    {{ exceptions.raise_compiler_error("need feature_interval_days >= 1 and impression_start <= snapshot") }}
+  {%- endif -%}
+  {%- set epoch = datetime.date(1970, 1, 1) -%}
+  {%- set dates = [] -%}
+  {%- for offset in range(0, (last - first).days + 1, step) -%}
+    {%- do dates.append(first + datetime.timedelta(days=offset)) -%}
+  {%- endfor -%}
+  {%- if dates[-1] != last -%}
+    {%- do dates.append(last) -%}
+  {%- endif -%}
+  {%- set rows = [] -%}
+  {%- for day in dates -%}
+    {%- do rows.append({'as_of': day.isoformat(), 'as_of_day': (day - epoch).days}) -%}
+  {%- endfor -%}
+  {{ return(rows) }}
+{% endmacro %}
+
+
+{#- Whole days since 1970-01-01 (UTC): integer day arithmetic keeps every window the same
+    in DuckDB and BigQuery, where date and timestamp types do not mix. -#}
+{% macro day_number(timestamp_expression) -%}
+  {{ dbt.datediff("cast('1970-01-01' as date)", "cast(" ~ timestamp_expression ~ " as date)", "day") }}
+{%- endmacro %}
+
+
+{#- numerator / denominator, or `otherwise` when the denominator is zero or null. -#}
+{% macro safe_ratio(numerator, denominator, otherwise='null') -%}
+  case
+    when coalesce({{ denominator }}, 0) = 0 then {{ otherwise }}
+    else cast({{ numerator }} as {{ type_double() }}) / {{ denominator }}
+  end
+{%- endmacro %}
+
+
+{#- The incremental strategy of the target: delete+insert on DuckDB, merge on
+    BigQuery (both replace rows by the unique key). -#}
+{% macro target_incremental_strategy() -%}
+  {{ return('merge' if target.type == 'bigquery' else 'delete+insert') }}
+{%- endmacro %}
+
+
+{#- Rows from the trailing `incremental_lookback_days` of what is already loaded, by day. -#}
+{% macro incremental_day_filter(day_column) -%}
+  {{ day_column }} >= (
+    select coalesce(max({{ day_column }}), 0) - {{ var('incremental_lookback_days') }}
+    from {{ this }}
+  )
+{%- endmacro %}
+
+
+{#-
+  Spend trend: spend in the last 30 days against the monthly average of the 90 days before them.
+  1.0 means unchanged, 3.0 "three times more than usual". Null-safe by definition:
+  - no spend before, none now: null (no signal either way);
+  - no spend before, some now: the cap (new spending is the strongest rise we report);
+  - otherwise the ratio, capped at `trend_cap` so one tiny prior purchase cannot explode it.
+-#}
+{% macro spend_trend(recent_30d, prior_90d) -%}
+  {%- set cap = "cast(" ~ var('trend_cap') ~ " as " ~ type_double() ~ ")" -%}
+  case
+    when coalesce({{ prior_90d }}, 0) > 0
+      then least({{ recent_30d }} / ({{ prior_90d }} / 3.0), {{ cap }})
+    when coalesce({{ recent_30d }}, 0) > 0 then {{ cap }}
+  end
+{%- endmacro %}
+
+
+{#- A 64-bit float: dbt.type_float() is a 32-bit REAL on DuckDB, too coarse for money. -#}
+{% macro type_double() -%}
+  {{ return(adapter.dispatch('type_double')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+  {{ return('double') }}
+{%- endmacro %}
+
+{% macro bigquery__type_double() -%}
+  {{ return('float64') }}
+{%- endmacro %}
+
+
+{#- A count as a 64-bit integer: DuckDB sums integers into HUGEINT, which Parquet stores as a
+    double. -#}
+{% macro as_count(expression) -%}
+  cast({{ expression }} as {{ dbt.type_bigint() }})
+{%- endmacro %}

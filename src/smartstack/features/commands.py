@@ -1,0 +1,71 @@
+"""``smartstack dbt``: build, compile and document the feature layer.
+
+Each command runs dbt on the active settings: the raw data under ``data_dir``, the DuckDB file
+and, on the local target, feature Parquet files written to ``<data_dir>/features``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smartstack.features.dbt import FeatureBuildError, run_dbt
+from smartstack.settings import get_settings
+
+app = typer.Typer(
+    help="Feature engineering in dbt: raw tables to point-in-time feature tables (DuckDB "
+    "locally, BigQuery in production).",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+Target = Annotated[
+    str | None,
+    typer.Option(help="profiles.yml target: `local` (DuckDB) or `bigquery`. "
+                 "Default: from the warehouse setting."),
+]
+Select = Annotated[
+    list[str] | None,
+    typer.Option("--select", "-s", help="dbt node selection, e.g. `marts` or `+offer_features` "
+                 "(repeatable)."),
+]
+
+
+def _run(command: list[str], target: str | None) -> None:
+    try:
+        code = run_dbt(command, get_settings(), target=target)
+    except FeatureBuildError as error:
+        console.print(f"[bold red]error:[/] {error}.", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if code:
+        raise typer.Exit(code)
+
+
+def _selection(select: list[str] | None) -> list[str]:
+    return ["--select", *select] if select else []
+
+
+@app.command()
+def build(
+    select: Select = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    target: Target = None,
+) -> None:
+    """Build and test the feature tables (`dbt build`: models, data tests, unit tests)."""
+    _run(["build", *_selection(select), *(["--full-refresh"] if full_refresh else [])], target)
+
+
+@app.command("compile")
+def compile_(select: Select = None, target: Target = None) -> None:
+    """Render every model's SQL for the target (`dbt compile`)."""
+    _run(["compile", *_selection(select)], target)
+
+
+@app.command()
+def docs(target: Target = None) -> None:
+    """Generate the documentation site under <home>/dbt/target (`dbt docs generate`)."""
+    _run(["docs", "generate"], target)

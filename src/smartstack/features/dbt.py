@@ -1,0 +1,147 @@
+"""Run the dbt feature project with the environment it expects.
+
+dbt reads every path and secret from environment variables (see ``dbt_project/profiles.yml``),
+so one function turns the typed settings into that environment and the data set's manifest into
+dbt vars. dbt runs as a subprocess of the ``dbt`` executable installed beside this Python: the
+same call an Airflow task makes, and a failing model cannot take the caller's process down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from smartstack.paths import DBT_PROJECT_DIR
+from smartstack.settings import Settings, Warehouse
+
+# The raw tables the models read; customer_pii is deliberately absent.
+SOURCE_TABLES: tuple[str, ...] = (
+    "customers",
+    "transactions",
+    "offers",
+    "impressions",
+    "clickstream",
+    "quiz_responses",
+)
+# Manifest keys passed to dbt as vars of the same name.
+MANIFEST_VARS: tuple[str, ...] = ("impression_start", "snapshot")
+
+
+class FeatureBuildError(Exception):
+    """A problem the user can fix before dbt runs; the message is one sentence."""
+
+
+def project_dir() -> Path:
+    """``dbt_project/`` at the root of the repository this package is installed from."""
+    override = os.environ.get("SMARTSTACK_DBT_PROJECT_DIR")
+    path = Path(override) if override else DBT_PROJECT_DIR
+    if not (path / "dbt_project.yml").is_file():
+        raise FeatureBuildError(
+            f"no dbt project at {path}: set SMARTSTACK_DBT_PROJECT_DIR to the dbt_project folder"
+        )
+    return path
+
+
+def dbt_executable() -> str:
+    """The ``dbt`` beside the running interpreter (the project venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("dbt")
+    if found is None:
+        raise FeatureBuildError("dbt is not installed: install the project with `pip install -e .`")
+    return found
+
+
+def default_target(settings: Settings) -> str:
+    """The profiles.yml target for the configured warehouse."""
+    return "bigquery" if settings.warehouse == Warehouse.bigquery else "local"
+
+
+def features_dir(settings: Settings) -> Path:
+    """Where the local target writes the feature marts as Parquet (``<data_dir>/features``)."""
+    assert settings.data_dir is not None
+    return settings.data_dir / "features"
+
+
+def check_raw_data(settings: Settings) -> None:
+    """Fail with one sentence, before dbt starts, when the generated data set is missing."""
+    raw = settings.raw_dir
+    missing = [t for t in SOURCE_TABLES if not any((raw / t).glob("*.parquet"))]
+    if missing:
+        what = "" if len(missing) == len(SOURCE_TABLES) else f" (missing {', '.join(missing)})"
+        raise FeatureBuildError(f"no raw data at {raw}{what}: run `smartstack generate` first")
+
+
+def manifest_vars(settings: Settings) -> dict[str, str]:
+    """The feature window of the data set (its manifest.json), as dbt vars; empty without one,
+    so that dbt falls back to the defaults in dbt_project.yml."""
+    assert settings.data_dir is not None
+    path = settings.data_dir / "manifest.json"
+    if not path.is_file():
+        return {}
+    manifest = json.loads(path.read_text())
+    return {key: manifest[key] for key in MANIFEST_VARS if key in manifest}
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """The process environment plus every variable profiles.yml and the sources read.
+
+    dbt's target/ and logs/ go under ``<home>/dbt`` so that runs on different data sets (tests,
+    benchmarks) never share compiled state and the repository stays clean.
+    """
+    assert settings.data_dir is not None and settings.duckdb_path is not None
+    project = project_dir()
+    env = dict(os.environ)
+    env.update(
+        DBT_PROJECT_DIR=str(project),
+        DBT_PROFILES_DIR=str(project),
+        DBT_TARGET_PATH=str(settings.home / "dbt" / "target"),
+        DBT_LOG_PATH=str(settings.home / "dbt" / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        SMARTSTACK_RAW_DIR=str(settings.raw_dir),
+        SMARTSTACK_FEATURES_DIR=str(features_dir(settings)),
+        SMARTSTACK_DUCKDB_PATH=str(settings.duckdb_path),
+        SMARTSTACK_BIGQUERY_DATASET=settings.bigquery_dataset,
+    )
+    if settings.bigquery_project:
+        env["SMARTSTACK_BIGQUERY_PROJECT"] = settings.bigquery_project
+    if settings.bigquery_keyfile:
+        env["SMARTSTACK_BIGQUERY_KEYFILE"] = str(settings.bigquery_keyfile)
+    return env
+
+
+def dbt_command(
+    command: Sequence[str], settings: Settings, target: str | None = None,
+    extra_vars: Mapping[str, object] | None = None,
+) -> list[str]:
+    """The full dbt command line: the subcommand and its options, then target and vars."""
+    dbt_vars = {**manifest_vars(settings), **(extra_vars or {})}
+    args = [dbt_executable(), *command, "--target", target or default_target(settings)]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    return args
+
+
+def run_dbt(
+    command: Sequence[str], settings: Settings, target: str | None = None,
+    extra_vars: Mapping[str, object] | None = None,
+) -> int:
+    """Run one dbt command (e.g. ``["build", "--select", "marts"]``) and return its exit code.
+
+    dbt's own progress goes straight to the terminal. On the local target the raw data must
+    exist, and the DuckDB file's and feature files' folders are created first.
+    """
+    target = target or default_target(settings)
+    if target == "local":
+        check_raw_data(settings)
+        assert settings.duckdb_path is not None
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        features_dir(settings).mkdir(parents=True, exist_ok=True)
+    args = dbt_command(command, settings, target, extra_vars)
+    return subprocess.run(args, env=dbt_environment(settings), check=False).returncode

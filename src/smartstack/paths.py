@@ -1,0 +1,13 @@
+"""Folders of the repository the package is installed from (editable install).
+
+dbt, Feast and Great Expectations each keep their definitions in a top-level folder
+(``dbt_project/``, ``feature_repo/``, ``expectations/``), found from here rather than from the
+working directory, so Airflow tasks and tests can run from anywhere.
+"""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
