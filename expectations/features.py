@@ -1,0 +1,233 @@
+"""Feature-mart suites: what dbt must have produced before Feast materializes or a model trains.
+
+Run by the feature gate after ``dbt build`` (``smartstack quality validate --stage features``) on
+``<data_dir>/features/<model>.parquet``. Marts have one row per entity and as-of date
+(``event_timestamp``); the newest as-of date is the snapshot rounded up to midnight, hence the
+one-day ``lead`` on freshness. Marts may gain columns without breaking this gate; losing one
+breaks it. Every expectation is blocking unless marked ``WARNING``.
+
+Two checks need more than one column and are computed in ``PREPARE`` as derived columns:
+``share_sum_<w>d`` (the category shares of a customer's wallet, which must sum to 1 when the
+window has spend) and ``category_share_sum_<w>d`` (the same over the long affinity table).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from great_expectations.expectations import Expectation
+
+from smartstack.data.schema import (
+    AGE_BANDS,
+    CARD_PRODUCTS,
+    IMPRESSION_CHANNELS,
+    MERCHANT_CATEGORIES,
+    OFFER_TYPES,
+    OUTCOMES,
+    REGIONS,
+)
+from smartstack.quality.checks import (
+    WARNING,
+    between,
+    columns,
+    distribution,
+    freshness,
+    in_set,
+    key,
+    ordered,
+    row_count,
+)
+from smartstack.quality.suites import SuiteInputs
+
+ROW_COUNT_TOLERANCE = 0.5
+DISTRIBUTION_TOLERANCE = 0.25
+# The newest as-of date must be the snapshot's day: an older one means dbt did not rebuild.
+MAX_AGE = timedelta(days=2)
+AS_OF_LEAD = timedelta(days=1)
+SPEND_WINDOWS: tuple[int, ...] = (7, 30, 90)
+SHARE_SUM_TOLERANCE = 1e-6
+PROFILED: dict[str, tuple[str, ...]] = {
+    "customer_spend_features": (
+        "spend_90d", "txn_count_90d", "avg_ticket_90d", "days_since_last_txn",
+    ),
+    "customer_profile_features": ("tenure_months", "offer_click_rate_90d"),
+    "offer_features": ("click_rate_smoothed", "redemption_rate_smoothed"),
+    "training_impressions": ("relevance",),
+}
+FLAGS = (0, 1)
+
+
+def _common(inputs: SuiteInputs) -> list[Expectation]:
+    return [
+        *row_count(inputs, ROW_COUNT_TOLERANCE),
+        *distribution(inputs, PROFILED.get(inputs.table, ()), DISTRIBUTION_TOLERANCE),
+        *freshness(
+            inputs, "event_timestamp", MAX_AGE, since=inputs.window.impression_start,
+            lead=AS_OF_LEAD,
+        ),
+    ]
+
+
+def _window_columns(prefix: str) -> list[str]:
+    return [f"{prefix}_{c}_{w}d" for c in MERCHANT_CATEGORIES for w in SPEND_WINDOWS]
+
+
+def customer_spend_features(inputs: SuiteInputs) -> list[Expectation]:
+    spends, counts, shares = (_window_columns(p) for p in ("spend", "txn_count", "share"))
+    trends = [f"trend_{c}" for c in MERCHANT_CATEGORIES]
+    totals = [f"{p}_{w}d" for p in ("spend", "txn_count") for w in SPEND_WINDOWS]
+    return [
+        *columns(
+            strings=["customer_id"],
+            timestamps=["event_timestamp"],
+            numbers=[*spends, *counts, *shares, *trends, *totals, "days_since_last_txn",
+                     "avg_ticket_90d"],
+        ),
+        *key("customer_id", "event_timestamp"),
+        *_common(inputs),
+        *(between(name, 0, None) for name in [*spends, *counts, *totals, *trends]),
+        *(between(name, 0, 1) for name in shares),
+        *(
+            between(f"share_sum_{w}d", 1 - SHARE_SUM_TOLERANCE, 1 + SHARE_SUM_TOLERANCE)
+            for w in SPEND_WINDOWS
+        ),
+        between("days_since_last_txn", 0, None),
+        between("avg_ticket_90d", 0, None, strict_min=True),
+    ]
+
+
+def customer_profile_features(inputs: SuiteInputs) -> list[Expectation]:
+    rates = ["points_redemption_share", "points_click_share", "offer_click_rate_90d"]
+    return [
+        *columns(
+            strings=["customer_id", "card_product", "age_band", "region"],
+            timestamps=["event_timestamp"],
+            numbers=["tenure_months", "is_new_customer", "has_quiz", *rates],
+        ),
+        *key("customer_id", "event_timestamp"),
+        *_common(inputs),
+        in_set("card_product", CARD_PRODUCTS),
+        in_set("age_band", AGE_BANDS),
+        in_set("region", REGIONS),
+        in_set("quiz_favourite_category", MERCHANT_CATEGORIES),
+        between("tenure_months", 0, 600),
+        in_set("is_new_customer", FLAGS),
+        in_set("has_quiz", FLAGS),
+        *(between(name, 0, 1) for name in rates),
+    ]
+
+
+def offer_features(inputs: SuiteInputs) -> list[Expectation]:
+    rates = [f"{o}_rate{s}" for o in ("view", "click", "redemption") for s in ("", "_smoothed")]
+    counts = ["impressions_count", "views_count", "clicks_count", "redemptions_count"]
+    return [
+        *columns(
+            strings=["offer_id", "merchant_category", "offer_type"],
+            timestamps=["event_timestamp"],
+            numbers=[*rates, *counts, "value_score", "is_valid"],
+        ),
+        *key("offer_id", "event_timestamp"),
+        *_common(inputs),
+        in_set("merchant_category", MERCHANT_CATEGORIES),
+        in_set("offer_type", OFFER_TYPES),
+        in_set("is_valid", FLAGS),
+        between("value_score", 0, 1),
+        *(between(name, 0, 1) for name in rates),
+        *(between(name, 0, None) for name in counts),
+        ordered("impressions_count", "views_count"),
+        ordered("views_count", "clicks_count"),
+        ordered("clicks_count", "redemptions_count", severity=WARNING),
+    ]
+
+
+def customer_category_affinity(inputs: SuiteInputs) -> list[Expectation]:
+    shares = ["share_30d", "share_90d"]
+    return [
+        *columns(
+            strings=["customer_id", "merchant_category"],
+            timestamps=["event_timestamp"],
+            numbers=["spend_30d", "spend_90d", "txn_count_90d", *shares, "trend"],
+        ),
+        *key("customer_id", "merchant_category", "event_timestamp"),
+        *_common(inputs),
+        in_set("merchant_category", MERCHANT_CATEGORIES),
+        *(between(name, 0, None) for name in ("spend_30d", "spend_90d", "txn_count_90d")),
+        *(between(name, 0, 1) for name in shares),
+        *(
+            between(f"category_share_sum_{w}d", 1 - SHARE_SUM_TOLERANCE, 1 + SHARE_SUM_TOLERANCE)
+            for w in (30, 90)
+        ),
+    ]
+
+
+def customer_recent_spend(inputs: SuiteInputs) -> list[Expectation]:
+    recent = [f"recent_spend_{c}" for c in MERCHANT_CATEGORIES]
+    return [
+        *columns(strings=["customer_id"], timestamps=["event_timestamp"], numbers=recent),
+        *key("customer_id", "event_timestamp"),
+        *_common(inputs),
+        *(between(name, 0, None) for name in recent),
+    ]
+
+
+def training_impressions(inputs: SuiteInputs) -> list[Expectation]:
+    labels = ["viewed", "clicked", "redeemed"]
+    return [
+        *columns(
+            strings=[
+                "customer_id", "offer_id", "outcome", "merchant_category", "offer_type", "channel",
+            ],
+            timestamps=["event_timestamp"],
+            numbers=["impression_id", "request_id", "position", "relevance", *labels],
+        ),
+        *key("impression_id"),
+        *_common(inputs),
+        in_set("outcome", OUTCOMES),
+        in_set("channel", IMPRESSION_CHANNELS),
+        in_set("merchant_category", MERCHANT_CATEGORIES),
+        *(in_set(name, FLAGS) for name in labels),
+        in_set("relevance", (0, 1, 2, 3)),
+        ordered("viewed", "clicked"),
+        ordered("clicked", "redeemed"),
+    ]
+
+
+SUITES = {
+    "customer_spend_features": customer_spend_features,
+    "customer_profile_features": customer_profile_features,
+    "offer_features": offer_features,
+    "customer_category_affinity": customer_category_affinity,
+    "customer_recent_spend": customer_recent_spend,
+    "training_impressions": training_impressions,
+}
+
+
+def _wallet_share_sums(frame: pd.DataFrame) -> pd.DataFrame:
+    """``share_sum_<w>d``: sum of the category shares where the window has spend, else null."""
+    for w in SPEND_WINDOWS:
+        shares = [c for c in (f"share_{cat}_{w}d" for cat in MERCHANT_CATEGORIES) if c in frame]
+        total = frame.get(f"spend_{w}d")
+        if not shares or total is None:
+            continue
+        frame[f"share_sum_{w}d"] = frame[shares].sum(axis=1).where(total > 0)
+    return frame
+
+
+def _category_share_sums(frame: pd.DataFrame) -> pd.DataFrame:
+    """``category_share_sum_<w>d``: per customer and as-of date, over categories (when spent)."""
+    keys = [frame[name] for name in ("customer_id", "event_timestamp") if name in frame]
+    for w in (30, 90):
+        share, spend = f"share_{w}d", f"spend_{w}d"
+        if len(keys) < 2 or share not in frame or spend not in frame:
+            continue
+        groups = frame.groupby(keys, sort=False)
+        summed = groups[share].transform("sum")
+        frame[f"category_share_sum_{w}d"] = summed.where(groups[spend].transform("sum") > 0)
+    return frame
+
+
+PREPARE = {
+    "customer_spend_features": _wallet_share_sums,
+    "customer_category_affinity": _category_share_sums,
+}

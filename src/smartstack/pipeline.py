@@ -1,0 +1,82 @@
+"""Run pipeline steps in order, so that a failing step (a quality gate above all) stops the rest.
+
+The order is generate/ingest -> raw gate -> dbt build -> feature gate -> Feast materialize ->
+train -> promote. A step is a named callable; the first one that raises ends the run, the
+steps after it never start, and the log names them, so bad data cannot reach the online store
+or the model registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from smartstack.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[], object]
+
+
+def run_pipeline_steps(
+    steps: Sequence[Step],
+    on_start: Callable[[int, Step], None] | None = None,
+    on_done: Callable[[int, Step, float], None] | None = None,
+) -> list[str]:
+    """Run ``steps`` in order and return the names of those that completed.
+
+    The exception of a failing step propagates unchanged after logging which steps were skipped.
+    ``on_start`` and ``on_done`` (with the step's seconds) let a caller show progress.
+    """
+    done: list[str] = []
+    for index, step in enumerate(steps):
+        logger.info("step %s: starting", step.name)
+        if on_start:
+            on_start(index, step)
+        started = time.perf_counter()
+        try:
+            step.run()
+        except Exception:
+            skipped = [later.name for later in steps[index + 1 :]]
+            logger.error(
+                "step %s failed; not running: %s", step.name, ", ".join(skipped) or "nothing"
+            )
+            raise
+        done.append(step.name)
+        if on_done:
+            on_done(index, step, time.perf_counter() - started)
+    return done
+
+
+def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
+    """The main job on one profile: data → raw gate → dbt → feature gate → Feast.
+
+    Each step is the same function the CLI subcommand and the Airflow task call.
+    """
+    from smartstack.data.generator import GeneratorConfig, generate
+    from smartstack.features.dbt import run_dbt
+    from smartstack.featurestore import store
+    from smartstack.quality.gate import run_gate
+
+    def dbt_build() -> None:
+        if run_dbt(["build"], settings) != 0:
+            raise RuntimeError("dbt build failed: see dbt's output above")
+
+    assert settings.data_dir is not None
+    return [
+        Step(
+            "generate",
+            lambda: generate(GeneratorConfig(customers=customers, seed=seed), settings.data_dir),
+        ),
+        Step("raw quality gate", lambda: run_gate("raw", settings)),
+        Step("dbt build", dbt_build),
+        Step("feature quality gate", lambda: run_gate("features", settings)),
+        Step("feast apply", lambda: store.apply(settings)),
+        Step("feast materialize", lambda: store.materialize(settings)),
+    ]

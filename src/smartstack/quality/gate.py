@@ -1,0 +1,336 @@
+"""Run a stage's suites as Great Expectations checkpoints and stop the pipeline on bad data.
+
+The pipeline calls ``run_gate("raw")`` after ingestion and ``run_gate("features")`` after
+``dbt build``. Each table of the stage is one GX checkpoint (a validation definition over a
+whole-dataframe batch, with an ``UpdateDataDocsAction``); results, suites and Data Docs are kept
+in a file-backed GX context under ``<home>/quality/``. A failed *blocking* (``critical``)
+expectation raises ``QualityGateFailed``, whose message names the table, the expectation and
+sample offending values, plus the path of the Data Docs report; *warning* failures are logged.
+Row counts are remembered only after a run without blocking failures, and the reference profile
+is written by the first such run (see ``state.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.core.expectation_validation_result import (
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
+)
+from great_expectations.data_context import FileDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent import PandasDatasource
+
+from smartstack.paths import EXPECTATIONS_DIR
+from smartstack.quality.checks import BLOCKING
+from smartstack.quality.state import QualityState, TableProfile, profile_table
+from smartstack.quality.suites import Stage, SuiteInputs, Window, load_stage
+from smartstack.quality.tables import TableMissing, load_table, table_path
+from smartstack.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DOCS_SITE = "local_site"
+SAMPLE_SIZE = 5
+DEFAULT_EXPECTATIONS_DIR = EXPECTATIONS_DIR
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed expectation, with what is needed to find the bad rows."""
+
+    table: str
+    expectation: str  # GX expectation type, e.g. expect_column_values_to_not_be_null
+    column: str | None
+    blocking: bool
+    check: str  # family from meta: schema, keys, range, categories, freshness, ...
+    unexpected_count: int | None = None
+    samples: tuple[Any, ...] = ()
+
+    def describe(self) -> str:
+        where = f" on {self.column}" if self.column else ""
+        count = f"{self.unexpected_count:,} unexpected, " if self.unexpected_count else ""
+        shown = ", ".join(_show(v) for v in self.samples) or "none"
+        return f"{self.table}: {self.expectation}{where}: {count}e.g. {shown}"
+
+
+@dataclass(frozen=True)
+class TableReport:
+    table: str
+    rows: int | None  # None when the table is missing
+    evaluated: int
+    failures: tuple[Failure, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateResult:
+    stage: Stage
+    tables: tuple[TableReport, ...]
+    docs_path: Path | None = None
+    failures: tuple[Failure, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "failures", tuple(f for report in self.tables for f in report.failures)
+        )
+
+    @property
+    def blocking(self) -> tuple[Failure, ...]:
+        return tuple(f for f in self.failures if f.blocking)
+
+    @property
+    def warnings(self) -> tuple[Failure, ...]:
+        return tuple(f for f in self.failures if not f.blocking)
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+
+class QualityGateFailed(RuntimeError):
+    """A blocking expectation failed: the steps after this gate must not run."""
+
+    def __init__(self, result: GateResult) -> None:
+        self.result = result
+        lines = [
+            f"{result.stage} quality gate failed: {len(result.blocking)} blocking "
+            f"expectation(s) failed.",
+            *(f"  - {failure.describe()}" for failure in result.blocking),
+            f"Data Docs: {result.docs_path}",
+        ]
+        super().__init__("\n".join(lines))
+
+
+def run_gate(
+    stage: Stage,
+    settings: Settings | None = None,
+    *,
+    tables: Sequence[str] | None = None,
+    expectations_dir: Path = DEFAULT_EXPECTATIONS_DIR,
+    max_age: timedelta | None = None,
+    raise_on_blocking: bool = True,
+) -> GateResult:
+    """Validate every table of ``stage`` (or the given ones) and report, or raise on blocking.
+
+    ``max_age`` overrides the freshness age of every suite for this run.
+    """
+    settings = settings or get_settings()
+    assert settings.data_dir is not None
+    stage_suites = load_stage(stage, expectations_dir)
+    selected = list(tables or stage_suites.suites)
+    unknown = sorted(set(selected) - set(stage_suites.suites))
+    if unknown:
+        raise ValueError(f"no {stage} suite for table(s) {', '.join(unknown)}")
+
+    root = settings.home / "quality"
+    state = QualityState(root, stage)
+    window = Window.from_manifest(settings.data_dir)
+    previous, reference = state.row_counts(), state.reference()
+    context = _context(root)
+    datasource = context.data_sources.add_or_update_pandas(name=stage)
+
+    reports: list[TableReport] = []
+    counts: dict[str, int] = {}
+    profiles: dict[str, TableProfile] = {}
+    for table in selected:
+        try:
+            frame = load_table(stage, table, settings.data_dir)
+        except TableMissing:
+            reports.append(_missing(stage, table, settings.data_dir))
+            continue
+        if table in stage_suites.prepare:
+            frame = stage_suites.prepare[table](frame)
+        inputs = SuiteInputs(
+            table=table,
+            window=window,
+            previous_rows=previous.get(table),
+            reference=reference.get(table, {}),
+            max_age=max_age,
+        )
+        suite = gx.ExpectationSuite(
+            name=f"{stage}.{table}", expectations=stage_suites.suites[table](inputs)
+        )
+        validation = _validate(context, datasource, suite, frame)
+        reports.append(_report(table, len(frame), validation))
+        counts[table] = len(frame)
+        profiles[table] = profile_table(frame, tuple(stage_suites.profiled.get(table, ())))
+        del frame
+
+    result = GateResult(stage=stage, tables=tuple(reports), docs_path=_docs_index(root))
+    _log(result)
+    if result.passed:
+        state.write_row_counts(counts)
+        first = {t: p for t, p in profiles.items() if p and t not in reference}
+        if first:
+            state.write_reference(first)
+            logger.info("wrote the %s reference profile of %s", stage, ", ".join(sorted(first)))
+    if raise_on_blocking and not result.passed:
+        raise QualityGateFailed(result)
+    return result
+
+
+def write_reference(
+    stage: Stage,
+    settings: Settings | None = None,
+    *,
+    expectations_dir: Path = DEFAULT_EXPECTATIONS_DIR,
+) -> dict[str, TableProfile]:
+    """Profile the current data and make it the reference (after an accepted change)."""
+    settings = settings or get_settings()
+    assert settings.data_dir is not None
+    stage_suites = load_stage(stage, expectations_dir)
+    profiles: dict[str, TableProfile] = {}
+    for table, profiled in stage_suites.profiled.items():
+        frame = load_table(stage, table, settings.data_dir)
+        if table in stage_suites.prepare:
+            frame = stage_suites.prepare[table](frame)
+        profiles[table] = profile_table(frame, tuple(profiled))
+    QualityState(settings.home / "quality", stage).write_reference(profiles)
+    return profiles
+
+
+# -- Great Expectations wiring -------------------------------------------------------------------
+def _context(root: Path) -> FileDataContext:
+    """A file-backed context in ``<root>/gx`` whose Data Docs go to ``<root>/data_docs``."""
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=root)
+    context.update_data_docs_site(
+        DOCS_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(root / "data_docs"),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.save()
+    return context
+
+
+def _validate(
+    context: FileDataContext,
+    datasource: PandasDatasource,
+    suite: gx.ExpectationSuite,
+    frame: pd.DataFrame,
+) -> ExpectationSuiteValidationResult:
+    asset = datasource.add_dataframe_asset(name=suite.name)
+    batch = asset.add_batch_definition_whole_dataframe("whole table")
+    # Replace rather than ``add_or_update``: GX 1.24 matches every new expectation against every
+    # stored one, which takes tens of seconds for the wide spend mart's few hundred expectations.
+    for factory in (context.checkpoints, context.validation_definitions, context.suites):
+        if any(item.name == suite.name for item in factory.all()):
+            factory.delete(name=suite.name)
+    suite = context.suites.add(suite)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+        )
+    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+    return next(iter(outcome.run_results.values()))
+
+
+def _docs_index(root: Path) -> Path | None:
+    index = root / "data_docs" / "index.html"
+    return index if index.exists() else None
+
+
+# -- results -----------------------------------------------------------------------------------
+def _report(
+    table: str, rows: int, validation: ExpectationSuiteValidationResult
+) -> TableReport:
+    failures = tuple(
+        _failure(table, result) for result in validation.results if not result.success
+    )
+    ordered = tuple(sorted(failures, key=lambda f: (not f.blocking, f.check != "schema")))
+    return TableReport(table, rows, len(validation.results), ordered)
+
+
+def _failure(table: str, result: ExpectationValidationResult) -> Failure:
+    config = result.expectation_config
+    assert config is not None
+    kwargs = config.kwargs
+    column = kwargs.get("column") or ", ".join(
+        kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    )
+    outcome = result.result or {}
+    return Failure(
+        table=table,
+        expectation=config.type,
+        column=column or None,
+        blocking=config.severity == BLOCKING,
+        check=(config.meta or {}).get("check", ""),
+        unexpected_count=outcome.get("unexpected_count"),
+        samples=_samples(result),
+    )
+
+
+def _samples(result: ExpectationValidationResult) -> tuple[Any, ...]:
+    """Offending values, else the observed statistic, else why the check could not run."""
+    outcome = result.result or {}
+    if outcome.get("partial_unexpected_list"):
+        return tuple(outcome["partial_unexpected_list"][:SAMPLE_SIZE])
+    mismatched = (outcome.get("details") or {}).get("mismatched")
+    if mismatched:
+        return tuple(f"{kind}: {', '.join(map(str, names))}" for kind, names in mismatched.items())
+    if "observed_value" in outcome:
+        return (outcome["observed_value"],)
+    return tuple(_exception_messages(result.exception_info))[:1]
+
+
+def _exception_messages(info: Any) -> list[str]:
+    if not isinstance(info, dict):
+        return []
+    if "exception_message" in info:
+        return [str(info["exception_message"])] if info.get("raised_exception") else []
+    return [m for value in info.values() for m in _exception_messages(value)]
+
+
+def _missing(stage: Stage, table: str, data_dir: Path) -> TableReport:
+    failure = Failure(
+        table=table,
+        expectation="table_exists",
+        column=None,
+        blocking=True,
+        check="schema",
+        samples=(f"missing: {table_path(stage, table, data_dir)}",),
+    )
+    return TableReport(table, None, 1, (failure,))
+
+
+def _log(result: GateResult) -> None:
+    for failure in result.warnings:
+        logger.warning("%s quality warning: %s", result.stage, failure.describe())
+    for failure in result.blocking:
+        logger.error("%s quality gate: %s", result.stage, failure.describe())
+    logger.info("%s quality Data Docs: %s", result.stage, result.docs_path)
+
+
+def _show(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,110 @@
+"""Loading the suite files of ``expectations/`` and the run-time facts they are built from.
+
+Suites are Python files kept beside ``dbt_project/`` and ``feature_repo/`` rather than inside the
+package, so that reviewers read data contracts in one place; like Feast's repository they are
+loaded by path. A suite file for a stage (``expectations/raw.py``, ``expectations/features.py``)
+defines three mappings keyed by table name:
+
+- ``SUITES``: a function ``SuiteInputs -> list[Expectation]`` per table;
+- ``PROFILED``: the key numeric columns whose mean and quantiles are compared with the reference;
+- ``PREPARE``: optional functions adding derived columns before validation (for checks that
+  are not expressible on a single column, such as shares summing to one).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+
+from smartstack.quality.state import TableProfile
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
+
+Stage = Literal["raw", "features"]
+STAGES: tuple[Stage, ...] = ("raw", "features")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time frame of a data set: from its manifest, or ending now when there is none."""
+
+    snapshot: datetime
+    start: datetime | None = None
+    impression_start: datetime | None = None
+
+    @classmethod
+    def from_manifest(cls, data_dir: Path) -> Window:
+        path = data_dir / "manifest.json"
+        if not path.exists():
+            return cls(snapshot=datetime.now(UTC))
+        manifest = json.loads(path.read_text())
+        return cls(
+            snapshot=datetime.fromisoformat(manifest["snapshot"]),
+            start=_optional_time(manifest.get("start")),
+            impression_start=_optional_time(manifest.get("impression_start")),
+        )
+
+
+@dataclass(frozen=True)
+class SuiteInputs:
+    """What a suite needs to know beyond the data: the time frame and the previous run."""
+
+    table: str
+    window: Window
+    previous_rows: int | None
+    reference: TableProfile
+    max_age: timedelta | None = None  # overrides the suite file's default when set
+
+
+SuiteBuilder = Callable[[SuiteInputs], "list[Expectation]"]
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class StageSuites:
+    """The contents of one suite file."""
+
+    stage: Stage
+    path: Path
+    suites: Mapping[str, SuiteBuilder]
+    profiled: Mapping[str, tuple[str, ...]]
+    prepare: Mapping[str, Prepare]
+
+
+def load_stage(stage: Stage, expectations_dir: Path) -> StageSuites:
+    """Import ``<expectations_dir>/<stage>.py`` and check that it defines what the gate needs."""
+    path = (expectations_dir / f"{stage}.py").resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"no suite file for stage {stage!r} at {path}")
+    module = _import(path, f"smartstack_expectations_{stage}")
+    missing = [name for name in ("SUITES", "PROFILED") if not hasattr(module, name)]
+    if missing:
+        raise AttributeError(f"{path} does not define {', '.join(missing)}")
+    return StageSuites(
+        stage=stage,
+        path=path,
+        suites=module.SUITES,
+        profiled=module.PROFILED,
+        prepare=getattr(module, "PREPARE", {}),
+    )
+
+
+def _import(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _optional_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
