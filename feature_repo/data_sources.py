@@ -1,0 +1,49 @@
+"""Where the feature views read from: dbt's feature marts.
+
+Locally the marts are Parquet files that dbt-duckdb writes (``<data_dir>/features``); in the
+``prod`` profile they are BigQuery tables in the configured dataset. Which one is decided by the
+``warehouse`` setting, so the feature views themselves do not change between profiles.
+"""
+
+from feast import Field, FileSource, PushSource, RequestSource
+from feast.data_source import DataSource
+from feast.infra.offline_stores.bigquery_source import BigQuerySource
+from feast.types import UnixTimestamp
+
+from smartstack.featurestore.config import definition_settings
+from smartstack.settings import Warehouse
+
+
+def mart_source(mart: str) -> DataSource:
+    """The batch source over one dbt feature mart, for the active warehouse."""
+    settings = definition_settings()
+    if settings.warehouse is Warehouse.bigquery:
+        return BigQuerySource(
+            name=f"{mart}_source",
+            table=f"{settings.bigquery_project}.{settings.bigquery_dataset}.{mart}",
+            timestamp_field="event_timestamp",
+        )
+    assert settings.data_dir is not None
+    return FileSource(
+        name=f"{mart}_source",
+        path=str(settings.data_dir / "features" / f"{mart}.parquet"),
+        timestamp_field="event_timestamp",
+    )
+
+
+customer_spend_source = mart_source("customer_spend_features")
+customer_profile_source = mart_source("customer_profile_features")
+offer_stats_source = mart_source("offer_features")
+customer_recent_spend_batch_source = mart_source("customer_recent_spend")
+
+# Fresh spend pushed by the stream processor lands online at once, without a batch run.
+customer_recent_spend_push_source = PushSource(
+    name="customer_recent_spend_push",
+    batch_source=customer_recent_spend_batch_source,
+)
+
+# What only the request knows: when it is made.
+ranking_request = RequestSource(
+    name="ranking_request",
+    schema=[Field(name="request_timestamp", dtype=UnixTimestamp)],
+)

@@ -1,0 +1,56 @@
+"""Request-time features: what depends on the pair (customer, offer) or on the request itself.
+
+The customer's spend per category and the offer's category live in different views; the model
+needs them joined ("how much of this customer's wallet goes to *this offer's* category"). The
+logic is :func:`smartstack.featurestore.transforms.offer_context`, in Python mode on column
+lists with NumPy, so the same code serves 30 online rows and a training set of millions.
+"""
+
+from typing import Any
+
+from data_sources import ranking_request
+from feast import Field
+from feast.on_demand_feature_view import on_demand_feature_view
+from feast.types import Float64, Int64
+from feature_views import customer_profile, customer_recent_spend, customer_spend, offer_stats
+
+OFFER_CONTEXT_SCHEMA = [
+    *(
+        Field(name=name, dtype=Float64)
+        for name in (
+            "offer_category_share_30d",
+            "offer_category_share_90d",
+            "offer_category_spend_30d",
+            "offer_category_txn_count_90d",
+            "offer_category_trend",
+            "offer_category_recent_spend",
+            "offer_category_avg_ticket",
+            "min_spend_to_ticket",
+            "type_fit",
+        )
+    ),
+    *(
+        Field(name=name, dtype=Int64)
+        for name in (
+            "offer_is_points",
+            "offer_is_discount",
+            "offer_is_cashback",
+            "quiz_matches_category",
+            "card_tier",
+            "request_hour",
+            "request_day_of_week",
+        )
+    ),
+]
+
+
+@on_demand_feature_view(
+    sources=[customer_spend, customer_profile, offer_stats, customer_recent_spend, ranking_request],
+    schema=OFFER_CONTEXT_SCHEMA,
+    mode="python",
+    description="Customer x offer affinity and request-time context.",
+)
+def offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    from smartstack.featurestore.transforms import offer_context as transform
+
+    return {name: values.tolist() for name, values in transform(inputs).items()}

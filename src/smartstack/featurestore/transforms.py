@@ -1,0 +1,71 @@
+"""Request-time feature logic behind the ``offer_context`` on-demand feature view.
+
+Feast stores an on-demand transformation as source text and runs it without its module's
+globals, so the view's function only imports and calls this one. Keeping the logic here also
+makes it testable and lets one definition serve online reads and training sets alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from smartstack.data.schema import CARD_PRODUCTS, MERCHANT_CATEGORIES
+
+CARD_TIER = {product: tier for tier, product in enumerate(CARD_PRODUCTS)}
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """A list with possible Nones as floats with NaN (XGBoost's missing value)."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _per_offer_category(
+    inputs: dict[str, list[Any]], prefix: str, suffix: str, category: np.ndarray
+) -> np.ndarray:
+    """For each row, the customer's ``<prefix><offer category><suffix>`` value."""
+    out = np.full(category.size, np.nan)
+    for name in MERCHANT_CATEGORIES:
+        rows = category == name
+        if rows.any():
+            out[rows] = _column(inputs[f"{prefix}{name}{suffix}"])[rows]
+    return out
+
+
+def offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Customer × offer affinity and request-time context, on column lists."""
+    category = np.array(inputs["merchant_category"], dtype=object)
+    offer_type = np.array(inputs["offer_type"], dtype=object)
+    spend_90 = _per_offer_category(inputs, "spend_", "_90d", category)
+    count_90 = _per_offer_category(inputs, "txn_count_", "_90d", category)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg_ticket = np.where(count_90 > 0, spend_90 / count_90, np.nan)
+        stretch = _column(inputs["min_spend"]) / avg_ticket
+    points_share = _column(inputs["points_redemption_share"])
+    is_points = offer_type == "points"
+    favourite = np.array(inputs["quiz_favourite_category"], dtype=object)
+    stamps = inputs["request_timestamp"]
+    return {
+        "offer_category_share_30d": _per_offer_category(inputs, "share_", "_30d", category),
+        "offer_category_share_90d": _per_offer_category(inputs, "share_", "_90d", category),
+        "offer_category_spend_30d": _per_offer_category(inputs, "spend_", "_30d", category),
+        "offer_category_txn_count_90d": count_90,
+        "offer_category_trend": _per_offer_category(inputs, "trend_", "", category),
+        "offer_category_recent_spend": _per_offer_category(inputs, "recent_spend_", "", category),
+        "offer_category_avg_ticket": avg_ticket,
+        "min_spend_to_ticket": stretch,
+        "offer_is_points": is_points.astype(np.int64),
+        "offer_is_discount": (offer_type == "discount").astype(np.int64),
+        "offer_is_cashback": (offer_type == "cashback").astype(np.int64),
+        "type_fit": np.where(is_points, points_share, 1.0 - points_share),
+        "quiz_matches_category": ((favourite == category) & (category != None)).astype(  # noqa: E711
+            np.int64
+        ),
+        "card_tier": np.array([CARD_TIER.get(p, -1) for p in inputs["card_product"]]),
+        "request_hour": np.array([s.hour if isinstance(s, datetime) else -1 for s in stamps]),
+        "request_day_of_week": np.array(
+            [s.weekday() if isinstance(s, datetime) else -1 for s in stamps]
+        ),
+    }

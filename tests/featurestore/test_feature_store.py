@@ -1,0 +1,220 @@
+"""Feast over the dbt marts: point-in-time training rows, online = offline, on SQLite and on Redis.
+
+Each configuration is a real one: the local profile (file registry, SQLite online store) and
+the production shape (SQL registry on PostgreSQL, Redis online store; the offline store stays
+DuckDB because BigQuery cannot run here).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from feast.data_source import PushMode
+
+from smartstack.featurestore import store
+from smartstack.featurestore.online import OnlineFeatureReader
+from tests.featurestore.conftest import build_store, fresh_postgres_database, require_service
+
+SAMPLE_CUSTOMERS = [f"CUST-{i:07d}" for i in range(0, 600, 37)]
+OFFERS = ["OFR-001", "OFR-012", "OFR-023", "OFR-031", "OFR-052", "OFR-063", "OFR-901", "OFR-904"]
+
+
+@pytest.fixture(scope="module", params=["local-sqlite", "prod-redis-postgres"])
+def configured(request, feature_data: Path, use_settings, tmp_path_factory):
+    """Settings, applied and materialized, for each online-store configuration."""
+    home = tmp_path_factory.mktemp(f"fs-{request.param}")
+    env = {"SMARTSTACK_HOME": str(home), "SMARTSTACK_DATA_DIR": str(feature_data)}
+    if request.param == "prod-redis-postgres":
+        require_service("Redis", "127.0.0.1", 6379)
+        env |= {
+            "SMARTSTACK_PROFILE": "prod",
+            "SMARTSTACK_WAREHOUSE": "duckdb",
+            "REDIS_URL": "redis://127.0.0.1:6379/7",
+            "SMARTSTACK_POSTGRES_URL": fresh_postgres_database(f"feast_{uuid.uuid4().hex[:8]}"),
+        }
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    settings = use_settings(**env)
+    build_store(settings)
+    return settings
+
+
+def _offline_at(settings, customers: list[str], offers: list[str], when: pd.Timestamp):
+    rows = pd.DataFrame(
+        [(c, o) for c in customers for o in offers], columns=["customer_id", "offer_id"]
+    )
+    rows["event_timestamp"] = when
+    rows["request_timestamp"] = when
+    return store.training_frame(rows, settings)
+
+
+def test_online_values_equal_offline_values_at_the_same_time(configured) -> None:
+    settings = configured
+    snapshot = pd.Timestamp(store.snapshot_time(settings)) + pd.Timedelta(seconds=1)
+    offline = _offline_at(settings, SAMPLE_CUSTOMERS, OFFERS, snapshot)
+    reader = OnlineFeatureReader(store.get_store(settings))
+    names = reader.names
+    for customer in SAMPLE_CUSTOMERS:
+        online = reader.read(customer, OFFERS, snapshot.to_pydatetime())
+        assert online.customer_found, customer
+        expected = offline[offline.customer_id == customer].set_index("offer_id").loc[OFFERS, names]
+        np.testing.assert_allclose(
+            online.matrix,
+            expected.to_numpy(dtype=float),
+            rtol=1e-6,
+            equal_nan=True,
+            err_msg=customer,
+        )
+
+
+def test_fast_reader_matches_feasts_own_online_read(configured) -> None:
+    fs = store.get_store(configured)
+    when = store.snapshot_time(configured)
+    reader = OnlineFeatureReader(fs)
+    for customer in SAMPLE_CUSTOMERS[:5]:
+        ours = reader.read(customer, OFFERS, when)
+        theirs = fs.get_online_features(
+            features=store.feature_service(configured),
+            entity_rows=[
+                {"customer_id": customer, "offer_id": o, "request_timestamp": when} for o in OFFERS
+            ],
+        ).to_dict()
+        expected = np.array(
+            [
+                [np.nan if theirs[n][i] is None else theirs[n][i] for n in ours.names]
+                for i in range(len(OFFERS))
+            ],
+            dtype=float,
+        )
+        np.testing.assert_allclose(ours.matrix, expected, rtol=1e-6, equal_nan=True)
+
+
+def test_unknown_customer_is_reported_not_invented(configured) -> None:
+    reader = OnlineFeatureReader(store.get_store(configured))
+    result = reader.read("CUST-9999999", OFFERS, store.snapshot_time(configured))
+    assert not result.customer_found
+    spend = result.names.index("spend_dining_30d")
+    assert np.isnan(result.matrix[:, spend]).all()
+    # Offer features are still there: the fallback tiers rank on them.
+    rate = result.names.index("redemption_rate_smoothed")
+    assert not np.isnan(result.matrix[:, rate]).any()
+
+
+def test_pushed_spend_reaches_the_online_store_without_a_batch_run(configured) -> None:
+    fs = store.get_store(configured)
+    when = pd.Timestamp(store.snapshot_time(configured)) + pd.Timedelta(minutes=5)
+    customer = SAMPLE_CUSTOMERS[1]
+    reader = OnlineFeatureReader(fs)
+    travel = reader.names.index("recent_spend_travel")
+    before = reader.read(customer, ["OFR-021"], when.to_pydatetime()).matrix[0, travel]
+    pushed = {
+        f"recent_spend_{c}": [0.0]
+        for c in (
+            "dining",
+            "coffee_shops",
+            "groceries",
+            "gas",
+            "streaming",
+            "online_retail",
+            "entertainment",
+            "drugstores",
+            "transit",
+        )
+    }
+    pushed |= {
+        "customer_id": [customer],
+        "event_timestamp": [when],
+        "recent_spend_travel": [4321.5],
+    }
+    fs.push("customer_recent_spend_push", pd.DataFrame(pushed), to=PushMode.ONLINE)
+    after = reader.read(customer, ["OFR-021"], when.to_pydatetime())
+    assert before != 4321.5
+    assert after.matrix[0, travel] == 4321.5
+    assert after.matrix[0, reader.names.index("offer_category_recent_spend")] == 4321.5
+
+
+def test_model_features_are_the_feature_service(configured) -> None:
+    names = store.model_feature_names(configured)
+    assert len(names) == len(set(names)) > 100
+    assert {
+        "share_coffee_shops_30d",
+        "trend_travel",
+        "offer_category_share_30d",
+        "recent_spend_travel",
+        "redemption_rate_smoothed",
+    } <= set(names)
+    # Strings and direct identifiers never reach the model.
+    assert not {
+        "card_product",
+        "age_band",
+        "region",
+        "merchant_category",
+        "offer_type",
+        "customer_id",
+    } & set(names)
+
+
+def test_training_rows_never_see_feature_values_from_after_their_event_time(
+    configured, use_settings, tmp_path: Path
+) -> None:
+    """Write a feature value one hour after an impression: the impression must not see it."""
+    original = configured.data_dir
+    impressions = pd.read_parquet(original / "features" / "training_impressions.parquet")
+    target = impressions.sort_values("event_timestamp").iloc[len(impressions) // 2]
+    shown_at = pd.Timestamp(target.event_timestamp).tz_localize("UTC")
+
+    planted = tmp_path / "data"
+    shutil.copytree(original, planted)
+    spend_path = planted / "features" / "customer_spend_features.parquet"
+    spend = pd.read_parquet(spend_path)
+    future = spend[spend.customer_id == target.customer_id].iloc[[0]].copy()
+    future["event_timestamp"] = (shown_at + timedelta(hours=1)).tz_convert(None)
+    future["spend_dining_30d"] = 987654.0
+    pd.concat([spend, future]).to_parquet(spend_path, index=False)
+
+    rows = pd.DataFrame(
+        {
+            "customer_id": [target.customer_id] * 2,
+            "offer_id": [target.offer_id] * 2,
+            "event_timestamp": [shown_at, shown_at + timedelta(hours=2)],
+        }
+    )
+    rows["request_timestamp"] = rows["event_timestamp"]
+    try:
+        settings = use_settings(SMARTSTACK_DATA_DIR=str(planted))
+        store.apply(settings)
+        joined = store.training_frame(rows, settings).sort_values("event_timestamp")
+    finally:
+        store.apply(use_settings(SMARTSTACK_DATA_DIR=str(original)))
+    assert joined.spend_dining_30d.iloc[0] != 987654.0  # at the impression: the past only
+    assert joined.spend_dining_30d.iloc[1] == 987654.0  # two hours later: the new value
+
+
+def test_training_set_matches_an_as_of_join_on_the_marts(configured) -> None:
+    """Every training row carries the latest snapshot at or before its event time."""
+    settings = configured
+    features = settings.data_dir / "features"
+    frame = store.training_set(settings)
+    assert len(frame) == len(pd.read_parquet(features / "training_impressions.parquet"))
+    expected = (
+        duckdb.execute(f"""
+        select i.impression_id, s.spend_coffee_shops_30d, s.trend_travel, s.event_timestamp as as_of
+        from read_parquet('{features}/training_impressions.parquet') i
+        asof left join read_parquet('{features}/customer_spend_features.parquet') s
+          on i.customer_id = s.customer_id and i.event_timestamp >= s.event_timestamp
+    """)
+        .df()
+        .set_index("impression_id")
+    )
+    got = frame.set_index("impression_id").loc[expected.index]
+    assert (expected.as_of.notna()).all()
+    np.testing.assert_allclose(got.spend_coffee_shops_30d, expected.spend_coffee_shops_30d)
+    np.testing.assert_allclose(got.trend_travel, expected.trend_travel, equal_nan=True)
