@@ -92,14 +92,45 @@ def run(
     ] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
-    """Run the main job end to end on the active profile (embedded defaults: no external
-    service)."""
-    generate(customers=customers, seed=seed, out=None, workers=None)
+    """Run the main job end to end on the active profile: generate data, gate it, build dbt
+    features, gate them, and load Feast (embedded defaults: no external service)."""
+    from smartstack.pipeline import batch_pipeline, run_pipeline_steps
+    from smartstack.quality.gate import QualityGateFailed
+
+    settings = get_settings()
+    steps = batch_pipeline(settings, customers, seed)
+    started = time.perf_counter()
+    try:
+        run_pipeline_steps(
+            steps,
+            on_start=lambda i, step: console.rule(f"[bold]{i + 1}/{len(steps)} {step.name}"),
+            on_done=lambda i, step, seconds: console.print(f"{step.name} done in {seconds:.1f}s"),
+        )
+    except QualityGateFailed as failure:
+        raise fail(f"{failure}\nNothing after the gate ran.", code=1) from None
+    except Exception as error:  # noqa: BLE001 - one sentence; the later steps did not run
+        raise fail(f"the pipeline stopped: {error}", code=1) from None
+    console.rule(f"[bold green]pipeline finished in {time.perf_counter() - started:.0f}s")
+    console.print(
+        f"data: {settings.data_dir}\nonline store: {settings.online_store} "
+        f"({settings.sqlite_online_path})"
+    )
 
 
 # Command groups of the pipeline layers are registered below, one line each.
-# [dbt commands]
-# [quality commands]
+from smartstack.features.commands import app as dbt_app  # noqa: E402
+
+app.add_typer(dbt_app, name="dbt")
+from smartstack.quality.commands import app as quality_app  # noqa: E402
+
+app.add_typer(quality_app, name="quality")
+from smartstack.featurestore.commands import app as feast_app  # noqa: E402
+
+app.add_typer(feast_app, name="feast")
+from smartstack.training.commands import promote, train  # noqa: E402
+
+app.command()(train)
+app.command()(promote)
 
 
 def _progress() -> Progress:
