@@ -1,0 +1,34 @@
+"""AI messaging: offer explanations grounded in the customer's own features.
+
+facts (`build_facts`) → LLM (`llm`, redacted prompt) → faithfulness check → else the template
+(`templates`) → cache (`ExplanationCache`), read by `/rank` through `Explainer.lookup`. See
+docs/explanations.md.
+"""
+
+from smartstack.messaging.cache import ExplanationCache
+from smartstack.messaging.explainer import Explainer
+from smartstack.messaging.explanation import Explanation, FallbackReason, Source
+from smartstack.messaging.facts import ExplanationFacts, build_facts
+from smartstack.messaging.feedback import FeedbackStore, RatingSummary
+from smartstack.messaging.llm import LLMClient, LLMConfig, TokenBudget
+from smartstack.messaging.precompute import PrecomputeReport, precompute, top_offer_facts
+from smartstack.messaging.redaction import Redactor
+
+__all__ = [
+    "Explainer",
+    "Explanation",
+    "ExplanationCache",
+    "ExplanationFacts",
+    "FallbackReason",
+    "FeedbackStore",
+    "LLMClient",
+    "LLMConfig",
+    "PrecomputeReport",
+    "RatingSummary",
+    "Redactor",
+    "Source",
+    "TokenBudget",
+    "build_facts",
+    "precompute",
+    "top_offer_facts",
+]

@@ -1,0 +1,174 @@
+"""The orchestrator: LLM if configured, faithfulness check, else the template; cached.
+
+Two entry points with different promises:
+
+- `lookup(facts)` is for `/rank`: it reads the cache and, on a miss, renders the template (a few
+  microseconds). It never calls the LLM and never writes, so ranking latency holds with
+  explanations on.
+- `explain(facts)` may call the LLM (bounded by the client's timeout, retries and deadline) and
+  stores the result. The pipeline calls it through `precompute` after ranking, and a separate
+  explanation endpoint may call it on demand.
+
+Every prompt is redacted before it is sent and logged only in its redacted form; every answer is
+checked for identifiers and for faithfulness to the facts. Whenever template text replaces LLM
+text, the explanation carries the reason and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+
+from smartstack.messaging import faithfulness, templates
+from smartstack.messaging.cache import ExplanationCache, default_path
+from smartstack.messaging.explanation import (
+    CacheKey,
+    Explanation,
+    FallbackReason,
+    Source,
+    cache_key,
+)
+from smartstack.messaging.facts import ExplanationFacts
+from smartstack.messaging.llm import LLMClient, LLMConfig, LLMError, TokenBudget
+from smartstack.messaging.prompt import build_messages
+from smartstack.messaging.redaction import Redactor
+from smartstack.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def clean_answer(text: str) -> str:
+    """The answer as one line of prose: no surrounding quotes, no runs of whitespace."""
+    return re.sub(r"\s+", " ", text).strip().strip("\"'“”").strip()
+
+
+class Explainer:
+    """Explains ranked offers; thread-safe, one per process."""
+
+    def __init__(
+        self,
+        llm: LLMClient | None = None,
+        *,
+        cache: ExplanationCache | None = None,
+        budget: TokenBudget | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.llm = llm
+        self.cache = cache if cache is not None else ExplanationCache()
+        self.budget = budget
+        self.redactor = redactor or Redactor()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, persist: bool = True) -> Explainer:
+        """The LLM from the settings (if any) with the cache under ``<home>/messaging/``."""
+        s = settings or get_settings()
+        config = LLMConfig.from_settings(s)
+        cache = ExplanationCache(path=default_path(s) if persist else None)
+        return cls(LLMClient(config) if config else None, cache=cache)
+
+    @property
+    def model(self) -> str | None:
+        return self.llm.model if self.llm else None
+
+    def _key(self, facts: ExplanationFacts) -> CacheKey:
+        return cache_key(facts.customer_id, facts.offer.offer_id, facts.feature_version, self.model)
+
+    def lookup(self, facts: ExplanationFacts) -> Explanation:
+        """The cached explanation, else the template at once: the `/rank` path."""
+        cached = self.cache.get(self._key(facts))
+        if cached is not None:
+            return cached
+        reason = FallbackReason.not_cached if self.llm else FallbackReason.not_configured
+        return self._template(facts, reason)
+
+    def explain(
+        self, facts: ExplanationFacts, *, pii: Mapping[str, object] | None = None
+    ) -> Explanation:
+        """A final cached explanation, else a new one (LLM → check → template), stored.
+
+        `pii` is the customer's `customer_pii` row, if the caller has it: its values are removed
+        from the prompt even where no rule would recognise them.
+        """
+        cached = self.cache.get(self._key(facts))
+        if cached is not None and cached.is_final:
+            return cached
+        if self.llm is None:
+            result = self._template(facts, FallbackReason.not_configured)
+        else:
+            redactor = Redactor.for_customer(pii) if pii else self.redactor
+            result = self._generate(self.llm, facts, redactor)
+        self.cache.put(result)
+        return result
+
+    def _template(
+        self, facts: ExplanationFacts, reason: FallbackReason, detail: str | None = None
+    ) -> Explanation:
+        rendered = templates.render(facts)
+        return Explanation(
+            customer_id=facts.customer_id,
+            offer_id=facts.offer.offer_id,
+            feature_version=facts.feature_version,
+            text=rendered.text,
+            source=Source.template,
+            template_id=rendered.template_id,
+            model=self.model,
+            fallback_reason=reason,
+            fallback_detail=detail,
+        )
+
+    def _fallback(
+        self, facts: ExplanationFacts, reason: FallbackReason, detail: str | None = None
+    ) -> Explanation:
+        log.warning(
+            "explanation fallback to template: customer=%s offer=%s model=%s reason=%s %s",
+            facts.customer_id,
+            facts.offer.offer_id,
+            self.model,
+            reason.value,
+            detail or "",
+        )
+        return self._template(facts, reason, detail)
+
+    def _generate(self, llm: LLMClient, facts: ExplanationFacts, redactor: Redactor) -> Explanation:
+        messages = []
+        for message in build_messages(facts):
+            redacted = redactor.redact(message["content"])
+            if redacted.changed:
+                log.warning("redacted %s from the %s prompt", redacted.kinds, message["role"])
+            messages.append({"role": message["role"], "content": redacted.text})
+        log.info(
+            "explanation prompt customer=%s offer=%s model=%s messages=%s",
+            facts.customer_id,
+            facts.offer.offer_id,
+            llm.model,
+            json.dumps(messages, ensure_ascii=False),
+        )
+        if self.budget is not None and not self.budget.available():
+            return self._fallback(facts, FallbackReason.budget_exhausted)
+        try:
+            completion = llm.complete(messages)
+        except LLMError as error:
+            return self._fallback(facts, FallbackReason(error.kind), error.detail)
+        if self.budget is not None:
+            self.budget.charge(completion.total_tokens)
+        text = clean_answer(completion.text)
+        if not text:
+            return self._fallback(facts, FallbackReason.empty)
+        found = redactor.redact(text)
+        if found.changed:  # checked first: the later reasons log the answer
+            return self._fallback(facts, FallbackReason.pii_in_answer, ",".join(found.kinds))
+        if completion.truncated:
+            return self._fallback(facts, FallbackReason.truncated, text)
+        verdict = faithfulness.check(text, facts)
+        if not verdict.faithful:
+            return self._fallback(facts, FallbackReason.unfaithful, f"{verdict.reason}: {text}")
+        return Explanation(
+            customer_id=facts.customer_id,
+            offer_id=facts.offer.offer_id,
+            feature_version=facts.feature_version,
+            text=text,
+            source=Source.llm,
+            model=llm.model,
+        )
