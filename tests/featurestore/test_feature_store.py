@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from feast.data_source import PushMode
 
+from smartstack.data.schema import MERCHANT_CATEGORIES
 from smartstack.featurestore import store
 from smartstack.featurestore.online import OnlineFeatureReader
 from tests.featurestore.conftest import build_store, fresh_postgres_database, require_service
@@ -115,20 +116,7 @@ def test_pushed_spend_reaches_the_online_store_without_a_batch_run(configured) -
     reader = OnlineFeatureReader(fs)
     travel = reader.names.index("recent_spend_travel")
     before = reader.read(customer, ["OFR-021"], when.to_pydatetime()).matrix[0, travel]
-    pushed = {
-        f"recent_spend_{c}": [0.0]
-        for c in (
-            "dining",
-            "coffee_shops",
-            "groceries",
-            "gas",
-            "streaming",
-            "online_retail",
-            "entertainment",
-            "drugstores",
-            "transit",
-        )
-    }
+    pushed = {f"recent_spend_{c}": [0.0] for c in MERCHANT_CATEGORIES}
     pushed |= {
         "customer_id": [customer],
         "event_timestamp": [when],
