@@ -127,10 +127,7 @@ app.add_typer(quality_app, name="quality")
 from smartstack.featurestore.commands import app as feast_app  # noqa: E402
 
 app.add_typer(feast_app, name="feast")
-from smartstack.training.commands import promote, train  # noqa: E402
-
-app.command()(train)
-app.command()(promote)
+# [training commands]
 
 
 def _progress() -> Progress:
