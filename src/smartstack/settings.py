@@ -139,10 +139,14 @@ class Settings(BaseSettings):
     def _derive_local_paths(self) -> Settings:
         """Place embedded stores under ``home`` unless set explicitly."""
         home = self.home = self.home.resolve()
-        self.data_dir = self.data_dir or home / "data"
-        self.duckdb_path = self.duckdb_path or home / "warehouse.duckdb"
-        self.sqlite_online_path = self.sqlite_online_path or home / "feast" / "online.db"
-        self.mlflow_artifact_root = self.mlflow_artifact_root or home / "mlflow" / "artifacts"
+        # Absolute paths: Feast resolves relative ones against its repository, dbt against its
+        # project, so a relative path would point somewhere else in each tool.
+        self.data_dir = (self.data_dir or home / "data").resolve()
+        self.duckdb_path = (self.duckdb_path or home / "warehouse.duckdb").resolve()
+        self.sqlite_online_path = (self.sqlite_online_path or home / "feast" / "online.db").resolve()
+        self.mlflow_artifact_root = (
+            self.mlflow_artifact_root or home / "mlflow" / "artifacts"
+        ).resolve()
         if self.mlflow_tracking_uri is None:
             self.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
         return self

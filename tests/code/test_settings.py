@@ -85,3 +85,11 @@ def test_redacted_view_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = str(Settings().redacted())
     assert "sk-very-secret" not in shown and "hunter2" not in shown
     assert "postgresql://app:***@db:5432/smartstack" in shown
+
+
+def test_relative_paths_become_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Feast and dbt resolve relative paths against their own folders: never hand them one."""
+    monkeypatch.setenv("SMARTSTACK_DATA_DIR", "some/data")
+    s = Settings()
+    assert s.data_dir == tmp_path / "some" / "data"
+    assert s.duckdb_path.is_absolute() and s.sqlite_online_path.is_absolute()
