@@ -143,7 +143,9 @@ class Settings(BaseSettings):
         # project, so a relative path would point somewhere else in each tool.
         self.data_dir = (self.data_dir or home / "data").resolve()
         self.duckdb_path = (self.duckdb_path or home / "warehouse.duckdb").resolve()
-        self.sqlite_online_path = (self.sqlite_online_path or home / "feast" / "online.db").resolve()
+        self.sqlite_online_path = (
+            self.sqlite_online_path or home / "feast" / "online.db"
+        ).resolve()
         self.mlflow_artifact_root = (
             self.mlflow_artifact_root or home / "mlflow" / "artifacts"
         ).resolve()
