@@ -127,7 +127,10 @@ app.add_typer(quality_app, name="quality")
 from smartstack.featurestore.commands import app as feast_app  # noqa: E402
 
 app.add_typer(feast_app, name="feast")
-# [training commands]
+from smartstack.training.commands import promote, train  # noqa: E402
+
+app.command()(train)
+app.command()(promote)
 
 
 def _progress() -> Progress:

@@ -1,0 +1,1 @@
+"""Ranking logic shared by training (as a baseline) and serving (as the fallback)."""

@@ -1,0 +1,1 @@
+"""Training, evaluation, registration and gated promotion of the XGBoost offer ranker."""

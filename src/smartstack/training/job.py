@@ -1,0 +1,201 @@
+"""One training run end to end: data → model → baselines → metrics → MLflow → registry.
+
+The run logs everything needed to compare it with any other run: parameters (the whole
+``params.yaml`` plus overrides), the dataset fingerprint and split boundaries, test metrics
+overall and per segment for the model *and* the baselines, lift over SmartScore, the feature
+list read from the feature service, plots, the model card, and the model itself (XGBoost
+flavour, with signature and input example) registered as a new version with alias
+``challenger``. Promotion is a separate step (:mod:`smartstack.training.promote`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import mlflow.xgboost
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+
+from smartstack.featurestore.config import FEATURE_SERVICE
+from smartstack.ranking.smartscore import VERSION as SMARTSCORE_VERSION
+from smartstack.settings import Settings, get_settings
+from smartstack.training import dataset, model_card, plots, registry
+from smartstack.training.baselines import Scored, all_baselines
+from smartstack.training.config import TrainingConfig
+from smartstack.training.evaluate import Report, evaluate_scores, flatten, lift
+from smartstack.training.train import TrainedModel, train, tune
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingResult:
+    run_id: str
+    version: str
+    model: TrainedModel
+    reports: dict[str, Report]  # "xgboost", "smartscore", "popularity", "oracle"
+    data: dataset.TrainingData
+    tuned: dict | None
+
+
+def run_training(
+    config: TrainingConfig,
+    settings: Settings | None = None,
+    data: dataset.TrainingData | None = None,
+    tune_first: bool = False,
+    run_name: str | None = None,
+    labels: dict[str, np.ndarray] | None = None,
+    tags: dict[str, str] | None = None,
+) -> TrainingResult:
+    """Train, evaluate and register one candidate; returns its run id and model version."""
+    settings = settings or get_settings()
+    if data is None:
+        dataset.check_inputs(settings)
+    tracking = registry.configure(settings, config.experiment)
+    data = data or dataset.build(settings, config.split)
+
+    tuned = tune(data, config, config.seed) if tune_first else None
+    overrides = {k: v for k, v in (tuned or {}).items() if not k.startswith("_")}
+    model = train(data, config, overrides=overrides, labels=labels)
+
+    test = data.subset("test")
+    scored = Scored(model.margin(data.matrix("test")), model.proba(data.matrix("test")))
+    baselines = all_baselines(data, config.popularity_prior_weight)
+    reports = {"xgboost": evaluate_scores(data, scored)}
+    reports |= {name: evaluate_scores(data, s) for name, s in baselines.items()}
+
+    with mlflow.start_run(
+        experiment_id=tracking.experiment_id,
+        run_name=run_name or f"{config.objective}-seed{config.seed}",
+        tags={
+            "objective": config.objective,
+            "feature_service": FEATURE_SERVICE,
+            "dataset_fingerprint": data.fingerprint,
+            "smartscore_version": SMARTSCORE_VERSION,
+            **(tags or {}),
+        },
+    ) as run:
+        mlflow.log_params(config.flat() | {f"tuned.{k}": v for k, v in overrides.items()})
+        mlflow.log_params(
+            {
+                "dataset_fingerprint": data.fingerprint,
+                "test_fingerprint": data.part_fingerprints["test"],
+                **{f"period.{p}": data.boundaries[p] for p in dataset.PARTS},
+                **data.counts(),
+                "n_features": len(data.features),
+                "best_iteration": model.best_iteration,
+                "platt_a": model.calibration[0],
+                "platt_b": model.calibration[1],
+            }
+        )
+        metrics = flatten(reports["xgboost"], "test")
+        for name in baselines:
+            metrics |= flatten(reports[name], f"baseline.{name}.test")
+        metrics |= {
+            f"lift_over_smartscore.{k}": v
+            for k, v in lift(reports["xgboost"], reports["smartscore"]).items()
+        }
+        if "oracle" in reports:
+            oracle = reports["oracle"]["all"]
+            metrics |= {
+                f"share_of_oracle.{m}": reports["xgboost"]["all"][m] / oracle[m]
+                for m in ("ndcg_3", "ndcg_5")
+            }
+        metrics["train_seconds"] = model.seconds
+        if tuned:
+            metrics["tuning.best_validation_ndcg_3"] = tuned["_best_value"]
+            metrics["tuning.trials"] = tuned["_trials"]
+        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            labels_test = test["redeemed"].to_numpy(dtype=float)
+            curves = {"xgboost": scored, **baselines}
+            gain = plots.feature_importance(model.booster, out / "feature_importance.png")
+            plots.calibration(labels_test, curves, out / "calibration.png")
+            plots.pr_curve(labels_test, curves, out / "pr_curve.png")
+            (out / "feature_importance.json").write_text(json.dumps(gain, indent=1))
+            (out / "features.json").write_text(
+                json.dumps(
+                    {"feature_service": FEATURE_SERVICE, "features": data.features}, indent=1
+                )
+            )
+            (out / "dataset.json").write_text(
+                json.dumps(
+                    {
+                        "fingerprint": data.fingerprint,
+                        "part_fingerprints": data.part_fingerprints,
+                        "boundaries": data.boundaries,
+                        **data.counts(),
+                    },
+                    indent=1,
+                )
+            )
+            (out / "test_metrics.json").write_text(json.dumps(reports, indent=1))
+            mlflow.log_artifacts(tmp, artifact_path="evaluation")
+
+        example = pd.DataFrame(data.matrix("test")[:5].astype(float), columns=data.features)
+        signature = infer_signature(example, model.margin(example.to_numpy()))
+        info = mlflow.xgboost.log_model(
+            model.booster,
+            name="model",
+            signature=signature,
+            input_example=example,
+            registered_model_name=tracking.model_name,
+            model_format="ubj",
+            metadata={
+                "feature_service": FEATURE_SERVICE,
+                "objective": config.objective,
+                "platt_a": model.calibration[0],
+                "platt_b": model.calibration[1],
+                "output": "margin; probability of redemption = sigmoid(platt_a*margin+platt_b)",
+            },
+        )
+        version = str(info.registered_model_version)
+        card = model_card.render(
+            {
+                "model_name": tracking.model_name,
+                "version": version,
+                "run_id": run.info.run_id,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "objective": config.objective,
+                "feature_service": FEATURE_SERVICE,
+                "n_features": len(data.features),
+                "trees": model.best_iteration + 1,
+                "seed": config.seed,
+                "params": json.dumps(model.params, sort_keys=True),
+                "fingerprint": data.fingerprint,
+                "test_fingerprint": data.part_fingerprints["test"],
+                "boundaries": "\n".join(f"  - {p}: {data.boundaries[p]}" for p in dataset.PARTS),
+                "counts": ", ".join(f"{k} {v:,}" for k, v in data.counts().items()),
+                "metrics_table": model_card.metrics_table(reports),
+                "segment_table": model_card.segment_table(
+                    reports["xgboost"], reports["smartscore"], reports.get("oracle")
+                ),
+                "top_features": ", ".join(list(gain)[:10]),
+                "calibration": f"a={model.calibration[0]:.4f}, b={model.calibration[1]:.4f}",
+            }
+        )
+        mlflow.log_text(card, "model_card.md")
+        registry.mark_candidate(
+            tracking,
+            version,
+            {
+                "run_id": run.info.run_id,
+                "objective": config.objective,
+                "dataset_fingerprint": data.fingerprint,
+                "test_fingerprint": data.part_fingerprints["test"],
+                "feature_service": FEATURE_SERVICE,
+                "test.ndcg_3": f"{reports['xgboost']['all']['ndcg_3']:.5f}",
+            },
+        )
+        tracking.client.update_model_version(tracking.model_name, version, description=card)
+    log.info("registered %s version %s (run %s)", tracking.model_name, version, run.info.run_id)
+    return TrainingResult(run.info.run_id, version, model, reports, data, tuned)

@@ -1,0 +1,180 @@
+"""The promotion gate: ``champion`` moves to the challenger only when it is better.
+
+Both models are scored here, now, on the same held-out rows: the test period of the current
+training set. The champion is reloaded from the registry and scored with its own feature list,
+so a champion trained on older data is judged on the new test period like the challenger,
+rather than by the figures of its own (different) test set.
+
+The challenger passes when
+
+1. its overall ``metric`` (NDCG@3 by default) beats the reference by at least the margin: the
+   champion by ``min_improvement``, or, when there is no champion yet, SmartScore by
+   ``min_lift_over_smartscore`` (and strictly);
+2. no segment with at least ``min_segment_rows`` test rows (card product, new/tenured,
+   drifting/stable) loses more than ``segment_tolerance`` of that metric against the reference.
+
+Every decision is recorded: the version is tagged ``validation_status`` = passed/rejected with
+``validation_reason``, the training run gets the same tags, and a ``promote-v<N>`` run in the
+experiment holds both models' figures. A rejected version never becomes champion
+(:func:`smartstack.training.registry.crown` refuses it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+
+from smartstack.settings import Settings, get_settings
+from smartstack.training import dataset, registry
+from smartstack.training.baselines import smartscore_baseline
+from smartstack.training.config import PromotionConfig, TrainingConfig
+from smartstack.training.evaluate import Report, evaluate_booster, evaluate_scores, flatten
+
+log = logging.getLogger(__name__)
+
+
+class NoChallenger(RuntimeError):
+    """No model version carries the ``challenger`` alias: train one first."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    version: str
+    passed: bool
+    reason: str
+    reference: str  # "champion v3" or "smartscore"
+    challenger: Report
+    reference_report: Report
+    champion_before: str | None
+    champion_after: str | None
+
+
+def gate(
+    challenger: Report, reference: Report, reference_name: str, margin: float, cfg: PromotionConfig
+) -> tuple[bool, str]:
+    """The two rules, as a verdict and a sentence saying why."""
+    m = cfg.metric
+    new, old = challenger["all"][m], reference["all"][m]
+    gain = new - old
+    problems: list[str] = []
+    if not (gain >= margin and gain > 0):
+        problems.append(
+            f"{m} {new:.4f} vs {reference_name} {old:.4f} ({gain:+.4f}) is below the margin "
+            f"{margin:+.4f}"
+        )
+    regressions = []
+    for segment, metrics in challenger.items():
+        if segment == "all" or metrics.get("rows", 0) < cfg.min_segment_rows:
+            continue
+        ref = reference.get(segment, {}).get(m, float("nan"))
+        drop = ref - metrics[m]
+        if np.isfinite(drop) and drop > cfg.segment_tolerance:
+            regressions.append(f"{segment} {metrics[m]:.4f} vs {ref:.4f} ({-drop:+.4f})")
+    if regressions:
+        problems.append(
+            f"{m} regresses beyond the tolerance {cfg.segment_tolerance} in: "
+            + "; ".join(regressions)
+        )
+    if problems:
+        return False, "rejected: " + "; ".join(problems)
+    return True, (
+        f"passed: {m} {new:.4f} vs {reference_name} {old:.4f} ({gain:+.4f}, margin "
+        f"{margin:+.4f}); no segment of ≥{cfg.min_segment_rows} rows drops more than "
+        f"{cfg.segment_tolerance}"
+    )
+
+
+def promote(
+    config: TrainingConfig,
+    settings: Settings | None = None,
+    data: dataset.TrainingData | None = None,
+    version: str | None = None,
+) -> Decision:
+    """Judge the challenger (or ``version``) against the champion and move aliases."""
+    settings = settings or get_settings()
+    tracking = registry.configure(settings, config.experiment)
+    if version is None:
+        found = registry.version_by_alias(tracking, registry.CHALLENGER)
+        if found is None:
+            raise NoChallenger(
+                f"no version of {tracking.model_name} has the alias "
+                f"'{registry.CHALLENGER}': run `smartstack train` first"
+            )
+        version = str(found.version)
+    champion = registry.version_by_alias(tracking, registry.CHAMPION)
+    champion_version = None if champion is None else str(champion.version)
+    data = data or dataset.build(settings, config.split)
+
+    challenger_report = evaluate_booster(registry.load_booster(tracking, version), data)
+    cfg = config.promotion
+    if champion_version == version:
+        return Decision(
+            version, True, "already champion", f"champion v{version}",
+            challenger_report, challenger_report, version, version,
+        )  # fmt: skip
+    if champion_version is not None:
+        reference_name = f"champion v{champion_version}"
+        reference = evaluate_booster(registry.load_booster(tracking, champion_version), data)
+        margin = cfg.min_improvement
+    else:
+        reference_name = "smartscore"
+        reference = evaluate_scores(data, smartscore_baseline(data))
+        margin = cfg.min_lift_over_smartscore
+    passed, reason = gate(challenger_report, reference, reference_name, margin, cfg)
+
+    registry.record_decision(
+        tracking,
+        version,
+        passed,
+        reason,
+        validated_against=reference_name,
+        validation_test_fingerprint=data.part_fingerprints["test"],
+    )
+    run_id = tracking.client.get_model_version(tracking.model_name, version).run_id
+    if run_id:
+        tracking.client.set_tag(
+            run_id, "promotion", registry.PASSED if passed else registry.REJECTED
+        )
+        tracking.client.set_tag(run_id, "promotion_reason", reason[:4900])
+    with mlflow.start_run(
+        experiment_id=tracking.experiment_id,
+        run_name=f"promote-v{version}",
+        tags={
+            "step": "promotion",
+            "model_version": version,
+            "reference": reference_name,
+            "decision": registry.PASSED if passed else registry.REJECTED,
+            "reason": reason[:4900],
+            "test_fingerprint": data.part_fingerprints["test"],
+        },
+    ):
+        mlflow.log_params(
+            {
+                "metric": cfg.metric,
+                "margin": margin,
+                "segment_tolerance": cfg.segment_tolerance,
+                "min_segment_rows": cfg.min_segment_rows,
+            }
+        )
+        figures = flatten(challenger_report, "challenger") | flatten(reference, "reference")
+        figures["passed"] = float(passed)
+        mlflow.log_metrics(figures)
+        mlflow.log_text(reason, "decision.txt")
+    if passed:
+        registry.crown(tracking, version)
+        log.info("version %s is champion: %s", version, reason)
+    else:
+        log.warning("version %s stays challenger: %s", version, reason)
+    return Decision(
+        version,
+        passed,
+        reason,
+        reference_name,
+        challenger_report,
+        reference,
+        champion_version,
+        version if passed else champion_version,
+    )

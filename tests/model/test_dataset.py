@@ -1,0 +1,59 @@
+"""The training set: features from the feature service, a clean time split, a stable fingerprint."""
+
+from __future__ import annotations
+
+import numpy as np
+from typer.testing import CliRunner
+
+from smartstack.cli import app
+from smartstack.featurestore import store
+from smartstack.training import dataset
+
+
+def test_model_columns_are_the_feature_service(data, base_settings) -> None:
+    assert data.features == store.model_feature_names(base_settings)
+    labels = {"relevance", "redeemed", "clicked", "viewed", "outcome", "p_redeem", "position"}
+    assert not labels & set(data.features)
+
+
+def test_test_period_comes_after_validation_after_train(data) -> None:
+    stamps = {p: data.subset(p)["event_timestamp"] for p in dataset.PARTS}
+    assert stamps["train"].max() < stamps["validation"].min()
+    assert stamps["validation"].max() < stamps["test"].min()
+    parts_per_request = (
+        data.frame.assign(part=data.part).groupby("request_id")["part"].nunique().max()
+    )
+    assert parts_per_request == 1
+    counts = data.counts()
+    assert counts["rows_test"] > 0.1 * len(data.frame)
+
+
+def test_fingerprint_is_stable_and_sensitive(data) -> None:
+    frame = data.frame
+    assert dataset.fingerprint(frame, data.features) == data.fingerprint
+    changed = frame.copy()
+    column = data.features[0]
+    changed.loc[0, column] = (changed.loc[0, column] or 0) + 1
+    assert dataset.fingerprint(changed, data.features) != data.fingerprint
+
+
+def test_segments_and_oracle_ride_along_but_are_not_features(data) -> None:
+    segments = data.segments("test")
+    assert set(segments.columns) == set(dataset.SEGMENT_COLUMNS)
+    assert set(segments["tenure"].dropna()) <= {"new", "tenured"}
+    assert "p_redeem" in data.frame and not np.isnan(data.frame["p_redeem"]).any()
+
+
+def test_train_without_a_training_set_says_what_to_run(tmp_path, monkeypatch) -> None:
+    from smartstack.settings import get_settings
+
+    monkeypatch.setenv("SMARTSTACK_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["train"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert "smartstack dbt build" in output and "smartstack feast apply" in output
+    assert not (tmp_path / "mlflow").exists()
