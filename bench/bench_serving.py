@@ -1,0 +1,434 @@
+"""Benchmark ``POST /rank`` against the common way of serving the same request.
+
+One command builds what it needs and runs everything:
+
+    .venv/bin/python bench/bench_serving.py
+
+1. A data set and online store under ``--home`` (``smartstack run``; reused when present) and a
+   stand-in champion in its MLflow registry: XGBoost with 300 trees of depth 6 on the feature
+   service's columns (reused when a champion exists).
+2. For each online store (SQLite, and Redis in a dedicated ``redis-server`` loaded by
+   ``materialize``), two services, each one BentoML worker:
+   - ``ours``: ``bentoml serve serving.service:RankingService``;
+   - ``peer``: the common way, a BentoML service (:class:`FeastPeerService`, below) that asks
+     Feast's own feature server (``feast serve``) for the feature service over HTTP, then
+     scores with the same booster and computes the same approximate reason codes.
+3. Locust (headless, ``bench/locust_serving.py``) sends 1 customer × 30 offers, k = 10: back to
+   back at concurrency 1, 8 and 32, then at fixed rates (100, 300, 500, 700 requests/s; 100 for the peer).
+   Percentiles come from every exact response time.
+
+Results are printed as a Markdown table and written to ``<home>/bench_serving.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import bentoml
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+TIMESTAMP = "2026-06-29T12:00:00Z"  # inside the synthetic offers' validity window
+
+
+@bentoml.service(name="feast_peer", workers=1, threads=8)
+class FeastPeerService:
+    """The common way: Feast's HTTP feature server, then the model, in a BentoML service."""
+
+    def __init__(self) -> None:
+        import mlflow
+        import xgboost as xgb
+
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        model = mlflow.xgboost.load_model(os.environ["BENCH_MODEL_URI"])
+        self.booster = model if isinstance(model, xgb.Booster) else model.get_booster()
+        self.booster.set_param({"nthread": 1})
+        self.names = self.booster.feature_names
+        self.feast = httpx.Client(base_url=os.environ["BENCH_FEAST_URL"], timeout=5)
+
+    @bentoml.api(route="/rank")
+    def rank(
+        self, customer_id: str, context: dict, candidate_offer_ids: list[str], k: int = 10
+    ) -> dict:
+        import xgboost as xgb
+
+        n = len(candidate_offer_ids)
+        answer = self.feast.post(
+            "/get-online-features",
+            json={
+                "feature_service": "offer_ranking_v1",
+                "entities": {
+                    "customer_id": [customer_id] * n,
+                    "offer_id": candidate_offer_ids,
+                    "request_timestamp": [context["timestamp"]] * n,
+                },
+            },
+        ).json()
+        position = {name: i for i, name in enumerate(answer["metadata"]["feature_names"])}
+        columns = [answer["results"][position[name]]["values"] for name in self.names]
+        matrix = np.array(
+            [[np.nan if v is None else v for v in column] for column in columns], dtype=float
+        ).T
+        scores = self.booster.inplace_predict(matrix, validate_features=False)
+        top = np.argsort(-scores)[:k]
+        contributions = self.booster.predict(
+            xgb.DMatrix(matrix[top], nthread=1),
+            pred_contribs=True,
+            approx_contribs=True,
+            validate_features=False,
+        )[:, :-1]
+        return {
+            "offers": [
+                {
+                    "offer_id": candidate_offer_ids[i],
+                    "rank": rank + 1,
+                    "score": float(scores[i]),
+                    "reasons": [
+                        {"feature": self.names[j], "contribution": float(row[j])}
+                        for j in np.argsort(-row)[:3]
+                    ],
+                }
+                for rank, (i, row) in enumerate(zip(top, contributions, strict=True))
+            ]
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def process(
+    args: list[str], log: Path, ready_url: str | None = None, **kwargs: object
+) -> Iterator[None]:
+    """A subprocess in its own session, waited for (``ready_url`` answers) and killed after."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while ready_url:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{args[0]} exited:\n{log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(ready_url, timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{ready_url} not ready")
+                time.sleep(0.5)
+            yield
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def ensure_data(home: Path, customers: int) -> None:
+    if (home / "data" / "manifest.json").exists() and (home / "feast" / "online.db").exists():
+        return
+    env = {**os.environ, "SMARTSTACK_HOME": str(home)}
+    subprocess.run(
+        [str(VENV_BIN / "smartstack"), "run", "--customers", str(customers)], env=env, check=True
+    )
+
+
+def ensure_model(settings: object) -> str:
+    """The champion's URI; trains and registers a stand-in of production size if there is none."""
+    import mlflow
+    import xgboost as xgb
+    from mlflow.tracking import MlflowClient
+
+    from smartstack.featurestore import store
+
+    uri = settings.mlflow_tracking_uri
+    name = settings.registered_model_name
+    client = MlflowClient(uri, uri)
+    try:
+        version = client.get_model_version_by_alias(name, "champion").version
+    except Exception:
+        frame = store.training_set(settings)
+        names = store.model_feature_names(settings)
+        model = xgb.XGBClassifier(n_estimators=300, max_depth=6, n_jobs=2)
+        model.fit(frame[names].astype(float), frame["redeemed"].astype(int))
+        experiment = client.get_experiment_by_name("bench-serving")
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else client.create_experiment("bench-serving", settings.mlflow_artifact_root.as_uri())
+        )
+        mlflow.set_tracking_uri(uri)
+        with mlflow.start_run(experiment_id=experiment_id):
+            mlflow.xgboost.log_model(model, name="model", registered_model_name=name)
+        version = max(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        client.set_registered_model_alias(name, "champion", str(version))
+    return f"models:/{name}/{version}"
+
+
+def locust(
+    url: str, users: int, rate_per_user: float, seconds: int, workdir: Path, env: dict[str, str]
+) -> dict:
+    out = workdir / f"locust-{time.monotonic_ns()}.json"
+    subprocess.run(
+        [
+            str(VENV_BIN / "locust"),
+            "-f",
+            str(ROOT / "bench" / "locust_serving.py"),
+            "--headless",
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "-H",
+            url,
+        ],
+        env={**env, "BENCH_RATE": str(rate_per_user), "BENCH_OUT": str(out)},
+        check=False,
+        capture_output=True,
+    )
+    result = json.loads(out.read_text())
+    latencies = np.array(result["latencies_ms"])
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies.size else (np.nan,) * 3
+    return {
+        "requests": int(latencies.size),
+        "failures": result["n_failures"],
+        "throughput_rps": round(latencies.size / seconds, 1),
+        "p50_ms": round(float(p50), 2),
+        "p95_ms": round(float(p95), 2),
+        "p99_ms": round(float(p99), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench" / "serving")
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=15, help="per load level")
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--rates", default="100,300,500,700", help="fixed rates, requests/s")
+    parser.add_argument(
+        "--peer-rates", default="100", help="fixed rates for the peer (it saturates far lower)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of our service (BENTOML_CONFIG)"
+    )
+    parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument("--targets", default="ours,peer")
+    args = parser.parse_args()
+    home = args.home.resolve()
+    os.environ["SMARTSTACK_HOME"] = str(home)
+
+    from smartstack.featurestore import store
+    from smartstack.featurestore.config import config_yaml
+    from smartstack.serving.catalog import OfferCatalog
+    from smartstack.settings import OnlineStore, Settings
+
+    ensure_data(home, args.customers)
+    base = Settings(home=home)
+    model_uri = ensure_model(base)
+    catalog = OfferCatalog.load(base)
+    offers = sorted(catalog.ids)[:30]
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    (work / "customers.txt").write_text("\n".join(_customers(base)))
+    load_env = {
+        **os.environ,
+        "BENCH_CUSTOMERS": str(work / "customers.txt"),
+        "BENCH_OFFERS": ",".join(offers),
+        "BENCH_TIMESTAMP": TIMESTAMP,
+    }
+    bentoml_config = work / "bentoml.yaml"
+    bentoml_config.write_text(f"services:\n  offer_ranker:\n    workers: {args.workers}\n")
+    results: list[dict] = []
+    with ExitStack() as stack:
+        redis_port = free_port()
+        if "redis" in args.stores:
+            stack.enter_context(
+                process(
+                    ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                    work / "redis.log",
+                )
+            )
+            time.sleep(0.5)
+        for store_name in args.stores.split(","):
+            settings = base
+            env = {
+                **os.environ,
+                "SMARTSTACK_HOME": str(home),
+                "MLFLOW_TRACKING_URI": base.mlflow_tracking_uri,
+            }
+            if store_name == "redis":
+                redis_home = home / "redis-online"
+                redis_url = f"redis://127.0.0.1:{redis_port}/0"
+                settings = Settings(
+                    home=redis_home,
+                    data_dir=base.data_dir,
+                    online_store=OnlineStore.redis,
+                    redis_url=redis_url,
+                    mlflow_tracking_uri=base.mlflow_tracking_uri,
+                )
+                # A fresh registry, so the first materialization loads the new Redis in full.
+                shutil.rmtree(redis_home / "feast", ignore_errors=True)
+                store.apply(settings)
+                store.materialize(settings)
+                env |= {
+                    "SMARTSTACK_HOME": str(redis_home),
+                    "SMARTSTACK_DATA_DIR": str(base.data_dir),
+                    "SMARTSTACK_ONLINE_STORE": "redis",
+                    "REDIS_URL": redis_url,
+                }
+            repo = work / f"feast-{store_name}"
+            repo.mkdir()
+            (repo / "feature_store.yaml").write_text(config_yaml(settings))
+            for target in args.targets.split(","):
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                # Each server its own BentoML home: BentoML clears the Prometheus multiprocess
+                # folder under it when a server starts.
+                env["BENTOML_HOME"] = str(work / f"bentoml-{store_name}-{target}")
+                with ExitStack() as servers:
+                    if target == "ours":
+                        # Caps on, but high enough never to filter the repeated customers.
+                        servers.enter_context(
+                            process(
+                                [
+                                    str(VENV_BIN / "bentoml"),
+                                    "serve",
+                                    "serving.service:RankingService",
+                                    "--host",
+                                    "127.0.0.1",
+                                    "--port",
+                                    str(port),
+                                ],
+                                work / f"{target}-{store_name}.log",
+                                f"{url}/readyz",
+                                cwd=ROOT,
+                                env=env
+                                | {
+                                    "SMARTSTACK_SERVING_FREQUENCY_CAP": "1000000",
+                                    "BENTOML_CONFIG": str(bentoml_config),
+                                },
+                            )
+                        )
+                    else:
+                        feast_port = free_port()
+                        servers.enter_context(
+                            process(
+                                [
+                                    str(VENV_BIN / "feast"),
+                                    "serve",
+                                    "-p",
+                                    str(feast_port),
+                                    "--no-access-log",
+                                ],
+                                work / f"feast-{store_name}.log",
+                                f"http://127.0.0.1:{feast_port}/health",
+                                cwd=repo,
+                                env=env,
+                            )
+                        )
+                        servers.enter_context(
+                            process(
+                                [
+                                    str(VENV_BIN / "bentoml"),
+                                    "serve",
+                                    "bench_serving:FeastPeerService",
+                                    "--host",
+                                    "127.0.0.1",
+                                    "--port",
+                                    str(port),
+                                ],
+                                work / f"{target}-{store_name}.log",
+                                f"{url}/readyz",
+                                cwd=ROOT / "bench",
+                                env=env
+                                | {
+                                    "BENCH_FEAST_URL": f"http://127.0.0.1:{feast_port}",
+                                    "BENCH_MODEL_URI": model_uri,
+                                },
+                            )
+                        )
+                    if target == "ours":
+                        tier = httpx.post(f"{url}/rank", json=_sample(load_env)).json()["tier"]
+                        assert tier == "model", f"the benchmark must exercise the model, got {tier}"
+                    locust(url, 4, 0, 5, work, load_env)  # warm-up, not recorded
+                    rates = args.rates if target == "ours" else args.peer_rates
+                    loads = [(f"concurrency {u}", u, 0.0) for u in _ints(args.concurrency)]
+                    loads += [
+                        (f"{r} req/s", max(2, r // 20), r / max(2, r // 20)) for r in _ints(rates)
+                    ]
+                    for label, users, rate_per_user in loads:
+                        row = locust(url, users, rate_per_user, args.seconds, work, load_env)
+                        workers = args.workers if target == "ours" else 1
+                        results.append(
+                            {
+                                "store": store_name,
+                                "target": target,
+                                "workers": workers,
+                                "load": label,
+                                **row,
+                            }
+                        )
+                        print(results[-1], flush=True)
+    (home / "bench_serving.json").write_text(json.dumps(results, indent=2))
+    print(
+        "\n| store | service | workers | load | throughput (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | failures |"
+    )
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['store']} | {r['target']} | {r['workers']} | {r['load']} | {r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['failures']} |"
+        )
+
+
+def _ints(values: str) -> list[int]:
+    return [int(v) for v in values.split(",") if v]
+
+
+def _sample(env: dict[str, str]) -> dict:
+    return {
+        "customer_id": Path(env["BENCH_CUSTOMERS"]).read_text().split()[0],
+        "context": {"channel": "app", "timestamp": TIMESTAMP},
+        "candidate_offer_ids": env["BENCH_OFFERS"].split(","),
+        "k": 10,
+    }
+
+
+def _customers(settings: object) -> list[str]:
+    import pandas as pd
+
+    return list(
+        pd.read_parquet(settings.raw_dir / "customers", columns=["customer_id"]).customer_id
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

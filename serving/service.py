@@ -1,0 +1,55 @@
+"""BentoML service: ``POST /rank`` plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and docs.
+
+Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the repository root:
+
+    bentoml serve serving.service:RankingService --port 3000
+"""
+
+from __future__ import annotations
+
+import bentoml
+
+from smartstack.serving.app import RankingApp
+from smartstack.serving.config import ServingConfig
+from smartstack.serving.schemas import RankRequest, RankResponse, RequestContext
+from smartstack.settings import get_settings
+
+
+@bentoml.service(
+    name="offer_ranker",
+    workers=1,
+    threads=8,
+    traffic={"timeout": 5},
+    # One log line per request costs more than the ranking's own bookkeeping; the Prometheus
+    # metrics count requests, tiers and latency instead.
+    logging={"access": {"enabled": False}},
+    endpoints={"livez": "/livez", "readyz": "/readyz"},
+)
+class RankingService:
+    def __init__(self) -> None:
+        self.app = RankingApp(get_settings(), ServingConfig())
+
+    @bentoml.api(route="/rank", input_spec=RankRequest)
+    def rank(
+        self,
+        customer_id: str,
+        context: RequestContext,
+        candidate_offer_ids: list[str] | None = None,
+        k: int = 10,
+    ) -> RankResponse:
+        """Rank offers for one customer, with reason codes and the fallback tier that answered."""
+        return self.app.rank(
+            RankRequest.model_construct(
+                customer_id=customer_id,
+                context=context,
+                candidate_offer_ids=candidate_offer_ids,
+                k=k,
+            )
+        )
+
+    def __is_ready__(self) -> bool:
+        return self.app.ready
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        self.app.close()

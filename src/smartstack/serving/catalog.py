@@ -1,0 +1,97 @@
+"""The offer catalogue as serving needs it: validity, eligibility, popularity, category.
+
+Loaded once at start from the raw offers table (the source of truth for terms and eligibility)
+and the dbt offer features (for popularity). It never touches the online store, so the fallback
+tiers that need it keep working when the store is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from smartstack.data.schema import CARD_PRODUCTS
+from smartstack.settings import Settings
+
+ALL_CARD_PRODUCTS = frozenset(CARD_PRODUCTS)
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str
+    merchant_category: str
+    valid_from: datetime
+    valid_to: datetime
+    card_products: frozenset[str]
+    popularity: float  # smoothed redemption rate; 0 when unknown
+
+
+class UnknownOffers(ValueError):
+    """Candidate offer ids that are not in the catalogue."""
+
+    def __init__(self, offer_ids: list[str]) -> None:
+        super().__init__(f"unknown offer ids: {', '.join(offer_ids)}")
+        self.offer_ids = offer_ids
+
+
+class OfferCatalog:
+    def __init__(self, offers: Iterable[Offer]) -> None:
+        self._offers = {o.offer_id: o for o in offers}
+        # Most popular first; the id breaks ties so the order is stable.
+        self.by_popularity: list[str] = sorted(
+            self._offers, key=lambda o: (-self._offers[o].popularity, o)
+        )
+
+    @classmethod
+    def load(cls, settings: Settings) -> OfferCatalog:
+        assert settings.data_dir is not None
+        raw = pd.read_parquet(settings.raw_dir / "offers")
+        popularity: dict[str, float] = {}
+        stats = settings.data_dir / "features" / "offer_features.parquet"
+        if stats.exists():
+            frame = pd.read_parquet(
+                stats, columns=["offer_id", "event_timestamp", "redemption_rate_smoothed"]
+            )
+            latest = frame.sort_values("event_timestamp").groupby("offer_id").last()
+            popularity = latest["redemption_rate_smoothed"].fillna(0.0).astype(float).to_dict()
+        return cls(
+            Offer(
+                offer_id=row.offer_id,
+                merchant_category=row.merchant_category,
+                valid_from=row.valid_from.to_pydatetime(),
+                valid_to=row.valid_to.to_pydatetime(),
+                card_products=frozenset(p.strip() for p in row.eligible_card_products.split(",")),
+                popularity=popularity.get(row.offer_id, 0.0),
+            )
+            for row in raw.itertuples(index=False)
+        )
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._offers)
+
+    def __getitem__(self, offer_id: str) -> Offer:
+        return self._offers[offer_id]
+
+    def check_known(self, offer_ids: Sequence[str]) -> None:
+        unknown = [o for o in offer_ids if o not in self._offers]
+        if unknown:
+            raise UnknownOffers(unknown)
+
+    def valid_at(self, offer_ids: Sequence[str], at: datetime) -> list[str]:
+        return [
+            o for o in offer_ids if self._offers[o].valid_from <= at <= self._offers[o].valid_to
+        ]
+
+    def eligible(self, offer_ids: Sequence[str], card_product: str | None) -> list[str]:
+        """Offers the card product may receive; with no known product, only offers open to all."""
+        if card_product is None:
+            return [o for o in offer_ids if self._offers[o].card_products >= ALL_CARD_PRODUCTS]
+        return [o for o in offer_ids if card_product in self._offers[o].card_products]
+
+    def popular(self, offer_ids: Iterable[str]) -> list[str]:
+        wanted = set(offer_ids)
+        return [o for o in self.by_popularity if o in wanted]

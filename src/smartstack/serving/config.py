@@ -1,0 +1,41 @@
+"""Serving knobs, read from ``SMARTSTACK_SERVING_*`` variables.
+
+They live apart from :class:`smartstack.settings.Settings` (paths and stores shared by every
+component) because only the ranking service reads them, and operators tune them per deployment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingConfig(BaseSettings):
+    """Deadlines, caps and buffer sizes of the ranking service."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTSTACK_SERVING_", extra="ignore")
+
+    feature_timeout_ms: float = Field(
+        20.0, gt=0, description="Deadline of one online feature read before falling back."
+    )
+    read_threads: int = Field(4, ge=1, description="Threads running online feature reads.")
+    model_alias: str = Field("champion")
+    model_poll_seconds: float = Field(
+        10.0, gt=0, description="How often the registry alias is checked for a new version."
+    )
+    reasons_per_offer: int = Field(3, ge=0, le=10)
+    frequency_cap: int = Field(
+        3, ge=0, description="Times one offer may be served to one customer per window (0: off)."
+    )
+    frequency_window_seconds: float = Field(86_400.0, gt=0)
+    customers_in_memory: int = Field(
+        100_000, ge=1, description="Customers kept in the last-served and frequency-cap caches."
+    )
+    snapshot_dir: Path | None = Field(None, description="Default: <home>/serving/snapshots.")
+    snapshot_flush_rows: int = Field(5_000, ge=1)
+    snapshot_flush_seconds: float = Field(5.0, gt=0)
+    snapshot_queue_size: int = Field(
+        20_000, ge=1, description="Rankings buffered for the writer; beyond it they are dropped."
+    )

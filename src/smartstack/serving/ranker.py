@@ -1,0 +1,281 @@
+"""The fallback chain behind ``POST /rank``: always an answer, and it says where it came from.
+
+1. Features from the online store (with a deadline), eligibility and caps, then the registry's
+   champion (tier ``model``) or, without a usable model, the SmartScore rules (``smartscore``).
+2. Feature store down or slower than the deadline: the customer's last personal ranking
+   (``last_served``), else the most popular offers (``popularity``).
+3. Customer unknown to the store: offers in their quiz favourite category first
+   (``cold_start_quiz``), else ``popularity``.
+
+Without features the card product is unknown, so the non-personal tiers only show offers open
+to every card product; a replayed ranking was already filtered for the customer's product.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from smartstack.featurestore.online import OnlineFeatures
+from smartstack.serving.caps import FrequencyCaps, LastServed, ServedRanking
+from smartstack.serving.catalog import OfferCatalog
+from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
+from smartstack.serving.model import LoadedModel, ModelHolder
+from smartstack.serving.schemas import (
+    ModelInfo,
+    RankedOffer,
+    RankRequest,
+    RankResponse,
+    Reason,
+    Tier,
+)
+from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
+
+log = logging.getLogger(__name__)
+
+ReadFeatures = Callable[[str, Sequence[str], datetime], OnlineFeatures]
+Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
+
+
+class FeaturesUnavailable(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class DeadlineReader:
+    """Online reads on a small thread pool, abandoned after ``timeout_ms``.
+
+    A read that overruns keeps its pool thread until the store answers, so a hung store costs
+    at most ``threads`` threads while every request still answers within the deadline.
+    """
+
+    def __init__(self, read: ReadFeatures, timeout_ms: float, threads: int) -> None:
+        self._read = read
+        self._timeout = timeout_ms / 1000
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="feature-read")
+
+    def __call__(self, customer_id: str, offer_ids: Sequence[str], at: datetime) -> OnlineFeatures:
+        future = self._pool.submit(self._read, customer_id, offer_ids, at)
+        try:
+            return future.result(self._timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise FeaturesUnavailable("feature_store_timeout") from None
+        except Exception as exc:
+            log.warning("online feature read failed: %r", exc)
+            raise FeaturesUnavailable("feature_store_error") from exc
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    tier: Tier
+    model: ModelInfo
+    offer_ids: list[str]  # every eligible offer, best first
+    scores: np.ndarray
+    features: np.ndarray | None = None  # rows aligned with offer_ids
+    scorer: LoadedModel | None = None  # the model that scored them, for reasons
+
+
+class Ranker:
+    def __init__(
+        self,
+        read_features: ReadFeatures,
+        catalog: OfferCatalog,
+        models: ModelHolder,
+        rules: Rules,
+        rules_version: str,
+        quiz_favourites: dict[str, str],
+        caps: FrequencyCaps,
+        last_served: LastServed,
+        snapshots: SnapshotWriter,
+        reasons_per_offer: int,
+    ) -> None:
+        self._read = read_features
+        self._catalog = catalog
+        self._models = models
+        self._rules = rules
+        self._rules_info = ModelInfo(name="smartscore", version=rules_version)
+        self._quiz = quiz_favourites
+        self._caps = caps
+        self._last_served = last_served
+        self._snapshots = snapshots
+        self._reasons = reasons_per_offer
+
+    def rank(self, request: RankRequest) -> RankResponse:
+        """Rank; raises :class:`~smartstack.serving.catalog.UnknownOffers` on bad candidates."""
+        started = time.perf_counter()
+        at = request.context.timestamp or datetime.now(UTC)
+        customer = request.customer_id
+        candidates = list(dict.fromkeys(request.candidate_offer_ids or self._catalog.ids))
+        self._catalog.check_known(candidates)
+        offers = self._caps.allowed(customer, self._catalog.valid_at(candidates, at))
+        try:
+            features = self._read(customer, offers, at) if offers else None
+        except FeaturesUnavailable as exc:
+            ERRORS.labels(kind=exc.kind).inc()
+            ranking = self._replay(customer, offers) or self._popular(offers)
+        else:
+            if features is None:  # nothing valid and under its cap: nothing to read or score
+                ranking = self._nothing()
+            elif features.customer_found:
+                ranking = self._personal(offers, features)
+            else:
+                ranking = self._cold_start(customer, offers)
+
+        top = ranking.offer_ids[: request.k]
+        response = RankResponse(
+            request_id=uuid.uuid4().hex,
+            customer_id=customer,
+            tier=ranking.tier,
+            model=ranking.model,
+            offers=[
+                RankedOffer(offer_id=o, rank=i + 1, score=float(s), reasons=reasons)
+                for i, (o, s, reasons) in enumerate(
+                    zip(top, ranking.scores, self._explain(ranking, len(top)), strict=False)
+                )
+            ],
+        )
+        self._caps.record(customer, top)
+        if ranking.tier in (Tier.model, Tier.smartscore) and ranking.offer_ids:
+            self._last_served.put(
+                customer,
+                ServedRanking(
+                    tuple(ranking.offer_ids),
+                    tuple(map(float, ranking.scores)),
+                    ranking.model.name,
+                    ranking.model.version,
+                ),
+            )
+        self._snapshots.log(
+            ServedRecord(
+                request_id=response.request_id,
+                customer_id=customer,
+                served_at=datetime.now(UTC),
+                request_time=at,
+                channel=str(request.context.channel),
+                tier=ranking.tier.value,
+                model_name=ranking.model.name,
+                model_version=ranking.model.version,
+                offer_ids=top,
+                scores=[o.score for o in response.offers],
+                features=None if ranking.features is None else ranking.features[: len(top)],
+            )
+        )
+        TIERS.labels(tier=ranking.tier.value).inc()
+        LATENCY.labels(tier=ranking.tier.value).observe(time.perf_counter() - started)
+        return response
+
+    def _nothing(self) -> _Ranking:
+        model = self._models.current
+        if model is None:
+            return _Ranking(Tier.smartscore, self._rules_info, [], np.empty(0))
+        return _Ranking(
+            Tier.model, ModelInfo(name=model.name, version=model.version), [], np.empty(0)
+        )
+
+    def _personal(self, offers: list[str], features: OnlineFeatures) -> _Ranking:
+        eligible = set(self._catalog.eligible(offers, features.customer.get("card_product")))
+        rows = [i for i, o in enumerate(offers) if o in eligible]
+        ids = [offers[i] for i in rows]
+        matrix = features.matrix[rows]
+        model = self._models.current
+        if model is not None:
+            try:
+                scores = model.score(matrix) if ids else np.empty(0)
+                info = ModelInfo(name=model.name, version=model.version)
+                return self._sorted(Tier.model, info, ids, scores, matrix, model)
+            except Exception:
+                log.exception("model %s v%s failed; using SmartScore", model.name, model.version)
+                ERRORS.labels(kind="model_error").inc()
+        try:
+            scores = self._rules(matrix, features.names) if ids else np.empty(0)
+        except Exception:
+            log.exception("SmartScore failed; using popularity")
+            ERRORS.labels(kind="rules_error").inc()
+            return self._popular(ids, any_card=True)
+        return self._sorted(Tier.smartscore, self._rules_info, ids, scores, matrix)
+
+    @staticmethod
+    def _sorted(
+        tier: Tier,
+        info: ModelInfo,
+        ids: list[str],
+        scores: np.ndarray,
+        matrix: np.ndarray | None = None,
+        model: LoadedModel | None = None,
+    ) -> _Ranking:
+        order = np.argsort(-scores, kind="stable")
+        features = None if matrix is None else matrix[order]
+        return _Ranking(tier, info, [ids[i] for i in order], scores[order], features, model)
+
+    def _replay(self, customer: str, offers: list[str]) -> _Ranking | None:
+        served = self._last_served.get(customer)
+        if served is None:
+            return None
+        allowed = set(offers)
+        kept = [
+            (o, s) for o, s in zip(served.offer_ids, served.scores, strict=True) if o in allowed
+        ]
+        if not kept:
+            return None
+        return _Ranking(
+            Tier.last_served,
+            ModelInfo(name=served.model_name, version=served.model_version),
+            [o for o, _ in kept],
+            np.array([s for _, s in kept]),
+        )
+
+    def _cold_start(self, customer: str, offers: list[str]) -> _Ranking:
+        favourite = self._quiz.get(customer)
+        if favourite is None:
+            return self._popular(offers)
+        ids = self._catalog.popular(self._catalog.eligible(offers, None))
+        # Score = stated match (1/0) + popularity (a rate below 1): monotone in the order.
+        scores = np.array(
+            [
+                (self._catalog[o].merchant_category == favourite) + self._catalog[o].popularity
+                for o in ids
+            ],
+            dtype=float,
+        )
+        return self._sorted(Tier.cold_start_quiz, ModelInfo(name="quiz", version=None), ids, scores)
+
+    def _popular(self, offers: list[str], any_card: bool = False) -> _Ranking:
+        """Most redeemed first; ``any_card`` when ``offers`` were already filtered for the card."""
+        ids = self._catalog.popular(offers if any_card else self._catalog.eligible(offers, None))
+        scores = np.array([self._catalog[o].popularity for o in ids])
+        return _Ranking(Tier.popularity, ModelInfo(name="popularity", version=None), ids, scores)
+
+    def _explain(self, ranking: _Ranking, n: int) -> list[list[Reason]]:
+        """The features that raised each of the top ``n`` scores most (model tier only)."""
+        model, matrix = ranking.scorer, ranking.features
+        if model is None or matrix is None or n == 0 or self._reasons == 0:
+            return [[] for _ in range(n)]
+        rows = matrix[:n]
+        contributions = model.contributions(rows)[:, :-1]  # last column: bias
+        reasons = []
+        for row, contribution in zip(rows, contributions, strict=True):
+            best = np.argsort(-contribution)[: self._reasons]
+            reasons.append(
+                [
+                    Reason(
+                        feature=model.feature_names[j],
+                        contribution=float(contribution[j]),
+                        value=None if np.isnan(v := row[model.columns[j]]) else float(v),
+                    )
+                    for j in best
+                ]
+            )
+        return reasons

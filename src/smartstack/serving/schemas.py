@@ -1,0 +1,83 @@
+"""The HTTP contract of ``POST /rank``.
+
+Requests are strict (unknown fields, wrong types and out-of-range values are rejected with the
+field's name) so that a client bug surfaces as a 400 instead of a silently different ranking.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from smartstack.data.schema import IMPRESSION_CHANNELS
+
+MAX_K = 30
+
+Channel = StrEnum("Channel", {name: name for name in IMPRESSION_CHANNELS})
+
+
+class Tier(StrEnum):
+    """Which step of the fallback chain produced the answer."""
+
+    model = "model"  # the registry's champion on online features
+    smartscore = "smartscore"  # the rule-based baseline on online features
+    last_served = "last_served"  # feature store down or slow: the customer's previous ranking
+    cold_start_quiz = "cold_start_quiz"  # unknown customer: their quiz answers
+    popularity = "popularity"  # nothing personal is available
+
+
+class RequestContext(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    channel: Channel
+    timestamp: datetime | None = Field(
+        None, description="When the offers will be shown (ISO 8601; naive means UTC). Default: now."
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class RankRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    context: RequestContext
+    candidate_offer_ids: list[str] | None = Field(
+        None, min_length=1, max_length=200, description="Default: every offer in the catalogue."
+    )
+    k: int = Field(10, ge=1, le=MAX_K, description="How many offers to return.")
+
+
+class Reason(BaseModel):
+    feature: str
+    contribution: float = Field(description="The feature's share of the score (log-odds).")
+    value: float | None = Field(description="The feature value the model saw (null: missing).")
+
+
+class RankedOffer(BaseModel):
+    offer_id: str
+    rank: int
+    score: float
+    reasons: list[Reason]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str | None
+
+
+class RankResponse(BaseModel):
+    request_id: str
+    customer_id: str
+    tier: Tier
+    model: ModelInfo = Field(
+        description="What scored the offers (the tier's own name if no model)."
+    )
+    offers: list[RankedOffer]

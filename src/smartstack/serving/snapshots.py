@@ -1,0 +1,163 @@
+"""The ranking log: every served ranking with the exact feature values behind it.
+
+Training on what was served and auditing a decision both need the features *as the model saw
+them*, which the online store overwrites. The request thread only puts a record on a bounded
+queue (never blocking: a full queue drops and counts); a background thread writes Parquet parts
+under ``<dir>/date=YYYY-MM-DD/``, one row per served offer, with the feature vector as a
+list whose names are in the file's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from smartstack.serving.metrics import ERRORS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedRecord:
+    request_id: str
+    customer_id: str
+    served_at: datetime  # server clock (UTC)
+    request_time: datetime  # the time the request asked for (validity, time features)
+    channel: str
+    tier: str
+    model_name: str
+    model_version: str | None
+    offer_ids: list[str]  # in rank order
+    scores: list[float]
+    features: np.ndarray | None  # one row per served offer, in the feature service's order
+
+
+class SnapshotWriter:
+    def __init__(
+        self,
+        directory: Path,
+        feature_names: list[str],
+        flush_rows: int,
+        flush_seconds: float,
+        queue_size: int,
+    ) -> None:
+        self._dir = directory
+        self._names = feature_names
+        self._flush_rows = flush_rows
+        self._flush_seconds = flush_seconds
+        self._queue: queue.Queue[ServedRecord | None] = queue.Queue(queue_size)
+        self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
+        self._parts = 0
+        self._schema = pa.schema(
+            [
+                ("request_id", pa.string()),
+                ("customer_id", pa.string()),
+                ("served_at", pa.timestamp("us", tz="UTC")),
+                ("request_time", pa.timestamp("us", tz="UTC")),
+                ("channel", pa.string()),
+                ("tier", pa.string()),
+                ("model_name", pa.string()),
+                ("model_version", pa.string()),
+                ("offer_id", pa.string()),
+                ("rank", pa.int16()),
+                ("score", pa.float64()),
+                ("features", pa.list_(pa.float64())),
+            ],
+            metadata={"feature_names": json.dumps(feature_names)},
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def log(self, record: ServedRecord) -> None:
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            ERRORS.labels(kind="snapshot_dropped").inc()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush what is queued and stop the writer."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pending: list[ServedRecord] = []
+        rows = 0
+        deadline = time.monotonic() + self._flush_seconds
+        while True:
+            record: ServedRecord | None | bool
+            try:
+                record = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                record = False  # nothing new: flush on time
+            if isinstance(record, ServedRecord):
+                pending.append(record)
+                rows += len(record.offer_ids)
+            if record is None or rows >= self._flush_rows or time.monotonic() >= deadline:
+                if pending:
+                    try:
+                        self._write(pending)
+                    except Exception:
+                        log.exception("could not write %d ranking snapshots", len(pending))
+                        ERRORS.labels(kind="snapshot_write").inc()
+                pending, rows = [], 0
+                deadline = time.monotonic() + self._flush_seconds
+            if record is None:
+                return
+
+    def _write(self, records: list[ServedRecord]) -> None:
+        repeat = [len(r.offer_ids) for r in records]
+        # One feature list per served offer; null where the tier had no features (a null
+        # fixed-size list does not survive a Parquet round trip, hence a plain list).
+        has = np.repeat([r.features is not None for r in records], repeat)
+        width = len(self._names)
+        offsets = np.concatenate([[0], np.cumsum(np.where(has, width, 0))]).astype(np.int32)
+        values = [r.features.ravel() for r in records if r.features is not None]
+        features = pa.ListArray.from_arrays(
+            pa.array(offsets),
+            pa.array(np.concatenate(values) if values else np.empty(0), pa.float64()),
+            mask=pa.array(~has),
+        )
+
+        def column(values: list[object]) -> list[object]:
+            return [v for v, n in zip(values, repeat, strict=True) for _ in range(n)]
+
+        table = pa.Table.from_arrays(
+            [
+                pa.array(column([r.request_id for r in records])),
+                pa.array(column([r.customer_id for r in records])),
+                pa.array(column([r.served_at for r in records]), pa.timestamp("us", tz="UTC")),
+                pa.array(column([r.request_time for r in records]), pa.timestamp("us", tz="UTC")),
+                pa.array(column([r.channel for r in records])),
+                pa.array(column([r.tier for r in records])),
+                pa.array(column([r.model_name for r in records])),
+                pa.array(column([r.model_version for r in records])),
+                pa.array([o for r in records for o in r.offer_ids]),
+                pa.array([i + 1 for r in records for i in range(len(r.offer_ids))], pa.int16()),
+                pa.array([s for r in records for s in r.scores], pa.float64()),
+                features,
+            ],
+            schema=self._schema,
+        )
+        day = records[0].served_at.strftime("%Y-%m-%d")
+        folder = self._dir / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._parts += 1
+        pq.write_table(
+            table, folder / f"part-{os.getpid()}-{int(time.time())}-{self._parts}.parquet"
+        )

@@ -1,0 +1,163 @@
+"""The fallback chain and its parts in process, with fakes for the store and the model."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smartstack.featurestore.online import OnlineFeatures
+from smartstack.serving.caps import FrequencyCaps, LastServed
+from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
+from smartstack.serving.ranker import FeaturesUnavailable, Ranker
+from smartstack.serving.schemas import RankRequest, Tier
+from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
+
+AT = datetime(2026, 6, 29, 12, tzinfo=UTC)
+NAMES = ["value_score", "offer_category_share_30d", "type_fit"]
+ALL = "Blue Cash,Green,Gold,Platinum"
+
+
+def offer(offer_id: str, category: str, products: str = ALL, popularity: float = 0.1) -> Offer:
+    return Offer(
+        offer_id,
+        category,
+        datetime(2026, 5, 1, tzinfo=UTC),
+        datetime(2026, 6, 30, tzinfo=UTC),
+        frozenset(products.split(",")),
+        popularity,
+    )
+
+
+CATALOG = OfferCatalog(
+    [
+        offer("A", "dining", popularity=0.3),
+        offer("B", "travel", popularity=0.2),
+        offer("C", "travel", products="Platinum", popularity=0.9),
+        offer("D", "gas", popularity=0.1),
+    ]
+)
+
+
+class Models:
+    current = None
+
+
+class Snapshots:
+    def __init__(self) -> None:
+        self.records: list[ServedRecord] = []
+
+    def log(self, record: ServedRecord) -> None:
+        self.records.append(record)
+
+
+def features(found: bool = True, card: str = "Gold"):  # noqa: ANN201
+    def read(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+        matrix = np.array([[0.1 * (i + 1), 0.5, 0.5] for i in range(len(offer_ids))])
+        customer = {"card_product": card if found else None}
+        return OnlineFeatures(NAMES, matrix, customer, [{} for _ in offer_ids], found)
+
+    return read
+
+
+def unavailable(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+    raise FeaturesUnavailable("feature_store_timeout")
+
+
+def ranker(read, quiz: dict[str, str] | None = None, cap: int = 0) -> tuple[Ranker, Snapshots]:  # noqa: ANN001
+    snapshots = Snapshots()
+    return (
+        Ranker(
+            read_features=read,
+            catalog=CATALOG,
+            models=Models(),  # type: ignore[arg-type]
+            rules=lambda matrix, names: matrix[:, 0],
+            rules_version="test",
+            quiz_favourites=quiz or {},
+            caps=FrequencyCaps(cap, 3600, 100),
+            last_served=LastServed(100),
+            snapshots=snapshots,  # type: ignore[arg-type]
+            reasons_per_offer=3,
+        ),
+        snapshots,
+    )
+
+
+def request(customer: str = "CUST-1", **extra: object) -> RankRequest:
+    body = {"customer_id": customer, "context": {"channel": "app", "timestamp": AT.isoformat()}}
+    return RankRequest.model_validate_json(json.dumps({**body, **extra}))
+
+
+def test_without_a_model_smartscore_ranks_eligible_offers() -> None:
+    rank, snapshots = ranker(features(card="Gold"))
+    response = rank.rank(request())
+    assert response.tier is Tier.smartscore
+    assert [o.offer_id for o in response.offers] == ["D", "B", "A"]  # C is Platinum-only
+    assert snapshots.records[0].features.shape == (3, len(NAMES))
+
+
+def test_store_down_replays_last_ranking_then_popularity() -> None:
+    rank, _ = ranker(features())
+    first = rank.rank(request())
+    rank._read = unavailable
+    replay = rank.rank(request())
+    assert replay.tier is Tier.last_served
+    assert [o.offer_id for o in replay.offers] == [o.offer_id for o in first.offers]
+    popular = rank.rank(request("CUST-2"))
+    assert popular.tier is Tier.popularity
+    assert [o.offer_id for o in popular.offers] == ["A", "B", "D"]  # open to all cards only
+
+
+def test_unknown_customer_cold_start_and_popularity() -> None:
+    rank, _ = ranker(features(found=False), quiz={"CUST-Q": "travel"})
+    assert [o.offer_id for o in rank.rank(request("CUST-Q")).offers][:1] == ["B"]
+    assert rank.rank(request("CUST-Q")).tier is Tier.cold_start_quiz
+    assert rank.rank(request("CUST-N")).tier is Tier.popularity
+
+
+def test_caps_and_unknown_offers() -> None:
+    rank, _ = ranker(features(), cap=1)
+    assert [o.offer_id for o in rank.rank(request(k=1)).offers] == ["D"]
+    assert [o.offer_id for o in rank.rank(request(k=1)).offers] == ["B"]
+    with pytest.raises(UnknownOffers):
+        rank.rank(request(candidate_offer_ids=["A", "Z"]))
+
+
+def test_snapshot_writer_writes_features_and_nulls(tmp_path: Path) -> None:
+    writer = SnapshotWriter(tmp_path, NAMES, flush_rows=100, flush_seconds=60, queue_size=10)
+    writer.start()
+    now = datetime.now(UTC)
+    common = {"served_at": now, "request_time": AT, "channel": "app", "model_name": "m"}
+    writer.log(
+        ServedRecord(
+            "r1",
+            "c",
+            tier="model",
+            model_version="1",
+            offer_ids=["A", "B"],
+            scores=[0.2, 0.1],
+            features=np.ones((2, 3)),
+            **common,
+        )
+    )
+    writer.log(
+        ServedRecord(
+            "r2",
+            "c",
+            tier="popularity",
+            model_version=None,
+            offer_ids=["A"],
+            scores=[0.3],
+            features=None,
+            **common,
+        )
+    )
+    writer.close()
+    frame = pd.read_parquet(tmp_path)
+    assert list(frame.offer_id) == ["A", "B", "A"]
+    assert list(frame["rank"]) == [1, 2, 1]
+    assert list(frame.features[0]) == [1.0, 1.0, 1.0] and frame.features[2] is None
