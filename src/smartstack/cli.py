@@ -93,7 +93,8 @@ def run(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Run the main job end to end on the active profile: generate data, gate it, build dbt
-    features, gate them, and load Feast (embedded defaults: no external service)."""
+    features, gate them, load Feast, train XGBoost in MLflow and run the promotion gate
+    (embedded defaults: no external service)."""
     from smartstack.pipeline import batch_pipeline, run_pipeline_steps
     from smartstack.quality.gate import QualityGateFailed
 

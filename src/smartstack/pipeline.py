@@ -55,7 +55,8 @@ def run_pipeline_steps(
 
 
 def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
-    """The main job on one profile: data → raw gate → dbt → feature gate → Feast.
+    """The main job on one profile: data → raw gate → dbt → feature gate → Feast → train →
+    promote.
 
     Each step is the same function the CLI subcommand and the Airflow task call.
     """
@@ -63,6 +64,9 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
     from smartstack.features.dbt import run_dbt
     from smartstack.featurestore import store
     from smartstack.quality.gate import run_gate
+    from smartstack.training.config import load_config
+    from smartstack.training.job import run_training
+    from smartstack.training.promote import promote
 
     def dbt_build() -> None:
         if run_dbt(["build"], settings) != 0:
@@ -79,4 +83,6 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
         Step("feature quality gate", lambda: run_gate("features", settings)),
         Step("feast apply", lambda: store.apply(settings)),
         Step("feast materialize", lambda: store.materialize(settings)),
+        Step("train", lambda: run_training(load_config(), settings)),
+        Step("promote", lambda: promote(load_config(), settings)),
     ]

@@ -1,6 +1,7 @@
 """The real batch pipeline stops at a failing quality gate: nothing after it runs.
 
-These run the same steps as `smartstack run` (generator, Great Expectations, dbt, Feast) on a
+These run the same steps as `smartstack run` (generator, Great Expectations, dbt, Feast,
+XGBoost in MLflow) on a
 small data set, with one corruption injected between two steps.
 """
 
@@ -16,11 +17,15 @@ from smartstack.pipeline import Step, batch_pipeline, run_pipeline_steps
 from smartstack.quality.gate import QualityGateFailed
 from smartstack.settings import Settings
 
-CUSTOMERS = 300
+CUSTOMERS = 600
 
 
 def _settings(root: Path) -> Settings:
     return Settings(home=root / "home", data_dir=root / "data")
+
+
+def _registry(settings: Settings) -> Path:
+    return Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///"))
 
 
 def _with_step_after(steps: list[Step], name: str, extra: Step) -> list[Step]:
@@ -45,7 +50,8 @@ def _null_customer_keys(settings: Settings) -> None:
 def test_failing_raw_gate_stops_before_dbt_and_the_online_store(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     steps = _with_step_after(
-        batch_pipeline(settings, CUSTOMERS, seed=3), "generate",
+        batch_pipeline(settings, CUSTOMERS, seed=3),
+        "generate",
         Step("corrupt transactions", lambda: _negate_amounts(settings)),
     )
     with pytest.raises(QualityGateFailed, match="transactions") as failure:
@@ -53,19 +59,23 @@ def test_failing_raw_gate_stops_before_dbt_and_the_online_store(tmp_path: Path) 
     assert "amount" in str(failure.value)
     assert not (settings.data_dir / "features").exists(), "dbt must not have run"
     assert not settings.sqlite_online_path.exists(), "nothing may reach the online store"
+    assert not _registry(settings).exists(), "nothing may reach the model registry"
 
 
-def test_failing_feature_gate_leaves_the_online_store_untouched(tmp_path: Path) -> None:
+def test_failing_feature_gate_leaves_the_online_store_and_registry_untouched(
+    tmp_path: Path,
+) -> None:
     settings = _settings(tmp_path)
     done = run_pipeline_steps(batch_pipeline(settings, CUSTOMERS, seed=3))
-    assert done[-1] == "feast materialize"
-    online = settings.sqlite_online_path
-    before = online.read_bytes()
+    assert done[-1] == "promote"
+    online, registry = settings.sqlite_online_path, _registry(settings)
+    before = (online.read_bytes(), registry.read_bytes())
 
     steps = _with_step_after(
-        batch_pipeline(settings, CUSTOMERS, seed=4), "dbt build",
+        batch_pipeline(settings, CUSTOMERS, seed=4),
+        "dbt build",
         Step("corrupt the spend mart", lambda: _null_customer_keys(settings)),
     )
     with pytest.raises(QualityGateFailed, match="customer_spend_features"):
         run_pipeline_steps(steps)
-    assert online.read_bytes() == before
+    assert (online.read_bytes(), registry.read_bytes()) == before
