@@ -114,7 +114,8 @@ def run(
     console.rule(f"[bold green]pipeline finished in {time.perf_counter() - started:.0f}s")
     console.print(
         f"data: {settings.data_dir}\nonline store: {settings.online_store} "
-        f"({settings.sqlite_online_path})"
+        f"({settings.sqlite_online_path})\nmodel registry: {settings.mlflow_tracking_uri} "
+        f"(browse: .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri})"
     )
 
 

@@ -84,5 +84,11 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
         Step("feast apply", lambda: store.apply(settings)),
         Step("feast materialize", lambda: store.materialize(settings)),
         Step("train", lambda: run_training(load_config(), settings)),
-        Step("promote", lambda: promote(load_config(), settings)),
+        Step("promote", lambda: _report_promotion(promote(load_config(), settings))),
     ]
+
+
+def _report_promotion(decision: object) -> None:
+    """Say what the gate decided, in the run's own output."""
+    verdict = "promoted to champion" if decision.passed else "rejected"
+    print(f"model version {decision.version} {verdict}: {decision.reason}")
