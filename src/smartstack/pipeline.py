@@ -1,9 +1,9 @@
 """Run pipeline steps in order, so that a failing step (a quality gate above all) stops the rest.
 
 The order is generate/ingest -> raw gate -> dbt build -> feature gate -> Feast materialize ->
-train -> promote. A step is a named callable; the first one that raises ends the run, the
-steps after it never start, and the log names them, so bad data cannot reach the online store
-or the model registry.
+train -> promote -> explain the top offers. A step is a named callable; the first one that
+raises ends the run, the steps after it never start, and the log names them, so bad data cannot
+reach the online store or the model registry.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def run_pipeline_steps(
 
 def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
     """The main job on one profile: data → raw gate → dbt → feature gate → Feast → train →
-    promote.
+    promote → explanations of each customer's top offers.
 
     Each step is the same function the CLI subcommand and the Airflow task call.
     """
@@ -64,6 +64,7 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
     from smartstack.features.dbt import run_dbt
     from smartstack.featurestore import store
     from smartstack.quality.gate import run_gate
+    from smartstack.serving.precompute import precompute_explanations
     from smartstack.training.config import load_config
     from smartstack.training.job import run_training
     from smartstack.training.promote import promote
@@ -85,6 +86,7 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
         Step("feast materialize", lambda: store.materialize(settings)),
         Step("train", lambda: run_training(load_config(), settings)),
         Step("promote", lambda: _report_promotion(promote(load_config(), settings))),
+        Step("explain top offers", lambda: print(precompute_explanations(settings).summary())),
     ]
 
 

@@ -11,6 +11,10 @@ import pandas as pd
 import pytest
 
 from smartstack.featurestore.online import OnlineFeatures
+from smartstack.messaging.cache import ExplanationCache
+from smartstack.messaging.explainer import Explainer
+from smartstack.messaging.explanation import Explanation
+from smartstack.messaging.facts import ExplanationFacts
 from smartstack.serving.caps import FrequencyCaps, LastServed
 from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
 from smartstack.serving.ranker import FeaturesUnavailable, Ranker
@@ -30,6 +34,14 @@ def offer(offer_id: str, category: str, products: str = ALL, popularity: float =
         datetime(2026, 6, 30, tzinfo=UTC),
         frozenset(products.split(",")),
         popularity,
+        terms={
+            "offer_id": offer_id,
+            "headline": f"10% back on {category}",
+            "merchant_category": category,
+            "offer_type": "cashback",
+            "value": 10.0,
+            "min_spend": 0.0,
+        },
     )
 
 
@@ -55,11 +67,26 @@ class Snapshots:
         self.records.append(record)
 
 
+SNAPSHOT = datetime(2026, 6, 28)
+# The customer's own values: 3x their usual travel spend this month.
+SPEND = {
+    "spend_90d": 2000.0,
+    "spend_travel_30d": 600.0,
+    "spend_travel_90d": 800.0,
+    "txn_count_travel_30d": 4,
+    "txn_count_travel_90d": 6,
+    "share_travel_90d": 0.4,
+    "trend_travel": 3.0,
+}
+
+
 def features(found: bool = True, card: str = "Gold"):  # noqa: ANN201
     def read(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
         matrix = np.array([[0.1 * (i + 1), 0.5, 0.5] for i in range(len(offer_ids))])
-        customer = {"card_product": card if found else None}
-        return OnlineFeatures(NAMES, matrix, customer, [{} for _ in offer_ids], found)
+        customer = {"card_product": card, **SPEND} if found else {"card_product": None}
+        return OnlineFeatures(
+            NAMES, matrix, customer, [{} for _ in offer_ids], found, SNAPSHOT if found else None
+        )
 
     return read
 
@@ -68,7 +95,9 @@ def unavailable(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineF
     raise FeaturesUnavailable("feature_store_timeout")
 
 
-def ranker(read, quiz: dict[str, str] | None = None, cap: int = 0) -> tuple[Ranker, Snapshots]:  # noqa: ANN001
+def ranker(  # noqa: ANN001
+    read, quiz: dict[str, str] | None = None, cap: int = 0, explain=None, explain_top: int = 0
+) -> tuple[Ranker, Snapshots]:
     snapshots = Snapshots()
     return (
         Ranker(
@@ -82,6 +111,8 @@ def ranker(read, quiz: dict[str, str] | None = None, cap: int = 0) -> tuple[Rank
             last_served=LastServed(100),
             snapshots=snapshots,  # type: ignore[arg-type]
             reasons_per_offer=3,
+            explain=explain,
+            explain_top=explain_top,
         ),
         snapshots,
     )
@@ -161,3 +192,43 @@ def test_snapshot_writer_writes_features_and_nulls(tmp_path: Path) -> None:
     assert list(frame.offer_id) == ["A", "B", "A"]
     assert list(frame["rank"]) == [1, 2, 1]
     assert list(frame.features[0]) == [1.0, 1.0, 1.0] and frame.features[2] is None
+
+
+def test_top_offers_carry_explanations_grounded_in_the_customers_features() -> None:
+    explainer = Explainer(cache=ExplanationCache())
+    rank, _ = ranker(features(), explain=explainer.lookup, explain_top=2)
+    response = rank.rank(request())
+    explained = [o.explanation for o in response.offers]
+    assert [e is not None for e in explained] == [True, True, False]
+    travel = next(o for o in response.offers[:2] if o.offer_id == "B").explanation
+    assert travel.source == "template" and travel.fallback_reason == "not_configured"
+    assert travel.feature_version == "offer_ranking_v1@20260628T000000"
+    own_numbers = ("$600", "$800", "3x", "3 times", "40%")
+    assert any(n in travel.text for n in own_numbers), travel.text
+    assert all(o.explanation is None for o in rank.rank(request(explain=False)).offers)
+
+
+def test_tiers_without_the_customers_features_carry_no_explanation() -> None:
+    explainer = Explainer(cache=ExplanationCache())
+    rank, _ = ranker(features(found=False), explain=explainer.lookup, explain_top=3)
+    response = rank.rank(request("CUST-N"))
+    assert response.tier is Tier.popularity
+    assert all(o.explanation is None for o in response.offers)
+
+
+def test_a_failing_explanation_never_fails_the_ranking() -> None:
+    def broken(facts: ExplanationFacts) -> Explanation:
+        raise RuntimeError("template bug")
+
+    rank, _ = ranker(features(), explain=broken, explain_top=3)
+    response = rank.rank(request())
+    assert [o.offer_id for o in response.offers] == ["D", "B", "A"]
+    assert all(o.explanation is None for o in response.offers)
+
+
+def test_unrecorded_rankings_use_no_cap_and_leave_no_trace() -> None:
+    rank, snapshots = ranker(features(), cap=1)
+    for _ in range(3):
+        assert [o.offer_id for o in rank.rank(request(k=1), record=False).offers] == ["D"]
+    assert snapshots.records == []
+    assert [o.offer_id for o in rank.rank(request(k=1)).offers] == ["D"]

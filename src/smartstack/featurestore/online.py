@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from feast import FeatureStore, FeatureView
+from feast import FeatureStore, FeatureView, StreamFeatureView
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
@@ -51,6 +51,17 @@ class OnlineFeatures:
     customer: dict[str, Any]  # every customer-level value read (for reasons and explanations)
     offers: list[dict[str, Any]]  # every offer-level value read, per offer
     customer_found: bool  # False when the customer has no row in the online store
+    customer_as_of: datetime | None = None  # newest batch (not streamed) customer row read
+
+    @property
+    def version(self) -> str:
+        """Which materialized snapshot of the customer these values are: keys cached text.
+
+        Streamed views are left out: they change every few seconds, and explanations cite only
+        batch features, so their text stays valid until the next materialization.
+        """
+        stamp = self.customer_as_of.strftime("%Y%m%dT%H%M%S") if self.customer_as_of else "none"
+        return f"{FEATURE_SERVICE}@{stamp}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class _ViewRead:
     view: FeatureView
     join_key: str
     features: list[str]
+    streamed: bool  # fed by a push source: updated continuously, not by materialization
 
 
 class OnlineFeatureReader:
@@ -93,7 +105,12 @@ class OnlineFeatureReader:
             else:
                 needed.setdefault(projection.name, batch[projection.name])
         views = [
-            _ViewRead(v, v.entity_columns[0].name, [f.name for f in v.features])
+            _ViewRead(
+                v,
+                v.entity_columns[0].name,
+                [f.name for f in v.features],
+                isinstance(v, StreamFeatureView),
+            )
             for v in needed.values()
         ]
         self._customer_views = [v for v in views if v.join_key == CUSTOMER_KEY]
@@ -112,16 +129,24 @@ class OnlineFeatureReader:
         """Forget cached offer rows (call after a materialization)."""
         self._offers.clear()
 
-    def _read_views(self, views: list[_ViewRead], keys: list[EntityKey]) -> list[dict[str, Any]]:
+    def _read_views(
+        self, views: list[_ViewRead], keys: list[EntityKey]
+    ) -> tuple[list[dict[str, Any]], list[datetime | None]]:
+        """Each key's values, and the newest event time among its batch (not streamed) rows."""
         found: list[dict[str, Any]] = [{} for _ in keys]
+        as_of: list[datetime | None] = [None for _ in keys]
         for read in views:
             rows = self._online_store.online_read(self._config, read.view, keys)
-            for target, (_, values) in zip(found, rows, strict=True):
+            for i, (stamp, values) in enumerate(rows):
+                target = found[i]
                 for name in read.features:
                     target[name] = (
                         _python_value(values[name]) if values and name in values else None
                     )
-        return found
+                if stamp is not None and not read.streamed:
+                    stamp = stamp.replace(tzinfo=None)
+                    as_of[i] = stamp if as_of[i] is None else max(as_of[i], stamp)
+        return found, as_of
 
     def _offer_rows(self, offer_ids: Sequence[str]) -> list[dict[str, Any]]:
         now = time.monotonic()
@@ -131,7 +156,9 @@ class OnlineFeatureReader:
             if o not in self._offers or now - self._offers[o][0] > self._offer_ttl
         ]
         if missing:
-            rows = self._read_views(self._offer_views, [_entity_key(OFFER_KEY, o) for o in missing])
+            rows, _ = self._read_views(
+                self._offer_views, [_entity_key(OFFER_KEY, o) for o in missing]
+            )
             for offer_id, row in zip(missing, rows, strict=True):
                 self._offers[offer_id] = (now, row)
         return [self._offers[o][1] for o in offer_ids]
@@ -139,7 +166,7 @@ class OnlineFeatureReader:
     def read(
         self, customer_id: str, offer_ids: Sequence[str], request_time: datetime
     ) -> OnlineFeatures:
-        (customer,) = self._read_views(
+        (customer,), (as_of,) = self._read_views(
             self._customer_views, [_entity_key(CUSTOMER_KEY, customer_id)]
         )
         customer_found = any(v is not None for v in customer.values())
@@ -160,4 +187,4 @@ class OnlineFeatureReader:
                 columns.update(transform(columns))
             for i, name in self._derived_cols:
                 matrix[:, i] = [np.nan if v is None else v for v in columns[name]]
-        return OnlineFeatures(self.names, matrix, customer, offers, customer_found)
+        return OnlineFeatures(self.names, matrix, customer, offers, customer_found, as_of)

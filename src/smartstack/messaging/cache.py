@@ -46,6 +46,8 @@ class ExplanationCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("pragma journal_mode=wal")
+            # A cache: losing the last writes to a power cut is fine, an fsync per entry is not.
+            self._db.execute("pragma synchronous=normal")
             self._db.execute(_SCHEMA)
 
     def __len__(self) -> int:

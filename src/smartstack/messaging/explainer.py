@@ -6,8 +6,8 @@ Two entry points with different promises:
   microseconds). It never calls the LLM and never writes, so ranking latency holds with
   explanations on.
 - `explain(facts)` may call the LLM (bounded by the client's timeout, retries and deadline) and
-  stores the result. The pipeline calls it through `precompute` after ranking, and a separate
-  explanation endpoint may call it on demand.
+  stores the result. The pipeline calls it for every customer's top offers after training
+  (`smartstack.serving.precompute`), and `POST /explain` calls it on demand.
 
 Every prompt is redacted before it is sent and logged only in its redacted form; every answer is
 checked for identifiers and for faithfulness to the facts. Whenever template text replaces LLM
@@ -20,6 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from smartstack.messaging import faithfulness, templates
 from smartstack.messaging.cache import ExplanationCache, default_path
@@ -61,10 +62,23 @@ class Explainer:
         self.redactor = redactor or Redactor()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, persist: bool = True) -> Explainer:
-        """The LLM from the settings (if any) with the cache under ``<home>/messaging/``."""
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        persist: bool = True,
+        deadline_s: float | None = None,
+    ) -> Explainer:
+        """The LLM from the settings (if any) with the cache under ``<home>/messaging/``.
+
+        ``deadline_s`` bounds one explanation, retries included (an HTTP caller is waiting).
+        """
         s = settings or get_settings()
         config = LLMConfig.from_settings(s)
+        if config and deadline_s is not None:
+            config = replace(
+                config, timeout_s=min(config.timeout_s, deadline_s), deadline_s=deadline_s
+            )
         cache = ExplanationCache(path=default_path(s) if persist else None)
         return cls(LLMClient(config) if config else None, cache=cache)
 

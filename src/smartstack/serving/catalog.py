@@ -7,9 +7,10 @@ tiers that need it keep working when the store is down.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -17,6 +18,7 @@ from smartstack.data.schema import CARD_PRODUCTS
 from smartstack.settings import Settings
 
 ALL_CARD_PRODUCTS = frozenset(CARD_PRODUCTS)
+OFFER_TERMS = ("offer_id", "headline", "merchant_category", "offer_type", "value", "min_spend")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Offer:
     valid_to: datetime
     card_products: frozenset[str]
     popularity: float  # smoothed redemption rate; 0 when unknown
+    # What the customer is offered (headline, type, value, minimum spend): explanations' facts.
+    terms: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 class UnknownOffers(ValueError):
@@ -65,6 +69,7 @@ class OfferCatalog:
                 valid_to=row.valid_to.to_pydatetime(),
                 card_products=frozenset(p.strip() for p in row.eligible_card_products.split(",")),
                 popularity=popularity.get(row.offer_id, 0.0),
+                terms={name: getattr(row, name) for name in OFFER_TERMS},
             )
             for row in raw.itertuples(index=False)
         )

@@ -26,6 +26,16 @@ class ServingConfig(BaseSettings):
         10.0, gt=0, description="How often the registry alias is checked for a new version."
     )
     reasons_per_offer: int = Field(3, ge=0, le=10)
+    explain_deadline_s: float = Field(
+        3.0, gt=0, description="Longest `POST /explain` waits for the LLM, retries included."
+    )
+    explain_top: int = Field(
+        3,
+        ge=0,
+        le=30,
+        description="Top offers of each ranking that carry an explanation (0: none). They come "
+        "from the explanation cache or the template, never from a live LLM call.",
+    )
     frequency_cap: int = Field(
         3, ge=0, description="Times one offer may be served to one customer per window (0: off)."
     )

@@ -25,12 +25,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from smartstack.featurestore.online import OnlineFeatures
+from smartstack.messaging.explanation import Explanation
+from smartstack.messaging.facts import ExplanationFacts, build_facts
 from smartstack.serving.caps import FrequencyCaps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel, ModelHolder
 from smartstack.serving.schemas import (
     ModelInfo,
+    OfferExplanation,
     RankedOffer,
     RankRequest,
     RankResponse,
@@ -38,11 +41,19 @@ from smartstack.serving.schemas import (
     Tier,
 )
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
+from smartstack.serving.treepaths import Leaves
 
 log = logging.getLogger(__name__)
 
 ReadFeatures = Callable[[str, Sequence[str], datetime], OnlineFeatures]
 Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
+# Explanation for one ranked offer: `Explainer.lookup` on the request path (cache or template,
+# never an LLM call), `Explainer.explain` for precompute and `/explain`.
+Explain = Callable[[ExplanationFacts], Explanation]
+
+
+class NotExplainable(ValueError):
+    """The customer or offer has nothing to ground an explanation in (HTTP 404)."""
 
 
 class FeaturesUnavailable(Exception):
@@ -86,6 +97,8 @@ class _Ranking:
     scores: np.ndarray
     features: np.ndarray | None = None  # rows aligned with offer_ids
     scorer: LoadedModel | None = None  # the model that scored them, for reasons
+    leaves: Leaves | None = None  # the leaves each offer reached in the scorer's trees
+    online: OnlineFeatures | None = None  # the customer's values, for explanations
 
 
 class Ranker:
@@ -99,8 +112,10 @@ class Ranker:
         quiz_favourites: dict[str, str],
         caps: FrequencyCaps,
         last_served: LastServed,
-        snapshots: SnapshotWriter,
+        snapshots: SnapshotWriter | None,
         reasons_per_offer: int,
+        explain: Explain | None = None,
+        explain_top: int = 0,
     ) -> None:
         self._read = read_features
         self._catalog = catalog
@@ -112,15 +127,25 @@ class Ranker:
         self._last_served = last_served
         self._snapshots = snapshots
         self._reasons = reasons_per_offer
+        self._explain_fn = explain
+        self._explain_top = explain_top
 
-    def rank(self, request: RankRequest) -> RankResponse:
-        """Rank; raises :class:`~smartstack.serving.catalog.UnknownOffers` on bad candidates."""
+    def rank(
+        self, request: RankRequest, *, explain: Explain | None = None, record: bool = True
+    ) -> RankResponse:
+        """Rank; raises :class:`~smartstack.serving.catalog.UnknownOffers` on bad candidates.
+
+        ``explain`` overrides the service's explanation source (precompute passes the LLM path);
+        ``record=False`` ranks without counting it as served (no caps, cache or snapshot).
+        """
         started = time.perf_counter()
         at = request.context.timestamp or datetime.now(UTC)
         customer = request.customer_id
         candidates = list(dict.fromkeys(request.candidate_offer_ids or self._catalog.ids))
         self._catalog.check_known(candidates)
-        offers = self._caps.allowed(customer, self._catalog.valid_at(candidates, at))
+        offers = self._catalog.valid_at(candidates, at)
+        if record:
+            offers = self._caps.allowed(customer, offers)
         try:
             features = self._read(customer, offers, at) if offers else None
         except FeaturesUnavailable as exc:
@@ -135,18 +160,68 @@ class Ranker:
                 ranking = self._cold_start(customer, offers)
 
         top = ranking.offer_ids[: request.k]
+        reasons = self._reason_codes(ranking, len(top))
+        explain = explain or self._explain_fn
+        texts = (
+            self._explanations(customer, ranking, top, reasons, explain, self._explain_top)
+            if request.explain and explain is not None
+            else []
+        )
         response = RankResponse(
             request_id=uuid.uuid4().hex,
             customer_id=customer,
             tier=ranking.tier,
             model=ranking.model,
             offers=[
-                RankedOffer(offer_id=o, rank=i + 1, score=float(s), reasons=reasons)
-                for i, (o, s, reasons) in enumerate(
-                    zip(top, ranking.scores, self._explain(ranking, len(top)), strict=False)
+                RankedOffer(
+                    offer_id=o,
+                    rank=i + 1,
+                    score=float(s),
+                    reasons=offer_reasons,
+                    explanation=texts[i] if i < len(texts) else None,
+                )
+                for i, (o, s, offer_reasons) in enumerate(
+                    zip(top, ranking.scores, reasons, strict=False)
                 )
             ],
         )
+        if record:
+            self._remember(request, response, ranking, top, at)
+        TIERS.labels(tier=ranking.tier.value).inc()
+        LATENCY.labels(tier=ranking.tier.value).observe(time.perf_counter() - started)
+        return response
+
+    def explain_offer(
+        self, customer: str, offer_id: str, at: datetime, explain: Explain
+    ) -> tuple[_Ranking, list[Reason], OfferExplanation]:
+        """One offer scored and explained for one customer, as `/rank` would have ranked it.
+
+        Raises :class:`NotExplainable` when the customer has no features or the offer is not
+        open to their card, :class:`FeaturesUnavailable` when the store cannot be read.
+        """
+        self._catalog.check_known([offer_id])
+        features = self._read(customer, [offer_id], at)
+        if not features.customer_found:
+            raise NotExplainable(f"customer {customer} has no features in the online store")
+        ranking = self._personal([offer_id], features)
+        if not ranking.offer_ids:
+            raise NotExplainable(f"offer {offer_id} is not open to this customer's card")
+        (reasons,) = self._reason_codes(ranking, 1)
+        texts = self._explanations(customer, ranking, [offer_id], [reasons], explain, 1)
+        if not texts:
+            raise FeaturesUnavailable("explanation_error")
+        return ranking, reasons, texts[0]
+
+    def _remember(
+        self,
+        request: RankRequest,
+        response: RankResponse,
+        ranking: _Ranking,
+        top: list[str],
+        at: datetime,
+    ) -> None:
+        """Count the ranking as served: caps, the last-served cache and the feature snapshot."""
+        customer = request.customer_id
         self._caps.record(customer, top)
         if ranking.tier in (Tier.model, Tier.smartscore) and ranking.offer_ids:
             self._last_served.put(
@@ -158,6 +233,8 @@ class Ranker:
                     ranking.model.version,
                 ),
             )
+        if self._snapshots is None:
+            return
         self._snapshots.log(
             ServedRecord(
                 request_id=response.request_id,
@@ -173,9 +250,6 @@ class Ranker:
                 features=None if ranking.features is None else ranking.features[: len(top)],
             )
         )
-        TIERS.labels(tier=ranking.tier.value).inc()
-        LATENCY.labels(tier=ranking.tier.value).observe(time.perf_counter() - started)
-        return response
 
     def _nothing(self) -> _Ranking:
         model = self._models.current
@@ -193,9 +267,11 @@ class Ranker:
         model = self._models.current
         if model is not None:
             try:
-                scores = model.score(matrix) if ids else np.empty(0)
+                if not ids:
+                    return self._nothing()
+                scores, leaves = model.score(matrix)
                 info = ModelInfo(name=model.name, version=model.version)
-                return self._sorted(Tier.model, info, ids, scores, matrix, model)
+                return self._sorted(Tier.model, info, ids, scores, matrix, model, features, leaves)
             except Exception:
                 log.exception("model %s v%s failed; using SmartScore", model.name, model.version)
                 ERRORS.labels(kind="model_error").inc()
@@ -205,7 +281,7 @@ class Ranker:
             log.exception("SmartScore failed; using popularity")
             ERRORS.labels(kind="rules_error").inc()
             return self._popular(ids, any_card=True)
-        return self._sorted(Tier.smartscore, self._rules_info, ids, scores, matrix)
+        return self._sorted(Tier.smartscore, self._rules_info, ids, scores, matrix, online=features)
 
     @staticmethod
     def _sorted(
@@ -215,10 +291,20 @@ class Ranker:
         scores: np.ndarray,
         matrix: np.ndarray | None = None,
         model: LoadedModel | None = None,
+        online: OnlineFeatures | None = None,
+        leaves: Leaves | None = None,
     ) -> _Ranking:
         order = np.argsort(-scores, kind="stable")
-        features = None if matrix is None else matrix[order]
-        return _Ranking(tier, info, [ids[i] for i in order], scores[order], features, model)
+        return _Ranking(
+            tier,
+            info,
+            [ids[i] for i in order],
+            scores[order],
+            None if matrix is None else matrix[order],
+            model,
+            None if leaves is None else leaves.take(order),
+            online,
+        )
 
     def _replay(self, customer: str, offers: list[str]) -> _Ranking | None:
         served = self._last_served.get(customer)
@@ -258,16 +344,49 @@ class Ranker:
         scores = np.array([self._catalog[o].popularity for o in ids])
         return _Ranking(Tier.popularity, ModelInfo(name="popularity", version=None), ids, scores)
 
-    def _explain(self, ranking: _Ranking, n: int) -> list[list[Reason]]:
+    def _explanations(
+        self,
+        customer: str,
+        ranking: _Ranking,
+        top: list[str],
+        reasons: list[list[Reason]],
+        explain: Explain,
+        limit: int,
+    ) -> list[OfferExplanation]:
+        """Text for the first ``limit`` offers, from the customer's own feature values.
+
+        Only personal tiers have those values; the other tiers' offers carry no explanation.
+        """
+        online = ranking.online
+        if online is None:
+            return []
+        row = {**online.customer, "customer_id": customer}
+        texts = []
+        for offer_id, offer_reasons in zip(top[:limit], reasons, strict=False):
+            try:
+                facts = build_facts(
+                    row,
+                    self._catalog[offer_id].terms,
+                    [(r.feature, r.contribution) for r in offer_reasons],
+                    online.version,
+                )
+                texts.append(_public(explain(facts)))
+            except Exception:  # an explanation must never cost the ranking
+                log.exception("explanation failed for %s / %s", customer, offer_id)
+                ERRORS.labels(kind="explanation_error").inc()
+                break
+        return texts
+
+    def _reason_codes(self, ranking: _Ranking, n: int) -> list[list[Reason]]:
         """The features that raised each of the top ``n`` scores most (model tier only)."""
-        model, matrix = ranking.scorer, ranking.features
-        if model is None or matrix is None or n == 0 or self._reasons == 0:
+        model, matrix, leaves = ranking.scorer, ranking.features, ranking.leaves
+        if model is None or matrix is None or leaves is None or n == 0 or self._reasons == 0:
             return [[] for _ in range(n)]
         rows = matrix[:n]
-        contributions = model.contributions(rows)[:, :-1]  # last column: bias
+        contributions = model.contributions(leaves.take(slice(0, n)))[:, :-1]  # last: bias
+        strongest = np.argsort(-contributions, axis=1)[:, : self._reasons]
         reasons = []
-        for row, contribution in zip(rows, contributions, strict=True):
-            best = np.argsort(-contribution)[: self._reasons]
+        for row, contribution, best in zip(rows, contributions, strongest, strict=True):
             reasons.append(
                 [
                     Reason(
@@ -279,3 +398,14 @@ class Ranker:
                 ]
             )
         return reasons
+
+
+def _public(explanation: Explanation) -> OfferExplanation:
+    return OfferExplanation(
+        text=explanation.text,
+        source=explanation.source.value,
+        template_id=explanation.template_id,
+        model=explanation.model,
+        feature_version=explanation.feature_version,
+        fallback_reason=explanation.fallback_reason.value if explanation.fallback_reason else None,
+    )

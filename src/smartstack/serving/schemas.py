@@ -53,6 +53,21 @@ class RankRequest(BaseModel):
         None, min_length=1, max_length=200, description="Default: every offer in the catalogue."
     )
     k: int = Field(10, ge=1, le=MAX_K, description="How many offers to return.")
+    explain: bool = Field(
+        True,
+        description="Attach an explanation to the top offers (cached or template text; never "
+        "waits for an LLM).",
+    )
+
+
+class ExplainRequest(BaseModel):
+    """One offer's explanation on demand: may call the LLM, within its timeout."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    offer_id: str = Field(min_length=1, max_length=64)
+    context: RequestContext
 
 
 class Reason(BaseModel):
@@ -61,11 +76,23 @@ class Reason(BaseModel):
     value: float | None = Field(description="The feature value the model saw (null: missing).")
 
 
+class OfferExplanation(BaseModel):
+    """Why this offer fits, in words, and what wrote it (quote these fields when rating it)."""
+
+    text: str
+    source: str = Field(description="llm or template")
+    template_id: str | None = Field(description="angle/phrasing of template text")
+    model: str | None = Field(description="the LLM that wrote or would have written it")
+    feature_version: str = Field(description="the feature snapshot the text is grounded in")
+    fallback_reason: str | None = Field(description="why template text stands in for LLM text")
+
+
 class RankedOffer(BaseModel):
     offer_id: str
     rank: int
     score: float
     reasons: list[Reason]
+    explanation: OfferExplanation | None = None
 
 
 class ModelInfo(BaseModel):
@@ -81,3 +108,12 @@ class RankResponse(BaseModel):
         description="What scored the offers (the tier's own name if no model)."
     )
     offers: list[RankedOffer]
+
+
+class ExplainResponse(BaseModel):
+    customer_id: str
+    offer_id: str
+    tier: Tier
+    model: ModelInfo
+    reasons: list[Reason]
+    explanation: OfferExplanation
