@@ -13,9 +13,10 @@ One command builds what it needs and runs everything:
    - ``peer``: the common way, a BentoML service (:class:`FeastPeerService`, below) that asks
      Feast's own feature server (``feast serve``) for the feature service over HTTP, then
      scores with the same booster and computes the same approximate reason codes.
-3. Locust (headless, ``bench/locust_serving.py``) sends 1 customer × 30 offers, k = 10: back to
-   back at concurrency 1, 8 and 32, then at fixed rates (100, 300, 500, 700 requests/s; 100 for the peer).
-   Percentiles come from every exact response time.
+3. 1 customer × 30 offers, k = 10, explanations on: back to back at concurrency 1, 8 and 32
+   from wrk (``bench/wrk_rank.lua``; ``--closed-loop-client locust`` without wrk), then at fixed
+   rates (100, 300, 500, 700 requests/s; 100 for the peer) from Locust (headless,
+   ``bench/locust_serving.py``). Percentiles come from every exact response time.
 
 Results are printed as a Markdown table and written to ``<home>/bench_serving.json``.
 """
@@ -226,6 +227,37 @@ def locust(
     }
 
 
+def wrk(url: str, connections: int, seconds: int, workdir: Path, env: dict[str, str]) -> dict:
+    """A closed loop of ``connections`` back-to-back clients from wrk (C, one thread): far
+    less CPU than Locust on the two cores the service also runs on."""
+    out = workdir / f"wrk-{time.monotonic_ns()}.json"
+    subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(ROOT / "bench" / "wrk_rank.lua"),
+            url,
+        ],
+        env={**env, "BENCH_OUT": str(out)},
+        check=True,
+        capture_output=True,
+    )
+    result = json.loads(out.read_text())
+    return {
+        "requests": result["requests"],
+        "failures": result["failures"],
+        "throughput_rps": round(result["requests"] / (result["duration_us"] / 1e6), 1),
+        "p50_ms": round(result["p50_ms"], 2),
+        "p95_ms": round(result["p95_ms"], 2),
+        "p99_ms": round(result["p99_ms"], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -240,6 +272,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes of our service (BENTOML_CONFIG)"
+    )
+    parser.add_argument(
+        "--closed-loop-client",
+        choices=["wrk", "locust"],
+        default="wrk" if shutil.which("wrk") else "locust",
+        help="load tool for the concurrency levels (fixed rates always use Locust)",
     )
     parser.add_argument("--stores", default="sqlite,redis")
     parser.add_argument("--targets", default="ours,peer")
@@ -386,7 +424,10 @@ def main() -> None:
                         (f"{r} req/s", max(2, r // 20), r / max(2, r // 20)) for r in _ints(rates)
                     ]
                     for label, users, rate_per_user in loads:
-                        row = locust(url, users, rate_per_user, args.seconds, work, load_env)
+                        if rate_per_user == 0 and args.closed_loop_client == "wrk":
+                            row = wrk(url, users, args.seconds, work, load_env)
+                        else:
+                            row = locust(url, users, rate_per_user, args.seconds, work, load_env)
                         workers = args.workers if target == "ours" else 1
                         results.append(
                             {

@@ -2,7 +2,7 @@
 
 Configured by environment variables (set by the bench script): ``BENCH_CUSTOMERS`` (a file with
 one customer id a line), ``BENCH_OFFERS`` (comma-separated candidates), ``BENCH_TIMESTAMP``,
-``BENCH_RATE`` (requests/s per user; 0 = back to back) and ``BENCH_OUT`` (where the exact
+``BENCH_RATE`` (Poisson arrivals, requests/s per user; 0 = back to back) and ``BENCH_OUT`` (where the exact
 latencies go). Locust's own percentiles are rounded to whole milliseconds, too coarse for a
 3 ms goal, so every response time is kept and the script computes the percentiles.
 """
@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 
-from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 
 CUSTOMERS = open(os.environ["BENCH_CUSTOMERS"]).read().split()  # noqa: SIM115
 OFFERS = os.environ["BENCH_OFFERS"].split(",")
@@ -40,7 +41,19 @@ def _dump(environment: object, **_: object) -> None:
 
 
 class Ranker(FastHttpUser):
-    wait_time = constant_throughput(RATE) if RATE else constant(0)
+    _next_arrival = 0.0
+
+    def wait_time(self) -> float:
+        """Poisson arrivals at ``RATE`` per user (open loop), or back to back when 0.
+
+        Locust's ``constant_throughput`` keeps every user on the same beat, so a fixed rate
+        arrives as synchronized bursts; exponential gaps make the sum of users a Poisson stream.
+        """
+        if not RATE:
+            return 0.0
+        now = time.monotonic()
+        self._next_arrival = max(self._next_arrival, now - 1.0) + random.expovariate(RATE)
+        return max(0.0, self._next_arrival - now)
 
     @task
     def rank(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from smartstack.messaging.explanation import Explanation
 from smartstack.messaging.facts import ExplanationFacts
 from smartstack.serving.caps import FrequencyCaps, LastServed
 from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
-from smartstack.serving.ranker import FeaturesUnavailable, Ranker
+from smartstack.serving.ranker import DeadlineReader, FeaturesUnavailable, Ranker
 from smartstack.serving.schemas import RankRequest, Tier
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
 
@@ -232,3 +233,32 @@ def test_unrecorded_rankings_use_no_cap_and_leave_no_trace() -> None:
         assert [o.offer_id for o in rank.rank(request(k=1), record=False).offers] == ["D"]
     assert snapshots.records == []
     assert [o.offer_id for o in rank.rank(request(k=1)).offers] == ["D"]
+
+
+def test_breaker_skips_a_failing_store_then_tries_it_again() -> None:
+    calls: list[str] = []
+    healthy = features()
+
+    def flaky(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+        calls.append(customer_id)
+        if customer_id.startswith("DOWN"):
+            raise ConnectionRefusedError("redis down")
+        return healthy(customer_id, offer_ids, at)
+
+    reader = DeadlineReader(
+        flaky, timeout_ms=1000, threads=1, breaker_failures=3, breaker_reset_s=0.3
+    )
+    kinds = []
+    for i in range(5):
+        with pytest.raises(FeaturesUnavailable) as failure:
+            reader(f"DOWN-{i}", ["A"], AT)
+        kinds.append(failure.value.kind)
+    # Two plain errors, the third trips the circuit, then the store is not even asked.
+    assert kinds[:2] == ["feature_store_error"] * 2
+    assert kinds[2:] == ["feature_store_circuit_open"] * 3
+    assert calls == ["DOWN-0", "DOWN-1", "DOWN-2"]
+    time.sleep(0.35)
+    assert reader("UP-1", ["A"], AT).customer_found  # the trial read succeeds: closed again
+    assert reader("UP-2", ["A"], AT).customer_found
+    assert calls[-2:] == ["UP-1", "UP-2"]
+    reader.close()

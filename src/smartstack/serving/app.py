@@ -58,7 +58,13 @@ class RankingApp:
             else None
         )
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
-        self._read = DeadlineReader(reader.read, config.feature_timeout_ms, config.read_threads)
+        self._read = DeadlineReader(
+            reader.read,
+            config.feature_timeout_ms,
+            config.read_threads,
+            config.breaker_failures,
+            config.breaker_reset_seconds,
+        )
         self.ranker = Ranker(
             read_features=self._read,
             catalog=OfferCatalog.load(settings),

@@ -21,6 +21,12 @@ class ServingConfig(BaseSettings):
         20.0, gt=0, description="Deadline of one online feature read before falling back."
     )
     read_threads: int = Field(4, ge=1, description="Threads running online feature reads.")
+    breaker_failures: int = Field(
+        5, ge=1, description="Failed online reads in a row that open the circuit (skip the store)."
+    )
+    breaker_reset_seconds: float = Field(
+        2.0, gt=0, description="How long an open circuit skips the store before a trial read."
+    )
     model_alias: str = Field("champion")
     model_poll_seconds: float = Field(
         10.0, gt=0, description="How often the registry alias is checked for a new version."

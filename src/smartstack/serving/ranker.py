@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import pybreaker
 
 from smartstack.featurestore.online import OnlineFeatures
 from smartstack.messaging.explanation import Explanation
@@ -62,19 +63,48 @@ class FeaturesUnavailable(Exception):
         self.kind = kind
 
 
+class _LogStateChanges(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old: object, new: object) -> None:
+        log.warning("online store circuit %s -> %s", old, new)
+
+
 class DeadlineReader:
-    """Online reads on a small thread pool, abandoned after ``timeout_ms``.
+    """Online reads on a small thread pool, abandoned after ``timeout_ms``, behind a breaker.
 
     A read that overruns keeps its pool thread until the store answers, so a hung store costs
-    at most ``threads`` threads while every request still answers within the deadline.
+    at most ``threads`` threads while every request still answers within the deadline. After
+    ``breaker_failures`` failed reads in a row the circuit opens (pybreaker): reads fail at once,
+    so requests go straight to the fallback tiers instead of each waiting out the deadline or
+    the Redis client's reconnects, until a trial read after ``breaker_reset_s`` succeeds.
     """
 
-    def __init__(self, read: ReadFeatures, timeout_ms: float, threads: int) -> None:
+    def __init__(
+        self,
+        read: ReadFeatures,
+        timeout_ms: float,
+        threads: int,
+        breaker_failures: int = 5,
+        breaker_reset_s: float = 2.0,
+    ) -> None:
         self._read = read
         self._timeout = timeout_ms / 1000
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="feature-read")
+        self._breaker = pybreaker.CircuitBreaker(
+            fail_max=breaker_failures,
+            reset_timeout=breaker_reset_s,
+            listeners=[_LogStateChanges()],
+            name="online-store",
+        )
 
     def __call__(self, customer_id: str, offer_ids: Sequence[str], at: datetime) -> OnlineFeatures:
+        try:
+            return self._breaker.call(self._read_in_time, customer_id, offer_ids, at)
+        except pybreaker.CircuitBreakerError:
+            raise FeaturesUnavailable("feature_store_circuit_open") from None
+
+    def _read_in_time(
+        self, customer_id: str, offer_ids: Sequence[str], at: datetime
+    ) -> OnlineFeatures:
         future = self._pool.submit(self._read, customer_id, offer_ids, at)
         try:
             return future.result(self._timeout)
