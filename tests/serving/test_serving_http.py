@@ -153,7 +153,7 @@ def test_every_ranking_is_logged_with_its_features(sqlite_server: Server, datase
         rows = frame[frame.request_id == body["request_id"]]
         return rows if len(rows) else None
 
-    rows = wait_for(logged).sort_values("rank")
+    rows = wait_for(logged, timeout=30).sort_values("rank")
     assert list(rows.offer_id) == [o["offer_id"] for o in body["offers"]]
     assert set(rows.model_version) == {"1"} and set(rows.tier) == {"model"}
     assert all(len(f) == len(dataset.feature_names) for f in rows.features)

@@ -12,7 +12,7 @@ from smartstack.featurestore import store
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.messaging.explainer import Explainer
 from smartstack.ranking import smartscore
-from smartstack.serving.caps import FrequencyCaps, LastServed
+from smartstack.serving.caps import Caps, FrequencyCaps, LastServed, RedisFrequencyCaps
 from smartstack.serving.catalog import OfferCatalog, UnknownOffers
 from smartstack.serving.config import ServingConfig
 from smartstack.serving.model import ModelHolder
@@ -25,7 +25,7 @@ from smartstack.serving.schemas import (
     RankResponse,
 )
 from smartstack.serving.snapshots import SnapshotWriter
-from smartstack.settings import Settings
+from smartstack.settings import OnlineStore, Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,16 @@ class RankingApp:
             if log_snapshots
             else None
         )
+        # Next to a Redis online store the caps are shared by every worker and replica.
+        self.caps: Caps = (
+            RedisFrequencyCaps(
+                settings.redis_url, config.frequency_cap, config.frequency_window_seconds
+            )
+            if settings.online_store == OnlineStore.redis
+            else FrequencyCaps(
+                config.frequency_cap, config.frequency_window_seconds, config.customers_in_memory
+            )
+        )
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
         self._read = DeadlineReader(
             reader.read,
@@ -72,9 +82,7 @@ class RankingApp:
             rules=smartscore.smartscore,
             rules_version=smartscore.VERSION,
             quiz_favourites=load_favourites(settings),
-            caps=FrequencyCaps(
-                config.frequency_cap, config.frequency_window_seconds, config.customers_in_memory
-            ),
+            caps=self.caps,
             last_served=LastServed(config.customers_in_memory),
             snapshots=self.snapshots,
             reasons_per_offer=config.reasons_per_offer,
@@ -127,6 +135,7 @@ class RankingApp:
         if self.snapshots is not None:
             self.snapshots.close()
         self.explainer.cache.close()
+        self.caps.close()
 
 
 def _unknown_offers(model: str, field: str, exc: UnknownOffers) -> ValidationError:

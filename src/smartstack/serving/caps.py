@@ -1,21 +1,37 @@
-"""Per-customer frequency caps and the last-served rankings, in process memory.
+"""Per-customer frequency caps, and the last-served rankings.
 
-Both are small per customer and only useful for recent customers, so each is an LRU bounded by
-customer count. They are per worker process: with one worker (the default) they are exact; with
-more, a customer's cap is counted per worker (a shared Redis counter is the next step, see the
-serving README).
+Caps are counted in process memory (exact with one worker process) or, next to a Redis online
+store, in Redis, so every worker and replica counts the same servings. Last-served rankings stay
+in process memory: they answer when the online store is down, so they cannot live in it. Both
+are only useful for recent customers, so the in-memory ones are LRUs bounded by customer count.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
+
+import pybreaker
+import redis
+
+from smartstack.serving.metrics import ERRORS
 
 V = TypeVar("V")
+log = logging.getLogger(__name__)
+
+
+class Caps(Protocol):
+    def allowed(self, customer_id: str, offer_ids: Sequence[str]) -> list[str]: ...
+
+    def record(self, customer_id: str, offer_ids: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _Lru(Generic[V]):
@@ -65,6 +81,84 @@ class FrequencyCaps:
                 self._served.put(customer_id, served)
             for offer_id in offer_ids:
                 served[offer_id] = [t for t in served.get(offer_id, ()) if t > since] + [now]
+
+    def close(self) -> None:
+        """Nothing to release: the counts live and die with the process."""
+
+
+# Atomically: keep each offer's serve times inside the window, add now, expire the customer key.
+_RECORD = """
+local since, now, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local kept = {}
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if old then
+    for _, t in ipairs(cjson.decode(old)) do
+      if t > since then kept[#kept + 1] = t end
+    end
+  end
+  kept[#kept + 1] = now
+  redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(kept))
+end
+redis.call('EXPIRE', KEYS[1], window)
+"""
+
+
+class RedisFrequencyCaps:
+    """The same caps, counted in Redis so that every worker process and replica shares them.
+
+    One hash per customer (offer → serve times), read with one ``HMGET`` and updated by one Lua
+    script, with short socket timeouts. If Redis cannot answer, caps fail open (the offers are
+    allowed, the error counted): a cap is a courtesy, a ranking is the product. A circuit
+    breaker stops asking a Redis that keeps failing, so an outage does not add two timeouts to
+    every request.
+    """
+
+    def __init__(self, url: str, cap: int, window_seconds: float, timeout_s: float = 0.02) -> None:
+        self._cap = cap
+        self._window = window_seconds
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        self._record = self._redis.register_script(_RECORD)
+        self._breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=2.0, name="caps")
+
+    @staticmethod
+    def _key(customer_id: str) -> str:
+        return f"smartstack:caps:{customer_id}"
+
+    def allowed(self, customer_id: str, offer_ids: Sequence[str]) -> list[str]:
+        if not self._cap or not offer_ids:
+            return list(offer_ids)
+        try:
+            served = self._breaker.call(self._redis.hmget, self._key(customer_id), list(offer_ids))
+        except (redis.RedisError, pybreaker.CircuitBreakerError) as exc:
+            ERRORS.labels(kind="caps_unavailable").inc()
+            log.warning("frequency caps unavailable, not applied: %r", exc)
+            return list(offer_ids)
+        since = time.time() - self._window
+        return [
+            o
+            for o, times in zip(offer_ids, served, strict=True)
+            if times is None or sum(t > since for t in json.loads(times)) < self._cap
+        ]
+
+    def record(self, customer_id: str, offer_ids: Sequence[str]) -> None:
+        if not self._cap or not offer_ids:
+            return
+        now = time.time()
+        try:
+            self._breaker.call(
+                self._record,
+                keys=[self._key(customer_id)],
+                args=[now - self._window, now, max(1, round(self._window)), *offer_ids],
+            )
+        except (redis.RedisError, pybreaker.CircuitBreakerError) as exc:
+            ERRORS.labels(kind="caps_unavailable").inc()
+            log.warning("frequency caps not recorded: %r", exc)
+
+    def close(self) -> None:
+        self._redis.close()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import pybreaker
 from smartstack.featurestore.online import OnlineFeatures
 from smartstack.messaging.explanation import Explanation
 from smartstack.messaging.facts import ExplanationFacts, build_facts
-from smartstack.serving.caps import FrequencyCaps, LastServed, ServedRanking
+from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel, ModelHolder
@@ -140,7 +140,7 @@ class Ranker:
         rules: Rules,
         rules_version: str,
         quiz_favourites: dict[str, str],
-        caps: FrequencyCaps,
+        caps: Caps,
         last_served: LastServed,
         snapshots: SnapshotWriter | None,
         reasons_per_offer: int,

@@ -158,6 +158,8 @@ class SnapshotWriter:
         folder = self._dir / f"date={day}"
         folder.mkdir(parents=True, exist_ok=True)
         self._parts += 1
-        pq.write_table(
-            table, folder / f"part-{os.getpid()}-{int(time.time())}-{self._parts}.parquet"
-        )
+        name = f"part-{os.getpid()}-{int(time.time())}-{self._parts}.parquet"
+        # Written under a hidden name, then renamed: readers never see a half-written file.
+        partial = folder / f".{name}.partial"
+        pq.write_table(table, partial)
+        partial.rename(folder / name)
