@@ -95,7 +95,6 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     dbt's target/ and logs/ go under ``<home>/dbt`` so that runs on different data sets (tests,
     benchmarks) never share compiled state and the repository stays clean.
     """
-    assert settings.data_dir is not None and settings.duckdb_path is not None
     project = project_dir()
     env = dict(os.environ)
     env.update(
@@ -103,12 +102,22 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         DBT_PROFILES_DIR=str(project),
         DBT_TARGET_PATH=str(settings.home / "dbt" / "target"),
         DBT_LOG_PATH=str(settings.home / "dbt" / "logs"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        SMARTSTACK_RAW_DIR=str(settings.raw_dir),
-        SMARTSTACK_FEATURES_DIR=str(features_dir(settings)),
-        SMARTSTACK_DUCKDB_PATH=str(settings.duckdb_path),
-        SMARTSTACK_BIGQUERY_DATASET=settings.bigquery_dataset,
+        **profile_environment(settings),
     )
+    return env
+
+
+def profile_environment(settings: Settings) -> dict[str, str]:
+    """Only the variables that profiles.yml and the sources read: where the data and the
+    warehouse are. Tools that run dbt in a project folder of their own (Cosmos) add just these."""
+    assert settings.data_dir is not None and settings.duckdb_path is not None
+    env = {
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "SMARTSTACK_RAW_DIR": str(settings.raw_dir),
+        "SMARTSTACK_FEATURES_DIR": str(features_dir(settings)),
+        "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
+        "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,
+    }
     if settings.bigquery_project:
         env["SMARTSTACK_BIGQUERY_PROJECT"] = settings.bigquery_project
     if settings.bigquery_keyfile:
@@ -121,11 +130,18 @@ def dbt_command(
     extra_vars: Mapping[str, object] | None = None,
 ) -> list[str]:
     """The full dbt command line: the subcommand and its options, then target and vars."""
-    dbt_vars = {**manifest_vars(settings), **(extra_vars or {})}
     args = [dbt_executable(), *command, "--target", target or default_target(settings)]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
+    if variables := dbt_vars(settings, extra_vars):
+        args += ["--vars", json.dumps(variables)]
     return args
+
+
+def dbt_vars(
+    settings: Settings, extra_vars: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """The vars every dbt command of the project gets (``smartstack dbt`` and ``smartstack-dbt``
+    alike): the data set's feature window, then ``extra_vars``."""
+    return {**manifest_vars(settings), **(extra_vars or {})}
 
 
 def run_dbt(
@@ -145,3 +161,58 @@ def run_dbt(
         features_dir(settings).mkdir(parents=True, exist_ok=True)
     args = dbt_command(command, settings, target, extra_vars)
     return subprocess.run(args, env=dbt_environment(settings), check=False).returncode
+
+
+# dbt subcommands that take no --vars.
+_WITHOUT_VARS = frozenset({"clean", "debug", "deps", "init", "retry"})
+
+
+def _option(args: Sequence[str], name: str) -> str | None:
+    """The value of ``--name value`` or ``--name=value`` in a dbt command line."""
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def wrapped_command(args: Sequence[str], settings: Settings) -> list[str]:
+    """The dbt command line ``smartstack-dbt`` runs for ``args``: the data set's feature window
+    added as vars (unless the caller passed its own), after checking that a ``--target`` the
+    caller chose is the one the warehouse setting implies."""
+    args = list(args)
+    target = _option(args, "--target")
+    if target is not None and target != default_target(settings):
+        raise FeatureBuildError(
+            f"dbt target {target!r} does not match the warehouse setting "
+            f"({settings.warehouse.value}, target {default_target(settings)!r}): run dbt with "
+            f"--target {default_target(settings)} or change SMARTSTACK_WAREHOUSE"
+        )
+    subcommand = next((a for a in args if not a.startswith("-")), None)
+    if subcommand and subcommand not in _WITHOUT_VARS and _option(args, "--vars") is None:
+        if variables := dbt_vars(settings):
+            args += ["--vars", json.dumps(variables)]
+    return [dbt_executable(), *args]
+
+
+def exec_main() -> None:
+    """``smartstack-dbt ARGS``: dbt with the environment and vars of the project settings.
+
+    For tools that build the dbt command line themselves, such as Cosmos in the Airflow DAGs:
+    they run this instead of ``dbt`` and get the same warehouse, data and feature window as
+    ``smartstack dbt``. The process is replaced by dbt, so its exit code is dbt's.
+    """
+    from smartstack.settings import get_settings
+
+    settings = get_settings()
+    try:
+        command = wrapped_command(sys.argv[1:], settings)
+    except FeatureBuildError as error:
+        print(f"error: {error}.", file=sys.stderr)
+        raise SystemExit(2) from None
+    if default_target(settings) == "local":
+        assert settings.duckdb_path is not None
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        features_dir(settings).mkdir(parents=True, exist_ok=True)
+    os.execve(command[0], command, {**os.environ, **profile_environment(settings)})

@@ -1,0 +1,89 @@
+"""``smartstack-dbt``: dbt as Cosmos runs it in the Airflow DAGs, with the project settings.
+
+Cosmos builds the dbt command line itself (project copy, profiles, target, selection); the
+wrapper must add exactly what ``smartstack dbt`` would (warehouse paths, the data set's feature
+window) and refuse a target that does not match the warehouse setting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smartstack.features.dbt import FeatureBuildError, project_dir, wrapped_command
+from smartstack.settings import Settings
+
+SMARTSTACK_DBT = str(Path(sys.executable).parent / "smartstack-dbt")
+WINDOW = {"impression_start": "2026-02-01T00:00:00+00:00", "snapshot": "2026-03-31T00:00:00+00:00"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({**WINDOW, "row_counts": {}}))
+    return Settings(home=tmp_path / "home", data_dir=data)
+
+
+def _vars(command: list[str]) -> dict:
+    return json.loads(command[command.index("--vars") + 1])
+
+
+def test_the_data_sets_feature_window_is_added_as_vars(settings: Settings) -> None:
+    command = wrapped_command(["build", "--select", "offer_features", "--target", "local"], settings)
+    assert command[0].endswith("/dbt")
+    assert command[1:6] == ["build", "--select", "offer_features", "--target", "local"]
+    assert {k: _vars(command)[k] for k in WINDOW} == WINDOW
+
+
+def test_vars_the_caller_passes_win(settings: Settings) -> None:
+    command = wrapped_command(["ls", "--vars", '{"snapshot": "x"}'], settings)
+    assert command.count("--vars") == 1
+    assert _vars(command) == {"snapshot": "x"}
+
+
+def test_commands_without_vars_get_none(settings: Settings) -> None:
+    assert "--vars" not in wrapped_command(["deps"], settings)
+    assert "--vars" not in wrapped_command(["--version"], settings)
+
+
+def test_a_target_the_warehouse_setting_does_not_use_is_refused(settings: Settings) -> None:
+    with pytest.raises(FeatureBuildError, match="does not match the warehouse setting"):
+        wrapped_command(["build", "--target", "bigquery"], settings)
+
+
+def _run(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SMARTSTACK_HOME": str(settings.home),
+        "SMARTSTACK_DATA_DIR": str(settings.data_dir),
+    }
+    return subprocess.run(
+        [SMARTSTACK_DBT, *args], env=env, capture_output=True, text=True, timeout=300,
+        cwd=settings.home.parent,
+    )  # fmt: skip
+
+
+def test_dbt_runs_with_the_warehouse_and_window_of_the_settings(settings: Settings) -> None:
+    project = str(project_dir())
+    inline = "select '{{ var(\"snapshot\") }}' as s, '{{ env_var(\"SMARTSTACK_DUCKDB_PATH\") }}' as p"
+    done = _run(
+        ["compile", "--project-dir", project, "--profiles-dir", project, "--target", "local",
+         "--target-path", str(settings.home / "target"), "--quiet", "--inline", inline],
+        settings,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert WINDOW["snapshot"] in done.stdout
+    assert str(settings.duckdb_path) in done.stdout
+
+
+def test_a_wrong_target_exits_2_with_one_sentence(settings: Settings) -> None:
+    done = _run(["ls", "--target", "bigquery"], settings)
+    assert done.returncode == 2
+    assert "does not match the warehouse setting" in done.stderr
+    assert "Traceback" not in done.stderr
