@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import bentoml
 
+from smartstack.serving.admin import (
+    RELOAD_ROUTE,
+    AdminConfig,
+    ReloadResponse,
+    authorize,
+    reload_champion,
+)
 from smartstack.serving.app import RankingApp
 from smartstack.serving.config import ServingConfig
 from smartstack.serving.schemas import RankRequest, RankResponse, RequestContext
@@ -46,6 +53,17 @@ class RankingService:
                 k=k,
             )
         )
+
+    @bentoml.api(route=RELOAD_ROUTE)
+    def reload(self, ctx: bentoml.Context) -> ReloadResponse:
+        """Check the registry now and serve the version `champion` names (local callers, or the
+        admin token): the pipeline calls this right after a promotion."""
+        client = ctx.request.client
+        authorize(
+            client.host if client else None, ctx.request.headers.get("authorization"),
+            AdminConfig(),
+        )
+        return reload_champion(self.app.models)
 
     def __is_ready__(self) -> bool:
         return self.app.ready

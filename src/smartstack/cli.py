@@ -78,6 +78,43 @@ def generate(
     )
 
 
+@app.command()
+def ingest(
+    source: Annotated[
+        str,
+        typer.Option(
+            help="`synthetic`: generate the seeded data set into the data_dir setting; "
+            "`landed`: use the raw tables already there (stream sink, replay) after checking "
+            "that every table has data."
+        ),
+    ] = "synthetic",
+    customers: Annotated[
+        int, typer.Option(min=1, help="Synthetic source: number of customers.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="Synthetic source: random seed.")] = 42,
+) -> None:
+    """Land the raw tables the pipeline reads (the first task of the Airflow DAGs); prints the
+    row counts as JSON. A rerun with the same options leaves the same data."""
+    from smartstack.data.ingest import NothingLanded, Source
+    from smartstack.data.ingest import ingest as land
+
+    if source not in Source.__members__:
+        raise fail(f"--source must be {' or '.join(Source.__members__)}, not {source!r}.")
+    settings = get_settings()
+    started = time.perf_counter()
+    try:
+        counts = land(settings, Source(source), customers, seed)
+    except NothingLanded as error:
+        raise fail(f"{error}.") from None
+    except OSError as error:
+        raise fail(f"cannot write to {settings.data_dir}: {error.strerror or error}.") from None
+    console.print(
+        f"{source} raw data at {settings.raw_dir} ({time.perf_counter() - started:.1f}s): "
+        + ", ".join(f"{name} {rows:,}" for name, rows in counts.items())
+    )
+    typer.echo(json.dumps(counts))
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (profile defaults plus environment overrides), secrets
@@ -129,10 +166,17 @@ app.add_typer(quality_app, name="quality")
 from smartstack.featurestore.commands import app as feast_app  # noqa: E402
 
 app.add_typer(feast_app, name="feast")
-from smartstack.training.commands import promote, train  # noqa: E402
+from smartstack.training.commands import evaluate, promote, train  # noqa: E402
 
 app.command()(train)
 app.command()(promote)
+app.command()(evaluate)
+from smartstack.serving.admin_commands import app as serving_app  # noqa: E402
+
+app.add_typer(serving_app, name="serving")
+from smartstack.stack.commands import up  # noqa: E402
+
+app.command()(up)
 
 
 def _progress() -> Progress:

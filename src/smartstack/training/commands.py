@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -65,22 +66,45 @@ def train(
         ),
     ] = False,
     params: ParamsOption = None,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse/--no-reuse",
+            help="When a registered version was trained with this configuration on exactly "
+            "this data set, make it the challenger again instead of training a duplicate "
+            "(what a rerun of the pipeline's training task does).",
+        ),
+    ] = False,
 ) -> None:
     """Train the XGBoost offer ranker on the Feast training set, evaluate it and the
     baselines on the latest (test) period, log everything to MLflow and register the model as
     the new `challenger`. The `champion` alias only moves with `smartstack promote`."""
+    from smartstack.settings import get_settings
+    from smartstack.training import dataset, registry
     from smartstack.training.config import load_config
-    from smartstack.training.dataset import TrainingSetMissing
-    from smartstack.training.job import run_training
+    from smartstack.training.job import already_trained, run_training
     from smartstack.training.promote import promote
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if objective not in (None, "binary", "rank"):
         raise _fail(f"--objective must be 'binary' or 'rank', not {objective!r}.", 2)
     config = load_config(params).with_overrides(seed=seed, objective=objective)
+    settings = get_settings()
     try:
-        result = run_training(config, tune_first=tune)
-    except TrainingSetMissing as error:
+        data = None
+        if reuse:
+            dataset.check_inputs(settings)
+            data = dataset.build(settings, config.split)
+            version = already_trained(config, data, settings, tune_first=tune)
+            if version is not None:
+                registry.make_challenger(registry.configure(settings, config.experiment), version)
+                console.print(
+                    f"version {version} was trained with this configuration on this data set "
+                    "already: it is the challenger again"
+                )
+                return
+        result = run_training(config, settings, data=data, tune_first=tune)
+    except dataset.TrainingSetMissing as error:
         raise _fail(f"{error}.", 2) from None
     console.print(
         f"registered version {result.version} as challenger (run {result.run_id}, "
@@ -101,6 +125,14 @@ def promote(
         bool, typer.Option("--strict", help="Exit with code 1 when the challenger is rejected.")
     ] = False,
     params: ParamsOption = None,
+    recorded: Annotated[
+        bool,
+        typer.Option(
+            "--recorded",
+            help="Apply the verdict `smartstack evaluate` recorded on --version instead of "
+            "judging again; refused (exit 1) unless it passed against today's champion.",
+        ),
+    ] = False,
 ) -> None:
     """Compare the challenger with the champion on the same held-out test period and move
     `champion` to it only if it wins by the configured margin with no segment regressing
@@ -112,6 +144,11 @@ def promote(
     from smartstack.training.promote import promote as run_gate
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if recorded:
+        if version is None:
+            raise _fail("--recorded needs --version: the version `smartstack evaluate` judged.", 2)
+        _promote_recorded(version, params)
+        return
     try:
         decision = run_gate(load_config(params), version=version)
     except (TrainingSetMissing, NoChallenger) as error:
@@ -121,3 +158,63 @@ def promote(
     console.print(f"champion: {decision.champion_after or 'none'}")
     if strict and not decision.passed:
         raise typer.Exit(1)
+
+
+def evaluate(
+    version: Annotated[
+        str | None,
+        typer.Option(help="Model version to judge (default: the one aliased `challenger`)."),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the verdict as one JSON object on stdout."),
+    ] = False,
+    params: ParamsOption = None,
+) -> None:
+    """Judge the challenger against the champion (SmartScore when there is none) on the same
+    held-out test period and record the verdict on the version, without moving `champion`.
+    `smartstack promote --recorded --version N` applies a passing verdict; the Airflow DAGs
+    branch on it in between. A rejection is a result, not an error: the exit code is 0."""
+    from smartstack.training.config import load_config
+    from smartstack.training.dataset import TrainingSetMissing
+    from smartstack.training.promote import NoChallenger
+    from smartstack.training.promote import evaluate as judge
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    config = load_config(params)
+    try:
+        decision = judge(config, version=version)
+    except (TrainingSetMissing, NoChallenger) as error:
+        raise _fail(f"{error}.", 2) from None
+    verdict = "[green]passed[/]" if decision.passed else "[yellow]rejected[/]"
+    console.print(f"version {decision.version} {verdict}: {decision.reason}")
+    if as_json:
+        metric = config.promotion.metric
+        typer.echo(
+            json.dumps(
+                {
+                    "version": decision.version,
+                    "passed": decision.passed,
+                    "reason": decision.reason,
+                    "reference": decision.reference,
+                    "metric": metric,
+                    "challenger_score": decision.challenger["all"][metric],
+                    "reference_score": decision.reference_report["all"][metric],
+                    "champion_before": decision.champion_before,
+                }
+            )
+        )
+
+
+def _promote_recorded(version: str, params: Path | None) -> None:
+    """Only the registry is needed (and imported): the verdict is already on the version."""
+    from smartstack.settings import get_settings
+    from smartstack.training import registry
+    from smartstack.training.config import load_config
+
+    tracking = registry.configure(get_settings(), load_config(params).experiment)
+    try:
+        champion = registry.crown_recorded(tracking, version)
+    except registry.StaleVerdict as error:
+        raise _fail(f"{error}.", 1) from None
+    console.print(f"champion: {champion}")

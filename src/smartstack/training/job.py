@@ -10,6 +10,7 @@ flavour, with signature and input example) registered as a new version with alia
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import tempfile
@@ -33,6 +34,36 @@ from smartstack.training.evaluate import Report, evaluate_scores, flatten, lift
 from smartstack.training.train import TrainedModel, train, tune
 
 log = logging.getLogger(__name__)
+
+
+# Version tag: which training configuration produced the model (see ``config_fingerprint``).
+CONFIG_FINGERPRINT = "config_fingerprint"
+
+
+def config_fingerprint(config: TrainingConfig, tune_first: bool) -> str:
+    """A short hash of everything that, with the data, decides the model."""
+    settings = json.dumps(config.flat() | {"tune_first": tune_first}, sort_keys=True, default=str)
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+
+def already_trained(
+    config: TrainingConfig,
+    data: dataset.TrainingData,
+    settings: Settings | None = None,
+    tune_first: bool = False,
+) -> str | None:
+    """The registered version trained with this configuration on exactly this data set, if any.
+
+    Training is seeded, so such a version is the model a new run would produce; reusing it
+    keeps a rerun of the training step from registering duplicates.
+    """
+    tracking = registry.configure(settings or get_settings(), config.experiment)
+    wanted = {
+        "dataset_fingerprint": data.fingerprint,
+        CONFIG_FINGERPRINT: config_fingerprint(config, tune_first),
+    }
+    found = registry.versions_tagged(tracking, wanted)
+    return str(max(int(v.version) for v in found)) if found else None
 
 
 @dataclass
@@ -192,6 +223,7 @@ def run_training(
                 "objective": config.objective,
                 "dataset_fingerprint": data.fingerprint,
                 "test_fingerprint": data.part_fingerprints["test"],
+                CONFIG_FINGERPRINT: config_fingerprint(config, tune_first),
                 "feature_service": FEATURE_SERVICE,
                 "test.ndcg_3": f"{reports['xgboost']['all']['ndcg_3']:.5f}",
             },

@@ -17,6 +17,11 @@ Every decision is recorded: the version is tagged ``validation_status`` = passed
 ``validation_reason``, the training run gets the same tags, and a ``promote-v<N>`` run in the
 experiment holds both models' figures. A rejected version never becomes champion
 (:func:`smartstack.training.registry.crown` refuses it).
+
+The gate runs in one step (:func:`promote`) or in two (:func:`evaluate`, then
+:func:`smartstack.training.registry.crown_recorded`), so that an orchestrator can branch on the
+recorded verdict between judging and moving the alias; the second step re-checks that the
+champion has not moved since.
 """
 
 from __future__ import annotations
@@ -94,6 +99,32 @@ def promote(
     version: str | None = None,
 ) -> Decision:
     """Judge the challenger (or ``version``) against the champion and move aliases."""
+    decision, tracking = _judge(config, settings, data, version)
+    if decision.passed and decision.champion_before != decision.version:
+        registry.crown(tracking, decision.version)
+        log.info("version %s is champion: %s", decision.version, decision.reason)
+    elif not decision.passed:
+        log.warning("version %s stays challenger: %s", decision.version, decision.reason)
+    return decision
+
+
+def evaluate(
+    config: TrainingConfig,
+    settings: Settings | None = None,
+    data: dataset.TrainingData | None = None,
+    version: str | None = None,
+) -> Decision:
+    """Judge the challenger (or ``version``) and record the verdict; no alias moves."""
+    return _judge(config, settings, data, version)[0]
+
+
+def _judge(
+    config: TrainingConfig,
+    settings: Settings | None,
+    data: dataset.TrainingData | None,
+    version: str | None,
+) -> tuple[Decision, registry.Tracking]:
+    """Score the candidate and the reference on the same rows and record the verdict."""
     settings = settings or get_settings()
     tracking = registry.configure(settings, config.experiment)
     if version is None:
@@ -114,7 +145,7 @@ def promote(
         return Decision(
             version, True, "already champion", f"champion v{version}",
             challenger_report, challenger_report, version, version,
-        )  # fmt: skip
+        ), tracking  # fmt: skip
     if champion_version is not None:
         reference_name = f"champion v{champion_version}"
         reference = evaluate_booster(registry.load_booster(tracking, champion_version), data)
@@ -130,7 +161,7 @@ def promote(
         version,
         passed,
         reason,
-        validated_against=reference_name,
+        **{registry.VALIDATED_AGAINST: reference_name},
         validation_test_fingerprint=data.part_fingerprints["test"],
     )
     run_id = tracking.client.get_model_version(tracking.model_name, version).run_id
@@ -163,11 +194,6 @@ def promote(
         figures["passed"] = float(passed)
         mlflow.log_metrics(figures)
         mlflow.log_text(reason, "decision.txt")
-    if passed:
-        registry.crown(tracking, version)
-        log.info("version %s is champion: %s", version, reason)
-    else:
-        log.warning("version %s stays challenger: %s", version, reason)
     return Decision(
         version,
         passed,
@@ -177,4 +203,4 @@ def promote(
         reference,
         champion_version,
         version if passed else champion_version,
-    )
+    ), tracking

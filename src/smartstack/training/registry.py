@@ -24,6 +24,8 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 STATUS_TAG = "validation_status"
 REASON_TAG = "validation_reason"
+# What a verdict was measured against: "champion v3", or "smartscore" when there was none.
+VALIDATED_AGAINST = "validated_against"
 PENDING, PASSED, REJECTED = "pending", "passed", "rejected"
 
 
@@ -72,6 +74,19 @@ def version_by_alias(tracking: Tracking, alias: str) -> ModelVersion | None:
         return None
 
 
+def versions_tagged(tracking: Tracking, tags: dict[str, str]) -> list[ModelVersion]:
+    """Every version of the model carrying all of ``tags``."""
+    try:
+        versions = tracking.client.search_model_versions(f"name='{tracking.model_name}'")
+    except MlflowException:
+        return []
+    return [v for v in versions if all(v.tags.get(k) == value for k, value in tags.items())]
+
+
+def make_challenger(tracking: Tracking, version: str) -> None:
+    tracking.client.set_registered_model_alias(tracking.model_name, CHALLENGER, version)
+
+
 def mark_candidate(tracking: Tracking, version: str, tags: dict[str, str]) -> None:
     """A freshly registered version: alias ``challenger``, status ``pending``, run facts."""
     client = tracking.client
@@ -88,6 +103,40 @@ def record_decision(tracking: Tracking, version: str, passed: bool, reason: str,
     client.set_model_version_tag(tracking.model_name, version, REASON_TAG, reason[:4900])
     for key, value in tags.items():
         client.set_model_version_tag(tracking.model_name, version, key, value)
+
+
+class StaleVerdict(RuntimeError):
+    """The version has no passing verdict against the model that is champion now."""
+
+
+def crown_recorded(tracking: Tracking, version: str) -> str:
+    """Make ``version`` champion on the verdict the promotion gate recorded, without judging again
+    (:func:`smartstack.training.promote.evaluate` records it; the DAGs branch on it in between).
+
+    Refused (:class:`StaleVerdict`) unless the version passed against the model that is champion
+    now (SmartScore when there is none): a champion that moved since the evaluation is never
+    replaced on an outdated comparison. A version that is already champion is left as it is, so
+    running this twice gives the same registry. Returns the champion's version.
+    """
+    champion = version_by_alias(tracking, CHAMPION)
+    if champion is not None and str(champion.version) == version:
+        return version
+    tags = tracking.client.get_model_version(tracking.model_name, version).tags
+    status = tags.get(STATUS_TAG)
+    if status != PASSED:
+        raise StaleVerdict(
+            f"version {version} has {STATUS_TAG}={status!r}: only a version that passed "
+            "`smartstack evaluate` can be promoted"
+        )
+    now = "smartscore" if champion is None else f"champion v{champion.version}"
+    judged = tags.get(VALIDATED_AGAINST)
+    if judged != now:
+        raise StaleVerdict(
+            f"version {version} was judged against {judged}, but the reference is now {now}: "
+            "run `smartstack evaluate` again"
+        )
+    crown(tracking, version)
+    return version
 
 
 def crown(tracking: Tracking, version: str) -> None:

@@ -1,0 +1,239 @@
+"""``smartstack up``: the whole product on this machine, driven by Airflow.
+
+It prepares Airflow's database, starts the services of :mod:`smartstack.stack.services` (MLflow,
+the Airflow API server, scheduler and DAG processor), triggers the daily DAG and prints each
+task as it finishes, then starts the ranking service (BentoML) on the champion the run
+promoted, asks it for a real customer's offers and prints the URLs. It keeps everything running
+until Ctrl-C (or, with ``--exit-after-run``, stops right away) and stops every process it
+started.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smartstack.settings import Settings, get_settings
+from smartstack.stack.airflow import (
+    DAILY_DAG,
+    FINISHED,
+    AirflowApi,
+    TaskState,
+    airflow_environment,
+    airflow_executable,
+    migrate,
+)
+from smartstack.stack.processes import (
+    ManagedService,
+    ServiceFailed,
+    Supervisor,
+    port_in_use,
+    sigterm_as_interrupt,
+)
+from smartstack.stack.services import Ports, local_services, serving_url
+
+console = Console(stderr=True, highlight=False)
+
+# Task states that no longer change within this try.
+_DONE = {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
+_MARK = {"success": "[green]✓[/]", "skipped": "[dim]–[/]", "up_for_retry": "[yellow]↻[/]"}
+
+
+def up(
+    customers: Annotated[
+        int, typer.Option(min=1, help="Scale of the synthetic data set the run generates.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the data set.")] = 42,
+    airflow_port: Annotated[int, typer.Option(help="Airflow UI and API.")] = 8080,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI.")] = 5000,
+    serving_port: Annotated[int, typer.Option(help="The ranking service (BentoML).")] = 3000,
+    exit_after_run: Annotated[
+        bool,
+        typer.Option(
+            "--exit-after-run/--keep-running",
+            envvar="SMARTSTACK_EXIT_AFTER_RUN",
+            help="Stop everything once the run and the sample request are done (CI, tests); "
+            "the exit code says whether the run succeeded.",
+        ),
+    ] = False,
+    run_timeout_minutes: Annotated[
+        float, typer.Option(min=1, help="Give up on the DAG run after this long.")
+    ] = 60,
+) -> None:
+    """Start Airflow (UI on :8080), MLflow (:5000) and the ranking service (:3000) on embedded
+    defaults, run the daily pipeline DAG, print its progress, the URLs and a ranked response for
+    a real customer, then keep running until Ctrl-C."""
+    settings = get_settings()
+    ports = Ports(airflow=airflow_port, mlflow=mlflow_port, serving=serving_port)
+    services = local_services(settings, ports)
+    _check_can_start(services)
+    log_dir = settings.home / "logs"
+    started = time.monotonic()
+    console.rule("[bold]Smart Stack")
+    console.print(f"home {settings.home}; service logs in {log_dir}/")
+    try:
+        with sigterm_as_interrupt(), Supervisor(log_dir) as supervisor:
+            _step("Airflow database", lambda: migrate(
+                airflow_environment(settings, ports.airflow, serving_url(ports)),
+                log_dir / "airflow-db-migrate.log",
+            ))  # fmt: skip
+            waiting = [s for s in services if not s.can_start]
+            for service in services:
+                if service.can_start:
+                    _start(supervisor, service)
+            api = AirflowApi(f"http://127.0.0.1:{ports.airflow}")
+            state = _run_pipeline(api, supervisor, customers, seed, run_timeout_minutes)
+            if state != "success":
+                _explain_failure(api, exit_after_run)
+                if exit_after_run:
+                    raise typer.Exit(1)
+            else:
+                for service in waiting:
+                    _start(supervisor, service)
+                _show_sample_ranking(settings, ports)
+            _show_urls(services, time.monotonic() - started)
+            if exit_after_run:
+                return
+            console.print("[bold]Running. Press Ctrl-C to stop everything.")
+            _watch(supervisor)
+    except KeyboardInterrupt:
+        console.print("\nstopped every service.")
+    except ServiceFailed as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(1) from None
+
+
+def _check_can_start(services: list[ManagedService]) -> None:
+    if not airflow_executable().exists():
+        console.print(
+            f"[bold red]error:[/] Airflow is not installed at {airflow_executable()}: run "
+            "`make setup-airflow` (or `make run`, which sets everything up)."
+        )
+        raise typer.Exit(2)
+    busy = [f"{s.name} ({s.port})" for s in services if s.port and port_in_use(s.port)]
+    if busy:
+        console.print(
+            f"[bold red]error:[/] ports already in use: {', '.join(busy)}. Stop what listens "
+            "there or pick other ports (--airflow-port, --mlflow-port, --serving-port)."
+        )
+        raise typer.Exit(2)
+
+
+def _step(what: str, action) -> None:
+    started = time.monotonic()
+    with console.status(f"{what}…"):
+        action()
+    console.print(f"[green]✓[/] {what} ready ({time.monotonic() - started:.0f}s)")
+
+
+def _start(supervisor: Supervisor, service: ManagedService) -> None:
+    running = supervisor.start(service)
+    with console.status(f"starting {service.name}…") as status:
+        seconds = supervisor.wait_ready(
+            running, lambda t: status.update(f"starting {service.name}… {t:.0f}s")
+        )
+    where = f" at {service.url}" if service.url else ""
+    console.print(f"[green]✓[/] {service.name} up{where} ({seconds:.0f}s)")
+
+
+def _run_pipeline(
+    api: AirflowApi, supervisor: Supervisor, customers: int, seed: int, timeout_minutes: float
+) -> str:
+    with console.status("waiting for Airflow to load the DAGs…"):
+        api.wait_for_dag(DAILY_DAG, timeout=300)
+    api.unpause(DAILY_DAG)
+    conf = {"source": "synthetic", "customers": customers, "seed": seed}
+    run_id = api.trigger(DAILY_DAG, conf)
+    console.rule(f"[bold]{DAILY_DAG}: {customers:,} customers, seed {seed}")
+    console.print(
+        f"run {run_id}: {api.base_url.replace('127.0.0.1', 'localhost')}"
+        f"/dags/{DAILY_DAG}/runs/{run_id}"
+    )
+    started = time.monotonic()
+    seen: dict[str, tuple[str | None, int]] = {}
+    state = "queued"
+    with console.status("starting the run…") as status:
+        while state not in FINISHED:
+            if time.monotonic() - started > timeout_minutes * 60:
+                raise ServiceFailed(f"the run did not finish within {timeout_minutes:.0f} min")
+            exited = supervisor.first_exited()
+            if exited is not None:
+                supervisor.check_alive(exited)
+            tasks = api.task_states(DAILY_DAG, run_id)
+            _print_changes(tasks, seen)
+            state = api.run_state(DAILY_DAG, run_id)
+            running = [t.task_id for t in tasks if t.state == "running"]
+            done = sum(t.state in _DONE - {"up_for_retry"} for t in tasks)
+            status.update(
+                f"{done}/{len(tasks)} tasks done, {time.monotonic() - started:.0f}s"
+                + (f"; running {', '.join(running)}" if running else "")
+            )
+            time.sleep(2)
+    _print_changes(api.task_states(DAILY_DAG, run_id), seen)
+    colour = "green" if state == "success" else "red"
+    console.rule(f"[bold {colour}]run {state} in {time.monotonic() - started:.0f}s")
+    return state
+
+
+def _print_changes(tasks: list[TaskState], seen: dict[str, tuple[str | None, int]]) -> None:
+    for task in tasks:
+        key = (task.state, task.try_number)
+        if task.state not in _DONE or seen.get(task.task_id) == key:
+            continue
+        seen[task.task_id] = key
+        mark = _MARK.get(task.state or "", "[red]✗[/]")
+        took = f"{task.seconds:6.1f}s" if task.seconds is not None else " " * 7
+        console.print(f"  {mark} {took}  {task.task_id}  [dim]{task.state}[/]")
+
+
+def _explain_failure(api: AirflowApi, exit_after_run: bool) -> None:
+    console.print(
+        "[bold red]The pipeline run failed.[/] Open the failed task in the Airflow UI for its "
+        "log (a failed quality gate names the table, the expectation and sample values)."
+        + ("" if exit_after_run else " The services keep running so you can look.")
+    )
+
+
+def _show_sample_ranking(settings: Settings, ports: Ports) -> None:
+    from smartstack.featurestore.store import snapshot_time
+    from smartstack.serving.client import rank
+
+    customer = _a_customer(settings)
+    at = snapshot_time(settings) - timedelta(hours=12)
+    response = rank(serving_url(ports), customer, at, k=3)
+    console.rule("[bold]a ranked response for a real customer")
+    console.print(
+        f"POST {serving_url(ports).replace('127.0.0.1', 'localhost')}/rank "
+        + json.dumps({"customer_id": customer, "context": {"channel": "app",
+                      "timestamp": at.isoformat()}, "k": 3})
+    )  # fmt: skip
+    console.print_json(json.dumps(response))
+
+
+def _a_customer(settings: Settings) -> str:
+    """The first customer of the raw customer table: one the pipeline just built features for."""
+    import pyarrow.parquet as pq
+
+    part = min((settings.raw_dir / "customers").glob("*.parquet"))
+    return str(pq.read_table(part, columns=["customer_id"]).column(0)[0].as_py())
+
+
+def _show_urls(services: list[ManagedService], seconds: float) -> None:
+    console.rule(f"[bold]Smart Stack is up ({seconds / 60:.1f} min)")
+    for service in services:
+        if service.url:
+            console.print(f"  {service.name:<20} {service.url}")
+    console.print("  Airflow needs no login on this machine (simple auth manager, all admins).")
+
+
+def _watch(supervisor: Supervisor) -> None:
+    while True:
+        exited = supervisor.first_exited()
+        if exited is not None:
+            supervisor.check_alive(exited)
+        time.sleep(1)

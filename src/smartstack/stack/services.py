@@ -1,0 +1,107 @@
+"""The services of the local stack, as one declarative list.
+
+``smartstack up`` starts them in this order, waits for each to answer, runs the daily DAG, and
+stops them in reverse order on Ctrl-C. Adding a component (a broker, a stream processor) means
+adding one :class:`~smartstack.stack.processes.ManagedService` here: its command, its port and
+the path that answers when it is ready. A service with ``needs`` (a file the pipeline builds)
+starts with the others when that file exists, else as soon as the pipeline has succeeded.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartstack.paths import PROJECT_ROOT
+from smartstack.settings import Settings
+from smartstack.stack.airflow import airflow_environment, airflow_executable
+from smartstack.stack.processes import ManagedService
+
+
+@dataclass(frozen=True)
+class Ports:
+    airflow: int = 8080
+    mlflow: int = 5000
+    serving: int = 3000
+
+
+def _venv_bin(name: str) -> str:
+    """An executable of the project environment (the one running this code)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def serving_url(ports: Ports) -> str:
+    return f"http://127.0.0.1:{ports.serving}"
+
+
+def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
+    """Every long-running process of the embedded stack, in start order."""
+    from smartstack.featurestore.config import registry_path
+
+    airflow = str(airflow_executable())
+    registry = registry_path(settings)
+    airflow_env = airflow_environment(settings, ports.airflow, serving_url(ports))
+    project_env = {
+        "SMARTSTACK_HOME": str(settings.home),
+        "SMARTSTACK_DATA_DIR": str(settings.data_dir),
+        "SMARTSTACK_MLFLOW_TRACKING_URI": str(settings.mlflow_tracking_uri),
+    }
+    return [
+        ManagedService(
+            name="mlflow",
+            command=[
+                _venv_bin("mlflow"),
+                "server",
+                "--backend-store-uri",
+                str(settings.mlflow_tracking_uri),
+                "--default-artifact-root",
+                str(settings.mlflow_artifact_root),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.mlflow),
+                "--workers",
+                "1",
+            ],  # fmt: skip
+            port=ports.mlflow,
+            ready_path="/health",
+            url=f"http://localhost:{ports.mlflow}",
+            env=project_env,
+        ),
+        ManagedService(
+            name="airflow-api-server",
+            command=[airflow, "api-server", "--port", str(ports.airflow), "--workers", "1"],
+            port=ports.airflow,
+            ready_path="/api/v2/monitor/health",
+            url=f"http://localhost:{ports.airflow}",
+            env=airflow_env,
+        ),
+        ManagedService(name="airflow-scheduler", command=[airflow, "scheduler"], env=airflow_env),
+        ManagedService(
+            name="airflow-dag-processor", command=[airflow, "dag-processor"], env=airflow_env
+        ),
+        ManagedService(
+            name="bentoml",
+            command=[
+                _venv_bin("bentoml"),
+                "serve",
+                "serving.service:RankingService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.serving),
+            ],  # fmt: skip
+            port=ports.serving,
+            ready_path="/readyz",
+            url=f"http://localhost:{ports.serving}",
+            env={
+                **project_env,
+                "BENTOML_HOME": str(settings.home / "bentoml"),
+                "BENTOML_DO_NOT_TRACK": "true",
+            },
+            cwd=PROJECT_ROOT,
+            # The service reads the Feast registry when it starts (a file in the local profile).
+            needs=None if registry.startswith("postgresql") else Path(registry),
+        ),
+    ]

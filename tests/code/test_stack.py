@@ -1,0 +1,162 @@
+"""The run command's process management, on real processes: services start, answer, and stop
+with every process they started (even ones in sessions of their own), on Ctrl-C or ``kill``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from smartstack.paths import PROJECT_ROOT
+from smartstack.settings import Settings
+from smartstack.stack.processes import ManagedService, ServiceFailed, Supervisor, port_in_use
+from smartstack.stack.services import Ports, local_services
+from tests.dags.airflow_helpers import require_airflow
+
+PYTHON = sys.executable
+SMARTSTACK = str(Path(sys.executable).parent / "smartstack")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def web_service(port: int, pid_file: Path) -> ManagedService:
+    """An HTTP server that first starts a grandchild in a session of its own."""
+    script = textwrap.dedent(f"""
+        import http.server, subprocess, sys
+        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                                  start_new_session=True)
+        open({str(pid_file)!r}, "w").write(str(helper.pid))
+        http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port={port},
+                         bind="127.0.0.1")
+    """)
+    return ManagedService("web", [PYTHON, "-c", script], port=port, ready_path="/",
+                          ready_timeout=30)  # fmt: skip
+
+
+def gone(pids: list[int], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_services_answer_then_stop_with_every_process_they_started(tmp_path: Path) -> None:
+    port = free_port()
+    worker = ManagedService("worker", [PYTHON, "-c", "import time; time.sleep(600)"])
+    with Supervisor(tmp_path / "logs", grace_seconds=5) as supervisor:
+        web = supervisor.start(web_service(port, tmp_path / "helper.pid"))
+        supervisor.wait_ready(web)
+        sleeper = supervisor.start(worker)
+        supervisor.wait_ready(sleeper)
+        assert port_in_use(port)
+        pids = [web.process.pid, sleeper.process.pid, int((tmp_path / "helper.pid").read_text())]
+        assert all(psutil.pid_exists(p) for p in pids)
+        assert supervisor.stop_all() == ["worker", "web"]  # last started, first stopped
+    assert gone(pids)
+    assert not port_in_use(port)
+    assert (tmp_path / "logs" / "web.log").exists()
+
+
+def test_a_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with Supervisor(tmp_path) as supervisor, pytest.raises(ServiceFailed, match="in use"):
+            supervisor.start(web_service(port, tmp_path / "pid"))
+        assert supervisor.running == []
+
+
+def test_a_service_that_dies_is_reported_with_the_end_of_its_log(tmp_path: Path) -> None:
+    crash = ManagedService("crash", [PYTHON, "-c", "print('no config'); raise SystemExit(3)"],
+                           port=free_port(), ready_path="/")  # fmt: skip
+    with Supervisor(tmp_path) as supervisor:
+        running = supervisor.start(crash)
+        with pytest.raises(ServiceFailed, match="crash exited with code 3") as failure:
+            supervisor.wait_ready(running)
+    assert "no config" in str(failure.value)
+
+
+def test_kill_stops_the_supervisor_and_its_services(tmp_path: Path) -> None:
+    port = free_port()
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from smartstack.stack.processes import ManagedService, Supervisor, sigterm_as_interrupt
+        from tests.code.test_stack import web_service
+        try:
+            with sigterm_as_interrupt(), Supervisor(Path({str(tmp_path)!r})) as supervisor:
+                supervisor.wait_ready(supervisor.start(
+                    web_service({port}, Path({str(tmp_path / "helper.pid")!r}))))
+                print("ready", flush=True)
+                time.sleep(600)
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+    """)
+    parent = subprocess.Popen([PYTHON, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=PROJECT_ROOT)  # fmt: skip
+    assert parent.stdout.readline().strip() == "ready"
+    tree = [c.pid for c in psutil.Process(parent.pid).children(recursive=True)]
+    tree.append(int((tmp_path / "helper.pid").read_text()))
+    os.kill(parent.pid, signal.SIGTERM)
+    assert parent.stdout.readline().strip() == "stopped"
+    assert parent.wait(30) == 0
+    assert gone(tree)
+    assert not port_in_use(port)
+
+
+def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    services = local_services(settings, Ports(airflow=18080, mlflow=15000, serving=13000))
+    names = [s.name for s in services]
+    assert names == ["mlflow", "airflow-api-server", "airflow-scheduler",
+                     "airflow-dag-processor", "bentoml"]  # fmt: skip
+    by_name = {s.name: s for s in services}
+    assert {by_name[n].port for n in ("mlflow", "airflow-api-server", "bentoml")} == {
+        15000, 18080, 13000}  # fmt: skip
+    # The ranking service needs the feature registry the pipeline writes.
+    assert by_name["bentoml"].needs == settings.home / "feast" / "registry.db"
+    assert not by_name["bentoml"].can_start
+    airflow = [s for s in services if s.name.startswith("airflow")]
+    envs = [s.env for s in airflow]
+    # One configuration for every Airflow process: the shared JWT secret above all.
+    assert all(env == envs[0] for env in envs)
+    env = envs[0]
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(PROJECT_ROOT / "dags")
+    assert env["AIRFLOW_HOME"] == str(settings.home / "airflow")
+    assert env["SMARTSTACK_HOME"] == str(settings.home)
+    assert env["SMARTSTACK_SERVING_URL"] == "http://127.0.0.1:13000"
+    assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 32
+
+
+def test_up_refuses_ports_in_use_with_a_sentence(tmp_path: Path) -> None:
+    require_airflow()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [SMARTSTACK, "up", "--airflow-port", str(port), "--mlflow-port", str(free_port()),
+             "--serving-port", str(free_port()), "--exit-after-run"],
+            env={**os.environ, "SMARTSTACK_HOME": str(tmp_path)},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert f"ports already in use: airflow-api-server ({port})" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
