@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bentoml
 
+from smartstack.events.contracts import FeedbackEvent
+from smartstack.events.producers import FeedbackReceipt, PublishFailed, feedback_sink
 from smartstack.serving.admin import (
     RELOAD_ROUTE,
     AdminConfig,
@@ -35,6 +37,7 @@ from smartstack.settings import get_settings
 class RankingService:
     def __init__(self) -> None:
         self.app = RankingApp(get_settings(), ServingConfig())
+        self.feedback_sink = feedback_sink(get_settings())
 
     @bentoml.api(route="/rank", input_spec=RankRequest)
     def rank(
@@ -54,6 +57,22 @@ class RankingService:
             )
         )
 
+    @bentoml.api(route="/feedback")
+    def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> FeedbackReceipt:
+        """Record what a customer did with an offer, or their 1–5 rating of its explanation.
+        Answers once the event is durable; 503 with the reason if the broker cannot take it now
+        (nothing is stored: retry with the same event_id, duplicates are dropped by id)."""
+        try:
+            self.feedback_sink.send(event)
+        except PublishFailed as exc:
+            ctx.response.status_code = 503
+            ctx.response.headers["Retry-After"] = "1"
+            return FeedbackReceipt(
+                event_id=event.event_id,
+                error=f"feedback not stored: {exc}; retry with the same event_id",
+            )
+        return FeedbackReceipt(event_id=event.event_id, stored=self.feedback_sink.name)
+
     @bentoml.api(route=RELOAD_ROUTE)
     def reload(self, ctx: bentoml.Context) -> ReloadResponse:
         """Check the registry now and serve the version `champion` names (local callers, or the
@@ -71,3 +90,4 @@ class RankingService:
     @bentoml.on_shutdown
     def shutdown(self) -> None:
         self.app.close()
+        self.feedback_sink.close()

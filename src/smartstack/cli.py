@@ -177,6 +177,11 @@ app.add_typer(serving_app, name="serving")
 from smartstack.stack.commands import up  # noqa: E402
 
 app.command()(up)
+from smartstack.events.commands import app as events_app  # noqa: E402
+from smartstack.events.commands import feedback_app  # noqa: E402
+
+app.add_typer(events_app, name="events")
+app.add_typer(feedback_app, name="feedback")
 
 
 def _progress() -> Progress:

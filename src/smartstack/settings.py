@@ -50,7 +50,9 @@ _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "warehouse": Warehouse.duckdb,
         "redis_url": "redis://127.0.0.1:6379/0",
         "postgres_url": None,
-        "kafka_bootstrap_servers": "127.0.0.1:9092",
+        # No broker: POST /feedback writes straight to the local feedback table. The run
+        # command that starts the local broker sets KAFKA_BOOTSTRAP_SERVERS.
+        "kafka_bootstrap_servers": None,
     },
     Profile.prod: {
         "online_store": OnlineStore.redis,
@@ -111,8 +113,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=_alias("OPENAI_API_KEY"))
 
     # Events
-    kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092",
+    kafka_bootstrap_servers: str | None = Field(
+        None,
+        description="Kafka brokers (host:port,…); unset or empty: no broker (embedded mode).",
         validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS"),
     )
 

@@ -37,6 +37,7 @@ def test_local_profile_is_embedded_by_default(tmp_path: Path) -> None:
     assert s.duckdb_path == tmp_path / "var" / "warehouse.duckdb"
     assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path}/var/mlflow/mlflow.db"
     assert s.postgres_url is None
+    assert s.kafka_bootstrap_servers is None  # no broker: feedback goes straight to its table
     assert not (tmp_path / "var").exists(), "reading settings must not create folders"
 
 

@@ -125,14 +125,18 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     services = local_services(settings, Ports(airflow=18080, mlflow=15000, serving=13000))
     names = [s.name for s in services]
-    assert names == ["mlflow", "airflow-api-server", "airflow-scheduler",
-                     "airflow-dag-processor", "bentoml"]  # fmt: skip
+    assert names == ["mlflow", "kafka", "airflow-api-server", "airflow-scheduler",
+                     "airflow-dag-processor", "stream-processor", "bentoml"]  # fmt: skip
     by_name = {s.name: s for s in services}
     assert {by_name[n].port for n in ("mlflow", "airflow-api-server", "bentoml")} == {
         15000, 18080, 13000}  # fmt: skip
     # The ranking service needs the feature registry the pipeline writes.
     assert by_name["bentoml"].needs == settings.home / "feast" / "registry.db"
     assert not by_name["bentoml"].can_start
+    # The local broker, and the stream processor that waits for the registry like the service.
+    assert by_name["kafka"].port == 9092
+    assert by_name["stream-processor"].needs == by_name["bentoml"].needs
+    assert by_name["bentoml"].env["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
     airflow = [s for s in services if s.name.startswith("airflow")]
     envs = [s.env for s in airflow]
     # One configuration for every Airflow process: the shared JWT secret above all.

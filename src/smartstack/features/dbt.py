@@ -114,6 +114,7 @@ def profile_environment(settings: Settings) -> dict[str, str]:
     env = {
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "SMARTSTACK_RAW_DIR": str(settings.raw_dir),
+        "SMARTSTACK_FEEDBACK_DIR": str(settings.data_dir / "feedback"),
         "SMARTSTACK_FEATURES_DIR": str(features_dir(settings)),
         "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,

@@ -9,7 +9,7 @@ from smartstack.messaging.cache import ExplanationCache
 from smartstack.messaging.explainer import Explainer
 from smartstack.messaging.explanation import Explanation, FallbackReason, Source
 from smartstack.messaging.facts import ExplanationFacts, build_facts
-from smartstack.messaging.feedback import FeedbackStore, RatingSummary
+from smartstack.messaging.feedback import RatingSummary, rating_event, summarize_ratings
 from smartstack.messaging.llm import LLMClient, LLMConfig, TokenBudget
 from smartstack.messaging.precompute import PrecomputeReport, precompute, top_offer_facts
 from smartstack.messaging.redaction import Redactor
@@ -20,7 +20,6 @@ __all__ = [
     "ExplanationCache",
     "ExplanationFacts",
     "FallbackReason",
-    "FeedbackStore",
     "LLMClient",
     "LLMConfig",
     "PrecomputeReport",
@@ -30,5 +29,7 @@ __all__ = [
     "TokenBudget",
     "build_facts",
     "precompute",
+    "rating_event",
+    "summarize_ratings",
     "top_offer_facts",
 ]

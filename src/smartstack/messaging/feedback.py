@@ -1,40 +1,25 @@
 """Customer ratings of explanations (1–5), and their summary for the ML team.
 
-Each rating records what wrote the text (LLM model, or template angle/phrasing), so the team can
-compare the mean rating of each template and model and retire the weak ones. SQLite rather than
-DuckDB: the serving process writes one row per rating while analysts read the same file, and
-SQLite (in WAL mode) allows that where a DuckDB file takes a single writer lock.
+A rating is a feedback event of kind ``rating`` (see :mod:`smartstack.events.contracts`): it
+travels like every other feedback event (``POST /feedback`` → Kafka → stream processor, or
+straight to the table without a broker) and lands once, by event id, in the feedback table.
+Each records what wrote the text (LLM model, or template angle/phrasing), so the team can
+compare the mean rating of each template and model and retire the weak ones.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from smartstack.messaging.explanation import Explanation, Source
-from smartstack.settings import Settings, get_settings
+import duckdb
+import pyarrow as pa
+
+from smartstack.events.contracts import FeedbackEvent, FeedbackKind
+from smartstack.messaging.explanation import Explanation
 
 MIN_RATING, MAX_RATING = 1, 5
-
-_SCHEMA = """
-create table if not exists explanation_ratings (
-    rated_at text not null,
-    customer_id text not null,
-    offer_id text not null,
-    feature_version text not null,
-    rating integer not null check (rating between 1 and 5),
-    source text not null,
-    template_id text,
-    model text
-)
-"""
-
-
-def default_path(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).home / "feedback" / "explanations.sqlite"
 
 
 def validate_rating(rating: object) -> int:
@@ -45,6 +30,27 @@ def validate_rating(rating: object) -> int:
             f"rating must be a whole number from {MIN_RATING} to {MAX_RATING}, got {rating!r}"
         )
     return int(rating)  # type: ignore[arg-type]
+
+
+def rating_event(
+    explanation: Explanation,
+    rating: int,
+    event_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> FeedbackEvent:
+    """The feedback event of one rating of ``explanation``."""
+    return FeedbackEvent(
+        event_id=event_id or uuid.uuid4().hex,
+        kind=FeedbackKind.rating,
+        customer_id=explanation.customer_id,
+        offer_id=explanation.offer_id,
+        occurred_at=occurred_at or datetime.now(UTC),
+        rating=validate_rating(rating),
+        feature_version=explanation.feature_version,
+        source=explanation.source.value,
+        template_id=explanation.template_id,
+        model=explanation.model,
+    )
 
 
 @dataclass(frozen=True)
@@ -58,75 +64,27 @@ class RatingSummary:
     count: int
 
 
-class FeedbackStore:
-    """Appends ratings to a SQLite table under ``<home>/feedback/``; thread-safe."""
+# The model is credited only for LLM text and the template only for template text: template
+# text shown as a fallback was written by the template, whatever model was configured.
+_SUMMARY = """
+select
+    source,
+    case when source = 'template' then template_id end as template_id,
+    case when source = 'llm' then model end as model,
+    round(avg(rating), 3) as mean_rating,
+    count(*) as n
+from feedback
+where kind = 'rating'
+group by all
+order by n desc, source, template_id, model
+"""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("pragma journal_mode=wal")
-        self._db.execute(_SCHEMA)
 
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> FeedbackStore:
-        return cls(default_path(settings))
-
-    def record(
-        self,
-        *,
-        customer_id: str,
-        offer_id: str,
-        rating: int,
-        source: Source | str,
-        template_id: str | None = None,
-        model: str | None = None,
-        feature_version: str = "",
-        rated_at: datetime | None = None,
-    ) -> None:
-        """Store one rating, as the feedback endpoint receives it (the ids /rank returned)."""
-        value = validate_rating(rating)
-        source = Source(source)
-        row = (
-            (rated_at or datetime.now(UTC)).isoformat(),
-            customer_id,
-            offer_id,
-            feature_version,
-            value,
-            source.value,
-            template_id if source == Source.template else None,
-            model if source == Source.llm else None,
-        )
-        with self._lock:
-            self._db.execute("insert into explanation_ratings values (?, ?, ?, ?, ?, ?, ?, ?)", row)
-
-    def record_explanation(self, explanation: Explanation, rating: int) -> None:
-        """Store a rating of an explanation object.
-
-        The model is kept only for LLM text: template text shown as a fallback was written by
-        the template, whatever model was configured.
-        """
-        self.record(
-            customer_id=explanation.customer_id,
-            offer_id=explanation.offer_id,
-            rating=rating,
-            source=explanation.source,
-            template_id=explanation.template_id,
-            model=explanation.model,
-            feature_version=explanation.feature_version,
-        )
-
-    def summarize(self) -> list[RatingSummary]:
-        """Mean rating and count per source, template and model, most rated first."""
-        with self._lock:
-            rows = self._db.execute(
-                "select source, template_id, model, avg(rating), count(*) "
-                "from explanation_ratings group by source, template_id, model "
-                "order by count(*) desc, source, template_id, model"
-            ).fetchall()
-        return [RatingSummary(s, t, m, round(mean, 3), n) for s, t, m, mean, n in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+def summarize_ratings(feedback: pa.Table) -> list[RatingSummary]:
+    """Mean rating and count per source, template and model, most rated first, from the rows
+    of the feedback table."""
+    connection = duckdb.connect()
+    connection.register("feedback", feedback)
+    result = connection.execute(_SUMMARY).fetchall()
+    connection.close()
+    return [RatingSummary(s, t, m, float(mean), n) for s, t, m, mean, n in result]

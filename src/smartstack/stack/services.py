@@ -24,6 +24,8 @@ class Ports:
     airflow: int = 8080
     mlflow: int = 5000
     serving: int = 3000
+    kafka: int = 9092
+    stream_metrics: int = 9108  # the stream processor's Prometheus metrics
 
 
 def _venv_bin(name: str) -> str:
@@ -46,7 +48,11 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
         "SMARTSTACK_HOME": str(settings.home),
         "SMARTSTACK_DATA_DIR": str(settings.data_dir),
         "SMARTSTACK_MLFLOW_TRACKING_URI": str(settings.mlflow_tracking_uri),
+        # The stack's own broker: feedback goes through Kafka to the stream processor.
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
     }
+    # The processor and the ranking service read the Feast registry when they start.
+    needs_registry = None if registry.startswith("postgresql") else Path(registry)
     return [
         ManagedService(
             name="mlflow",
@@ -70,6 +76,12 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             env=project_env,
         ),
         ManagedService(
+            name="kafka",
+            command=[_venv_bin("smartstack"), "events", "broker", "--port", str(ports.kafka)],
+            port=ports.kafka,
+            env=project_env,
+        ),
+        ManagedService(
             name="airflow-api-server",
             command=[airflow, "api-server", "--port", str(ports.airflow), "--workers", "1"],
             port=ports.airflow,
@@ -80,6 +92,21 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
         ManagedService(name="airflow-scheduler", command=[airflow, "scheduler"], env=airflow_env),
         ManagedService(
             name="airflow-dag-processor", command=[airflow, "dag-processor"], env=airflow_env
+        ),
+        ManagedService(
+            name="stream-processor",
+            command=[
+                _venv_bin("smartstack"),
+                "events",
+                "process",
+                "--metrics-port",
+                str(ports.stream_metrics),
+            ],  # fmt: skip
+            port=ports.stream_metrics,
+            ready_path="/metrics",
+            url=f"http://localhost:{ports.stream_metrics}/metrics",
+            env=project_env,
+            needs=needs_registry,
         ),
         ManagedService(
             name="bentoml",
@@ -101,7 +128,6 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
                 "BENTOML_DO_NOT_TRACK": "true",
             },
             cwd=PROJECT_ROOT,
-            # The service reads the Feast registry when it starts (a file in the local profile).
-            needs=None if registry.startswith("postgresql") else Path(registry),
+            needs=needs_registry,
         ),
     ]

@@ -7,7 +7,7 @@ with
 
 impressions as (
 
-    select * from {{ ref('stg_smartstack__impressions') }}
+    select * from {{ ref('int_impressions_unioned') }}
 
 ),
 

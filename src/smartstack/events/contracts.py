@@ -1,0 +1,217 @@
+"""Event contracts: what may travel on each topic, version 1.
+
+Every event is JSON, keyed by ``customer_id`` (so one customer's events stay in order on one
+partition) and validated against its contract on the way in: by ``POST /feedback`` before
+publishing and by the stream processor before applying. An event that fails goes to the
+dead-letter topic with the reason; nothing is dropped silently.
+
+Versioning: the major version is part of the topic name (``….v1``) and of each event
+(``schema_version``). A compatible change (a new optional field) keeps the version; an
+incompatible one is a new model and a new topic, consumed side by side until producers move.
+Models are strict (no coercion, no unknown fields), so a producer bug surfaces as a dead letter
+naming the field instead of a silently different feature.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from smartstack.data.schema import (
+    CLICKSTREAM_EVENTS,
+    DEVICE_CATEGORIES,
+    IMPRESSION_CHANNELS,
+    MERCHANT_CATEGORIES,
+    TRANSACTION_CHANNELS,
+)
+
+_ZERO = timedelta(0)
+
+
+class Topic(StrEnum):
+    transactions = "smartstack.transactions.v1"
+    clickstream = "smartstack.clickstream.v1"
+    feedback = "smartstack.feedback.v1"
+    dead_letters = "smartstack.dead-letters.v1"
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive timestamps mean UTC; aware ones are converted to it (a zero offset is already UTC:
+    converting it anyway costs more than the rest of parsing)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.utcoffset() == _ZERO else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+OfferId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def _choice(name: str, values: tuple[str, ...]) -> Any:
+    """One of ``values``, also given as a plain string from Python (strict mode would want the
+    enum member there; from JSON strings are the only way). Anything else is refused."""
+    return Annotated[StrEnum(name, {v: v for v in values}), Field(strict=False)]
+
+
+MerchantCategory = _choice("MerchantCategory", MERCHANT_CATEGORIES)
+TransactionChannel = _choice("TransactionChannel", TRANSACTION_CHANNELS)
+ImpressionChannel = _choice("ImpressionChannel", IMPRESSION_CHANNELS)
+ClickstreamEventName = _choice("ClickstreamEventName", CLICKSTREAM_EVENTS)
+DeviceCategory = _choice("DeviceCategory", DEVICE_CATEGORIES)
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    schema_version: Literal[1] = 1
+
+
+class TransactionEvent(_Contract):
+    """A card transaction, as the raw ``transactions`` table holds it."""
+
+    transaction_id: int = Field(ge=0)
+    customer_id: CustomerId
+    event_timestamp: UtcDatetime
+    merchant_name: str = Field(min_length=1, max_length=200)
+    merchant_category: MerchantCategory
+    amount: float = Field(gt=0, description="In `currency` units; refunds are not events yet.")
+    # Spend features add amounts up, so one currency only until conversion exists.
+    currency: Literal["USD"]
+    channel: TransactionChannel
+
+    @model_validator(mode="after")
+    def _finite(self) -> Self:
+        if not math.isfinite(self.amount):
+            raise PydanticCustomError("finite_number", "amount: must be a finite number")
+        return self
+
+
+class ClickstreamEvent(_Contract):
+    """A GA4-shaped app or web event, as the raw ``clickstream`` table holds it."""
+
+    event_id: int = Field(ge=0)
+    customer_id: CustomerId
+    session_id: int = Field(ge=0)
+    event_timestamp: UtcDatetime
+    event_name: ClickstreamEventName
+    page_location: str = Field(min_length=1, max_length=2048)
+    offer_id: OfferId | None = None
+    search_term: str | None = Field(None, max_length=200)
+    device_category: DeviceCategory
+
+
+class FeedbackKind(StrEnum):
+    """What a customer did with an offer (the funnel), or their rating of its explanation."""
+
+    impression = "impression"
+    view = "view"
+    click = "click"
+    skip = "skip"
+    redeem = "redeem"
+    rating = "rating"
+
+
+RATING_FIELDS = ("rating", "feature_version", "source", "template_id", "model")
+
+
+class FeedbackEvent(_Contract):
+    """One piece of feedback on one offer shown to one customer.
+
+    ``event_id`` is chosen by the client and makes retries safe: the feedback table keeps one
+    row per id. Funnel events (impression … redeem) carry the ``request_id`` that ``/rank``
+    returned, which groups them into one impression for training; rating events carry what
+    wrote the explanation they rate (quote the ``explanation`` fields of ``/rank``).
+    """
+
+    event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    kind: Annotated[FeedbackKind, Field(strict=False)]
+    customer_id: CustomerId
+    offer_id: OfferId
+    occurred_at: UtcDatetime
+    request_id: str | None = Field(None, min_length=1, max_length=64)
+    channel: ImpressionChannel | None = None
+    position: int | None = Field(None, ge=1, le=200)
+    rating: int | None = Field(None, ge=1, le=5, description="1–5; rating events only.")
+    feature_version: str | None = Field(None, min_length=1, max_length=128)
+    source: Literal["llm", "template"] | None = Field(
+        None, description="What wrote the rated text; rating events only."
+    )
+    template_id: str | None = Field(None, max_length=128)
+    model: str | None = Field(None, max_length=128)
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Self:
+        if self.kind is FeedbackKind.rating:
+            for name in ("rating", "feature_version", "source"):
+                if getattr(self, name) is None:
+                    raise PydanticCustomError(
+                        "missing_for_kind", f"{name}: required when kind is 'rating'"
+                    )
+            return self
+        if self.request_id is None:
+            raise PydanticCustomError(
+                "missing_for_kind",
+                f"request_id: required when kind is '{self.kind}' (the id /rank returned)",
+            )
+        for name in RATING_FIELDS:
+            if getattr(self, name) is not None:
+                raise PydanticCustomError(
+                    "not_for_kind", f"{name}: only rating events carry it, not '{self.kind}'"
+                )
+        return self
+
+
+Event = TransactionEvent | ClickstreamEvent | FeedbackEvent
+CONTRACTS: dict[Topic, type[_Contract]] = {
+    Topic.transactions: TransactionEvent,
+    Topic.clickstream: ClickstreamEvent,
+    Topic.feedback: FeedbackEvent,
+}
+
+
+class ContractViolation(ValueError):
+    """An event that does not meet its topic's contract; ``reason`` names the fields."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe(error: ValidationError) -> str:
+    """``field: message; …``, one entry per problem, for dead letters and HTTP errors."""
+    parts = []
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(p) for p in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+_VALIDATORS = {topic.value: model.model_validate_json for topic, model in CONTRACTS.items()}
+
+
+def parse(topic: str, payload: bytes | None) -> Event:
+    """The event in ``payload`` under ``topic``'s contract, or :class:`ContractViolation`."""
+    if payload is None:
+        raise ContractViolation("empty message (tombstone)")
+    try:
+        return _VALIDATORS[topic](payload)  # type: ignore[return-value]
+    except ValidationError as error:
+        raise ContractViolation(describe(error)) from None
+
+
+def serialize(event: _Contract) -> bytes:
+    return event.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,226 @@
+"""The stream processor: one consumer-group member applying events in micro-batches.
+
+Each batch (up to ``max_batch`` messages, or what arrived within ``batch_wait`` seconds):
+
+1. validate every message against its topic's contract; a failure is published to the
+   dead-letter topic with the reason in the ``dlq.reason`` header (and the source topic,
+   partition and offset), never dropped;
+2. land feedback events in the feedback table (deduplicated by event id);
+3. add transactions to the recent-spend state and push one row per touched customer to the
+   online store (a pure function of the state, so a repeated push is harmless);
+4. wait for the dead letters' acknowledgements, then commit the state and the consumed offsets
+   in one SQLite transaction, then commit the offsets to Kafka (for lag monitoring).
+
+A crash anywhere before step 4 re-delivers the batch on restart: feedback and transactions
+already applied are recognised by id, so every event counts once. Clickstream events are
+validated (bad ones dead-lettered) and counted; no streaming feature reads them yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
+
+from smartstack.events.contracts import (
+    ContractViolation,
+    FeedbackEvent,
+    Topic,
+    TransactionEvent,
+    parse,
+)
+from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.kafka import consumer_config, producer_config
+from smartstack.events.online_writer import OnlineSpendWriter
+from smartstack.events.recent_spend import BatchChanges, RecentSpendState
+
+log = logging.getLogger(__name__)
+
+EVENTS = Counter(
+    "smartstack_stream_events",
+    "Events consumed by the stream processor, by topic and what became of them.",
+    ["topic", "outcome"],
+)
+BATCH_SECONDS = Histogram(
+    "smartstack_stream_batch_seconds",
+    "Time to apply one micro-batch (validate, land, push online, commit).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
+)
+ONLINE_ROWS = Counter(
+    "smartstack_stream_online_rows", "Customer rows pushed to the online store."
+)
+EVENT_LAG = Gauge(
+    "smartstack_stream_event_lag_seconds",
+    "Wall-clock time minus the event time of the newest transaction applied.",
+)
+
+SUBSCRIBED = (Topic.transactions, Topic.clickstream, Topic.feedback)
+
+
+class DeadLetterFailed(RuntimeError):
+    """The dead-letter topic did not acknowledge; the batch is not committed."""
+
+
+@dataclass
+class Totals:
+    """Running counts since start, for progress lines and tests."""
+
+    consumed: int = 0
+    transactions: int = 0
+    duplicates: int = 0
+    too_old: int = 0
+    feedback_landed: int = 0
+    clickstream: int = 0
+    dead_letters: int = 0
+    online_rows: int = 0
+    batches: int = 0
+    seconds_applying: float = field(default=0.0)
+
+
+class StreamProcessor:
+    def __init__(
+        self,
+        servers: str,
+        state: RecentSpendState,
+        writer: OnlineSpendWriter,
+        feedback: FeedbackTable,
+        group: str,
+        max_batch: int = 50_000,
+        batch_wait: float = 0.5,
+    ) -> None:
+        self.state = state
+        self.writer = writer
+        self.feedback = feedback
+        self.totals = Totals()
+        self._max_batch = max_batch
+        self._batch_wait = batch_wait
+        self._consumer = Consumer(consumer_config(servers, group))
+        self._dead_letters = Producer(producer_config(servers))
+        self._dlq_errors: list[str] = []
+        self._stop = threading.Event()
+        self.assigned: list[TopicPartition] = []
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand and return (signal handlers call this)."""
+        self._stop.set()
+
+    def run(self, until: Callable[[Totals], bool] | None = None) -> Totals:
+        """Consume and apply until :meth:`stop` (or ``until(totals)`` is true)."""
+        self._consumer.subscribe([t.value for t in SUBSCRIBED], on_assign=self._on_assign)
+        try:
+            while not self._stop.is_set() and not (until and until(self.totals)):
+                messages = self._consumer.consume(self._max_batch, self._batch_wait)
+                if messages:
+                    self._apply(messages)
+        finally:
+            self._consumer.close()  # leaves the group at once, so a successor takes over fast
+            self._dead_letters.flush(10)
+        return self.totals
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each partition where the committed state says, not where Kafka does: the
+        state's offsets are written with the state, Kafka's only after it."""
+        for partition in partitions:
+            stored = self.state.offsets.get((partition.topic, partition.partition))
+            if stored is not None:
+                partition.offset = stored
+        consumer.assign(partitions)
+        self.assigned = partitions
+        log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+    def _apply(self, messages: list[Message]) -> None:
+        started = time.perf_counter()
+        transactions: list[TransactionEvent] = []
+        feedback: list[FeedbackEvent] = []
+        offsets: dict[tuple[str, int], int] = {}
+        totals = self.totals
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(error)
+                continue
+            topic = message.topic()
+            offsets[(topic, message.partition())] = message.offset() + 1
+            totals.consumed += 1
+            try:
+                event = parse(topic, message.value())
+            except ContractViolation as violation:
+                self._dead_letter(message, violation.reason)
+                continue
+            if isinstance(event, TransactionEvent):
+                transactions.append(event)
+            elif isinstance(event, FeedbackEvent):
+                feedback.append(event)
+            else:
+                totals.clickstream += 1
+                EVENTS.labels(topic, "validated").inc()
+
+        if feedback:
+            landed = self.feedback.append(feedback)
+            totals.feedback_landed += landed
+            EVENTS.labels(Topic.feedback.value, "landed").inc(landed)
+            EVENTS.labels(Topic.feedback.value, "duplicate").inc(len(feedback) - landed)
+
+        changes = BatchChanges()
+        if transactions:
+            self.state.apply(transactions, changes)
+            rows = self.writer.write(self.state.rows(changes))
+            totals.online_rows += rows
+            ONLINE_ROWS.inc(rows)
+            applied = len(transactions) - changes.duplicates - changes.too_old
+            totals.transactions += applied
+            totals.duplicates += changes.duplicates
+            totals.too_old += changes.too_old
+            EVENTS.labels(Topic.transactions.value, "applied").inc(applied)
+            EVENTS.labels(Topic.transactions.value, "duplicate").inc(changes.duplicates)
+            EVENTS.labels(Topic.transactions.value, "too_old").inc(changes.too_old)
+            newest = max(t.event_timestamp for t in transactions)
+            EVENT_LAG.set(time.time() - newest.timestamp())
+
+        self._confirm_dead_letters()
+        self.state.commit(changes, offsets)
+        self._consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+            asynchronous=True,
+        )
+        elapsed = time.perf_counter() - started
+        totals.batches += 1
+        totals.seconds_applying += elapsed
+        BATCH_SECONDS.observe(elapsed)
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        topic = message.topic()
+        headers = [
+            ("dlq.reason", reason.encode()),
+            ("dlq.topic", topic.encode()),
+            ("dlq.partition", str(message.partition()).encode()),
+            ("dlq.offset", str(message.offset()).encode()),
+        ]
+        self._dead_letters.produce(
+            Topic.dead_letters.value,
+            value=message.value(),
+            key=message.key(),
+            headers=headers,
+            on_delivery=self._delivered,
+        )
+        self.totals.dead_letters += 1
+        EVENTS.labels(topic, "dead_letter").inc()
+        log.warning("dead letter from %s@%d: %s", topic, message.offset(), reason)
+
+    def _delivered(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._dlq_errors.append(str(error))
+
+    def _confirm_dead_letters(self) -> None:
+        if self._dead_letters.flush(30) or self._dlq_errors:
+            errors, self._dlq_errors = self._dlq_errors, []
+            raise DeadLetterFailed(
+                f"dead letters not acknowledged ({'; '.join(errors) or 'timeout'}); "
+                "the batch was not committed and will be consumed again"
+            )

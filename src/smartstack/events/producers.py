@@ -1,0 +1,222 @@
+"""Producers: the generator's history replayed as a live stream, and the service's feedback.
+
+Both validate against the contract before sending, key by customer (one customer's events stay
+in order on one partition) and use the idempotent, acks=all producer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from pydantic import BaseModel, Field
+
+from smartstack.events.contracts import (
+    CONTRACTS,
+    FeedbackEvent,
+    Topic,
+    serialize,
+)
+from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.kafka import producer_config
+from smartstack.settings import Settings
+
+# Raw table behind each replayable topic.
+REPLAY_TABLES: dict[Topic, str] = {
+    Topic.transactions: "transactions",
+    Topic.clickstream: "clickstream",
+}
+_CHUNK = 20_000
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not acknowledge in time; nothing can be assumed about the event."""
+
+
+def _time_ordered(
+    raw_dir: Path, topics: Sequence[Topic], since: datetime | None
+) -> Iterator[tuple[Topic, dict]]:
+    """Rows of the topics' raw tables, merged in event-time order, a chunk in memory at a time."""
+
+    def rows(topic: Topic) -> Iterator[tuple[Topic, dict]]:
+        dataset = ds.dataset(raw_dir / REPLAY_TABLES[topic], format="parquet")
+        condition = None if since is None else pc.field("event_timestamp") >= since
+        table = dataset.to_table(filter=condition).sort_by("event_timestamp")
+        for batch in table.to_batches(max_chunksize=_CHUNK):
+            for row in batch.to_pylist():
+                yield topic, row
+
+    return heapq.merge(*(rows(t) for t in topics), key=lambda item: item[1]["event_timestamp"])
+
+
+def replay(
+    raw_dir: Path,
+    servers: str,
+    topics: Sequence[Topic] = (Topic.transactions, Topic.clickstream),
+    rate: float = 0.0,
+    since: datetime | None = None,
+    limit: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Publish the generated rows in event-time order at ``rate`` events/s (0: flat out);
+    returns how many were acknowledged. Rows that break their contract raise: the generator's
+    output is meant to meet it."""
+    producer = Producer(producer_config(servers, **{"linger.ms": 20}))
+    failures: list[str] = []
+
+    def delivered(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    sent = 0
+    started = time.monotonic()
+    for topic, row in _time_ordered(raw_dir, topics, since):
+        if limit is not None and sent >= limit:
+            break
+        event = CONTRACTS[topic].model_validate(row)
+        while True:
+            try:
+                producer.produce(
+                    topic.value,
+                    serialize(event),
+                    key=row["customer_id"].encode(),
+                    on_delivery=delivered,
+                )
+                break
+            except BufferError:  # local queue full: let deliveries drain
+                producer.poll(0.1)
+        producer.poll(0)
+        sent += 1
+        if rate > 0:
+            ahead = sent / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        if on_progress and sent % 10_000 == 0:
+            on_progress(sent)
+    remaining = producer.flush(60)
+    if remaining or failures:
+        raise PublishFailed(
+            f"{remaining + len(failures)} of {sent} events not acknowledged: "
+            + "; ".join(failures[:3] or ["timeout"])
+        )
+    return sent
+
+
+class FeedbackReceipt(BaseModel):
+    """The answer of ``POST /feedback``: where the event is now durable, or why it is not."""
+
+    event_id: str
+    stored: str | None = Field(
+        None, description="kafka (the feedback topic) or table (embedded mode, no broker)"
+    )
+    error: str | None = Field(None, description="why nothing was stored (HTTP 503): retry")
+
+
+class FeedbackSink(Protocol):
+    """Where ``POST /feedback`` puts an accepted event; ``send`` returns once it is durable."""
+
+    name: str
+
+    def send(self, event: FeedbackEvent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class KafkaFeedbackPublisher:
+    """Publishes to the feedback topic and waits for the broker's acknowledgement.
+
+    ``send`` returns only when the event is acknowledged by all in-sync replicas and raises
+    :class:`PublishFailed` otherwise, so the endpoint never answers 200 for an event that could
+    still be lost; the client retries with the same ``event_id`` and the table keeps one row.
+    The wait (3 s) stays inside the service's request timeout (5 s), so a broker outage is
+    answered with a 503 the client can act on, not a gateway timeout.
+
+    After a failed send the producer is replaced: an idempotent producer stops for good on a
+    fatal error (e.g. a broker that forgot its producer id, as the local in-memory broker does
+    when restarted) and can stay stuck after an outage, so the client's retry gets a fresh one.
+    """
+
+    name = "kafka"
+
+    def __init__(self, servers: str, timeout: float = 3.0) -> None:
+        self._servers = servers
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._producer = self._new_producer()
+
+    def _new_producer(self) -> Producer:
+        return Producer(
+            producer_config(
+                self._servers, **{"linger.ms": 0, "message.timeout.ms": int(self._timeout * 1000)}
+            )
+        )
+
+    def send(self, event: FeedbackEvent) -> None:
+        producer = self._producer
+        done = threading.Event()
+        outcome: list[KafkaError | None] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            outcome.append(error)
+            done.set()
+
+        try:
+            producer.produce(
+                Topic.feedback.value,
+                serialize(event),
+                key=event.customer_id.encode(),
+                on_delivery=delivered,
+            )
+            # librdkafka reports the timeout itself after message.timeout.ms; this is a backstop.
+            deadline = time.monotonic() + self._timeout + 0.5
+            while not done.is_set() and time.monotonic() < deadline:
+                producer.poll(0.05)
+        except BufferError:
+            raise PublishFailed("the feedback queue is full") from None
+        except KafkaException as error:
+            self._replace(producer)
+            raise PublishFailed(f"the producer failed: {error.args[0].str()}") from None
+        if not outcome or outcome[0] is not None:
+            self._replace(producer)
+            reason = outcome[0].str() if outcome else "no acknowledgement in time"
+            raise PublishFailed(f"the broker did not take the event ({reason})")
+
+    def _replace(self, failed: Producer) -> None:
+        with self._lock:
+            if self._producer is failed:
+                self._producer = self._new_producer()
+                failed.purge()  # answered 503 already: the client sends it again
+
+    def close(self) -> None:
+        self._producer.flush(self._timeout)
+
+
+class DirectFeedbackWriter:
+    """Embedded mode (no broker configured): the event goes straight to the feedback table,
+    through the same deduplicating append the stream processor uses."""
+
+    name = "table"
+
+    def __init__(self, table: FeedbackTable) -> None:
+        self._table = table
+
+    def send(self, event: FeedbackEvent) -> None:
+        self._table.append([event])
+
+    def close(self) -> None:
+        self._table.close()
+
+
+def feedback_sink(settings: Settings) -> FeedbackSink:
+    """Kafka when a broker is configured, else the local feedback table."""
+    if settings.kafka_bootstrap_servers:
+        return KafkaFeedbackPublisher(settings.kafka_bootstrap_servers)
+    return DirectFeedbackWriter(FeedbackTable.from_settings(settings))

@@ -1,0 +1,305 @@
+"""Real-time loop over a real broker: travel transactions of a dining-heavy customer reach the
+online store through the stream processor within seconds and move travel offers up in `/rank`;
+`POST /feedback` publishes to Kafka, lands once in the feedback table, becomes a training label,
+and answers 503 (storing nothing) while the broker is down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import xgboost as xgb
+from conftest import MODEL, REQUEST_TIME, Dataset, Registry, Server, free_port, online_store
+
+from smartstack.events.contracts import Topic, TransactionEvent, serialize
+from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.kafka import ensure_topics, producer_config, start_broker
+from smartstack.features.dbt import run_dbt
+from smartstack.featurestore import store
+from smartstack.paths import PROJECT_ROOT
+from smartstack.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+LIVE_DAY = datetime(2026, 6, 30, 9, tzinfo=UTC)  # the morning after the data set's snapshot
+
+
+@dataclass
+class Stack:
+    broker: str
+    broker_log: Path
+    broker_process: subprocess.Popen[bytes]
+    home: Path
+    processor_log: Path
+    server: Server
+
+
+def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [str(PROJECT_ROOT / ".venv" / "bin" / "smartstack"), "events", "process",
+             "--batch-wait", "0.2"],
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _register_champion(registry: Registry, dataset: Dataset) -> None:
+    """A champion that must rank an offer higher when its category's recent spend rises (a
+    monotone constraint), so the test checks the real-time path and not what a model trained
+    on 600 customers happened to learn about one feature."""
+    names = dataset.feature_names
+    model = xgb.XGBClassifier(
+        n_estimators=200,
+        max_depth=3,
+        n_jobs=1,
+        monotone_constraints={"offer_category_recent_spend": 1},
+    )
+    model.fit(dataset.training_frame[names].astype(float), dataset.training_frame["redeemed"])
+    client = registry.client()
+    experiment = client.create_experiment("streaming-tests", registry.artifacts.as_uri())
+    mlflow.set_tracking_uri(registry.uri)
+    mlflow.set_registry_uri(registry.uri)
+    with mlflow.start_run(experiment_id=experiment):
+        mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
+    registry.set_champion("1")
+
+
+def _wait_for(condition, timeout: float, what: str) -> float:  # noqa: ANN001
+    """Seconds until ``condition()`` held; fails after ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    pytest.fail(f"{what} within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def stack(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("streaming")
+    port = free_port()
+    broker_log = home / "broker.log"
+    broker = start_broker("127.0.0.1", port, broker_log)
+    servers = f"127.0.0.1:{port}"
+    registry = Registry(f"sqlite:///{home / 'mlflow.db'}", home / "artifacts")
+    _register_champion(registry, dataset)
+    env = online_store(
+        home, dataset, KAFKA_BOOTSTRAP_SERVERS=servers, MLFLOW_TRACKING_URI=registry.uri
+    )
+    processor_log = home / "processor.log"
+    processor = _start_processor(env, processor_log)
+    _wait_for(lambda: "assigned" in processor_log.read_text(), 60, "the processor joined")
+    # No frequency cap: the test ranks the same customer several times.
+    server = Server({**env, "SMARTSTACK_SERVING_FREQUENCY_CAP": "0"}, home / "server.log")
+    yield Stack(servers, broker_log, broker, home, processor_log, server)
+    server.stop()
+    processor.send_signal(signal.SIGTERM)
+    try:
+        processor.wait(20)
+    except subprocess.TimeoutExpired:
+        processor.kill()
+    broker.terminate()
+    broker.wait(10)
+
+
+def dining_heavy_customer(dataset: Dataset) -> str:
+    """The customer with the most dining and no travel spend in the week before the snapshot,
+    among those whose card may receive the most travel offers open at the request time."""
+    recent = pd.read_parquet(dataset.data_dir / "features" / "customer_recent_spend.parquet")
+    recent = recent[recent.event_timestamp == recent.event_timestamp.max()]
+    offers = dataset.offers
+    at = pd.Timestamp(REQUEST_TIME)
+    travel = offers[
+        (offers.merchant_category == "travel") & (offers.valid_from <= at) & (offers.valid_to >= at)
+    ]
+    open_to = pd.Series(
+        [p.strip() for products in travel.eligible_card_products for p in products.split(",")]
+    ).value_counts()
+    cards = dataset.customers.set_index("customer_id").card_product
+    recent = recent.assign(travel_offers=recent.customer_id.map(cards).map(open_to).fillna(0))
+    candidates = recent[(recent.recent_spend_travel == 0) & (recent.travel_offers > 0)]
+    best = candidates.sort_values(["travel_offers", "recent_spend_dining"]).iloc[-1]
+    return str(best.customer_id)
+
+
+def online_travel_spend(stack: Stack, dataset: Dataset, customer: str) -> float | None:
+    settings = Settings(home=stack.home, data_dir=dataset.data_dir)
+    row = store.get_store(settings).get_online_features(
+        ["customer_recent_spend:recent_spend_travel"], [{"customer_id": customer}]
+    ).to_dict()
+    return row["recent_spend_travel"][0]
+
+
+def travel_ranks(stack: Stack, dataset: Dataset, customer: str) -> list[int]:
+    """The rank of each travel offer in the top 30; one not shown counts as 31."""
+    response = stack.server.rank(customer, k=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["tier"] == "model"
+    travel = sorted(dataset.offers[dataset.offers.merchant_category == "travel"].offer_id)
+    shown = {o["offer_id"]: o["rank"] for o in body["offers"]}
+    return [shown.get(offer, 31) for offer in travel]
+
+
+def test_travel_spend_reaches_the_ranking_within_seconds(stack: Stack, dataset: Dataset) -> None:
+    from confluent_kafka import Producer
+
+    customer = dining_heavy_customer(dataset)
+    assert online_travel_spend(stack, dataset, customer) == 0.0
+    before = travel_ranks(stack, dataset, customer)
+    assert min(before) <= 30, "no travel offer is shown to this customer"
+
+    producer = Producer(producer_config(stack.broker))
+    for i, amount in enumerate((640.0, 1210.0, 385.5)):
+        event = TransactionEvent(
+            transaction_id=9_000_000_000 + i,
+            customer_id=customer,
+            event_timestamp=LIVE_DAY.replace(minute=10 * i),
+            merchant_name="SkyWays Air",
+            merchant_category="travel",
+            amount=amount,
+            currency="USD",
+            channel="online",
+        )
+        producer.produce(Topic.transactions.value, serialize(event), key=customer.encode())
+    assert producer.flush(10) == 0
+    seconds = _wait_for(
+        lambda: online_travel_spend(stack, dataset, customer) == pytest.approx(2235.5),
+        5.0,
+        "the travel spend reached the online store",
+    )
+    after = travel_ranks(stack, dataset, customer)
+
+    assert seconds < 5.0
+    assert min(after) < min(before), (before, after)  # the best travel offer moved up
+    assert sum(after) < sum(before), (before, after)  # and travel offers overall
+
+
+def feedback(kind: str, customer: str, offer: str, request: str, **extra: object) -> dict:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "kind": kind,
+        "customer_id": customer,
+        "offer_id": offer,
+        "occurred_at": "2026-06-29T12:00:07.123456Z",
+        "request_id": request,
+        **extra,
+    }
+
+
+def test_feedback_is_published_landed_once_and_becomes_a_label(
+    stack: Stack, dataset: Dataset, tmp_path: Path
+) -> None:
+    customer = str(dataset.customers.customer_id.iloc[3])
+    ranked = stack.server.rank(customer, k=3).json()
+    request, offer = ranked["request_id"], ranked["offers"][0]["offer_id"]
+    explanation = ranked["offers"][0]["explanation"]
+    events = [
+        feedback("impression", customer, offer, request, channel="app", position=1),
+        feedback("click", customer, offer, request),
+        {
+            **feedback("rating", customer, offer, request, rating=4),
+            "feature_version": explanation["feature_version"],
+            "source": explanation["source"],
+            "template_id": explanation["template_id"],
+            "model": explanation["model"],
+        },
+    ]
+    for event in [*events, events[1]]:  # the click is retried by the client
+        response = stack.server.http.post("/feedback", json=event)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"event_id": event["event_id"], "stored": "kafka", "error": None}
+
+    table = FeedbackTable.from_settings(Settings(home=stack.home, data_dir=dataset.data_dir))
+    ids = {e["event_id"] for e in events}
+
+    def landed() -> list[str]:
+        return [i for i in table.read().column("event_id").to_pylist() if i in ids]
+
+    _wait_for(lambda: len(landed()) >= len(ids), 10, "the feedback landed")
+    assert sorted(landed()) == sorted(ids)
+
+    # The retraining reads it: the impression is a clicked label in the training set.
+    data = tmp_path / "data"
+    data.mkdir()
+    for part in ("raw", "feedback", "manifest.json"):
+        (data / part).symlink_to(dataset.data_dir / part)
+    assert run_dbt(["run", "--select", "+training_impressions"],
+                   Settings(home=tmp_path / "home", data_dir=data)) == 0
+    labels = pd.read_parquet(data / "features" / "training_impressions.parquet")
+    mine = labels[
+        (labels.customer_id == customer)
+        & (labels.offer_id == offer)
+        & (labels.event_timestamp == pd.Timestamp("2026-06-29 12:00:07.123456"))
+    ]
+    assert mine[["outcome", "clicked", "channel", "position"]].to_dict("records") == [
+        {"outcome": "clicked", "clicked": 1, "channel": "app", "position": 1}
+    ]
+
+
+def test_bad_feedback_is_a_400_naming_the_field(stack: Stack) -> None:
+    good = feedback("click", "CUST-0000001", "OFR-001", "req-1")
+    for change, field in [
+        ({"kind": "rating", "rating": 7, "source": "llm", "feature_version": "v"}, "rating"),
+        ({"request_id": None}, "request_id"),
+        ({"kind": "like"}, "kind"),
+        ({"occurred_at": "soon"}, "occurred_at"),
+        ({"rating": 3}, "rating"),
+    ]:
+        response = stack.server.http.post("/feedback", json={**good, **change})
+        assert response.status_code == 400, (change, response.text)
+        assert field in response.text, (change, response.text)
+
+
+def test_feedback_while_the_broker_is_down_is_a_503_and_a_retry_lands(
+    stack: Stack, dataset: Dataset
+) -> None:
+    event = feedback("click", str(dataset.customers.customer_id.iloc[5]), "OFR-002", "req-down")
+    stack.broker_process.terminate()
+    stack.broker_process.wait(10)
+
+    response = stack.server.http.post("/feedback", json=event)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["stored"] is None
+    assert "retry with the same event_id" in response.json()["error"]
+
+    # The local broker keeps topics in memory: after its restart they are new and empty. The
+    # running processor reconnects, and the client's retry lands.
+    host, port = stack.broker.split(":")
+    stack.broker_process = start_broker(host, int(port), stack.broker_log)
+    ensure_topics(stack.broker)
+    _wait_for(
+        lambda: stack.server.http.post("/feedback", json=event).status_code == 200,
+        30,
+        "a retry was accepted after the broker restart",
+    )
+    table = FeedbackTable.from_settings(Settings(home=stack.home, data_dir=dataset.data_dir))
+    _wait_for(
+        lambda: event["event_id"] in table.read().column("event_id").to_pylist(),
+        30,
+        "the retried feedback landed after the broker restart",
+    )
+
+
+def test_embedded_mode_without_a_broker_writes_feedback_to_the_table(
+    sqlite_server: Server, dataset: Dataset
+) -> None:
+    event = feedback("redeem", str(dataset.customers.customer_id.iloc[7]), "OFR-003", "req-e")
+    response = sqlite_server.http.post("/feedback", json=event)
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == "table"
+    rows = FeedbackTable(dataset.data_dir / "feedback").read().to_pylist()
+    assert [r["kind"] for r in rows if r["event_id"] == event["event_id"]] == ["redeem"]
