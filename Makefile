@@ -1,5 +1,6 @@
-# Smart Stack: `make run` runs the main job on embedded defaults, `make test` runs the tests.
-# Both set themselves up (virtual environments from the pinned locks) and are safe to run twice.
+# Smart Stack: `make run` starts the whole stack and runs the pipeline in Airflow on embedded
+# defaults, `make test` runs the tests. Both set themselves up (virtual environments from the
+# pinned locks) and are safe to run twice. `make run-batch` runs the same job without Airflow.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -9,12 +10,16 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.synced
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.synced
 
-.PHONY: run test lint lock bench-generate setup setup-airflow clean
+.PHONY: run run-batch test lint lock bench-generate setup setup-airflow clean
 
-run: $(STAMP)
+run: $(AIRFLOW_STAMP)
+	$(VENV)/bin/smartstack up
+
+run-batch: $(STAMP)
 	$(VENV)/bin/smartstack run
 
-test: $(STAMP)
+# The DAG tests run Airflow from its own environment.
+test: $(AIRFLOW_STAMP)
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
@@ -28,17 +33,20 @@ setup: $(STAMP)
 setup-airflow: $(AIRFLOW_STAMP)
 
 # The project environment: uv installs the lock exactly, then the project itself (editable).
+# Bytecode is compiled at install time: every pipeline step is a fresh process (Airflow tasks
+# above all), and without .pyc files each one compiles dbt, Feast or Airflow from source again.
 $(STAMP): requirements/project.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip sync --quiet --python $(VENV)/bin/python requirements/project.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(VENV)/bin/python requirements/project.lock
 	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	$(VENV)/bin/python -m compileall -q src
 	touch $@
 
 # Airflow does not resolve next to Feast/MLflow/BentoML, so it gets its own environment.
 $(AIRFLOW_STAMP): requirements/airflow.lock $(STAMP)
 	test -x $(AIRFLOW_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(AIRFLOW_VENV)
-	$(UV) pip sync --quiet --python $(AIRFLOW_VENV)/bin/python requirements/airflow.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(AIRFLOW_VENV)/bin/python requirements/airflow.lock
 	touch $@
 
 # Re-pin after changing dependencies in pyproject.toml or requirements/airflow.in.

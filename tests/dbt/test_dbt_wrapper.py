@@ -87,3 +87,17 @@ def test_a_wrong_target_exits_2_with_one_sentence(settings: Settings) -> None:
     assert done.returncode == 2
     assert "does not match the warehouse setting" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_listing_the_project_writes_nothing(settings: Settings) -> None:
+    """Cosmos lists the project every time it parses the DAG: that must leave no trace."""
+    project = str(project_dir())
+    done = _run(
+        ["ls", "--project-dir", project, "--profiles-dir", project, "--target", "local",
+         "--target-path", str(settings.home.parent / "ls-target"), "--resource-type", "model"],
+        settings,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "offer_features" in done.stdout
+    assert not settings.home.exists()
+    assert not (settings.data_dir / "features").exists()

@@ -166,6 +166,8 @@ def run_dbt(
 
 # dbt subcommands that take no --vars.
 _WITHOUT_VARS = frozenset({"clean", "debug", "deps", "init", "retry"})
+# dbt subcommands that write nothing to the warehouse (Cosmos lists the project at DAG parse).
+_READ_ONLY = frozenset({"clean", "debug", "deps", "init", "list", "ls", "parse", None})
 
 
 def _option(args: Sequence[str], name: str) -> str | None:
@@ -212,7 +214,8 @@ def exec_main() -> None:
     except FeatureBuildError as error:
         print(f"error: {error}.", file=sys.stderr)
         raise SystemExit(2) from None
-    if default_target(settings) == "local":
+    subcommand = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if default_target(settings) == "local" and subcommand not in _READ_ONLY:
         assert settings.duckdb_path is not None
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         features_dir(settings).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,31 @@
+"""Where the project and its environment are, seen from Airflow's environment.
+
+Read from the environment at parse time (no database, no network): ``SMARTSTACK_VENV`` is the
+project environment (default ``<repo>/.venv``), ``SMARTSTACK_DBT_TARGET`` the profiles.yml
+target the dbt tasks use (``local`` or ``bigquery``; ``smartstack-dbt`` refuses a target that
+does not match the warehouse setting). Everything else, such as ``SMARTSTACK_HOME``, passes
+through the task's environment to the project's own settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV = Path(os.environ.get("SMARTSTACK_VENV", REPO / ".venv"))
+SMARTSTACK = VENV / "bin" / "smartstack"
+SMARTSTACK_DBT = VENV / "bin" / "smartstack-dbt"
+DBT_PROJECT = REPO / "dbt_project"
+DBT_TARGET = os.environ.get("SMARTSTACK_DBT_TARGET", "local")
+
+# Variables of Airflow's environment that must not leak into the project's interpreter.
+_AIRFLOW_ONLY = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+
+
+def project_environment() -> dict[str, str]:
+    """The task's environment for a project command: Airflow's interpreter settings removed,
+    unbuffered output and wide lines so the task log reads like a terminal."""
+    env = {k: v for k, v in os.environ.items() if k not in _AIRFLOW_ONLY}
+    env.update(PYTHONUNBUFFERED="1", COLUMNS="160", NO_COLOR="1")
+    return env

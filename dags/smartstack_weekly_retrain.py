@@ -1,0 +1,48 @@
+"""
+### Smart Stack weekly retraining
+
+Retrains the offer ranker on everything landed since the last run, including the customers'
+feedback (the stream processor writes the deduplicated feedback events to the offline store,
+and training reads them as labels): gates the landed raw tables, rebuilds the dbt feature marts,
+gates them, refreshes Feast, trains a challenger, judges it against the champion, promotes or
+rejects it and tells the ranking service. No data is generated: the raw tables are used as
+landed.
+
+The task groups are the daily DAG's (`dags/smartstack_airflow/groups.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import chain, dag
+from airflow.timetables.trigger import CronTriggerTimetable
+from smartstack_airflow import groups
+from smartstack_airflow.assets import FEEDBACK_EVENTS
+
+
+@dag(
+    dag_id="smartstack_weekly_retrain",
+    # No start_date: with one, unpausing the DAG would start a run for the last slot at once,
+    # next to the run `smartstack up` triggers. Without, the first run waits for the next slot.
+    schedule=CronTriggerTimetable("0 4 * * 0", timezone="UTC", run_immediately=False),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=1,
+    default_args=groups.DEFAULT_ARGS,
+    dagrun_timeout=timedelta(hours=6),
+    tags=["smartstack", "weekly", "retraining"],
+    doc_md=__doc__,
+)
+def smartstack_weekly_retrain() -> None:
+    chain(
+        groups.ingest("landed"),
+        groups.dbt_build(),
+        groups.feature_gate(),
+        groups.feature_store(),
+        groups.model(inlets=[FEEDBACK_EVENTS]),
+        groups.serving(),
+    )
+
+
+smartstack_weekly_retrain()

@@ -1,0 +1,119 @@
+"""The DAG folder as Airflow's DAG processor sees it: imports, cycles, retries, timeouts, shape.
+
+One parse by Airflow's own interpreter (Cosmos renders the dbt project with the project
+environment's ``smartstack-dbt ls``), reported as JSON by ``dagbag_report.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.dags.airflow_helpers import AIRFLOW_PYTHON, DAGS, airflow_home
+
+DAGS_EXPECTED = {"smartstack_daily", "smartstack_weekly_retrain"}
+GROUPS = ["ingest", "dbt", "quality", "feature_store", "model", "serving"]
+# The marts Feast reads: each must be built (with its tests) by a task of its own.
+FEATURE_MARTS = ("customer_spend_features", "customer_profile_features", "offer_features",
+                 "training_impressions")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    home = airflow_home(tmp_path_factory.mktemp("dagbag"))
+    done = subprocess.run(
+        [str(AIRFLOW_PYTHON), str(Path(__file__).with_name("dagbag_report.py")), str(DAGS)],
+        env={**os.environ, **home.env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_dag_file_imports_without_errors(report: dict) -> None:
+    assert report["import_errors"] == {}
+    assert set(report["dags"]) == DAGS_EXPECTED
+
+
+def test_no_dag_has_a_cycle(report: dict) -> None:
+    assert {dag_id: dag["cycle"] for dag_id, dag in report["dags"].items()} == {
+        dag_id: None for dag_id in DAGS_EXPECTED
+    }
+
+
+def test_every_task_retries_with_backoff_and_has_a_timeout(report: dict) -> None:
+    for dag_id, dag in report["dags"].items():
+        for task_id, task in dag["tasks"].items():
+            assert task["retries"] >= 1, (dag_id, task_id)
+            assert task["backoff"], (dag_id, task_id)
+            assert task["timeout"] is not None and 0 < task["timeout"] <= 2 * 3600, (
+                dag_id,
+                task_id,
+            )
+
+
+def test_dags_are_scheduled_without_catchup_or_overlap(report: dict) -> None:
+    daily, weekly = report["dags"]["smartstack_daily"], report["dags"]["smartstack_weekly_retrain"]
+    assert daily["schedule"] == "0 2 * * *" and weekly["schedule"] == "0 4 * * 0"
+    for dag in (daily, weekly):
+        assert dag["catchup"] is False and dag["max_active_runs"] == 1
+        assert "smartstack" in dag["tags"]
+        assert Path(dag["fileloc"]).parent == DAGS
+    assert daily["params"] == ["customers", "seed", "source"]
+
+
+def test_layers_are_task_groups_in_pipeline_order(report: dict) -> None:
+    tasks = report["dags"]["smartstack_daily"]["tasks"]
+    assert {task_id.split(".")[0] for task_id in tasks} == set(GROUPS)
+    for earlier, later in zip(GROUPS, GROUPS[1:], strict=False):
+        first_of_later = [
+            t for t, task in tasks.items()
+            if t.startswith(later + ".") and any(u.startswith(earlier + ".") for u in task["upstream"])
+        ]  # fmt: skip
+        assert first_of_later, f"no task of {later} follows a task of {earlier}"
+    # Nothing reaches Feast before the feature gate, and every dbt task precedes the gate.
+    assert tasks["feature_store.apply"]["upstream"] == ["quality.feature_quality_gate"]
+    assert tasks["quality.feature_quality_gate"]["upstream"] == ["quality.relationship_tests"]
+
+
+def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
+    tasks = report["dags"]["smartstack_daily"]["tasks"]
+    dbt = {t: task for t, task in tasks.items() if t.startswith("dbt.")}
+    for mart in FEATURE_MARTS:
+        assert dbt[f"dbt.{mart}_model_build"]["operator"] == "DbtBuildLocalOperator"
+    assert all(t.endswith("_model_build") for t in dbt)
+    # Tests across models run once every model is built, before the feature gate.
+    cross_model = tasks["quality.relationship_tests"]
+    leaves = {t for t, task in dbt.items() if not any(d in dbt for d in task["downstream"])}
+    assert set(cross_model["upstream"]) == leaves
+    assert cross_model["downstream"] == ["quality.feature_quality_gate"]
+
+
+def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> None:
+    tasks = report["dags"]["smartstack_daily"]["tasks"]
+    branch = tasks["model.promote_or_reject"]
+    assert branch["operator"].endswith("BranchPythonDecoratedOperator")
+    assert branch["downstream"] == ["model.promote", "model.reject"]
+    assert tasks["serving.reload"]["trigger_rule"] == "none_failed_min_one_success"
+    outlets = {t: task["outlets"] for t, task in tasks.items() if task["outlets"]}
+    assert outlets == {
+        "ingest.land_raw_data": ["smartstack_raw_tables"],
+        "quality.feature_quality_gate": ["smartstack_feature_marts"],
+        "feature_store.materialize": ["smartstack_online_features"],
+        "model.promote": ["smartstack_champion_model"],
+    }
+
+
+def test_weekly_retraining_reuses_the_daily_groups(report: dict) -> None:
+    daily = report["dags"]["smartstack_daily"]["tasks"]
+    weekly = report["dags"]["smartstack_weekly_retrain"]["tasks"]
+    assert set(weekly) == set(daily)
+    assert weekly["model.train"]["inlets"] == ["smartstack_feedback_events"]
+    assert daily["model.train"]["inlets"] == []
