@@ -23,9 +23,10 @@ from smartstack_airflow import groups
 
 @dag(
     dag_id="smartstack_daily",
-    # No start_date: with one, unpausing the DAG would start a run for the last slot at once,
-    # next to the run `smartstack up` triggers. Without, the first run waits for the next slot.
-    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", run_immediately=False),
+    # No start_date, and run_immediately=timedelta(0): unpausing the DAG waits for the next slot
+    # instead of starting a run for the last one next to the run `smartstack up` triggers.
+    # (run_immediately=False would still run a slot that passed less than 10% of a period ago.)
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
     # The embedded warehouse is one DuckDB file, which takes one writer at a time.

@@ -25,6 +25,8 @@ for dag_id, dag in bag.dags.items():
         "catchup": dag.catchup,
         "max_active_runs": dag.max_active_runs,
         "schedule": str(dag.timetable.summary),
+        "timetable": dag.timetable.serialize(),
+        "start_date": str(dag.start_date) if dag.start_date else None,
         "params": sorted(dag.params.keys()),
         "fileloc": dag.fileloc,
         "tasks": {

@@ -64,6 +64,11 @@ def test_dags_are_scheduled_without_catchup_or_overlap(report: dict) -> None:
     assert daily["schedule"] == "0 2 * * *" and weekly["schedule"] == "0 4 * * 0"
     for dag in (daily, weekly):
         assert dag["catchup"] is False and dag["max_active_runs"] == 1
+        # Unpausing must not start a run for a slot that already passed (`smartstack up`
+        # unpauses, then triggers its own run): no start date, and a zero catch-up window.
+        assert dag["start_date"] is None
+        run_immediately = dag["timetable"]["run_immediately"]
+        assert not isinstance(run_immediately, bool) and run_immediately == 0
         assert "smartstack" in dag["tags"]
         assert Path(dag["fileloc"]).parent == DAGS
     assert daily["params"] == ["customers", "seed", "source"]

@@ -73,7 +73,8 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             port=ports.mlflow,
             ready_path="/health",
             url=f"http://localhost:{ports.mlflow}",
-            env=project_env,
+            # The server's background job runner (Huey workers) serves nothing the stack uses.
+            env={**project_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         ),
         ManagedService(
             name="kafka",
