@@ -11,7 +11,6 @@ from smartstack.messaging.explanation import Explanation, FallbackReason, Source
 from smartstack.messaging.facts import ExplanationFacts, build_facts
 from smartstack.messaging.feedback import RatingSummary, rating_event, summarize_ratings
 from smartstack.messaging.llm import LLMClient, LLMConfig, TokenBudget
-from smartstack.messaging.precompute import PrecomputeReport, precompute, top_offer_facts
 from smartstack.messaging.redaction import Redactor
 
 __all__ = [
@@ -22,14 +21,11 @@ __all__ = [
     "FallbackReason",
     "LLMClient",
     "LLMConfig",
-    "PrecomputeReport",
     "RatingSummary",
     "Redactor",
     "Source",
     "TokenBudget",
     "build_facts",
-    "precompute",
     "rating_event",
     "summarize_ratings",
-    "top_offer_facts",
 ]
