@@ -46,6 +46,7 @@ class RankingService:
         context: RequestContext,
         candidate_offer_ids: list[str] | None = None,
         k: int = 10,
+        explain: bool = True,
     ) -> RankResponse:
         """Rank offers for one customer, with reason codes and the fallback tier that answered."""
         return self.app.rank(
@@ -54,6 +55,7 @@ class RankingService:
                 context=context,
                 candidate_offer_ids=candidate_offer_ids,
                 k=k,
+                explain=explain,
             )
         )
 

@@ -66,12 +66,13 @@ def test_a_rejected_version_cannot_be_promoted(fresh, data, weak) -> None:
     assert champion(tracking) == first
 
 
-def test_a_verdict_against_an_older_champion_is_not_applied(fresh, data, weak, config) -> None:
+def test_a_verdict_against_an_older_champion_is_not_applied(fresh, data, weak) -> None:
     settings, tracking = fresh
     judged = run_training(weak, settings, data=data).version
     assert evaluate(weak, settings, data=data).passed  # against SmartScore: no champion yet
-    other = run_training(config, settings, data=data).version
-    assert promote(config, settings, data=data).passed  # the champion moves meanwhile
+    reseeded = replace(weak, seed=weak.seed + 1)
+    other = run_training(reseeded, settings, data=data).version
+    assert promote(reseeded, settings, data=data).passed  # the champion moves meanwhile
     with pytest.raises(StaleVerdict, match="judged against smartscore"):
         crown_recorded(tracking, judged)
     assert champion(tracking) == other

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -95,7 +96,8 @@ def up(
             else:
                 for service in waiting:
                     _start(supervisor, service)
-                _show_sample_ranking(settings, ports)
+                if not _show_sample_ranking(settings, ports, log_dir) and exit_after_run:
+                    raise typer.Exit(1)
             _show_urls(services, time.monotonic() - started)
             if exit_after_run:
                 return
@@ -199,13 +201,19 @@ def _explain_failure(api: AirflowApi, exit_after_run: bool) -> None:
     )
 
 
-def _show_sample_ranking(settings: Settings, ports: Ports) -> None:
+def _show_sample_ranking(settings: Settings, ports: Ports, log_dir: Path) -> bool:
+    """Ask the ranking service for a real customer's offers and print the answer."""
     from smartstack.featurestore.store import snapshot_time
-    from smartstack.serving.client import rank
+    from smartstack.serving.client import ServingError, ServingUnreachable, rank
 
     customer = _a_customer(settings)
     at = snapshot_time(settings) - timedelta(hours=12)
-    response = rank(serving_url(ports), customer, at, k=3)
+    try:
+        response = rank(serving_url(ports), customer, at, k=3)
+    except (ServingError, ServingUnreachable) as error:
+        log = log_dir / "bentoml.log"
+        console.print(f"[bold red]the sample request failed:[/] {error}; see {log}")
+        return False
     console.rule("[bold]a ranked response for a real customer")
     console.print(
         f"POST {serving_url(ports).replace('127.0.0.1', 'localhost')}/rank "
@@ -213,6 +221,7 @@ def _show_sample_ranking(settings: Settings, ports: Ports) -> None:
                       "timestamp": at.isoformat()}, "k": 3})
     )  # fmt: skip
     console.print_json(json.dumps(response))
+    return True
 
 
 def _a_customer(settings: Settings) -> str:
