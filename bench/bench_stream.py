@@ -3,8 +3,7 @@
 Usage:
   .venv/bin/python bench/bench_stream.py --data-dir DIR [--events 300000] [--stores sqlite,redis]
 
-DIR must hold a generated data set with dbt's feature marts (`smartstack generate` +
-`smartstack dbt build`). The script starts a local tansu broker on a free port, publishes the
+DIR must hold a generated data set (`smartstack generate --out DIR`). The script starts a local tansu broker on a free port, publishes the
 first N transactions of the data set in event-time order, then for each online store (SQLite,
 then Redis at --redis-url) applies the Feast repo into a fresh registry and runs the stream
 processor from an empty state until it has applied all N: validation, window state, one Feast
@@ -66,7 +65,7 @@ def _push_costs(fs, rows: int = 5_000, singles: int = 100) -> dict[str, float]: 
 
 
 def main(
-    data_dir: Annotated[Path, typer.Option(help="Data folder with raw/ and features/.")],
+    data_dir: Annotated[Path, typer.Option(help="Data folder with raw/ (smartstack generate).")],
     events: Annotated[int, typer.Option(min=1000, help="Transactions to process.")] = 300_000,
     stores: Annotated[str, typer.Option(help="Comma-separated: sqlite,redis")] = "sqlite,redis",
     redis_url: str = "redis://127.0.0.1:6379/12",

@@ -38,10 +38,10 @@ LIVE_DAY = datetime(2026, 6, 30, 9, tzinfo=UTC)  # the morning after the data se
 class Stack:
     broker: str
     broker_log: Path
-    broker_process: subprocess.Popen[bytes]
+    broker_process: subprocess.Popen[bytes] | None
     home: Path
     processor_log: Path
-    server: Server
+    server: Server | None
 
 
 def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -88,30 +88,37 @@ def _wait_for(condition, timeout: float, what: str) -> float:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def stack(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A broker, the stream processor and `bentoml serve` on one home; all stopped at the end,
+    also when the setup fails half-way."""
     home = tmp_path_factory.mktemp("streaming")
     port = free_port()
-    broker_log = home / "broker.log"
-    broker = start_broker("127.0.0.1", port, broker_log)
     servers = f"127.0.0.1:{port}"
-    registry = Registry(f"sqlite:///{home / 'mlflow.db'}", home / "artifacts")
-    _register_champion(registry, dataset)
-    env = online_store(
-        home, dataset, KAFKA_BOOTSTRAP_SERVERS=servers, MLFLOW_TRACKING_URI=registry.uri
-    )
-    processor_log = home / "processor.log"
-    processor = _start_processor(env, processor_log)
-    _wait_for(lambda: "assigned" in processor_log.read_text(), 60, "the processor joined")
-    # No frequency cap: the test ranks the same customer several times.
-    server = Server({**env, "SMARTSTACK_SERVING_FREQUENCY_CAP": "0"}, home / "server.log")
-    yield Stack(servers, broker_log, broker, home, processor_log, server)
-    server.stop()
-    processor.send_signal(signal.SIGTERM)
+    stack = Stack(servers, home / "broker.log", None, home, home / "processor.log", None)
+    processor = None
     try:
-        processor.wait(20)
-    except subprocess.TimeoutExpired:
-        processor.kill()
-    broker.terminate()
-    broker.wait(10)
+        stack.broker_process = start_broker("127.0.0.1", port, stack.broker_log)
+        registry = Registry(f"sqlite:///{home / 'mlflow.db'}", home / "artifacts")
+        _register_champion(registry, dataset)
+        env = online_store(
+            home, dataset, KAFKA_BOOTSTRAP_SERVERS=servers, MLFLOW_TRACKING_URI=registry.uri
+        )
+        processor = _start_processor(env, stack.processor_log)
+        _wait_for(lambda: "assigned" in stack.processor_log.read_text(), 60, "processor joined")
+        # No frequency cap: the test ranks the same customer several times.
+        stack.server = Server({**env, "SMARTSTACK_SERVING_FREQUENCY_CAP": "0"}, home / "server.log")
+        yield stack
+    finally:
+        if stack.server is not None:
+            stack.server.stop()
+        if processor is not None:
+            processor.send_signal(signal.SIGTERM)
+            try:
+                processor.wait(20)
+            except subprocess.TimeoutExpired:
+                processor.kill()
+        if stack.broker_process is not None:  # the current one: a test restarts the broker
+            stack.broker_process.terminate()
+            stack.broker_process.wait(10)
 
 
 def dining_heavy_customer(dataset: Dataset) -> str:

@@ -153,12 +153,13 @@ def process(
     """Run the stream processor (a consumer-group member) until SIGTERM or Ctrl-C: recent spend
     into the online store, feedback into the feedback table, bad events to the dead-letter
     topic."""
+    from confluent_kafka import KafkaException
     from feast.errors import FeatureViewNotFoundException
     from prometheus_client import start_http_server
 
     from smartstack.events.feedback_table import FeedbackTable
     from smartstack.events.online_writer import OnlineSpendWriter, StreamViewMismatch
-    from smartstack.events.processor import StreamProcessor, Totals
+    from smartstack.events.processor import DeadLetterFailed, StreamProcessor, Totals
     from smartstack.events.recent_spend import RecentSpendState
     from smartstack.featurestore import store
 
@@ -199,8 +200,13 @@ def process(
             last[:] = [now, totals.consumed]
         return False
 
-    totals = processor.run(until=report)
-    state.close()
+    try:
+        totals = processor.run(until=report)
+    except (DeadLetterFailed, KafkaException) as error:
+        # Nothing of the failed batch was committed: a restart consumes it again.
+        raise _fail(f"stopped: {error}; restart to resume from the last commit.", code=1) from None
+    finally:
+        state.close()
     console.print(
         f"stopped after {totals.consumed:,} events in {totals.batches:,} batches; "
         "offsets committed"

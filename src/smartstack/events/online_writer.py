@@ -3,9 +3,9 @@
 One write per micro-batch, one row per customer the batch touched, holding only the categories
 whose value changed, through Feast's online-store write API (``online_write_batch``, the call a
 push ends in). ``FeatureStore.push`` itself takes a DataFrame with every column, converts it
-through Arrow to protobufs and costs ~50–90 ms per call: pushing each event alone caps a stream
-at a few dozen events per second, and even a batched push spends more time converting than
-writing (see docs/benchmarks.md).
+through Arrow to protobufs and costs tens of milliseconds per call: pushing each event alone
+caps a stream at a few dozen events per second, and even a batched push spends more time
+converting than writing (see docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ validated (bad ones dead-lettered) and counted; no streaming feature reads them 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -134,6 +135,16 @@ class StreamProcessor:
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
 
     def _apply(self, messages: list[Message]) -> None:
+        # A batch creates ~10 objects per event and frees them by reference counting; the cyclic
+        # collector would walk every window of the state on each pass, which doubled the cost
+        # of parsing. It runs between batches instead.
+        gc.disable()
+        try:
+            self._apply_batch(messages)
+        finally:
+            gc.enable()
+
+    def _apply_batch(self, messages: list[Message]) -> None:
         started = time.perf_counter()
         transactions: list[TransactionEvent] = []
         feedback: list[FeedbackEvent] = []

@@ -10,13 +10,14 @@ clock: replaying the same events gives the same values.
 
 The state is, per customer, the transactions inside the window (keyed by transaction id, so a
 duplicate delivery is recognised) plus, per topic partition, the next offset to apply. Both are
-kept in one SQLite file and written in one transaction per micro-batch; the online row is a pure
-function of the state, so writing it twice is harmless. Together: at-least-once delivery,
-exactly-once effect.
+kept in one SQLite file (a row per customer) and written in one transaction per micro-batch; the
+online row is a pure function of the state, so writing it twice is harmless. Together:
+at-least-once delivery, exactly-once effect.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -81,12 +82,11 @@ class CustomerWindow:
 class BatchChanges:
     """What one micro-batch changed, to persist in one transaction."""
 
-    added: list[tuple[str, int, Spend]] = field(default_factory=list)
-    evicted: list[tuple[str, int]] = field(default_factory=list)
     # Per customer, the categories whose value may have changed (spend added or evicted).
     touched: dict[str, set[int]] = field(default_factory=dict)
     duplicates: int = 0
     too_old: int = 0
+    evicted: int = 0  # transactions that left a window
 
 
 class RecentSpendState:
@@ -107,13 +107,9 @@ class RecentSpendState:
         self._db.execute("pragma synchronous=normal")
         self._db.executescript(
             """
-            create table if not exists window_spend (
-                customer_id text not null,
-                transaction_id integer not null,
-                at_us integer not null,
-                category integer not null,
-                amount real not null,
-                primary key (customer_id, transaction_id)
+            create table if not exists customer_windows (
+                customer_id text primary key,
+                spends text not null  -- JSON [[transaction_id, at_us, category, amount], ...]
             ) without rowid;
             create table if not exists consumed_offsets (
                 topic text not null,
@@ -124,12 +120,11 @@ class RecentSpendState:
             """
         )
         self.customers: dict[str, CustomerWindow] = {}
-        for customer, txn, at_us, category, amount in self._db.execute(
-            "select customer_id, transaction_id, at_us, category, amount from window_spend"
-        ):
-            window = self.customers.setdefault(customer, CustomerWindow())
-            window.spends[txn] = Spend(at_us, category, amount)
-            window.newest_us = max(window.newest_us, at_us)
+        for customer, spends in self._db.execute("select * from customer_windows"):
+            window = self.customers[customer] = CustomerWindow()
+            for txn, at_us, category, amount in json.loads(spends):
+                window.spends[txn] = Spend(at_us, category, amount)
+                window.newest_us = max(window.newest_us, at_us)
         self.offsets: dict[tuple[str, int], int] = {
             (topic, partition): offset
             for topic, partition, offset in self._db.execute("select * from consumed_offsets")
@@ -158,7 +153,6 @@ class RecentSpendState:
                 # whole row is written, zeros included, as the batch mart would have it.
                 changes.touched[event.customer_id] = set(range(len(MERCHANT_CATEGORIES)))
             window.spends[event.transaction_id] = item
-            changes.added.append((event.customer_id, event.transaction_id, item))
             changes.touched.setdefault(event.customer_id, set()).add(item.category)
             if at_us > window.newest_us:
                 window.newest_us = at_us
@@ -168,7 +162,7 @@ class RecentSpendState:
             stale = [txn for txn, item in window.spends.items() if item.at_us <= cutoff]
             for txn in stale:
                 categories.add(window.spends.pop(txn).category)
-                changes.evicted.append((customer, txn))
+                changes.evicted += 1
 
     def rows(self, changes: BatchChanges) -> Iterator[tuple[str, datetime, dict[int, float]]]:
         """``(customer_id, as_of, {category: spend})`` for the categories a batch changed.
@@ -184,32 +178,31 @@ class RecentSpendState:
             yield customer, from_us(window.as_of_us), {c: spend[c] for c in categories}
 
     def commit(self, changes: BatchChanges, offsets: dict[tuple[str, int], int]) -> None:
-        """Persist one micro-batch's changes and the offsets it consumed, atomically."""
+        """Persist the windows a micro-batch changed (one row per customer, so the cost follows
+        customers, not events) and the offsets it consumed, atomically. An offset is the
+        partition's next position as consumed: after a broker whose log was reset it moves back."""
+        rows = []
+        for customer in changes.touched:
+            spends = self.customers[customer].spends
+            rows.append(
+                (
+                    customer,
+                    json.dumps([[t, s.at_us, s.category, s.amount] for t, s in spends.items()]),
+                )
+            )
         db = self._db
         db.execute("begin immediate")
         try:
+            db.executemany("insert or replace into customer_windows values (?, ?)", rows)
             db.executemany(
-                "insert or ignore into window_spend values (?, ?, ?, ?, ?)",
-                (
-                    (customer, txn, item.at_us, item.category, item.amount)
-                    for customer, txn, item in changes.added
-                ),
-            )
-            db.executemany(
-                "delete from window_spend where customer_id = ? and transaction_id = ?",
-                changes.evicted,
-            )
-            db.executemany(
-                "insert into consumed_offsets values (?, ?, ?) on conflict (topic, partition) "
-                "do update set next_offset = max(next_offset, excluded.next_offset)",
+                "insert or replace into consumed_offsets values (?, ?, ?)",
                 ((topic, partition, offset) for (topic, partition), offset in offsets.items()),
             )
             db.execute("commit")
         except BaseException:
             db.execute("rollback")
             raise
-        for key, offset in offsets.items():
-            self.offsets[key] = max(self.offsets.get(key, 0), offset)
+        self.offsets.update(offsets)
 
     def seed(self, raw_transactions: Path, as_of: datetime) -> int:
         """Load the transactions of the 7 days before ``as_of`` from the raw table (Parquet), so
@@ -233,6 +226,7 @@ class RecentSpendState:
         )
         changes = BatchChanges()
         frame = table.to_pydict()
+        loaded = 0
         for txn, customer, at, category, amount in zip(*frame.values(), strict=True):
             window = self.customers.setdefault(customer, CustomerWindow())
             if txn in window.spends:
@@ -240,9 +234,10 @@ class RecentSpendState:
             item = Spend(to_us(at), CATEGORY_INDEX[category], amount)
             window.spends[txn] = item
             window.newest_us = max(window.newest_us, item.at_us)
-            changes.added.append((customer, txn, item))
+            changes.touched.setdefault(customer, set()).add(item.category)
+            loaded += 1
         self.commit(changes, {})
-        return len(changes.added)
+        return loaded
 
     def close(self) -> None:
         self._db.close()
