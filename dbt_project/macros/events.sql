@@ -1,13 +1,19 @@
-{#- Whether any feedback part has landed. BigQuery reads a table, which always exists; DuckDB
-    reads the Parquet folder, and `read_parquet` of a glob without files is an error. At parse
-    time (no database) it is true, so dbt always records the dependency on the source. -#}
+{#- Whether any feedback has landed: DuckDB reads the Parquet folder, and `read_parquet` of a
+    glob without files is an error; BigQuery reads the `feedback` table of the dataset, which
+    exists only once the first load made it. At parse time (no database) it is true, so dbt
+    always records the dependency on the source. -#}
 {% macro feedback_has_landed() -%}
-  {%- if not execute or target.type != 'duckdb' -%}
+  {%- if not execute -%}
     {{ return(true) }}
+  {%- elif target.type == 'duckdb' -%}
+    {%- set folder = env_var('SMARTSTACK_FEEDBACK_DIR', '../var/data/feedback') -%}
+    {%- set found = run_query("select count(*) from glob('" ~ folder ~ "/*.parquet')") -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
+  {%- else -%}
+    {%- set table = adapter.get_relation(
+        database=target.database, schema=target.schema, identifier='feedback') -%}
+    {{ return(table is not none) }}
   {%- endif -%}
-  {%- set folder = env_var('SMARTSTACK_FEEDBACK_DIR', '../var/data/feedback') -%}
-  {%- set found = run_query("select count(*) from glob('" ~ folder ~ "/*.parquet')") -%}
-  {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
 

@@ -141,6 +141,9 @@ def process(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port.")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address of the metrics server (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
     seed: Annotated[
         bool,
         typer.Option(
@@ -184,7 +187,7 @@ def process(
     signal.signal(signal.SIGTERM, lambda *_: processor.stop())
     signal.signal(signal.SIGINT, lambda *_: processor.stop())
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_host)
     console.print(f"processing {servers} as group {group}; state: {state.path}")
     last = [time.monotonic(), 0]
 
