@@ -30,6 +30,7 @@ from smartstack.settings import Settings
 
 PRECOMPUTE_CHANNEL = "app"
 PRECOMPUTE_DEADLINE_S = 10.0  # per explanation, retries included: no one is waiting on a batch
+PRECOMPUTE_READ_TIMEOUT_MS = 10_000.0
 
 
 @dataclass
@@ -90,9 +91,12 @@ def precompute_explanations(
     if customers is None:
         ids = pd.read_parquet(settings.raw_dir / "customers", columns=["customer_id"])
         customers = ids["customer_id"].tolist()
+    # A batch job: no one waits on one read, so no request deadline and no breaker shedding.
     config = ServingConfig(
         explain_top=top,
         explain_deadline_s=PRECOMPUTE_DEADLINE_S,
+        feature_timeout_ms=PRECOMPUTE_READ_TIMEOUT_MS,
+        breaker_failures=len(customers) + 1,
         frequency_cap=0,
         model_poll_seconds=3600,
     )

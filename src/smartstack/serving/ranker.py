@@ -64,8 +64,13 @@ class FeaturesUnavailable(Exception):
 
 
 class _LogStateChanges(pybreaker.CircuitBreakerListener):
-    def state_change(self, cb: pybreaker.CircuitBreaker, old: object, new: object) -> None:
-        log.warning("online store circuit %s -> %s", old, new)
+    def state_change(
+        self,
+        cb: pybreaker.CircuitBreaker,
+        old: pybreaker.CircuitBreakerState | None,
+        new: pybreaker.CircuitBreakerState,
+    ) -> None:
+        log.warning("%s circuit: %s -> %s", cb.name, old.name if old else None, new.name)
 
 
 class DeadlineReader:
