@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from smartstack.events.feedback_table import FeedbackTable, feedback_dir
-from smartstack.messaging import Explanation, RatingSummary, Source, rating_event
-from smartstack.messaging import summarize_ratings
+from smartstack.messaging import (
+    Explanation,
+    RatingSummary,
+    Source,
+    rating_event,
+    summarize_ratings,
+)
 from smartstack.messaging.explanation import FallbackReason
 
 
