@@ -162,7 +162,12 @@ def process(
 
     from smartstack.events.feedback_table import FeedbackTable
     from smartstack.events.online_writer import OnlineSpendWriter, StreamViewMismatch
-    from smartstack.events.processor import DeadLetterFailed, StreamProcessor, Totals
+    from smartstack.events.processor import (
+        TRANSIENT_STORE_ERRORS,
+        DeadLetterFailed,
+        StreamProcessor,
+        Totals,
+    )
     from smartstack.events.recent_spend import RecentSpendState
     from smartstack.featurestore import store
 
@@ -205,7 +210,7 @@ def process(
 
     try:
         totals = processor.run(until=report)
-    except (DeadLetterFailed, KafkaException) as error:
+    except (DeadLetterFailed, KafkaException, *TRANSIENT_STORE_ERRORS) as error:
         # Nothing of the failed batch was committed: a restart consumes it again.
         raise _fail(f"stopped: {error}; restart to resume from the last commit.", code=1) from None
     finally:

@@ -35,7 +35,6 @@ def _tansu() -> Path:
 
 
 TANSU = _tansu()
-DEFAULT_GROUP = "smartstack-stream-processor"
 
 
 class NoBroker(RuntimeError):
@@ -101,11 +100,13 @@ def ensure_topics(servers: str, partitions: int = 4, timeout: float = 15.0) -> N
 
 def check_broker(servers: str, timeout: float = 5.0) -> None:
     """:class:`NoBroker` unless the brokers answer within ``timeout`` seconds."""
-    admin = AdminClient({"bootstrap.servers": servers})
+    # Quiet: librdkafka would log each refused connection; the answer is one sentence.
+    admin = AdminClient({"bootstrap.servers": servers, "log_level": 2})
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as error:
-        raise NoBroker(f"the Kafka broker at {servers} does not answer ({error})") from None
+        reason = error.args[0].str() if error.args else str(error)
+        raise NoBroker(f"the Kafka broker at {servers} does not answer ({reason})") from None
 
 
 def broker_command(host: str = "127.0.0.1", port: int = 9092) -> list[str]:

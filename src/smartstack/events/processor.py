@@ -20,13 +20,23 @@ from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
+from tenacity import (
+    before_sleep_log,
+    retry,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from smartstack.events.contracts import (
     ContractViolation,
@@ -61,6 +71,13 @@ EVENT_LAG = Gauge(
 )
 
 SUBSCRIBED = (Topic.transactions, Topic.clickstream, Topic.feedback)
+# An online store that is restarting or briefly unreachable (Redis, a locked SQLite file).
+TRANSIENT_STORE_ERRORS = (
+    OSError,
+    sqlite3.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 class DeadLetterFailed(RuntimeError):
@@ -181,7 +198,7 @@ class StreamProcessor:
         changes = BatchChanges()
         if transactions:
             self.state.apply(transactions, changes)
-            rows = self.writer.write(self.state.rows(changes))
+            rows = self._write_online(list(self.state.rows(changes)))
             totals.online_rows += rows
             ONLINE_ROWS.inc(rows)
             applied = len(transactions) - changes.duplicates - changes.too_old
@@ -204,6 +221,18 @@ class StreamProcessor:
         totals.batches += 1
         totals.seconds_applying += elapsed
         BATCH_SECONDS.observe(elapsed)
+
+    @retry(
+        retry=retry_if_exception_type(TRANSIENT_STORE_ERRORS),
+        stop=stop_after_delay(20),  # well inside max.poll.interval.ms (30 s)
+        wait=wait_exponential(multiplier=0.2, max=5),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+    def _write_online(self, rows: list[tuple[str, datetime, dict[int, float]]]) -> int:
+        """The batch's rows into the online store, retried while the store is unreachable (the
+        rows are a pure function of the state, so a retry writes the same)."""
+        return self.writer.write(rows)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         topic = message.topic()
