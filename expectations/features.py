@@ -6,6 +6,9 @@ Run by the feature gate after ``dbt build`` (``smartstack quality validate --sta
 one-day ``lead`` on freshness. Marts may gain columns without breaking this gate; losing one
 breaks it. Every expectation is blocking unless marked ``WARNING``.
 
+``SUITES`` are the synthetic data set's marts; ``DATASET_SUITES`` those of another data set (by
+the ``dataset`` setting): the Starbucks marts, daily as-of dates, and its labelled receipts.
+
 Two checks need more than one column and are computed in ``PREPARE`` as derived columns:
 ``share_sum_<w>d`` (the category shares of a customer's wallet, which must sum to 1 when the
 window has spend) and ``category_share_sum_<w>d`` (the same over the long affinity table).
@@ -26,6 +29,7 @@ from smartstack.data.schema import (
     OFFER_TYPES,
     OUTCOMES,
     REGIONS,
+    STARBUCKS_OFFER_TYPES,
 )
 from smartstack.quality.checks import (
     WARNING,
@@ -54,6 +58,9 @@ PROFILED: dict[str, tuple[str, ...]] = {
     "customer_profile_features": ("tenure_months", "offer_click_rate_90d"),
     "offer_features": ("click_rate_smoothed", "redemption_rate_smoothed"),
     "training_impressions": ("relevance",),
+    "starbucks_customer_activity": ("spend_all", "avg_ticket"),
+    "starbucks_customer_offer_history": ("offers_received", "view_rate"),
+    "starbucks_offer_receipts": ("redeemed", "completed"),
 }
 FLAGS = (0, 1)
 
@@ -200,6 +207,128 @@ SUITES = {
     "customer_category_affinity": customer_category_affinity,
     "customer_recent_spend": customer_recent_spend,
     "training_impressions": training_impressions,
+}
+
+
+# -- the Starbucks data set (dbt models/marts/starbucks) --------------------------------------
+# The labelled receipts are keyed by send time, and the last send is 138 hours before the end.
+STARBUCKS_SEND_MAX_AGE = timedelta(days=7)
+
+
+def starbucks_customer_demographics(inputs: SuiteInputs) -> list[Expectation]:
+    flags = ["gender_female", "gender_male", "gender_other", "profile_incomplete"]
+    return [
+        *columns(
+            strings=["customer_id"],
+            timestamps=["event_timestamp"],
+            numbers=["age", "income", *flags, "membership_days", "member_since_year"],
+        ),
+        *key("customer_id", "event_timestamp"),
+        *_common(inputs),
+        between("age", 18, 110),
+        between("income", 0, None, strict_min=True),
+        *(in_set(name, FLAGS) for name in flags),
+    ]
+
+
+def starbucks_customer_activity(inputs: SuiteInputs) -> list[Expectation]:
+    windows = (3, 7, 14, 30)
+    counts = ["txn_count_all", *(f"txn_count_{w}d" for w in windows), "active_days"]
+    spends = ["spend_all", *(f"spend_{w}d" for w in windows)]
+    tickets = ["avg_ticket", "ticket_median", "ticket_p75", "ticket_max"]
+    return [
+        *columns(
+            strings=["customer_id"],
+            timestamps=["event_timestamp"],
+            numbers=["history_days", *counts, *spends, *tickets, "hours_since_last_txn"],
+        ),
+        *key("customer_id", "event_timestamp"),
+        *_common(inputs),
+        *(between(name, 0, None) for name in [*counts, *spends, "history_days"]),
+        *(between(name, 0, None, strict_min=True) for name in tickets),
+        between("hours_since_last_txn", 1, None),
+        ordered("ticket_max", "ticket_p75"),
+        ordered("ticket_p75", "ticket_median"),
+        ordered("txn_count_all", "txn_count_30d"),
+    ]
+
+
+def starbucks_customer_offer_history(inputs: SuiteInputs) -> list[Expectation]:
+    steps = ["received", "viewed", "completed", "succeeded"]
+    counts = [f"offers_{step}" for step in [*steps, "completed_unviewed"]] + [
+        f"{step}_{offer_type}" for offer_type in STARBUCKS_OFFER_TYPES for step in steps
+    ]
+    rates = ["view_rate", "social_view_rate", "completion_rate", "success_rate",
+             "bogo_success_share"]
+    return [
+        *columns(
+            strings=["customer_id"],
+            timestamps=["event_timestamp"],
+            numbers=[*counts, "open_offers", *rates],
+        ),
+        *key("customer_id", "event_timestamp"),
+        *_common(inputs),
+        *(between(name, 0, None) for name in [*counts, "open_offers"]),
+        *(between(name, 0, 1) for name in rates),
+        ordered("offers_received", "offers_viewed"),
+        ordered("offers_completed", "offers_succeeded"),
+        ordered("offers_viewed", "offers_succeeded"),
+        in_set("completed_informational", (0,)),
+    ]
+
+
+def starbucks_offer_features(inputs: SuiteInputs) -> list[Expectation]:
+    rates = [f"{rate}_rate_smoothed" for rate in ("view", "completion", "success")]
+    return [
+        *columns(
+            strings=["offer_id", "offer_type"],
+            timestamps=["event_timestamp"],
+            numbers=["min_spend", "reward", "duration_days", "value_score", "received_count",
+                     *rates],
+        ),
+        *key("offer_id", "event_timestamp"),
+        *_common(inputs),
+        in_set("offer_type", STARBUCKS_OFFER_TYPES),
+        between("value_score", 0, 1),
+        *(between(name, 0, 1) for name in rates),
+        between("received_count", 0, None),
+    ]
+
+
+def starbucks_offer_receipts(inputs: SuiteInputs) -> list[Expectation]:
+    flags = ["viewed", "redeemed", "completed", "completable", "censored"]
+    return [
+        *columns(
+            strings=["customer_id", "offer_id", "offer_type", "outcome", "profile"],
+            timestamps=["event_timestamp"],
+            numbers=["impression_id", "request_id", "send_hour", "relevance", *flags],
+        ),
+        *key("impression_id"),
+        *row_count(inputs, ROW_COUNT_TOLERANCE),
+        *distribution(inputs, PROFILED.get(inputs.table, ()), DISTRIBUTION_TOLERANCE),
+        *freshness(
+            inputs, "event_timestamp", STARBUCKS_SEND_MAX_AGE,
+            since=inputs.window.impression_start,
+        ),
+        in_set("outcome", ("shown", "viewed", "redeemed")),
+        in_set("offer_type", STARBUCKS_OFFER_TYPES),
+        *(in_set(name, FLAGS) for name in flags),
+        in_set("relevance", (0, 1, 3)),
+        # Label A implies a view and a completion; B only on offers that can be completed.
+        ordered("viewed", "redeemed"),
+        ordered("completed", "redeemed"),
+        ordered("completable", "completed"),
+    ]
+
+
+DATASET_SUITES = {
+    "starbucks": {
+        "starbucks_customer_demographics": starbucks_customer_demographics,
+        "starbucks_customer_activity": starbucks_customer_activity,
+        "starbucks_customer_offer_history": starbucks_customer_offer_history,
+        "starbucks_offer_features": starbucks_offer_features,
+        "starbucks_offer_receipts": starbucks_offer_receipts,
+    },
 }
 
 

@@ -2,8 +2,13 @@
 
 Run by the raw gate after generation or ingestion (``smartstack quality validate --stage raw``).
 Schemas and categories come from ``smartstack.data.schema`` so the generator, dbt sources and these
-suites share one definition. Every expectation is blocking unless marked ``WARNING``. Freshness is
-measured from the data set's snapshot (``manifest.json``), or from now when there is none.
+suites share one definition. Every expectation is blocking unless marked ``WARNING``. Freshness
+is measured from the data set's snapshot (``manifest.json``), or from now when there is none.
+
+``SUITES`` hold the synthetic data set's contract; another data set that lands in the same raw
+tables (``DATASET_SUITES``, by the ``dataset`` setting) has its own rules for the tables it
+provides: the Starbucks adapter leaves card products and regions null, has offers whose windows
+start at each receipt, and informational offers with no reward.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from smartstack.data.schema import (
     CARD_PRODUCTS,
     CLICKSTREAM_EVENTS,
     DEVICE_CATEGORIES,
+    GENDERS,
     IMPRESSION_CHANNELS,
     MERCHANT_CATEGORIES,
     OFFER_TYPES,
@@ -24,6 +30,8 @@ from smartstack.data.schema import (
     RAW_SCHEMAS,
     REGIONS,
     REWARD_PREFERENCES,
+    STARBUCKS_CHANNELS,
+    STARBUCKS_OFFER_TYPES,
     TRANSACTION_CHANNELS,
 )
 from smartstack.quality.checks import (
@@ -161,4 +169,82 @@ SUITES = {
     "impressions": impressions,
     "clickstream": clickstream,
     "quiz_responses": quiz_responses,
+}
+
+
+# -- the Starbucks rewards-offer data set (smartstack.data.starbucks) ---------------------------
+# Offers go out every few days (the last send is 138 hours before the data end).
+STARBUCKS_SEND_MAX_AGE = timedelta(days=7)
+CHANNEL_LIST = "^(?:{0})(?:,(?:{0}))*$".format("|".join(STARBUCKS_CHANNELS))
+
+
+def starbucks_customers(inputs: SuiteInputs) -> list[Expectation]:
+    return [
+        *_common(inputs),
+        *key("customer_id"),
+        *not_null("signup_date", "tenure_months"),
+        in_set("gender", GENDERS),
+        in_set("age_band", AGE_BANDS),
+        between("age", 18, 110),
+        between("income", 0, None, strict_min=True),
+        between("tenure_months", 0, 600),
+    ]
+
+
+def starbucks_offers(inputs: SuiteInputs) -> list[Expectation]:
+    return [
+        *_common(inputs),
+        *key("offer_id"),
+        *not_null(
+            "merchant_category", "offer_type", "value", "min_spend", "duration_days", "channels",
+            "valid_from",
+        ),
+        in_set("merchant_category", MERCHANT_CATEGORIES),
+        in_set("offer_type", STARBUCKS_OFFER_TYPES),
+        between("value", 0, None),
+        between("min_spend", 0, None),
+        between("duration_days", 1, 30),
+        pattern("channels", CHANNEL_LIST),
+    ]
+
+
+def starbucks_impressions(inputs: SuiteInputs) -> list[Expectation]:
+    return [
+        *_common(inputs),
+        *key("impression_id"),
+        *not_null("request_id", "customer_id", "offer_id", "shown_at", "expires_at", "outcome"),
+        in_set("outcome", ("shown", "viewed", "redeemed")),
+        ordered("viewed_at", "shown_at"),
+        ordered("completed_at", "shown_at"),
+        ordered("expires_at", "viewed_at"),
+        ordered("expires_at", "completed_at"),
+        # A success is a completion after a view, at the completion's time.
+        ordered("redeemed_at", "viewed_at"),
+        ordered("redeemed_at", "completed_at"),
+        ordered("completed_at", "redeemed_at"),
+        *freshness(
+            inputs, "shown_at", STARBUCKS_SEND_MAX_AGE, since=inputs.window.impression_start
+        ),
+    ]
+
+
+def starbucks_transactions(inputs: SuiteInputs) -> list[Expectation]:
+    return [
+        *_common(inputs),
+        *key("transaction_id"),
+        *not_null("customer_id", "event_timestamp", "merchant_category", "amount"),
+        between("amount", 0, None, strict_min=True),
+        in_set("merchant_category", MERCHANT_CATEGORIES),
+        in_set("currency", ("USD",)),
+        *freshness(inputs, "event_timestamp", EVENT_MAX_AGE, since=inputs.window.start),
+    ]
+
+
+DATASET_SUITES = {
+    "starbucks": {
+        "customers": starbucks_customers,
+        "offers": starbucks_offers,
+        "impressions": starbucks_impressions,
+        "transactions": starbucks_transactions,
+    },
 }

@@ -36,6 +36,12 @@ customer_profile_source = mart_source("customer_profile_features")
 offer_stats_source = mart_source("offer_features")
 customer_recent_spend_batch_source = mart_source("customer_recent_spend")
 
+# The Starbucks data set's marts (dbt models/marts/starbucks).
+starbucks_demographics_source = mart_source("starbucks_customer_demographics")
+starbucks_activity_source = mart_source("starbucks_customer_activity")
+starbucks_offer_history_source = mart_source("starbucks_customer_offer_history")
+starbucks_offer_source = mart_source("starbucks_offer_features")
+
 # Fresh spend pushed by the stream processor lands online at once, without a batch run.
 customer_recent_spend_push_source = PushSource(
     name="customer_recent_spend_push",

@@ -1,13 +1,24 @@
 """The feature services: the only list of model features anywhere in the code.
 
-Training asks for ``offer_ranking_v1`` in ``get_historical_features`` and serving for the same
-service in ``get_online_features``; the model's columns are this service's features in order.
-A change to the feature set is a new service version (``offer_ranking_v2``), never an edit.
+Training asks for the active data set's service in ``get_historical_features`` and serving for
+the same service in ``get_online_features``; the model's columns are this service's features in
+order. ``offer_ranking_v1`` serves the synthetic data set, ``offer_completion_starbucks_v1``
+the Starbucks one (``smartstack.datasets``; the ``feature_service`` setting overrides). A change
+to a feature set is a new service version (``offer_ranking_v2``), never an edit.
 """
 
 from feast import FeatureService
-from feature_views import customer_profile, customer_recent_spend, customer_spend, offer_stats
-from on_demand_features import offer_context
+from feature_views import (
+    customer_profile,
+    customer_recent_spend,
+    customer_spend,
+    offer_stats,
+    starbucks_customer_activity,
+    starbucks_customer_demographics,
+    starbucks_customer_offer_history,
+    starbucks_offer_stats,
+)
+from on_demand_features import offer_context, starbucks_offer_context
 
 offer_ranking_v1 = FeatureService(
     name="offer_ranking_v1",
@@ -50,4 +61,37 @@ offer_ranking_v1 = FeatureService(
     description="Features of the XGBoost offer ranker, version 1: numeric only, so the model "
     "reads them as they come.",
     tags={"model": "offer-ranker"},
+)
+
+offer_completion_starbucks_v1 = FeatureService(
+    name="offer_completion_starbucks_v1",
+    features=[
+        starbucks_customer_demographics,
+        starbucks_customer_activity,
+        starbucks_customer_offer_history,
+        starbucks_offer_stats[
+            [
+                "is_bogo",
+                "is_discount",
+                "is_informational",
+                "min_spend",
+                "reward",
+                "duration_days",
+                "sent_by_email",
+                "sent_by_mobile",
+                "sent_by_social",
+                "sent_by_web",
+                "channel_count",
+                "value_score",
+                "received_count",
+                "view_rate_smoothed",
+                "completion_rate_smoothed",
+                "success_rate_smoothed",
+            ]
+        ],
+        starbucks_offer_context,
+    ],
+    description="Features of the Starbucks offer-response model, version 1: demographics, "
+    "offer terms and what the member did before the offer was sent; numeric only.",
+    tags={"model": "offer-ranker", "dataset": "starbucks"},
 )

@@ -12,13 +12,17 @@ from data_sources import (
     customer_recent_spend_push_source,
     customer_spend_source,
     offer_stats_source,
+    starbucks_activity_source,
+    starbucks_demographics_source,
+    starbucks_offer_history_source,
+    starbucks_offer_source,
 )
 from entities import customer, offer
 from feast import FeatureView, Field
 from feast.stream_feature_view import StreamFeatureView
 from feast.types import Float32, Float64, Int32, Int64, String
 
-from smartstack.data.schema import MERCHANT_CATEGORIES
+from smartstack.data.schema import MERCHANT_CATEGORIES, STARBUCKS_CHANNELS, STARBUCKS_OFFER_TYPES
 
 SPEND_WINDOWS = (7, 30, 90)
 SNAPSHOT_TTL = timedelta(days=14)
@@ -128,4 +132,122 @@ customer_recent_spend = StreamFeatureView(
     timestamp_field="event_timestamp",
     description="Spend per category over the last 7 days, updated by streaming transactions.",
     tags={"layer": "streaming"},
+)
+
+
+# -- the Starbucks data set (feature service offer_completion_starbucks_v1) ----------------------
+# Daily as-of rows, so two days of TTL always find the row of the day (or the day before).
+STARBUCKS_TTL = timedelta(days=2)
+STARBUCKS_SPEND_WINDOWS = (3, 7, 14, 30)
+OFFER_STEPS = ("received", "viewed", "completed", "succeeded")
+
+starbucks_customer_demographics = FeatureView(
+    name="starbucks_customer_demographics",
+    entities=[customer],
+    ttl=STARBUCKS_TTL,
+    schema=[
+        Field(name="age", dtype=Int32, tags={"sensitive": "quasi_identifier"}),
+        Field(name="income", dtype=Float64, tags={"sensitive": "quasi_identifier"}),
+        Field(name="gender_female", dtype=Int32, tags={"sensitive": "quasi_identifier"}),
+        Field(name="gender_male", dtype=Int32, tags={"sensitive": "quasi_identifier"}),
+        Field(name="gender_other", dtype=Int32, tags={"sensitive": "quasi_identifier"}),
+        Field(name="profile_incomplete", dtype=Int32),
+        Field(name="membership_days", dtype=Int64),
+        Field(name="member_since_year", dtype=Int32),
+    ],
+    source=starbucks_demographics_source,
+    online=True,
+    description="Stated age, income and gender of a Starbucks rewards member, and how long they "
+    "have been one. The demographic-only baseline reads exactly these.",
+    tags={"layer": "features", "dataset": "starbucks", "contains_sensitive": "true"},
+)
+
+starbucks_customer_activity = FeatureView(
+    name="starbucks_customer_activity",
+    entities=[customer],
+    ttl=STARBUCKS_TTL,
+    schema=[
+        Field(name="history_days", dtype=Int32),
+        Field(name="txn_count_all", dtype=Int64),
+        Field(name="spend_all", dtype=Float64),
+        *(
+            Field(name=f"{measure}_{window}d", dtype=dtype)
+            for window in STARBUCKS_SPEND_WINDOWS
+            for measure, dtype in (("txn_count", Int64), ("spend", Float64))
+        ),
+        *(
+            Field(name=name, dtype=Float64)
+            for name in ("avg_ticket", "ticket_median", "ticket_p75", "ticket_max")
+        ),
+        Field(name="hours_since_last_txn", dtype=Int64),
+        Field(name="active_days", dtype=Int64),
+        Field(name="spend_per_day", dtype=Float64),
+        Field(name="txn_per_day", dtype=Float64),
+    ],
+    source=starbucks_activity_source,
+    online=True,
+    description="Purchases before each day: counts, spend, ticket sizes, recency.",
+    tags={"layer": "features", "dataset": "starbucks"},
+)
+
+starbucks_customer_offer_history = FeatureView(
+    name="starbucks_customer_offer_history",
+    entities=[customer],
+    ttl=STARBUCKS_TTL,
+    schema=[
+        *(
+            Field(name=f"offers_{step}", dtype=Int64)
+            for step in (*OFFER_STEPS, "completed_unviewed")
+        ),
+        *(
+            Field(name=f"{step}_{offer_type}", dtype=Int64)
+            for offer_type in STARBUCKS_OFFER_TYPES
+            for step in OFFER_STEPS
+        ),
+        Field(name="received_social", dtype=Int64),
+        Field(name="viewed_social", dtype=Int64),
+        Field(name="open_offers", dtype=Int64),
+        *(
+            Field(name=name, dtype=Float64)
+            for name in (
+                "view_rate",
+                "social_view_rate",
+                "completion_rate",
+                "success_rate",
+                "bogo_success_share",
+                "mean_hours_to_view",
+            )
+        ),
+        Field(name="hours_since_last_offer", dtype=Int64),
+    ],
+    source=starbucks_offer_history_source,
+    online=True,
+    description="Offers received, viewed, completed and succeeded before each day, overall and "
+    "per offer type, and offers still open.",
+    tags={"layer": "features", "dataset": "starbucks"},
+)
+
+starbucks_offer_stats = FeatureView(
+    name="starbucks_offer_stats",
+    entities=[offer],
+    ttl=STARBUCKS_TTL,
+    schema=[
+        Field(name="offer_type", dtype=String),
+        *(Field(name=f"is_{offer_type}", dtype=Int32) for offer_type in STARBUCKS_OFFER_TYPES),
+        Field(name="min_spend", dtype=Float64),
+        Field(name="reward", dtype=Float64),
+        Field(name="duration_days", dtype=Float64),
+        *(Field(name=f"sent_by_{channel}", dtype=Int32) for channel in STARBUCKS_CHANNELS),
+        Field(name="channel_count", dtype=Int32),
+        Field(name="value_score", dtype=Float64),
+        Field(name="received_count", dtype=Int64),
+        *(
+            Field(name=f"{rate}_rate_smoothed", dtype=Float64)
+            for rate in ("view", "completion", "success")
+        ),
+    ],
+    source=starbucks_offer_source,
+    online=True,
+    description="Offer terms, channels, value score and smoothed response rates so far.",
+    tags={"layer": "features", "dataset": "starbucks"},
 )

@@ -12,7 +12,15 @@ from data_sources import ranking_request
 from feast import Field
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64
-from feature_views import customer_profile, customer_recent_spend, customer_spend, offer_stats
+from feature_views import (
+    customer_profile,
+    customer_recent_spend,
+    customer_spend,
+    offer_stats,
+    starbucks_customer_activity,
+    starbucks_customer_offer_history,
+    starbucks_offer_stats,
+)
 
 OFFER_CONTEXT_SCHEMA = [
     *(
@@ -52,5 +60,38 @@ OFFER_CONTEXT_SCHEMA = [
 )
 def offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
     from smartstack.featurestore.transforms import offer_context as transform
+
+    return {name: values.tolist() for name, values in transform(inputs).items()}
+
+
+STARBUCKS_CONTEXT_SCHEMA = [
+    Field(name=name, dtype=Float64)
+    for name in (
+        "received_this_type",
+        "viewed_this_type",
+        "completed_this_type",
+        "succeeded_this_type",
+        "this_type_view_rate",
+        "this_type_success_rate",
+        "min_spend_to_avg_ticket",
+        "min_spend_to_median_ticket",
+        "min_spend_to_max_ticket",
+        "expected_spend_ratio",
+        "recent_spend_ratio",
+        "offer_category_share_30d",
+        "type_fit",
+    )
+]
+
+
+@on_demand_feature_view(
+    sources=[starbucks_customer_activity, starbucks_customer_offer_history, starbucks_offer_stats],
+    schema=STARBUCKS_CONTEXT_SCHEMA,
+    mode="python",
+    description="Starbucks member x offer: history with this offer type, minimum spend against "
+    "the member's tickets and pace, and the SmartScore inputs.",
+)
+def starbucks_offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    from smartstack.featurestore.starbucks_context import offer_context as transform
 
     return {name: values.tolist() for name, values in transform(inputs).items()}

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from smartstack.dataset_options import DataDirOption, DatasetOption, StartDateOption
 from smartstack.settings import get_settings
 
 app = typer.Typer(
@@ -92,24 +93,35 @@ def ingest(
         int, typer.Option(min=1, help="Synthetic source: number of customers.")
     ] = 10_000,
     seed: Annotated[int, typer.Option(help="Synthetic source: random seed.")] = 42,
+    dataset: DatasetOption = None,
+    data_dir: DataDirOption = None,
+    start_date: StartDateOption = None,
 ) -> None:
     """Land the raw tables the pipeline reads (the first task of the Airflow DAGs); prints the
-    row counts as JSON. A rerun with the same options leaves the same data."""
+    row counts as JSON. A rerun with the same options leaves the same data. On a data set with
+    an adapter (`--dataset starbucks --data-dir PATH`) the adapter reads PATH instead of
+    generating (`--source landed` still only counts what is there)."""
     from smartstack.data.ingest import NothingLanded, Source
     from smartstack.data.ingest import ingest as land
+    from smartstack.data.starbucks import SourceError
+    from smartstack.dataset_options import BadDatasetOptions, use_dataset
 
     if source not in Source.__members__:
         raise fail(f"--source must be {' or '.join(Source.__members__)}, not {source!r}.")
-    settings = get_settings()
+    try:
+        settings = use_dataset(dataset, data_dir, start_date, needs_source=source != "landed")
+    except BadDatasetOptions as error:
+        raise fail(f"{error}.") from None
     started = time.perf_counter()
     try:
         counts = land(settings, Source(source), customers, seed)
-    except NothingLanded as error:
+    except (NothingLanded, SourceError) as error:
         raise fail(f"{error}.") from None
     except OSError as error:
         raise fail(f"cannot write to {settings.data_dir}: {error.strerror or error}.") from None
+    what = source if settings.dataset == "synthetic" or source == "landed" else settings.dataset
     console.print(
-        f"{source} raw data at {settings.raw_dir} ({time.perf_counter() - started:.1f}s): "
+        f"{what} raw data at {settings.raw_dir} ({time.perf_counter() - started:.1f}s): "
         + ", ".join(f"{name} {rows:,}" for name, rows in counts.items())
     )
     typer.echo(json.dumps(counts))
@@ -128,14 +140,22 @@ def run(
         int, typer.Option(min=1, help="Scale of the synthetic data set.")
     ] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    dataset: DatasetOption = None,
+    data_dir: DataDirOption = None,
+    start_date: StartDateOption = None,
 ) -> None:
     """Run the main job end to end on the active profile: generate data, gate it, build dbt
     features, gate them, load Feast, train XGBoost in MLflow and run the promotion gate
-    (embedded defaults: no external service)."""
+    (embedded defaults: no external service). `--dataset starbucks --data-dir PATH` runs the
+    same steps on the public Starbucks data instead of generating (see docs/real-data.md)."""
+    from smartstack.dataset_options import BadDatasetOptions, use_dataset
     from smartstack.pipeline import batch_pipeline, run_pipeline_steps
     from smartstack.quality.gate import QualityGateFailed
 
-    settings = get_settings()
+    try:
+        settings = use_dataset(dataset, data_dir, start_date)
+    except BadDatasetOptions as error:
+        raise fail(f"{error}.") from None
     steps = batch_pipeline(settings, customers, seed)
     started = time.perf_counter()
     try:
@@ -167,6 +187,9 @@ from smartstack.featurestore.commands import app as feast_app  # noqa: E402
 
 app.add_typer(feast_app, name="feast")
 from smartstack.training.commands import evaluate, promote, train  # noqa: E402
+from smartstack.training.external_commands import evaluate_dataset  # noqa: E402
+
+app.command("evaluate-dataset")(evaluate_dataset)
 
 app.command()(train)
 app.command()(promote)

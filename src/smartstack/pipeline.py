@@ -58,9 +58,14 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
     """The main job on one profile: data → raw gate → dbt → feature gate → Feast → train →
     promote → explanations of each customer's top offers.
 
-    Each step is the same function the CLI subcommand and the Airflow task call.
+    Each step is the same function the CLI subcommand and the Airflow task call. On a data
+    set with an ingestion adapter (the ``dataset`` setting, ``smartstack.datasets``), the
+    adapter lands the raw tables instead of the generator, and training reads that data set's
+    section of params.yaml; the explanation step runs only where explanations speak the data
+    set's domain.
     """
     from smartstack.data.generator import GeneratorConfig, generate
+    from smartstack.datasets import active
     from smartstack.features.dbt import run_dbt
     from smartstack.featurestore import store
     from smartstack.quality.gate import run_gate
@@ -74,20 +79,42 @@ def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
             raise RuntimeError("dbt build failed: see dbt's output above")
 
     assert settings.data_dir is not None
-    return [
-        Step(
+    spec = active(settings)
+    dataset = spec.name
+    if spec.adapter is None:
+        land = Step(
             "generate",
             lambda: generate(GeneratorConfig(customers=customers, seed=seed), settings.data_dir),
-        ),
+        )
+    else:
+        land = Step(f"ingest {dataset}", lambda: _report_ingestion(settings))
+    steps = [
+        land,
         Step("raw quality gate", lambda: run_gate("raw", settings)),
         Step("dbt build", dbt_build),
         Step("feature quality gate", lambda: run_gate("features", settings)),
         Step("feast apply", lambda: store.apply(settings)),
         Step("feast materialize", lambda: store.materialize(settings)),
-        Step("train", lambda: run_training(load_config(), settings)),
-        Step("promote", lambda: _report_promotion(promote(load_config(), settings))),
-        Step("explain top offers", lambda: print(precompute_explanations(settings).summary())),
+        Step("train", lambda: run_training(load_config(dataset=dataset), settings)),
+        Step(
+            "promote",
+            lambda: _report_promotion(promote(load_config(dataset=dataset), settings)),
+        ),
     ]
+    if spec.explained:
+        steps.append(
+            Step("explain top offers", lambda: print(precompute_explanations(settings).summary()))
+        )
+    return steps
+
+
+def _report_ingestion(settings: Settings) -> None:
+    """Land a public data set with its adapter and say what arrived."""
+    from smartstack.datasets import active
+
+    manifest = active(settings).land(settings)
+    counts = ", ".join(f"{table} {rows:,}" for table, rows in manifest["row_counts"].items())
+    print(f"ingested {manifest['source_dir']} from {manifest['start']}: {counts}")
 
 
 def _report_promotion(decision: object) -> None:

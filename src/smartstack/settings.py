@@ -14,6 +14,7 @@ create what they write to.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -81,7 +82,24 @@ class Settings(BaseSettings):
         Path("var"),
         description="Root of every local artefact (data, DuckDB file, registries, logs).",
     )
-    dataset: str = Field("synthetic")
+    dataset: str = Field(
+        "synthetic",
+        description="Which data set the pipeline runs on (smartstack.datasets): `synthetic` or "
+        "`starbucks`. Another data set gets its own default home, `var/<dataset>`.",
+    )
+    source_dir: Path | None = Field(
+        None,
+        description="The data set's own files, read in place by its ingestion adapter (the "
+        "Starbucks JSON directory); `--data-dir` on the CLI.",
+    )
+    source_start_date: date | None = Field(
+        None,
+        description="The UTC day hour 0 of an hours-since-start data set maps to (Starbucks; "
+        "default 2018-08-01).",
+    )
+    feature_service: str | None = Field(
+        None, description="Feature service of training and serving (default: the data set's)."
+    )
 
     # Data and warehouse
     data_dir: Path | None = Field(None, description="Raw Parquet tables (default: <home>/data).")
@@ -141,7 +159,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_local_paths(self) -> Settings:
         """Place embedded stores under ``home`` unless set explicitly."""
+        if "home" not in self.model_fields_set and self.dataset != "synthetic":
+            # Registries, quality references and marts of two data sets never mix.
+            self.home = self.home / self.dataset
         home = self.home = self.home.resolve()
+        if self.source_dir is not None:
+            self.source_dir = self.source_dir.resolve()
         # Absolute paths: Feast resolves relative ones against its repository, dbt against its
         # project, so a relative path would point somewhere else in each tool.
         self.data_dir = (self.data_dir or home / "data").resolve()

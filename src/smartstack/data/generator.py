@@ -41,6 +41,7 @@ from smartstack.data.schema import (
     RAW_SCHEMAS,
     REGIONS,
     REWARD_PREFERENCES,
+    TIMESTAMP,
     TRANSACTION_CHANNELS,
 )
 
@@ -138,6 +139,8 @@ def _offers_table(offers: list[catalog.Offer]) -> pa.Table:
                 "valid_from": o.valid_from,
                 "valid_to": o.valid_to,
                 "eligible_card_products": ",".join(o.eligible_card_products),
+                "duration_days": None,
+                "channels": None,
             }
             for o in offers
         ],
@@ -220,6 +223,9 @@ class _Chunk:
                 pa.array(signup_days.astype(np.int32), type=pa.date32()),
                 pa.array(tenure),
                 pa.array(rng.random(n) < 0.82),
+                pa.nulls(n, pa.string()),
+                pa.nulls(n, pa.int32()),
+                pa.nulls(n, pa.float64()),
             ],
             schema=RAW_SCHEMAS["customers"],
         )
@@ -486,6 +492,8 @@ class _Chunk:
                 _ts(clicked_at, clicked),
                 _ts(redeemed_at, redeemed),
                 _pick(OUTCOMES, stage),
+                pa.nulls(offer.size, TIMESTAMP),
+                pa.nulls(offer.size, TIMESTAMP),
             ],
             schema=RAW_SCHEMAS["impressions"],
         )

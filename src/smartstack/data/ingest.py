@@ -7,6 +7,10 @@
   event stream's sink, a replay, a copy from production). Ingestion only checks that every
   raw table has data and reports the row counts; the quality gate after it judges the content.
 
+A data set with an ingestion adapter (the ``dataset`` setting; ``smartstack.datasets``, e.g.
+``starbucks``) is landed by its adapter from ``source_dir`` instead of being generated, and only
+the tables it provides are counted.
+
 The Airflow DAGs call this through ``smartstack ingest`` as their first task.
 """
 
@@ -17,6 +21,7 @@ from enum import StrEnum
 import pyarrow.parquet as pq
 
 from smartstack.data.schema import RAW_TABLES
+from smartstack.datasets import active
 from smartstack.settings import Settings
 
 
@@ -31,10 +36,11 @@ class NothingLanded(Exception):
 
 def landed_row_counts(settings: Settings) -> dict[str, int]:
     """Rows of every raw table under ``<data_dir>/raw``, read from the Parquet footers."""
+    spec = active(settings)
     raw = settings.raw_dir
     counts: dict[str, int] = {}
     missing: list[str] = []
-    for table in RAW_TABLES:
+    for table in RAW_TABLES if spec.adapter is None else spec.raw_tables:
         parts = sorted((raw / table).glob("*.parquet"))
         if not parts:
             missing.append(table)
@@ -50,7 +56,10 @@ def landed_row_counts(settings: Settings) -> dict[str, int]:
 
 def ingest(settings: Settings, source: Source, customers: int, seed: int) -> dict[str, int]:
     """Make the raw tables available under ``data_dir`` and return their row counts."""
-    if source is Source.synthetic:
+    spec = active(settings)
+    if spec.adapter is not None and source is not Source.landed:
+        spec.land(settings)
+    elif source is Source.synthetic:
         from smartstack.data.generator import GeneratorConfig, generate
 
         assert settings.data_dir is not None

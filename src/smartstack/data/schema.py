@@ -39,6 +39,11 @@ CLICKSTREAM_EVENTS: tuple[str, ...] = (
 )
 DEVICE_CATEGORIES: tuple[str, ...] = ("mobile", "desktop", "tablet")
 REWARD_PREFERENCES: tuple[str, ...] = ("rewards", "discounts")
+# The public Starbucks rewards-offer data set (smartstack.data.starbucks): its offer types,
+# the channels an offer is sent through, and the stated genders of its profiles.
+STARBUCKS_OFFER_TYPES: tuple[str, ...] = ("bogo", "discount", "informational")
+STARBUCKS_CHANNELS: tuple[str, ...] = ("email", "mobile", "social", "web")
+GENDERS: tuple[str, ...] = ("F", "M", "O")
 
 RAW_SCHEMAS: dict[str, pa.Schema] = {
     "customers": pa.schema(
@@ -50,6 +55,10 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
             ("signup_date", pa.date32()),
             ("tenure_months", pa.int32()),
             ("marketing_consent", pa.bool_()),
+            # Stated demographics of data sets that have them (Starbucks); null otherwise.
+            ("gender", pa.string()),
+            ("age", pa.int32()),
+            ("income", pa.float64()),
         ]
     ),
     # Direct identifiers live only here, joined by customer_id, so every other table is
@@ -89,6 +98,10 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
             ("valid_from", TIMESTAMP),
             ("valid_to", TIMESTAMP),
             ("eligible_card_products", pa.string()),
+            # Offers whose window starts when each customer receives them (Starbucks): its
+            # length and the channels it is sent through; null for catalogue-window offers.
+            ("duration_days", pa.float64()),
+            ("channels", pa.string()),
         ]
     ),
     "impressions": pa.schema(
@@ -104,6 +117,11 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
             ("clicked_at", TIMESTAMP),
             ("redeemed_at", TIMESTAMP),
             ("outcome", pa.string()),
+            # When the offer's terms were met, whether or not the customer had seen it (a
+            # redemption counts only after a view), and when this impression's own window
+            # closes. Null where the source does not record them (the synthetic generator).
+            ("completed_at", TIMESTAMP),
+            ("expires_at", TIMESTAMP),
         ]
     ),
     # Google-Analytics-4-like event export: one row per event, promotion events carry the offer.

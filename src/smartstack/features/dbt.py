@@ -19,15 +19,6 @@ from pathlib import Path
 from smartstack.paths import DBT_PROJECT_DIR
 from smartstack.settings import Settings, Warehouse
 
-# The raw tables the models read; customer_pii is deliberately absent.
-SOURCE_TABLES: tuple[str, ...] = (
-    "customers",
-    "transactions",
-    "offers",
-    "impressions",
-    "clickstream",
-    "quiz_responses",
-)
 # Manifest keys passed to dbt as vars of the same name.
 MANIFEST_VARS: tuple[str, ...] = ("impression_start", "snapshot")
 
@@ -70,12 +61,18 @@ def features_dir(settings: Settings) -> Path:
 
 
 def check_raw_data(settings: Settings) -> None:
-    """Fail with one sentence, before dbt starts, when the generated data set is missing."""
+    """Fail with one sentence, before dbt starts, when the data set's raw tables are missing."""
+    from smartstack.datasets import active
+
+    dataset = active(settings)
     raw = settings.raw_dir
-    missing = [t for t in SOURCE_TABLES if not any((raw / t).glob("*.parquet"))]
+    missing = [t for t in dataset.raw_tables if not any((raw / t).glob("*.parquet"))]
     if missing:
-        what = "" if len(missing) == len(SOURCE_TABLES) else f" (missing {', '.join(missing)})"
-        raise FeatureBuildError(f"no raw data at {raw}{what}: run `smartstack generate` first")
+        every = len(missing) == len(dataset.raw_tables)
+        what = "" if every else f" (missing {', '.join(missing)})"
+        raise FeatureBuildError(
+            f"no raw data at {raw}{what}: run `{dataset.ingest_command}` first"
+        )
 
 
 def manifest_vars(settings: Settings) -> dict[str, str]:
@@ -141,8 +138,12 @@ def dbt_vars(
     settings: Settings, extra_vars: Mapping[str, object] | None = None
 ) -> dict[str, object]:
     """The vars every dbt command of the project gets (``smartstack dbt`` and ``smartstack-dbt``
-    alike): the data set's feature window, then ``extra_vars``."""
-    return {**manifest_vars(settings), **(extra_vars or {})}
+    alike): which data set it is (it enables that data set's models) and its own vars, the
+    feature window, then ``extra_vars``."""
+    from smartstack.datasets import active
+
+    dataset = {"dataset": settings.dataset, **active(settings).dbt_vars}
+    return {**dataset, **manifest_vars(settings), **(extra_vars or {})}
 
 
 def run_dbt(

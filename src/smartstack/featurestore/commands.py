@@ -20,8 +20,9 @@ console = Console(stderr=True)
 
 @app.command()
 def apply() -> None:
-    """Register feature_repo/ (entities, views, the offer_ranking_v1 service) in the registry and
-    create the online tables (`feast apply`)."""
+    """Register the active data set's feature service (offer_ranking_v1 for synthetic data) and
+    the views, sources and entities it reads in the registry, and create the online tables
+    (`feast apply`)."""
     from smartstack.featurestore import store
 
     store.apply()
@@ -32,12 +33,13 @@ def apply() -> None:
 def materialize() -> None:
     """Load the online store up to the data set's snapshot; later runs load only what is new
     (`feast materialize-incremental`)."""
+    from smartstack.datasets import active
     from smartstack.featurestore import store
 
     settings = get_settings()
     missing = [
         m
-        for m in ("customer_spend_features", "offer_features")
+        for m in active(settings).feature_marts
         if not (settings.data_dir / "features" / f"{m}.parquet").exists()
     ]
     if missing and settings.warehouse == "duckdb":
@@ -66,8 +68,8 @@ def config() -> None:
 def training_set(
     out: Annotated[Path, typer.Option(help="Parquet file to write the training set to.")],
 ) -> None:
-    """Build the point-in-time training set: labelled impressions joined with the
-    offer_ranking_v1 features as of each impression (`get_historical_features`)."""
+    """Build the point-in-time training set: labelled impressions joined with the active
+    feature service's values as of each impression (`get_historical_features`)."""
     from smartstack.featurestore import store
 
     started = time.perf_counter()

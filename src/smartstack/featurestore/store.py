@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
-from feast import FeatureService, FeatureStore
-from feast.repo_operations import apply_total
+from feast import FeatureService, FeatureStore, Project
+from feast.feature_view import DUMMY_ENTITY_NAME
+from feast.repo_contents import RepoContents
+from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
-from smartstack.featurestore.config import FEATURE_SERVICE, REPO_PATH, applying, repo_config
+from smartstack.datasets import active, feature_service_name
+from smartstack.featurestore.config import PROJECT, REPO_PATH, applying, repo_config
 from smartstack.settings import OnlineStore, Settings, get_settings
+
+
+class UnknownFeatureService(LookupError):
+    """The configured feature service is not defined in feature_repo/; one sentence."""
 
 
 def _prepare_local_dirs(settings: Settings) -> None:
@@ -35,7 +44,13 @@ def get_store(settings: Settings | None = None) -> FeatureStore:
 
 
 def apply(settings: Settings | None = None) -> None:
-    """``feast apply``: register the definitions in ``feature_repo/`` and create online tables."""
+    """``feast apply`` of the active feature service: register it and exactly what it reads
+    (views, sources, entities) from ``feature_repo/``, and create their online tables.
+
+    ``feature_repo/`` defines the services of every data set; each data set's marts exist only
+    where it was built, so registering (and validating the sources of) another data set's
+    views would fail. Objects of the registry that the service does not need are removed.
+    """
     settings = settings or get_settings()
     _prepare_local_dirs(settings)
     # The definition files import each other by module name, as the `feast` CLI allows by
@@ -46,9 +61,45 @@ def apply(settings: Settings | None = None) -> None:
     for name, module in list(sys.modules.items()):
         if str(getattr(module, "__file__", "") or "").startswith(str(REPO_PATH)):
             del sys.modules[name]
+    config = repo_config(settings)
     with applying(settings):
-        apply_total(repo_config(settings), REPO_PATH, skip_source_validation=False)
+        os.chdir(REPO_PATH)  # as `feast apply` does: module paths are relative to the repo
+        repo = service_contents(parse_repo(REPO_PATH), feature_service_name(settings))
+        store = FeatureStore(config=config)
+        apply_total_with_repo_instance(
+            store, PROJECT, store.registry, repo, skip_source_validation=False
+        )
     _store_for.cache_clear()
+
+
+def service_contents(repo: RepoContents, service_name: str) -> RepoContents:
+    """The part of ``repo`` one feature service needs: the service, its views (and the views
+    its on-demand views read), their data sources and entities."""
+    services = {s.name: s for s in repo.feature_services}
+    if service_name not in services:
+        raise UnknownFeatureService(
+            f"no feature service {service_name!r} in {REPO_PATH}: defined are "
+            + ", ".join(sorted(services))
+        )
+    service = services[service_name]
+    wanted = {p.name for p in service.feature_view_projections}
+    on_demand = [v for v in repo.on_demand_feature_views if v.name in wanted]
+    wanted |= {p.name for v in on_demand for p in v.source_feature_view_projections.values()}
+    views = [v for v in repo.feature_views if v.name in wanted]
+    streams = [v for v in repo.stream_feature_views if v.name in wanted]
+    sources = {s.name for v in on_demand for s in v.source_request_sources.values()}
+    for view in (*views, *streams):
+        sources |= {s.name for s in (view.batch_source, view.stream_source) if s is not None}
+    entities = {e for view in (*views, *streams) for e in view.entities} | {DUMMY_ENTITY_NAME}
+    return repo._replace(
+        projects=repo.projects or [Project(name=PROJECT)],
+        feature_services=[service],
+        on_demand_feature_views=on_demand,
+        feature_views=views,
+        stream_feature_views=streams,
+        data_sources=[s for s in repo.data_sources if s.name in sources],
+        entities=[e for e in repo.entities if e.name in entities],
+    )
 
 
 def snapshot_time(settings: Settings) -> datetime:
@@ -80,7 +131,9 @@ def materialize(settings: Settings | None = None, end: datetime | None = None) -
 
 
 def feature_service(settings: Settings | None = None) -> FeatureService:
-    return get_store(settings).get_feature_service(FEATURE_SERVICE)
+    """The active data set's feature service (or the ``feature_service`` setting's)."""
+    settings = settings or get_settings()
+    return get_store(settings).get_feature_service(feature_service_name(settings))
 
 
 def model_feature_names(settings: Settings | None = None) -> list[str]:
@@ -95,9 +148,8 @@ def training_frame(entity_df: pd.DataFrame, settings: Settings | None = None) ->
     ``entity_df`` needs ``customer_id``, ``offer_id``, ``event_timestamp`` (UTC) and
     ``request_timestamp``; each row gets the feature values known at its event time.
     """
-    store = get_store(settings)
-    job = store.get_historical_features(
-        entity_df=entity_df, features=store.get_feature_service(FEATURE_SERVICE)
+    job = get_store(settings).get_historical_features(
+        entity_df=entity_df, features=feature_service(settings)
     )
     return job.to_df()
 
@@ -118,20 +170,39 @@ LABEL_COLUMNS = [
 ]
 
 
+def labelled_path(settings: Settings) -> Path:
+    """The data set's dbt mart of labelled rows (``training_impressions`` for synthetic)."""
+    assert settings.data_dir is not None
+    return settings.data_dir / "features" / f"{active(settings).labelled_mart}.parquet"
+
+
 def labelled_impressions(settings: Settings | None = None) -> pd.DataFrame:
     """The dbt mart of labelled impressions, as the entity frame of a training set."""
     settings = settings or get_settings()
-    assert settings.data_dir is not None
-    path = settings.data_dir / "features" / "training_impressions.parquet"
+    path = labelled_path(settings)
     if not path.exists():
         raise FileNotFoundError(f"no labelled impressions at {path}: run `smartstack dbt build`")
-    # Offer attributes come from the feature views, so only keys, times and labels are kept.
-    frame = pd.read_parquet(path, columns=LABEL_COLUMNS)
+    # Offer attributes come from the feature views, so only keys, times, labels and the data
+    # set's evaluation-only columns are kept.
+    frame = pd.read_parquet(path, columns=[*LABEL_COLUMNS, *active(settings).evaluation_columns])
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
     frame["request_timestamp"] = frame["event_timestamp"]
     return frame
 
 
 def training_set(settings: Settings | None = None) -> pd.DataFrame:
-    """Every labelled impression with the feature service's values as of its event time."""
-    return training_frame(labelled_impressions(settings), settings)
+    """Every labelled impression with the feature service's values as of its event time.
+
+    The data set's evaluation-only columns stay out of Feast's entity frame (a feature may
+    share a name, such as the offer type) and are joined back by impression.
+    """
+    settings = settings or get_settings()
+    labelled = labelled_impressions(settings)
+    extra = list(active(settings).evaluation_columns)
+    frame = training_frame(labelled.drop(columns=extra), settings)
+    if not extra:
+        return frame
+    evaluation = labelled[["impression_id", *extra]]
+    return frame.drop(columns=[c for c in extra if c in frame]).merge(
+        evaluation, on="impression_id", how="left"
+    )

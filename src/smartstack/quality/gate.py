@@ -127,10 +127,14 @@ def run_gate(
     settings = settings or get_settings()
     assert settings.data_dir is not None
     stage_suites = load_stage(stage, expectations_dir)
-    selected = list(tables or stage_suites.suites)
-    unknown = sorted(set(selected) - set(stage_suites.suites))
+    suites = stage_suites.for_dataset(settings.dataset)
+    selected = list(tables or suites)
+    unknown = sorted(set(selected) - set(suites))
     if unknown:
-        raise ValueError(f"no {stage} suite for table(s) {', '.join(unknown)}")
+        raise ValueError(
+            f"no {stage} suite for table(s) {', '.join(unknown)} of the {settings.dataset} "
+            "data set"
+        )
 
     root = settings.home / "quality"
     state = QualityState(root, stage)
@@ -157,9 +161,7 @@ def run_gate(
             reference=reference.get(table, {}),
             max_age=max_age,
         )
-        suite = gx.ExpectationSuite(
-            name=f"{stage}.{table}", expectations=stage_suites.suites[table](inputs)
-        )
+        suite = gx.ExpectationSuite(name=f"{stage}.{table}", expectations=suites[table](inputs))
         validation = _validate(context, datasource, suite, frame)
         reports.append(_report(table, len(frame), validation))
         counts[table] = len(frame)
@@ -189,8 +191,11 @@ def write_reference(
     settings = settings or get_settings()
     assert settings.data_dir is not None
     stage_suites = load_stage(stage, expectations_dir)
+    suites = stage_suites.for_dataset(settings.dataset)
     profiles: dict[str, TableProfile] = {}
     for table, profiled in stage_suites.profiled.items():
+        if table not in suites:
+            continue
         frame = load_table(stage, table, settings.data_dir)
         if table in stage_suites.prepare:
             frame = stage_suites.prepare[table](frame)

@@ -8,7 +8,9 @@ defines three mappings keyed by table name:
 - ``SUITES``: a function ``SuiteInputs -> list[Expectation]`` per table;
 - ``PROFILED``: the key numeric columns whose mean and quantiles are compared with the reference;
 - ``PREPARE``: optional functions adding derived columns before validation (for checks that
-  are not expressible on a single column, such as shares summing to one).
+  are not expressible on a single column, such as shares summing to one);
+- ``DATASET_SUITES``: optional, per data set other than the synthetic one (the ``dataset``
+  setting), the suites of the tables that data set provides, in place of ``SUITES``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -78,6 +80,11 @@ class StageSuites:
     suites: Mapping[str, SuiteBuilder]
     profiled: Mapping[str, tuple[str, ...]]
     prepare: Mapping[str, Prepare]
+    dataset_suites: Mapping[str, Mapping[str, SuiteBuilder]] = field(default_factory=dict)
+
+    def for_dataset(self, dataset: str) -> Mapping[str, SuiteBuilder]:
+        """The suites of the tables ``dataset`` provides (``SUITES`` unless it has its own)."""
+        return self.dataset_suites.get(dataset, self.suites)
 
 
 def load_stage(stage: Stage, expectations_dir: Path) -> StageSuites:
@@ -95,6 +102,7 @@ def load_stage(stage: Stage, expectations_dir: Path) -> StageSuites:
         suites=module.SUITES,
         profiled=module.PROFILED,
         prepare=getattr(module, "PREPARE", {}),
+        dataset_suites=getattr(module, "DATASET_SUITES", {}),
     )
 
 

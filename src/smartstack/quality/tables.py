@@ -32,9 +32,23 @@ def load_table(stage: Stage, table: str, data_dir: Path) -> pd.DataFrame:
     path = table_path(stage, table, data_dir)
     if not path.exists():
         raise TableMissing(f"{stage} table {table!r} not found at {path}")
-    frame = pq.read_table(path).to_pandas(types_mapper=_arrow_strings, date_as_object=False)
-    if stage == "features":
+    table = pq.read_table(path)
+    frame = table.to_pandas(types_mapper=_arrow_strings, date_as_object=False)
+    if stage == "raw":
+        frame = _nullable_integers(table, frame)
+    else:
         frame = _utc(frame)
+    return frame
+
+
+def _nullable_integers(table: pa.Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns with nulls as pandas nullable integers: pandas would turn them into
+    floats, and a raw contract's ``int32`` column (an age, say) would fail its exact type check.
+    (Marts are only checked to be numeric, of any width.)"""
+    for field in table.schema:
+        if pa.types.is_integer(field.type) and table.column(field.name).null_count:
+            signed = "Int" if pa.types.is_signed_integer(field.type) else "UInt"
+            frame[field.name] = frame[field.name].astype(f"{signed}{field.type.bit_width}")
     return frame
 
 

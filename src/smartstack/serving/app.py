@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
+from smartstack.datasets import feature_service_name
 from smartstack.featurestore import store
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.messaging.explainer import Explainer
@@ -36,7 +37,7 @@ class RankingApp:
     def __init__(
         self, settings: Settings, config: ServingConfig, *, log_snapshots: bool = True
     ) -> None:
-        reader = OnlineFeatureReader(store.get_store(settings))
+        reader = OnlineFeatureReader(store.get_store(settings), feature_service_name(settings))
         names = reader.names
         assert settings.mlflow_tracking_uri is not None
         self.models = ModelHolder(

@@ -18,6 +18,11 @@ from smartstack.data.schema import CARD_PRODUCTS
 from smartstack.settings import Settings
 
 ALL_CARD_PRODUCTS = frozenset(CARD_PRODUCTS)
+# Where each data set's offer popularity comes from: dbt offer mart -> smoothed rate column.
+POPULARITY_SOURCES = {
+    "offer_features": "redemption_rate_smoothed",
+    "starbucks_offer_features": "success_rate_smoothed",
+}
 OFFER_TERMS = ("offer_id", "headline", "merchant_category", "offer_type", "value", "min_spend")
 
 
@@ -26,8 +31,8 @@ class Offer:
     offer_id: str
     merchant_category: str
     valid_from: datetime
-    valid_to: datetime
-    card_products: frozenset[str]
+    valid_to: datetime | None  # None: no end (Starbucks offers, valid for a window per receipt)
+    card_products: frozenset[str]  # every product when the source names none
     popularity: float  # smoothed redemption rate; 0 when unknown
     # What the customer is offered (headline, type, value, minimum spend): explanations' facts.
     terms: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -54,20 +59,21 @@ class OfferCatalog:
         assert settings.data_dir is not None
         raw = pd.read_parquet(settings.raw_dir / "offers")
         popularity: dict[str, float] = {}
-        stats = settings.data_dir / "features" / "offer_features.parquet"
-        if stats.exists():
-            frame = pd.read_parquet(
-                stats, columns=["offer_id", "event_timestamp", "redemption_rate_smoothed"]
-            )
+        for mart, rate in POPULARITY_SOURCES.items():
+            stats = settings.data_dir / "features" / f"{mart}.parquet"
+            if not stats.exists():
+                continue
+            frame = pd.read_parquet(stats, columns=["offer_id", "event_timestamp", rate])
             latest = frame.sort_values("event_timestamp").groupby("offer_id").last()
-            popularity = latest["redemption_rate_smoothed"].fillna(0.0).astype(float).to_dict()
+            popularity = latest[rate].fillna(0.0).astype(float).to_dict()
+            break
         return cls(
             Offer(
                 offer_id=row.offer_id,
                 merchant_category=row.merchant_category,
                 valid_from=row.valid_from.to_pydatetime(),
-                valid_to=row.valid_to.to_pydatetime(),
-                card_products=frozenset(p.strip() for p in row.eligible_card_products.split(",")),
+                valid_to=None if pd.isna(row.valid_to) else row.valid_to.to_pydatetime(),
+                card_products=_card_products(row.eligible_card_products),
                 popularity=popularity.get(row.offer_id, 0.0),
                 terms={name: getattr(row, name) for name in OFFER_TERMS},
             )
@@ -88,7 +94,10 @@ class OfferCatalog:
 
     def valid_at(self, offer_ids: Sequence[str], at: datetime) -> list[str]:
         return [
-            o for o in offer_ids if self._offers[o].valid_from <= at <= self._offers[o].valid_to
+            o
+            for o in offer_ids
+            if self._offers[o].valid_from <= at
+            and (self._offers[o].valid_to is None or at <= self._offers[o].valid_to)
         ]
 
     def eligible(self, offer_ids: Sequence[str], card_product: str | None) -> list[str]:
@@ -100,3 +109,11 @@ class OfferCatalog:
     def popular(self, offer_ids: Iterable[str]) -> list[str]:
         wanted = set(offer_ids)
         return [o for o in self.by_popularity if o in wanted]
+
+
+def _card_products(listed: str | None) -> frozenset[str]:
+    """The card products an offer is open to; a source without card products (Starbucks)
+    restricts nobody."""
+    if listed is None:
+        return ALL_CARD_PRODUCTS
+    return frozenset(p.strip() for p in listed.split(","))

@@ -26,19 +26,40 @@ class Scored:
     probs: np.ndarray | None
 
 
-def smartscore_baseline(data: TrainingData, part: str = "test") -> Scored:
+def smartscore_calibration(data: TrainingData) -> tuple[float, float]:
+    """Platt coefficients of the SmartScore rules for the data's target, on validation."""
     val_scores = smartscore(data.matrix("validation"), data.features)
-    a, b = fit_platt(val_scores, data.subset("validation")["redeemed"].to_numpy())
+    return fit_platt(val_scores, data.labels("validation"))
+
+
+def smartscore_baseline(
+    data: TrainingData, part: str = "test", calibration: tuple[float, float] | None = None
+) -> Scored:
+    a, b = calibration or smartscore_calibration(data)
     scores = smartscore(data.matrix(part), data.features)
     return Scored(scores, 1.0 / (1.0 + np.exp(-(a * scores + b))))
 
 
-def popularity_baseline(data: TrainingData, prior_weight: float, part: str = "test") -> Scored:
+def popularity_rates(data: TrainingData, prior_weight: float) -> dict[str, float]:
+    """Each offer's label rate over the train period, shrunk towards the overall rate; the
+    overall rate itself under the key ``""`` (for unseen offers)."""
     train = data.subset("train")
-    overall = float(train["redeemed"].mean())
-    stats = train.groupby("offer_id")["redeemed"].agg(["sum", "count"])
+    label = data.target.label
+    overall = float(train[label].mean())
+    stats = train.groupby("offer_id")[label].agg(["sum", "count"])
     rate = (stats["sum"] + prior_weight * overall) / (stats["count"] + prior_weight)
-    scores = data.subset(part)["offer_id"].map(rate).fillna(overall).to_numpy(dtype=float)
+    return {"": overall, **{str(k): float(v) for k, v in rate.items()}}
+
+
+def popularity_baseline(
+    data: TrainingData,
+    prior_weight: float,
+    part: str = "test",
+    rates: dict[str, float] | None = None,
+) -> Scored:
+    rates = rates or popularity_rates(data, prior_weight)
+    offers = data.subset(part)["offer_id"].astype(str)
+    scores = offers.map(rates).fillna(rates[""]).to_numpy(dtype=float)
     return Scored(scores, scores)
 
 

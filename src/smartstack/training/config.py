@@ -24,8 +24,14 @@ Objective = Literal["binary", "rank"]
 
 @dataclass(frozen=True)
 class SplitConfig:
+    """By shares of requests in time order (default), or by send time when
+    ``train_before_hour`` is set: rows sent before that hour since the data set's start train
+    (``validation_customers`` of their customers validate), later rows are the test period."""
+
     train: float = 0.70  # share of requests, oldest first
     validation: float = 0.15  # the next share; the test set is the latest remainder
+    train_before_hour: float | None = None
+    validation_customers: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -71,10 +77,21 @@ class TrainingConfig:
         return out
 
 
-def load_config(path: Path | None = None) -> TrainingConfig:
-    """Read the YAML (default: ``training/params.yaml`` or ``$SMARTSTACK_TRAINING_PARAMS``)."""
+def load_config(path: Path | None = None, dataset: str | None = None) -> TrainingConfig:
+    """Read the YAML (default: ``training/params.yaml`` or ``$SMARTSTACK_TRAINING_PARAMS``).
+
+    The file's ``datasets.<name>`` section (``dataset``, default: the ``dataset`` setting)
+    overrides the top-level values for that data set, section by section.
+    """
     path = path or Path(os.environ.get("SMARTSTACK_TRAINING_PARAMS", DEFAULT_PARAMS))
     raw = yaml.safe_load(path.read_text()) or {}
+    if dataset is None:
+        from smartstack.settings import get_settings
+
+        dataset = get_settings().dataset
+    for key, value in (raw.pop("datasets", None) or {}).get(dataset, {}).items():
+        merge = isinstance(value, dict) and isinstance(raw.get(key), dict)
+        raw[key] = {**raw[key], **value} if merge else value
     return TrainingConfig(
         **{k: v for k, v in raw.items() if k not in {"split", "promotion", "tuning"}},
         split=SplitConfig(**raw.get("split", {})),

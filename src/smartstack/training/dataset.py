@@ -1,27 +1,42 @@
 """The training set: Feast's point-in-time features on labelled impressions, split by time.
 
-Rows come from :func:`smartstack.featurestore.store.training_set` (the ``offer_ranking_v1``
-feature service) and the model's columns from :func:`store.model_feature_names`: no feature
-name is written in this package. Requests (one customer, six offers) are split by their
-timestamp into train, validation and test, oldest first, so the test period lies after
-everything the model or its early stopping saw, and a request never straddles two parts.
+Rows come from :func:`smartstack.featurestore.store.training_set` (the active data set's
+feature service, ``offer_ranking_v1`` for synthetic data) and the model's columns from
+:func:`store.model_feature_names`: no feature name is written in this package. Two splits:
 
-Two kinds of columns ride along that are *not* features: segments for per-segment metrics
-(card product, new vs tenured, the generator's drifting customers) and, when the data set is
-synthetic, the ground truth ``p_redeem`` for the oracle baseline. Both are for evaluation only.
+- by shares (synthetic): requests (one customer, six offers) are split by their timestamp into
+  train, validation and test, oldest first, so the test period lies after everything the model
+  or its early stopping saw, and a request never straddles two parts;
+- by send time (Starbucks, ``split.train_before_hour``): rows sent before that hour of the data
+  set are training rows, a fixed share of customers among them (by a hash of the id) is held
+  out for early stopping and calibration, and every later send is the test period.
+
+What a row is labelled with comes from the data set's :class:`~smartstack.datasets.Target`
+(``redeemed`` for synthetic; A and B for Starbucks); :meth:`TrainingData.restricted` gives the
+rows of another target of the same frame.
+
+Columns that ride along and are *not* features: segments for per-segment metrics (card product,
+new vs tenured, the generator's drifting customers; offer type and profile completeness for
+Starbucks), the data set's evaluation columns (censoring, for instance) and, when the data set
+is synthetic, the ground truth ``p_redeem`` for the oracle baseline. All are for evaluation only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from smartstack.featurestore.store import LABEL_COLUMNS
+from smartstack.datasets import REDEEMED, Target, active
+from smartstack.featurestore.store import LABEL_COLUMNS, labelled_path
 from smartstack.settings import Settings, get_settings
 from smartstack.training.config import SplitConfig
 
@@ -43,9 +58,62 @@ class TrainingData:
     boundaries: dict[str, str]
     fingerprint: str
     part_fingerprints: dict[str, str]
+    target: Target = REDEEMED
+    group: str = "request_id"  # rows ranked together (NDCG, MAP)
+    segment_columns: tuple[str, ...] = SEGMENT_COLUMNS
+    # Named subsets of the rows reported beside "all": column -> required value.
+    subsets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def rows(self, part: str) -> np.ndarray:
         return self.part == part
+
+    def labels(self, part: str) -> np.ndarray:
+        """The target's 0/1 label of each row of ``part``."""
+        return self.subset(part)[self.target.label].to_numpy(dtype=float)
+
+    def grades(self, part: str) -> np.ndarray:
+        """The NDCG gain of each row: the engagement grade of ``relevance`` or the label."""
+        if self.target.grade == "engagement":
+            relevance = self.subset(part)["relevance"].to_numpy(dtype=float)
+            return np.maximum(relevance - 1.0, 0.0)
+        return self.labels(part)
+
+    def groups(self, part: str) -> np.ndarray:
+        return self.subset(part)[self.group].to_numpy()
+
+    def subset_masks(self, part: str) -> dict[str, np.ndarray]:
+        """Each named subset of ``part`` that is neither empty, nor every row, nor the same
+        rows as an earlier one."""
+        frame = self.subset(part)
+        masks: dict[str, np.ndarray] = {}
+        for name, conditions in self.subsets.items():
+            if not all(column in frame for column in conditions):
+                continue
+            mask = np.ones(len(frame), dtype=bool)
+            for column, value in conditions.items():
+                mask &= (frame[column] == value).to_numpy()
+            same = any(np.array_equal(mask, other) for other in masks.values())
+            if 0 < mask.sum() < len(frame) and not same:
+                masks[name] = mask
+        return masks
+
+    def restricted(self, target: Target) -> TrainingData:
+        """The same split for another target: only the rows it is defined on."""
+        if target.rows is None:
+            frame, part = self.frame, self.part
+        else:
+            keep = (self.frame[target.rows] == 1).to_numpy()
+            frame, part = self.frame.loc[keep].reset_index(drop=True), self.part[keep]
+        return replace(
+            self,
+            frame=frame,
+            part=part,
+            target=target,
+            fingerprint=fingerprint(frame, self.features, target.label),
+            part_fingerprints={
+                p: fingerprint(frame.loc[part == p], self.features, target.label) for p in PARTS
+            },
+        )
 
     def subset(self, part: str) -> pd.DataFrame:
         return self.frame.loc[self.rows(part)]
@@ -64,7 +132,7 @@ class TrainingData:
         return out
 
     def segments(self, part: str) -> pd.DataFrame:
-        return self.subset(part)[[c for c in SEGMENT_COLUMNS if c in self.frame]]
+        return self.subset(part)[[c for c in self.segment_columns if c in self.frame]]
 
     def counts(self) -> dict[str, int]:
         frame = self.frame
@@ -78,8 +146,7 @@ class TrainingData:
 
 def check_inputs(settings: Settings) -> None:
     """Raise :class:`TrainingSetMissing` with the commands to run when inputs are absent."""
-    assert settings.data_dir is not None
-    marts = settings.data_dir / "features" / "training_impressions.parquet"
+    marts = labelled_path(settings)
     if not marts.exists():
         raise TrainingSetMissing(
             f"no labelled impressions at {marts}: run `smartstack dbt build` and "
@@ -111,14 +178,20 @@ def load_frame(settings: Settings, chunk_rows: int = CHUNK_ROWS) -> tuple[pd.Dat
     check_inputs(settings)
     features = store.model_feature_names(settings)
     labelled = store.labelled_impressions(settings)
+    # Evaluation-only columns stay out of Feast's entity frame (a feature may share a name)
+    # and are joined back by impression.
+    extra = ["impression_id", *active(settings).evaluation_columns]
     customers = labelled["customer_id"].drop_duplicates().sort_values().to_numpy()
     n_chunks = max(1, -(-len(labelled) // chunk_rows))
     parts = []
     for chunk in np.array_split(customers, n_chunks):
         rows = labelled[labelled["customer_id"].isin(chunk)]
-        frame = store.training_frame(rows, settings)
+        frame = store.training_frame(rows.drop(columns=extra[1:]), settings)
         frame = frame[[c for c in KEEP if c in frame] + features]
-        parts.append(frame.astype({name: np.float32 for name in features}))
+        frame = frame.astype({name: np.float32 for name in features})
+        if len(extra) > 1:
+            frame = frame.merge(rows[extra], on="impression_id", how="left")
+        parts.append(frame)
         del frame
     return pd.concat(parts, ignore_index=True), features
 
@@ -152,7 +225,67 @@ def attach_evaluation_columns(frame: pd.DataFrame, settings: Settings) -> pd.Dat
     return out
 
 
-def time_split(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarray, dict[str, str]]:
+def time_split(
+    frame: pd.DataFrame, split: SplitConfig, start: datetime | None = None
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Assign rows to train/validation/test: by send time when ``split.train_before_hour`` is
+    set (hours after ``start``, the data set's start), else by quantiles of request time."""
+    if split.train_before_hour is not None:
+        if start is None:
+            raise TrainingSetMissing(
+                "the split by send time needs the data set's start: its manifest.json has none"
+            )
+        return send_time_split(frame, split, start)
+    return share_split(frame, split)
+
+
+HOLD_OUT_SALT = "smartstack.validation:"
+
+
+def customer_share(customers: pd.Series) -> np.ndarray:
+    """A stable number in [0, 1) per customer id (the SHA-256 of a salted id), for customer
+    hold-outs: the same customer falls on the same side in every run and on every machine, and
+    the salt keeps the hold-out independent of any sample drawn by the ids' plain hashes."""
+    unique = customers.drop_duplicates()
+    value = {
+        c: int(hashlib.sha256(f"{HOLD_OUT_SALT}{c}".encode()).hexdigest()[:12], 16) / 16**12
+        for c in unique
+    }
+    return customers.map(value).to_numpy(dtype=float)
+
+
+def send_time_split(
+    frame: pd.DataFrame, split: SplitConfig, start: datetime
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Rows sent before ``train_before_hour`` train (a ``validation_customers`` share of their
+    customers validates); every row sent at or after it is the test period."""
+    assert split.train_before_hour is not None
+    cut = pd.Timestamp(start) + pd.Timedelta(hours=split.train_before_hour)
+    stamp = frame["event_timestamp"]
+    held = customer_share(frame["customer_id"]) < split.validation_customers
+    part = np.where(stamp >= cut, "test", np.where(held, "validation", "train"))
+    empty = [p for p in PARTS if not (part == p).any()]
+    if empty:
+        raise TrainingSetMissing(
+            f"the split at hour {split.train_before_hour:g} leaves no {' and no '.join(empty)} "
+            "rows: the data set has no sends on that side of it"
+        )
+    hours = ((stamp - pd.Timestamp(start)) / pd.Timedelta(hours=1)).round().astype(int)
+
+    def sends(rows: np.ndarray) -> str:
+        return ", ".join(str(h) for h in sorted(hours[rows].unique()))
+
+    share = f"{split.validation_customers:.0%}"
+    boundaries = {
+        "train": f"sent at hours {sends(part == 'train')} (before {cut.isoformat()}), "
+        f"customers outside the {share} hold-out",
+        "validation": f"the {share} of customers held out of the same sends",
+        "test": f"sent at hours {sends(part == 'test')} (from {cut.isoformat()})",
+    }
+    return part, boundaries
+
+
+def share_split(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarray, dict[str, str]]:
     """Assign requests to train/validation/test by quantiles of the request timestamp."""
     requests = frame.groupby("request_id", sort=False)["event_timestamp"].min().sort_values()
     n = len(requests)
@@ -169,15 +302,27 @@ def time_split(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarray, dic
     return part, boundaries
 
 
-def fingerprint(frame: pd.DataFrame, features: list[str]) -> str:
+def fingerprint(frame: pd.DataFrame, features: list[str], label: str = "redeemed") -> str:
     """SHA-256 of the feature names and every row's ids, labels and feature values."""
     digest = hashlib.sha256("\x1f".join(features).encode())
-    keys = ["impression_id", "request_id", "event_timestamp", "relevance", "redeemed"]
+    keys = list(dict.fromkeys(
+        ["impression_id", "request_id", "event_timestamp", "relevance", "redeemed", label]
+    ))
     for block in (keys, features):
         present = [c for c in block if c in frame]
         hashed = pd.util.hash_pandas_object(frame[present], index=False).to_numpy()
         digest.update(hashed.tobytes())
     return digest.hexdigest()
+
+
+def data_start(settings: Settings) -> datetime | None:
+    """The data set's start (its manifest's ``start``), which send-time splits count from."""
+    assert settings.data_dir is not None
+    path = settings.data_dir / "manifest.json"
+    if not path.is_file():
+        return None
+    start = json.loads(path.read_text()).get("start")
+    return datetime.fromisoformat(start) if start else None
 
 
 def build(
@@ -186,20 +331,25 @@ def build(
     frame: pd.DataFrame | None = None,
     features: list[str] | None = None,
 ) -> TrainingData:
-    """The training data of the active settings (or of a given frame, for tests)."""
+    """The training data of the active settings (or of a given frame, for tests), labelled
+    with the data set's primary target."""
     settings = settings or get_settings()
+    dataset = active(settings)
     if frame is None or features is None:
         frame, features = load_frame(settings)
     frame = attach_evaluation_columns(frame, settings)
     frame = frame.sort_values(["event_timestamp", "request_id", "impression_id"], kind="stable")
     frame = frame.reset_index(drop=True)
-    part, boundaries = time_split(frame, split or SplitConfig())
-    parts = {p: fingerprint(frame.loc[part == p], features) for p in PARTS}
-    return TrainingData(
+    part, boundaries = time_split(frame, split or SplitConfig(), data_start(settings))
+    data = TrainingData(
         frame=frame,
         features=list(features),
         part=part,
         boundaries=boundaries,
-        fingerprint=fingerprint(frame, features),
-        part_fingerprints=parts,
+        fingerprint="",
+        part_fingerprints={},
+        group=dataset.ranking_group,
+        segment_columns=dataset.segments,
+        subsets=dataset.subsets,
     )
+    return data.restricted(dataset.primary)

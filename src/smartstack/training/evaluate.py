@@ -22,7 +22,18 @@ Report = dict[str, dict[str, float]]
 
 
 def evaluate_scores(data: TrainingData, scored: Scored, part: str = "test") -> Report:
-    return segment_metrics(data.subset(part), data.segments(part), scored.scores, scored.probs)
+    """Every metric of one ranker on ``part``: overall, per segment and per named subset, for
+    the data's target (its label, NDCG gain and ranking groups)."""
+    return segment_metrics(
+        data.subset(part),
+        data.segments(part),
+        scored.scores,
+        scored.probs,
+        labels=data.labels(part),
+        grades=data.grades(part),
+        group=data.group,
+        subsets=data.subset_masks(part),
+    )
 
 
 def score_booster(booster: xgb.Booster, data: TrainingData, part: str = "test") -> Scored:
@@ -41,7 +52,8 @@ def slug(text: str) -> str:
 
 
 def segment_key(segment: str) -> str:
-    """``card_product=Blue Cash`` → ``card_product.blue_cash``; ``all`` stays ``all``."""
+    """``card_product=Blue Cash`` → ``card_product.blue_cash``; ``all`` and named subsets
+    (``observed``) stay as they are."""
     if "=" not in segment:
         return segment
     column, value = segment.split("=", 1)

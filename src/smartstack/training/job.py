@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from smartstack.featurestore.config import FEATURE_SERVICE
+from smartstack.datasets import feature_service_name
 from smartstack.ranking.smartscore import VERSION as SMARTSCORE_VERSION
 from smartstack.settings import Settings, get_settings
 from smartstack.training import dataset, model_card, plots, registry
 from smartstack.training.baselines import Scored, all_baselines
+from smartstack.training.companions import train_companions
 from smartstack.training.config import TrainingConfig
 from smartstack.training.evaluate import Report, evaluate_scores, flatten, lift
 from smartstack.training.train import TrainedModel, train, tune
@@ -96,9 +97,12 @@ def run_training(
     overrides = {k: v for k, v in (tuned or {}).items() if not k.startswith("_")}
     model = train(data, config, overrides=overrides, labels=labels)
 
-    test = data.subset("test")
     scored = Scored(model.margin(data.matrix("test")), model.proba(data.matrix("test")))
     baselines = all_baselines(data, config.popularity_prior_weight)
+    # The data set's other targets and its demographic-only baseline, in the same run.
+    companions = train_companions(data, config, settings)
+    baselines |= companions.primary_baselines()
+    service = feature_service_name(settings)
     reports = {"xgboost": evaluate_scores(data, scored)}
     reports |= {name: evaluate_scores(data, s) for name, s in baselines.items()}
 
@@ -107,7 +111,7 @@ def run_training(
         run_name=run_name or f"{config.objective}-seed{config.seed}",
         tags={
             "objective": config.objective,
-            "feature_service": FEATURE_SERVICE,
+            "feature_service": service,
             "dataset_fingerprint": data.fingerprint,
             "smartscore_version": SMARTSCORE_VERSION,
             **(tags or {}),
@@ -139,6 +143,7 @@ def run_training(
                 f"share_of_oracle.{m}": reports["xgboost"]["all"][m] / oracle[m]
                 for m in ("ndcg_3", "ndcg_5")
             }
+        metrics |= companions.metrics()
         metrics["train_seconds"] = model.seconds
         if tuned:
             metrics["tuning.best_validation_ndcg_3"] = tuned["_best_value"]
@@ -147,7 +152,7 @@ def run_training(
 
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            labels_test = test["redeemed"].to_numpy(dtype=float)
+            labels_test = data.labels("test")
             curves = {"xgboost": scored, **baselines}
             gain = plots.feature_importance(model.booster, out / "feature_importance.png")
             plots.calibration(labels_test, curves, out / "calibration.png")
@@ -155,7 +160,7 @@ def run_training(
             (out / "feature_importance.json").write_text(json.dumps(gain, indent=1))
             (out / "features.json").write_text(
                 json.dumps(
-                    {"feature_service": FEATURE_SERVICE, "features": data.features}, indent=1
+                    {"feature_service": service, "features": data.features}, indent=1
                 )
             )
             (out / "dataset.json").write_text(
@@ -171,6 +176,9 @@ def run_training(
             )
             (out / "test_metrics.json").write_text(json.dumps(reports, indent=1))
             mlflow.log_artifacts(tmp, artifact_path="evaluation")
+        with tempfile.TemporaryDirectory() as tmp:
+            companions.write(Path(tmp))
+            mlflow.log_artifacts(tmp)
 
         example = pd.DataFrame(data.matrix("test")[:5].astype(float), columns=data.features)
         signature = infer_signature(example, model.margin(example.to_numpy()))
@@ -182,7 +190,7 @@ def run_training(
             registered_model_name=tracking.model_name,
             model_format="ubj",
             metadata={
-                "feature_service": FEATURE_SERVICE,
+                "feature_service": service,
                 "objective": config.objective,
                 "platt_a": model.calibration[0],
                 "platt_b": model.calibration[1],
@@ -197,7 +205,7 @@ def run_training(
                 "run_id": run.info.run_id,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "objective": config.objective,
-                "feature_service": FEATURE_SERVICE,
+                "feature_service": service,
                 "n_features": len(data.features),
                 "trees": model.best_iteration + 1,
                 "seed": config.seed,
@@ -224,7 +232,7 @@ def run_training(
                 "dataset_fingerprint": data.fingerprint,
                 "test_fingerprint": data.part_fingerprints["test"],
                 CONFIG_FINGERPRINT: config_fingerprint(config, tune_first),
-                "feature_service": FEATURE_SERVICE,
+                "feature_service": service,
                 "test.ndcg_3": f"{reports['xgboost']['all']['ndcg_3']:.5f}",
             },
         )

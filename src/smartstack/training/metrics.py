@@ -12,7 +12,12 @@ therefore averaged over requests, not rows:
   carry no ranking signal and are left out (XGBoost's ``ndcg@k-`` convention).
 - **MAP** uses the binary label ``redeemed`` (the business outcome), averaged over requests with
   at least one redemption.
-- **AUC**, **log loss** and **ECE** score the calibrated probability of ``redeemed`` per row.
+- **AUC**, **log loss** and **ECE** score the calibrated probability of ``redeemed`` per row;
+  **accuracy** and **F1** its decision at 0.5.
+
+Another data set's target replaces ``redeemed`` by its own label and may grade NDCG by the
+label itself, over its own ranking groups (each customer's offers for Starbucks; see
+:class:`smartstack.datasets.Target`).
 
 Everything is vectorized NumPy, so the same code scores 30 test rows and 2 million.
 """
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 NDCG_CUTOFFS = (3, 5)
 ECE_BINS = 10
@@ -121,9 +126,12 @@ def ranking_metrics(
     redeemed: np.ndarray,
     scores: np.ndarray,
     probs: np.ndarray | None,
+    grades: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """NDCG@3, NDCG@5 and MAP from scores; AUC, log loss and ECE from probabilities."""
-    grade = engagement_grade(relevance)
+    """NDCG@3, NDCG@5 and MAP from scores; AUC from scores; log loss, ECE, accuracy and F1
+    from probabilities. ``redeemed`` is the binary label; ``grades`` the NDCG gain (default:
+    the engagement grade of ``relevance``)."""
+    grade = engagement_grade(relevance) if grades is None else np.asarray(grades, dtype=float)
     out = {f"ndcg_{k}": ndcg_at_k(groups, grade, scores, k) for k in NDCG_CUTOFFS}
     out |= {f"ndcg_{k}_rel": ndcg_at_k(groups, relevance, scores, k) for k in NDCG_CUTOFFS}
     out["map"] = mean_average_precision(groups, redeemed, scores)
@@ -135,8 +143,11 @@ def ranking_metrics(
         p = np.clip(np.asarray(probs, dtype=float), 1e-6, 1 - 1e-6)
         out["log_loss"] = float(log_loss(y, p, labels=[0, 1]))
         out["ece"] = expected_calibration_error(y, p)
+        decided = (p >= 0.5).astype(int)
+        out["accuracy"] = float(accuracy_score(y, decided))
+        out["f1"] = float(f1_score(y, decided, zero_division=0.0))
     else:
-        out["log_loss"] = out["ece"] = float("nan")
+        out["log_loss"] = out["ece"] = out["accuracy"] = out["f1"] = float("nan")
     return out
 
 
@@ -145,25 +156,40 @@ def segment_metrics(
     segments: pd.DataFrame,
     scores: np.ndarray,
     probs: np.ndarray | None,
+    *,
+    labels: np.ndarray | None = None,
+    grades: np.ndarray | None = None,
+    group: str = "request_id",
+    subsets: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """``{"all": {...}, "card_product=Gold": {...}, ...}``: the metrics overall and per segment.
+    """``{"all": {...}, "card_product=Gold": {...}, "observed": {...}}``: the metrics overall,
+    per segment and per named subset.
 
     ``segments`` has one column per segmentation (aligned with ``frame``); every value of every
     column is one segment. A request belongs to one customer, so segments keep requests whole.
+    ``subsets`` are named boolean masks over ``frame`` (rows without censored labels, say).
+    ``labels`` default to ``redeemed``, ``grades`` to the engagement grade, groups to requests.
     """
-    groups = frame["request_id"].to_numpy()
+    groups = frame[group].to_numpy()
     relevance = frame["relevance"].to_numpy()
-    redeemed = frame["redeemed"].to_numpy()
-    out = {"all": ranking_metrics(groups, relevance, redeemed, scores, probs)}
+    y = frame["redeemed"].to_numpy() if labels is None else np.asarray(labels)
+    gain = engagement_grade(relevance) if grades is None else np.asarray(grades, dtype=float)
+
+    def on(rows: np.ndarray) -> dict[str, float]:
+        return ranking_metrics(
+            groups[rows],
+            relevance[rows],
+            y[rows],
+            scores[rows],
+            None if probs is None else probs[rows],
+            gain[rows],
+        ) | {"rows": float(rows.sum())}
+
+    out = {"all": ranking_metrics(groups, relevance, y, scores, probs, gain)}
     for column in segments.columns:
         values = segments[column].to_numpy()
         for value in sorted(pd.unique(values[pd.notna(values)]), key=str):
-            rows = values == value
-            out[f"{column}={value}"] = ranking_metrics(
-                groups[rows],
-                relevance[rows],
-                redeemed[rows],
-                scores[rows],
-                None if probs is None else probs[rows],
-            ) | {"rows": float(rows.sum())}
+            out[f"{column}={value}"] = on(values == value)
+    for name, rows in (subsets or {}).items():
+        out[name] = on(rows)
     return out

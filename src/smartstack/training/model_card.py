@@ -8,7 +8,9 @@ from typing import Any
 from smartstack.training.config import MODEL_CARD_TEMPLATE
 from smartstack.training.evaluate import Report
 
-CARD_METRICS = ("ndcg_3", "ndcg_5", "ndcg_3_rel", "map", "auc", "log_loss", "ece")
+CARD_METRICS = (
+    "ndcg_3", "ndcg_5", "ndcg_3_rel", "map", "auc", "log_loss", "ece", "accuracy", "f1",
+)
 
 
 def _fmt(value: float | None) -> str:

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 from smartstack.training.config import TrainingConfig
 from smartstack.training.dataset import TrainingData
-from smartstack.training.metrics import engagement_grade, ndcg_at_k
+from smartstack.training.metrics import ndcg_at_k
 
 
 @dataclass
@@ -66,15 +66,14 @@ def fit_platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
-def _label(frame: pd.DataFrame, objective: str) -> np.ndarray:
-    if objective == "rank":
-        return engagement_grade(frame["relevance"].to_numpy())
-    return frame["redeemed"].to_numpy(dtype=float)
+def _label(data: TrainingData, part: str, objective: str) -> np.ndarray:
+    """The rank objective learns the NDCG gain, the classifier the target's 0/1 label."""
+    return data.grades(part) if objective == "rank" else data.labels(part)
 
 
-def _qid(frame: pd.DataFrame) -> np.ndarray:
+def _qid(data: TrainingData, part: str) -> np.ndarray:
     # Rows are sorted by time then request, so each request's rows are contiguous.
-    return pd.factorize(frame["request_id"])[0]
+    return pd.factorize(data.groups(part))[0]
 
 
 def booster_params(config: TrainingConfig, seed: int, overrides: dict | None = None) -> dict:
@@ -111,14 +110,18 @@ def train(
     started = time.perf_counter()
     seed = config.seed if seed is None else seed
     params = booster_params(config, seed, overrides)
-    train_rows, val_rows = data.subset("train"), data.subset("validation")
-    y_train = labels["train"] if labels else _label(train_rows, config.objective)
-    y_val = labels["validation"] if labels else _label(val_rows, config.objective)
     rank = config.objective == "rank"
+    if rank and data.group != "request_id":
+        raise ValueError(
+            f"the rank objective learns per request, but this data set ranks by {data.group}: "
+            "use objective binary"
+        )
+    y_train = labels["train"] if labels else _label(data, "train", config.objective)
+    y_val = labels["validation"] if labels else _label(data, "validation", config.objective)
     dtrain = xgb.QuantileDMatrix(
         data.matrix("train"),
         label=y_train,
-        qid=_qid(train_rows) if rank else None,
+        qid=_qid(data, "train") if rank else None,
         feature_names=data.features,
         nthread=config.nthread,
     )
@@ -126,12 +129,11 @@ def train(
     dval = xgb.QuantileDMatrix(
         x_val,
         label=y_val,
-        qid=_qid(val_rows) if rank else None,
+        qid=_qid(data, "validation") if rank else None,
         feature_names=data.features,
         ref=dtrain,
         nthread=config.nthread,
     )
-    del train_rows
     booster = xgb.train(
         params,
         dtrain,
@@ -143,7 +145,7 @@ def train(
     best = int(booster.best_iteration)
     booster = booster[: best + 1]
     margin = score_margin(booster, x_val)
-    redeemed = labels["validation_redeemed"] if labels else val_rows["redeemed"].to_numpy()
+    redeemed = labels["validation_redeemed"] if labels else data.labels("validation")
     a, b = fit_platt(margin, np.asarray(redeemed))
     booster.set_attr(
         platt_a=repr(a),
@@ -166,10 +168,9 @@ def tune(data: TrainingData, config: TrainingConfig, seed: int) -> dict:
     """Optuna search of the tree parameters on validation NDCG@3 (the test set stays unseen)."""
     import optuna
 
-    val = data.subset("validation")
     x_val = data.matrix("validation")
-    groups = val["request_id"].to_numpy()
-    grade = engagement_grade(val["relevance"].to_numpy())
+    groups = data.groups("validation")
+    grade = data.grades("validation")
 
     def objective(trial: optuna.Trial) -> float:
         overrides = {
