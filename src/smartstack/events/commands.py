@@ -156,6 +156,9 @@ def process(
     """Run the stream processor (a consumer-group member) until SIGTERM or Ctrl-C: recent spend
     into the online store, feedback into the feedback table, bad events to the dead-letter
     topic."""
+    settings = get_settings()
+    servers = _servers(settings)  # before the heavy imports: a missing broker answers at once
+
     from confluent_kafka import KafkaException
     from feast.errors import FeatureViewNotFoundException
     from prometheus_client import start_http_server
@@ -174,8 +177,6 @@ def process(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("smartstack").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", message="Stream feature views are experimental")
-    settings = get_settings()
-    servers = _servers(settings)
     try:
         writer = OnlineSpendWriter(store.get_store(settings))
     except (FeatureViewNotFoundException, StreamViewMismatch) as error:
