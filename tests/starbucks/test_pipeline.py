@@ -94,7 +94,8 @@ def evaluation(pipeline: Run, holdout_sample: Path, tmp_path_factory: pytest.Tem
                ) -> tuple[Run, dict]:
     out = tmp_path_factory.mktemp("sb-eval") / "figures.json"
     run = run_smartstack(
-        ["evaluate-dataset", "--dataset", "starbucks", "--data-dir", str(holdout_sample),
+        # `evaluate --data-dir` is `evaluate-dataset`; the spelling is tested.
+        ["evaluate", "--dataset", "starbucks", "--data-dir", str(holdout_sample),
          "--out", str(out)],
         pipeline.home,
     )

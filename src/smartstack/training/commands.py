@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from smartstack.dataset_options import DataDirOption, DatasetOption
+
 console = Console(stderr=True)
 
 ParamsOption = Annotated[
@@ -170,11 +172,24 @@ def evaluate(
         typer.Option("--json", help="Print the verdict as one JSON object on stdout."),
     ] = False,
     params: ParamsOption = None,
+    dataset: DatasetOption = None,
+    data_dir: DataDirOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", dir_okay=False, help="With --data-dir: write the figures as JSON."),
+    ] = None,
 ) -> None:
     """Judge the challenger against the champion (SmartScore when there is none) on the same
     held-out test period and record the verdict on the version, without moving `champion`.
     `smartstack promote --recorded --version N` applies a passing verdict; the Airflow DAGs
-    branch on it in between. A rejection is a result, not an error: the exit code is 0."""
+    branch on it in between. A rejection is a result, not an error: the exit code is 0.
+    With `--data-dir PATH` (and `--dataset`), it evaluates the champion on that directory
+    instead, exactly as `smartstack evaluate-dataset` does."""
+    if data_dir is not None:
+        from smartstack.training.external_commands import evaluate_dataset
+
+        evaluate_dataset(dataset=dataset, data_dir=data_dir, out=out)
+        return
     from smartstack.training.config import load_config
     from smartstack.training.dataset import TrainingSetMissing
     from smartstack.training.promote import NoChallenger
