@@ -52,6 +52,7 @@ class OnlineFeatures:
     offers: list[dict[str, Any]]  # every offer-level value read, per offer
     customer_found: bool  # False when the customer has no row in the online store
     customer_as_of: datetime | None = None  # newest batch (not streamed) customer row read
+    feature_service: str = FEATURE_SERVICE  # the service these values were read for
 
     @property
     def version(self) -> str:
@@ -61,7 +62,7 @@ class OnlineFeatures:
         batch features, so their text stays valid until the next materialization.
         """
         stamp = self.customer_as_of.strftime("%Y%m%dT%H%M%S") if self.customer_as_of else "none"
-        return f"{FEATURE_SERVICE}@{stamp}"
+        return f"{self.feature_service}@{stamp}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class OnlineFeatureReader:
         self._config = store.config
         self._online_store = store._get_provider().online_store
         self._offer_ttl = offer_ttl_seconds
+        self.service_name = service_name
         service = store.get_feature_service(service_name)
         batch = {v.name: v for v in store.list_all_feature_views()}
         on_demand = {v.name: v for v in store.list_on_demand_feature_views()}
@@ -187,4 +189,6 @@ class OnlineFeatureReader:
                 columns.update(transform(columns))
             for i, name in self._derived_cols:
                 matrix[:, i] = [np.nan if v is None else v for v in columns[name]]
-        return OnlineFeatures(self.names, matrix, customer, offers, customer_found, as_of)
+        return OnlineFeatures(
+            self.names, matrix, customer, offers, customer_found, as_of, self.service_name
+        )
