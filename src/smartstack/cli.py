@@ -200,6 +200,9 @@ app.add_typer(serving_app, name="serving")
 from smartstack.stack.commands import up  # noqa: E402
 
 app.command()(up)
+from smartstack.serving.commands import app as explanations_app  # noqa: E402
+
+app.add_typer(explanations_app, name="explanations")
 from smartstack.events.commands import app as events_app  # noqa: E402
 from smartstack.events.commands import feedback_app  # noqa: E402
 
