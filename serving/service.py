@@ -1,4 +1,5 @@
-"""BentoML service: ``POST /rank`` plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and docs.
+"""BentoML service: ``POST /rank`` and ``POST /explain``, plus BentoML's ``/livez``, ``/readyz``,
+``/metrics`` and OpenAPI docs.
 
 Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the repository root:
 
@@ -8,6 +9,7 @@ Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the reposito
 from __future__ import annotations
 
 import bentoml
+from bentoml.exceptions import NotFound, ServiceUnavailable
 
 from smartstack.events.contracts import FeedbackEvent
 from smartstack.events.producers import FeedbackReceipt, PublishFailed, feedback_sink
@@ -20,7 +22,14 @@ from smartstack.serving.admin import (
 )
 from smartstack.serving.app import RankingApp
 from smartstack.serving.config import ServingConfig
-from smartstack.serving.schemas import RankRequest, RankResponse, RequestContext
+from smartstack.serving.ranker import FeaturesUnavailable, NotExplainable
+from smartstack.serving.schemas import (
+    ExplainRequest,
+    ExplainResponse,
+    RankRequest,
+    RankResponse,
+    RequestContext,
+)
 from smartstack.settings import get_settings
 
 
@@ -58,6 +67,21 @@ class RankingService:
                 explain=explain,
             )
         )
+
+    @bentoml.api(route="/explain", input_spec=ExplainRequest)
+    def explain(self, customer_id: str, offer_id: str, context: RequestContext) -> ExplainResponse:
+        """Explain one offer for one customer now: the LLM if configured (within its timeout),
+        checked against the customer's features, else the template. 404 if the customer has no
+        features or the offer is not open to their card; 503 if the feature store is down."""
+        request = ExplainRequest.model_construct(
+            customer_id=customer_id, offer_id=offer_id, context=context
+        )
+        try:
+            return self.app.explain(request)
+        except NotExplainable as exc:
+            raise NotFound(str(exc)) from None
+        except FeaturesUnavailable as exc:
+            raise ServiceUnavailable(f"cannot explain now ({exc.kind}); retry later") from None
 
     @bentoml.api(route="/feedback")
     def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> FeedbackReceipt:
