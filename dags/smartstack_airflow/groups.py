@@ -165,15 +165,21 @@ def model(group_id: str = "model", inlets: list | None = None) -> TaskGroup:
 
 
 def serving() -> TaskGroup:
-    """Tell the ranking service to load the champion now (skipped when no service runs)."""
-    with TaskGroup("serving", tooltip="reload the ranking service") as group:
+    """Explain each customer's top offers with the champion (the cache `/rank` reads), then
+    tell the ranking service to load the champion now (skipped when no service runs)."""
+    with TaskGroup("serving", tooltip="explanations, then reload the ranking service") as group:
 
-        @task(trigger_rule="none_failed_min_one_success", execution_timeout=RELOAD_TIMEOUT)
+        # After a promotion or a rejection alike: new features make new explanation keys.
+        @task(trigger_rule="none_failed_min_one_success")
+        def explain_top_offers() -> None:
+            run_smartstack(["explanations", "precompute"], final=(BAD_INPUT,))
+
+        @task(execution_timeout=RELOAD_TIMEOUT)
         def reload() -> dict:
             served = run_smartstack(
                 ["serving", "reload"], final=(BAD_INPUT,), skip=(SERVING_UNREACHABLE,)
             )
             return json.loads(served)
 
-        reload()
+        explain_top_offers() >> reload()
     return group

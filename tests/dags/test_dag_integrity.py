@@ -106,7 +106,9 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
     branch = tasks["model.promote_or_reject"]
     assert branch["operator"].endswith("BranchPythonDecoratedOperator")
     assert branch["downstream"] == ["model.promote", "model.reject"]
-    assert tasks["serving.reload"]["trigger_rule"] == "none_failed_min_one_success"
+    explain = tasks["serving.explain_top_offers"]
+    assert explain["trigger_rule"] == "none_failed_min_one_success"
+    assert explain["downstream"] == ["serving.reload"]
     outlets = {t: task["outlets"] for t, task in tasks.items() if task["outlets"]}
     assert outlets == {
         "ingest.land_raw_data": ["smartstack_raw_tables"],

@@ -42,6 +42,7 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
     # listens at the serving URL, so the reload is a skip, not a failure.
     assert run.states["model.promote"] == "success"
     assert run.states["model.reject"] == "skipped"
+    assert run.states["serving.explain_top_offers"] == "success"
     assert run.states["serving.reload"] == "skipped"
     assert "nothing to reload" in run.output
     dbt_tasks = [t for t in run.states if t.startswith("dbt.")]
