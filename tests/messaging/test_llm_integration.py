@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,6 @@ from smartstack.messaging import (
     Source,
     TokenBudget,
     build_facts,
-    precompute,
-    top_offer_facts,
 )
 from smartstack.messaging.facts import ExplanationFacts
 from smartstack.messaging.prompt import SYSTEM_PROMPT
@@ -304,10 +303,10 @@ def test_rank_lookup_never_waits_for_the_llm(
     assert llm_server.bodies == []
 
 
-def test_precompute_fills_the_cache_that_rank_reads(
+def test_explain_fills_the_cache_that_rank_reads_and_reruns_cost_nothing(
     explainer: Explainer, llm_server: OpenAICompatibleServer
 ) -> None:
-    features = {c: coffee_features(customer_id=c) for c in ("C1", "C2", "C3")}
+    """What the pipeline's precompute step does per ranked offer (`Explainer.explain`)."""
     travel = {
         "offer_id": "OFR-021",
         "headline": "4x points on travel",
@@ -316,20 +315,24 @@ def test_precompute_fills_the_cache_that_rank_reads(
         "value": 4.0,
         "min_spend": 0.0,
     }
-    offers = {"OFR-012": COFFEE_DISCOUNT, "OFR-021": travel}
-    ranked = {c: [("OFR-012", COFFEE_REASONS), ("OFR-021", [])] for c in features}
-    facts = list(top_offer_facts(features, offers, ranked, "fv-batch"))
+    facts = [
+        build_facts(coffee_features(customer_id=c), offer, reasons, "fv-batch")
+        for c in ("C1", "C2", "C3")
+        for offer, reasons in ((COFFEE_DISCOUNT, COFFEE_REASONS), (travel, []))
+    ]
     llm_server.reset(default=Reply(GOOD))  # faithful for the coffee offer only
 
-    report = precompute(explainer, facts, workers=2)
+    results = [explainer.explain(f) for f in facts]
 
-    assert report.total == 6
-    assert report.by_source == {"llm": 3, "template": 3}
-    assert report.fallback_reasons == {"unfaithful": 3}
+    assert Counter(r.source.value for r in results) == {"llm": 3, "template": 3}
+    assert Counter(r.fallback_reason for r in results if r.fallback_reason) == {
+        FallbackReason.unfaithful: 3
+    }
     assert all(explainer.lookup(f).fallback_reason != FallbackReason.not_cached for f in facts)
     assert explainer.lookup(facts[0]).text == GOOD
 
-    precompute(explainer, facts)  # everything is final: no new requests
+    for f in facts:  # everything is final: no new requests
+        explainer.explain(f)
     assert len(llm_server.bodies) == 6
 
 
