@@ -7,20 +7,37 @@ DuckDB because BigQuery cannot run here).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import sqlite3
+import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import redis
+from feast import FeatureStore, StreamFeatureView
 from feast.data_source import PushMode
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from smartstack.data.schema import MERCHANT_CATEGORIES
 from smartstack.featurestore import store
 from smartstack.featurestore.online import OnlineFeatureReader
+from smartstack.featurestore.rows import (
+    ReadTimeout,
+    RedisRows,
+    ViewRead,
+    entity_key,
+    entity_rows,
+    python_value,
+)
+from smartstack.settings import OnlineStore
 from tests.featurestore.conftest import build_store, fresh_postgres_database, require_service
 
 SAMPLE_CUSTOMERS = [f"CUST-{i:07d}" for i in range(0, 600, 37)]
@@ -206,3 +223,70 @@ def test_training_set_matches_an_as_of_join_on_the_marts(configured) -> None:
     assert (expected.as_of.notna()).all()
     np.testing.assert_allclose(got.spend_coffee_shops_30d, expected.spend_coffee_shops_30d)
     np.testing.assert_allclose(got.trend_travel, expected.trend_travel, equal_nan=True)
+
+
+def _views_by_entity(fs: FeatureStore, join_key: str) -> list[ViewRead]:
+    return [
+        ViewRead(v, join_key, [f.name for f in v.features], isinstance(v, StreamFeatureView))
+        for v in fs.list_all_feature_views()
+        if v.entity_columns[0].name == join_key
+    ]
+
+
+@pytest.mark.parametrize(
+    ("join_key", "ids"),
+    [("customer_id", [*SAMPLE_CUSTOMERS[:4], "CUST-9999999"]), ("offer_id", OFFERS)],
+)
+def test_one_round_trip_rows_equal_feasts_online_read(configured, join_key, ids) -> None:
+    fs = store.get_store(configured)
+    feast_store = fs._get_provider().online_store
+    views = _views_by_entity(fs, join_key)
+    assert any(v.streamed for v in views) == (join_key == "customer_id")
+    rows = entity_rows(fs.config, views, timeout_s=1.0)
+    try:
+        ours = rows.read(ids)
+    finally:
+        rows.close()
+    assert len(ours) == len(ids)
+    for entity, (values, as_of) in zip(ids, ours, strict=True):
+        expected: dict[str, object] = {}
+        newest = None
+        for view in views:
+            ((stamp, theirs),) = feast_store.online_read(
+                fs.config, view.view, [entity_key(join_key, entity)]
+            )
+            found = {f: python_value(theirs[f]) if theirs else None for f in view.features}
+            expected |= found
+            if not view.streamed and any(v is not None for v in found.values()):
+                stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+                newest = stamp if newest is None else max(newest, stamp)
+        assert values == expected, entity
+        assert as_of == newest, entity
+    unknown = [r for e, r in zip(ids, ours, strict=True) if e == "CUST-9999999"]
+    for values, as_of in unknown:
+        assert as_of is None and all(v is None for v in values.values())
+
+
+def test_a_store_that_does_not_answer_costs_one_deadline(configured, tmp_path) -> None:
+    """SQLite: a writer holds the lock; Redis: a peer accepts the connection and never replies."""
+    fs = store.get_store(configured)
+    views = _views_by_entity(fs, "customer_id")
+    with contextlib.ExitStack() as stack:
+        if configured.online_store is OnlineStore.sqlite:
+            writer = sqlite3.connect(configured.sqlite_online_path, isolation_level=None)
+            writer.execute("begin exclusive")
+            stack.callback(writer.close)
+            stack.callback(writer.execute, "rollback")
+            rows = entity_rows(fs.config, views, timeout_s=0.2)
+        else:
+            silent = socket.create_server(("127.0.0.1", 0))
+            stack.callback(silent.close)
+            client = redis.Redis(
+                port=silent.getsockname()[1], socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+            )
+            rows = RedisRows(client, fs.config, views)
+        stack.callback(rows.close)
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            rows.read([SAMPLE_CUSTOMERS[0]])
+        assert 0.15 < time.monotonic() - started < 1.5

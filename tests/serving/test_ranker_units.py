@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,13 +13,14 @@ import pandas as pd
 import pytest
 
 from smartstack.featurestore.online import OnlineFeatures
+from smartstack.featurestore.rows import ReadTimeout
 from smartstack.messaging.cache import ExplanationCache
 from smartstack.messaging.explainer import Explainer
 from smartstack.messaging.explanation import Explanation
 from smartstack.messaging.facts import ExplanationFacts
 from smartstack.serving.caps import FrequencyCaps, LastServed
 from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
-from smartstack.serving.ranker import DeadlineReader, FeaturesUnavailable, Ranker
+from smartstack.serving.ranker import FeaturesUnavailable, GuardedReader, Ranker
 from smartstack.serving.schemas import RankRequest, Tier
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
 
@@ -245,9 +247,7 @@ def test_breaker_skips_a_failing_store_then_tries_it_again() -> None:
             raise ConnectionRefusedError("redis down")
         return healthy(customer_id, offer_ids, at)
 
-    reader = DeadlineReader(
-        flaky, timeout_ms=1000, threads=1, breaker_failures=3, breaker_reset_s=0.3
-    )
+    reader = GuardedReader(flaky, breaker_failures=3, breaker_reset_s=0.3)
     kinds = []
     for i in range(5):
         with pytest.raises(FeaturesUnavailable) as failure:
@@ -261,4 +261,32 @@ def test_breaker_skips_a_failing_store_then_tries_it_again() -> None:
     assert reader("UP-1", ["A"], AT).customer_found  # the trial read succeeds: closed again
     assert reader("UP-2", ["A"], AT).customer_found
     assert calls[-2:] == ["UP-1", "UP-2"]
-    reader.close()
+
+
+def test_a_read_past_its_deadline_is_a_timeout_and_an_error_is_an_error() -> None:
+    def slow(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+        raise ReadTimeout("Timeout reading from socket")
+
+    def broken(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+        raise sqlite3.OperationalError("no such table: smartstack_customer_spend")
+
+    kinds = []
+    for read in (slow, broken):
+        with pytest.raises(FeaturesUnavailable) as failure:
+            GuardedReader(read, breaker_failures=0)("C1", ["A"], AT)
+        kinds.append(failure.value.kind)
+    assert kinds == ["feature_store_timeout", "feature_store_error"]
+
+
+def test_without_a_breaker_every_read_reaches_the_store() -> None:
+    calls: list[str] = []
+
+    def down(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+        calls.append(customer_id)
+        raise ConnectionRefusedError("redis down")
+
+    reader = GuardedReader(down, breaker_failures=0)
+    for i in range(8):
+        with pytest.raises(FeaturesUnavailable):
+            reader(f"C{i}", ["A"], AT)
+    assert len(calls) == 8

@@ -4,10 +4,11 @@
 customer's key once per candidate offer, converts every value through several layers and builds
 a response protobuf, which costs ~20 ms for 30 offers and 160 features. Ranking needs one thing:
 a matrix of the service's features for N offers of one customer. This reader resolves the
-service once, reads each feature view straight from Feast's online store (SQLite or Redis) with
-pre-serialized entity keys (the customer once, each offer once), runs the service's on-demand
-transformation on the joined columns, and returns the matrix. Names, views and the
-transformation all come from the registry, so training and serving cannot drift apart.
+service once, reads all of the customer's views in one round trip from Feast's online store
+(SQLite or Redis, :mod:`smartstack.featurestore.rows`), keeps offer rows between requests, runs
+the service's on-demand transformation on the joined columns, and returns the matrix. Names,
+views and the transformation all come from the registry, so training and serving cannot drift
+apart.
 """
 
 from __future__ import annotations
@@ -20,26 +21,13 @@ from typing import Any
 
 import numpy as np
 from feast import FeatureStore, FeatureView, StreamFeatureView
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-from feast.protos.feast.types.Value_pb2 import Value
 
 from smartstack.featurestore.config import FEATURE_SERVICE
+from smartstack.featurestore.rows import ViewRead, entity_rows
 
 CUSTOMER_KEY = "customer_id"
 OFFER_KEY = "offer_id"
 REQUEST_TIME = "request_timestamp"
-
-
-def _python_value(value: Value) -> Any:
-    kind = value.WhichOneof("val")
-    return None if kind is None or kind == "null_val" else getattr(value, kind)
-
-
-def _entity_key(join_key: str, value: str) -> EntityKey:
-    key = EntityKey()
-    key.join_keys.append(join_key)
-    key.entity_values.add().string_val = value
-    return key
 
 
 @dataclass(frozen=True)
@@ -65,12 +53,8 @@ class OnlineFeatures:
         return f"{self.feature_service}@{stamp}"
 
 
-@dataclass(frozen=True)
-class _ViewRead:
-    view: FeatureView
-    join_key: str
-    features: list[str]
-    streamed: bool  # fed by a push source: updated continuously, not by materialization
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 class OnlineFeatureReader:
@@ -78,7 +62,8 @@ class OnlineFeatureReader:
 
     Offer features change only when a batch materialization runs, so offer rows are kept for
     ``offer_ttl_seconds`` (and dropped by :meth:`refresh`); customer rows are read every time,
-    because streaming updates land in them within seconds.
+    because streaming updates land in them within seconds. ``timeout_s`` bounds each read in
+    the store's client (the serving deadline).
     """
 
     def __init__(
@@ -86,9 +71,8 @@ class OnlineFeatureReader:
         store: FeatureStore,
         service_name: str = FEATURE_SERVICE,
         offer_ttl_seconds: float = 60.0,
+        timeout_s: float = 1.0,
     ) -> None:
-        self._config = store.config
-        self._online_store = store._get_provider().online_store
         self._offer_ttl = offer_ttl_seconds
         self.service_name = service_name
         service = store.get_feature_service(service_name)
@@ -107,7 +91,7 @@ class OnlineFeatureReader:
             else:
                 needed.setdefault(projection.name, batch[projection.name])
         views = [
-            _ViewRead(
+            ViewRead(
                 v,
                 v.entity_columns[0].name,
                 [f.name for f in v.features],
@@ -115,42 +99,33 @@ class OnlineFeatureReader:
             )
             for v in needed.values()
         ]
-        self._customer_views = [v for v in views if v.join_key == CUSTOMER_KEY]
-        self._offer_views = [v for v in views if v.join_key == OFFER_KEY]
-        customer_names = {n for v in self._customer_views for n in v.features}
-        offer_names = {n for v in self._offer_views for n in v.features}
-        position = {name: i for i, name in enumerate(self.names)}
-        self._customer_cols = [(position[n], n) for n in self.names if n in customer_names]
-        self._offer_cols = [(position[n], n) for n in self.names if n in offer_names]
+        customer_views = [v for v in views if v.join_key == CUSTOMER_KEY]
+        offer_views = [v for v in views if v.join_key == OFFER_KEY]
+        self._customers = entity_rows(store.config, customer_views, timeout_s)
+        self._offer_store = entity_rows(store.config, offer_views, timeout_s)
+        customer_names = {n for v in customer_views for n in v.features}
+        offer_names = {n for v in offer_views for n in v.features}
+        self._customer_cols = [n for n in self.names if n in customer_names]
+        self._customer_idx = [self.names.index(n) for n in self._customer_cols]
+        self._offer_cols = [n for n in self.names if n in offer_names]
+        self._offer_idx = [self.names.index(n) for n in self._offer_cols]
         self._derived_cols = [
             (i, n) for i, n in enumerate(self.names) if n not in customer_names | offer_names
         ]
-        self._offers: dict[str, tuple[float, dict[str, Any]]] = {}
+        # offer id -> (read at, every value read, the service's offer columns as floats)
+        self._offers: dict[str, tuple[float, dict[str, Any], np.ndarray]] = {}
 
     def refresh(self) -> None:
         """Forget cached offer rows (call after a materialization)."""
         self._offers.clear()
 
-    def _read_views(
-        self, views: list[_ViewRead], keys: list[EntityKey]
-    ) -> tuple[list[dict[str, Any]], list[datetime | None]]:
-        """Each key's values, and the newest event time among its batch (not streamed) rows."""
-        found: list[dict[str, Any]] = [{} for _ in keys]
-        as_of: list[datetime | None] = [None for _ in keys]
-        for read in views:
-            rows = self._online_store.online_read(self._config, read.view, keys)
-            for i, (stamp, values) in enumerate(rows):
-                target = found[i]
-                for name in read.features:
-                    target[name] = (
-                        _python_value(values[name]) if values and name in values else None
-                    )
-                if stamp is not None and not read.streamed:
-                    stamp = stamp.replace(tzinfo=None)
-                    as_of[i] = stamp if as_of[i] is None else max(as_of[i], stamp)
-        return found, as_of
+    def close(self) -> None:
+        self._customers.close()
+        self._offer_store.close()
 
-    def _offer_rows(self, offer_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def _offer_rows(
+        self, offer_ids: Sequence[str]
+    ) -> list[tuple[float, dict[str, Any], np.ndarray]]:
         now = time.monotonic()
         missing = [
             o
@@ -158,28 +133,22 @@ class OnlineFeatureReader:
             if o not in self._offers or now - self._offers[o][0] > self._offer_ttl
         ]
         if missing:
-            rows, _ = self._read_views(
-                self._offer_views, [_entity_key(OFFER_KEY, o) for o in missing]
-            )
-            for offer_id, row in zip(missing, rows, strict=True):
-                self._offers[offer_id] = (now, row)
-        return [self._offers[o][1] for o in offer_ids]
+            for offer_id, (row, _) in zip(missing, self._offer_store.read(missing), strict=True):
+                self._offers[offer_id] = (now, row, _floats([row[n] for n in self._offer_cols]))
+        return [self._offers[o] for o in offer_ids]
 
     def read(
         self, customer_id: str, offer_ids: Sequence[str], request_time: datetime
     ) -> OnlineFeatures:
-        (customer,), (as_of,) = self._read_views(
-            self._customer_views, [_entity_key(CUSTOMER_KEY, customer_id)]
-        )
+        ((customer, as_of),) = self._customers.read([customer_id])
         customer_found = any(v is not None for v in customer.values())
-        offers = self._offer_rows(offer_ids)
+        cached = self._offer_rows(offer_ids)
+        offers = [row for _, row, _ in cached]
         n = len(offer_ids)
         matrix = np.empty((n, len(self.names)))
-        for i, name in self._customer_cols:
-            value = customer[name]
-            matrix[:, i] = np.nan if value is None else value
-        for i, name in self._offer_cols:
-            matrix[:, i] = [np.nan if o[name] is None else o[name] for o in offers]
+        matrix[:, self._customer_idx] = _floats([customer[c] for c in self._customer_cols])
+        if n:
+            matrix[:, self._offer_idx] = np.stack([vector for _, _, vector in cached])
         if self._derived_cols:
             columns: dict[str, list[Any]] = {name: [v] * n for name, v in customer.items()}
             for name in offers[0] if offers else ():

@@ -18,7 +18,7 @@ from smartstack.serving.catalog import OfferCatalog, UnknownOffers
 from smartstack.serving.config import ServingConfig
 from smartstack.serving.model import ModelHolder
 from smartstack.serving.quiz import load_favourites
-from smartstack.serving.ranker import DeadlineReader, Ranker
+from smartstack.serving.ranker import GuardedReader, Ranker
 from smartstack.serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -37,8 +37,12 @@ class RankingApp:
     def __init__(
         self, settings: Settings, config: ServingConfig, *, log_snapshots: bool = True
     ) -> None:
-        reader = OnlineFeatureReader(store.get_store(settings), feature_service_name(settings))
-        names = reader.names
+        self._reader = OnlineFeatureReader(
+            store.get_store(settings),
+            feature_service_name(settings),
+            timeout_s=config.feature_timeout_ms / 1000,
+        )
+        names = self._reader.names
         assert settings.mlflow_tracking_uri is not None
         self.models = ModelHolder(
             settings.mlflow_tracking_uri,
@@ -69,15 +73,10 @@ class RankingApp:
             )
         )
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
-        self._read = DeadlineReader(
-            reader.read,
-            config.feature_timeout_ms,
-            config.read_threads,
-            config.breaker_failures,
-            config.breaker_reset_seconds,
-        )
         self.ranker = Ranker(
-            read_features=self._read,
+            read_features=GuardedReader(
+                self._reader.read, config.breaker_failures, config.breaker_reset_seconds
+            ),
             catalog=OfferCatalog.load(settings),
             models=self.models,
             rules=smartscore.smartscore,
@@ -132,7 +131,7 @@ class RankingApp:
 
     def close(self) -> None:
         self.models.stop()
-        self._read.close()
+        self._reader.close()
         if self.snapshots is not None:
             self.snapshots.close()
         self.explainer.cache.close()

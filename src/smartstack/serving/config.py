@@ -20,9 +20,11 @@ class ServingConfig(BaseSettings):
     feature_timeout_ms: float = Field(
         20.0, gt=0, description="Deadline of one online feature read before falling back."
     )
-    read_threads: int = Field(4, ge=1, description="Threads running online feature reads.")
     breaker_failures: int = Field(
-        5, ge=1, description="Failed online reads in a row that open the circuit (skip the store)."
+        5,
+        ge=0,
+        description="Failed online reads in a row that open the circuit (skip the store). "
+        "0: never open it.",
     )
     breaker_reset_seconds: float = Field(
         2.0, gt=0, description="How long an open circuit skips the store before a trial read."

@@ -96,7 +96,7 @@ def precompute_explanations(
         explain_top=top,
         explain_deadline_s=PRECOMPUTE_DEADLINE_S,
         feature_timeout_ms=PRECOMPUTE_READ_TIMEOUT_MS,
-        breaker_failures=len(customers) + 1,
+        breaker_failures=0,
         frequency_cap=0,
         model_poll_seconds=3600,
     )

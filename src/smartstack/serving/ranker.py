@@ -17,8 +17,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +24,7 @@ import numpy as np
 import pybreaker
 
 from smartstack.featurestore.online import OnlineFeatures
+from smartstack.featurestore.rows import ReadTimeout
 from smartstack.messaging.explanation import Explanation
 from smartstack.messaging.facts import ExplanationFacts, build_facts
 from smartstack.serving.caps import Caps, LastServed, ServedRanking
@@ -73,55 +72,44 @@ class _LogStateChanges(pybreaker.CircuitBreakerListener):
         log.warning("%s circuit: %s -> %s", cb.name, old.name if old else None, new.name)
 
 
-class DeadlineReader:
-    """Online reads on a small thread pool, abandoned after ``timeout_ms``, behind a breaker.
+class GuardedReader:
+    """Online reads behind a circuit breaker: a failed read becomes a fallback tier, not an error.
 
-    A read that overruns keeps its pool thread until the store answers, so a hung store costs
-    at most ``threads`` threads while every request still answers within the deadline. After
-    ``breaker_failures`` failed reads in a row the circuit opens (pybreaker): reads fail at once,
-    so requests go straight to the fallback tiers instead of each waiting out the deadline or
-    the Redis client's reconnects, until a trial read after ``breaker_reset_s`` succeeds.
+    The deadline is the store client's own timeout (``OnlineFeatureReader``'s ``timeout_s``:
+    SQLite's lock wait, Redis socket timeouts), so the read runs on the caller's thread with no
+    hand-off to a pool. After ``breaker_failures`` failed reads in a row the circuit opens
+    (pybreaker): reads fail at once, so requests go straight to the fallback tiers instead of
+    each waiting out the deadline, until a trial read after ``breaker_reset_s`` succeeds.
+    ``breaker_failures=0`` never opens it (batch jobs, where nobody waits on one read).
     """
 
     def __init__(
-        self,
-        read: ReadFeatures,
-        timeout_ms: float,
-        threads: int,
-        breaker_failures: int = 5,
-        breaker_reset_s: float = 2.0,
+        self, read: ReadFeatures, breaker_failures: int = 5, breaker_reset_s: float = 2.0
     ) -> None:
         self._read = read
-        self._timeout = timeout_ms / 1000
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="feature-read")
-        self._breaker = pybreaker.CircuitBreaker(
-            fail_max=breaker_failures,
-            reset_timeout=breaker_reset_s,
-            listeners=[_LogStateChanges()],
-            name="online-store",
+        self._breaker = (
+            pybreaker.CircuitBreaker(
+                fail_max=breaker_failures,
+                reset_timeout=breaker_reset_s,
+                listeners=[_LogStateChanges()],
+                name="online-store",
+            )
+            if breaker_failures
+            else None
         )
 
     def __call__(self, customer_id: str, offer_ids: Sequence[str], at: datetime) -> OnlineFeatures:
         try:
-            return self._breaker.call(self._read_in_time, customer_id, offer_ids, at)
+            if self._breaker is None:
+                return self._read(customer_id, offer_ids, at)
+            return self._breaker.call(self._read, customer_id, offer_ids, at)
         except pybreaker.CircuitBreakerError:
             raise FeaturesUnavailable("feature_store_circuit_open") from None
-
-    def _read_in_time(
-        self, customer_id: str, offer_ids: Sequence[str], at: datetime
-    ) -> OnlineFeatures:
-        future = self._pool.submit(self._read, customer_id, offer_ids, at)
-        try:
-            return future.result(self._timeout)
-        except FutureTimeout:
-            future.cancel()
+        except ReadTimeout:
             raise FeaturesUnavailable("feature_store_timeout") from None
         except Exception as exc:
             log.warning("online feature read failed: %r", exc)
             raise FeaturesUnavailable("feature_store_error") from exc
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -202,13 +190,15 @@ class Ranker:
             if request.explain and explain is not None
             else []
         )
-        response = RankResponse(
+        # Built with ``model_construct``: every value here is produced by this module with the
+        # schema's types, so validating them again would only cost time on every request.
+        response = RankResponse.model_construct(
             request_id=uuid.uuid4().hex,
             customer_id=customer,
             tier=ranking.tier,
             model=ranking.model,
             offers=[
-                RankedOffer(
+                RankedOffer.model_construct(
                     offer_id=o,
                     rank=i + 1,
                     score=float(s),
@@ -424,7 +414,7 @@ class Ranker:
         for row, contribution, best in zip(rows, contributions, strongest, strict=True):
             reasons.append(
                 [
-                    Reason(
+                    Reason.model_construct(
                         feature=model.feature_names[j],
                         contribution=float(contribution[j]),
                         value=None if np.isnan(v := row[model.columns[j]]) else float(v),
@@ -436,7 +426,7 @@ class Ranker:
 
 
 def _public(explanation: Explanation) -> OfferExplanation:
-    return OfferExplanation(
+    return OfferExplanation.model_construct(
         text=explanation.text,
         source=explanation.source.value,
         template_id=explanation.template_id,
