@@ -9,13 +9,19 @@ follow from which leaf each row reaches in each tree, so the model is read once 
   tree's root-to-leaf path, the change in the node's cover-weighted mean value credited to the
   split feature; their sum plus the bias (base margin plus the roots' means) is the margin.
 
-A request then costs one ``pred_leaf`` call (XGBoost still walks the trees, so missing values and
+A request then costs one leaf prediction (XGBoost still walks the trees, so missing values and
 split conditions are handled by XGBoost itself) and a few array gathers. The tests check both
 results against XGBoost's own ``predict`` and ``pred_contribs``.
+
+The leaf prediction goes through XGBoost's C API (``XGDMatrixCreateFromDense`` and
+``XGBoosterPredictFromDMatrix``, the calls ``Booster.predict`` makes) directly: the Python
+``DMatrix`` wrapper's type dispatch and metadata handling cost more than the prediction itself
+for 30 rows (0.43 ms against 0.27 ms here).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +29,18 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from xgboost.core import _LIB, _check_call, c_bst_ulong
 
 # Objectives whose predicted value is the sigmoid of the margin, or the margin itself.
 _SIGMOID = {"binary:logistic", "reg:logistic"}
 _IDENTITY = {"binary:logitraw", "reg:squarederror", "rank:ndcg", "rank:map", "rank:pairwise"}
+
+# Arguments of the C API calls behind ``xgb.DMatrix(matrix, nthread=1)`` and
+# ``booster.predict(data, pred_leaf=True)`` (prediction type 6: leaf indices, every tree).
+_DENSE_CONFIG = json.dumps({"missing": float("nan"), "nthread": 1}).encode()
+_LEAF_CONFIG = json.dumps(
+    {"type": 6, "training": False, "iteration_begin": 0, "iteration_end": 0, "strict_shape": False}
+).encode()
 
 
 def _sigmoid(margin: np.ndarray) -> np.ndarray:
@@ -132,9 +146,36 @@ class TreePaths:
 
     def leaves(self, matrix: np.ndarray) -> Leaves:
         """The one XGBoost call per request: each row's leaf in each tree."""
-        data = xgb.DMatrix(matrix, nthread=1)
-        ids = self.booster.predict(data, pred_leaf=True, validate_features=False)
-        return Leaves(ids.reshape(len(matrix), -1).astype(np.int64) + self._offsets)
+        data = np.ascontiguousarray(matrix, dtype=np.float64)
+        interface = {"data": [data.ctypes.data, True], "shape": list(data.shape)}
+        interface |= {"typestr": "<f8", "version": 3}
+        handle = ctypes.c_void_p()
+        _check_call(
+            _LIB.XGDMatrixCreateFromDense(
+                json.dumps(interface).encode(), _DENSE_CONFIG, ctypes.byref(handle)
+            )
+        )
+        try:
+            shape = ctypes.POINTER(c_bst_ulong)()
+            dims = c_bst_ulong()
+            out = ctypes.POINTER(ctypes.c_float)()
+            _check_call(
+                _LIB.XGBoosterPredictFromDMatrix(
+                    self.booster.handle,
+                    handle,
+                    _LEAF_CONFIG,
+                    ctypes.byref(shape),
+                    ctypes.byref(dims),
+                    ctypes.byref(out),
+                )
+            )
+            # The buffer belongs to the booster and is reused by its next prediction: copy.
+            count = int(np.prod([shape[i] for i in range(dims.value)]))
+            ids = np.ctypeslib.as_array(out, shape=(count,))
+            keys = ids.astype(np.int64).reshape(len(data), -1)
+        finally:
+            _check_call(_LIB.XGDMatrixFree(handle))
+        return Leaves(keys + self._offsets)
 
     def scores(self, leaves: Leaves) -> np.ndarray:
         """What ``booster.predict`` returns: the objective's link of the margin."""
