@@ -49,7 +49,7 @@ class RankingService:
         self.feedback_sink = feedback_sink(get_settings())
 
     @bentoml.api(route="/rank", input_spec=RankRequest)
-    def rank(
+    async def rank(
         self,
         customer_id: str,
         context: RequestContext,
@@ -57,7 +57,13 @@ class RankingService:
         k: int = 10,
         explain: bool = True,
     ) -> RankResponse:
-        """Rank offers for one customer, with reason codes and the fallback tier that answered."""
+        """Rank offers for one customer, with reason codes and the fallback tier that answered.
+
+        Runs on the event loop, not the thread pool: a ranking takes about a millisecond of CPU
+        and never waits long (the feature read's deadline is the store client's timeout, the
+        caps' too), so a hand-off to a thread would cost more than it frees, and threads
+        contending for the GIL are what made the tail slow under load.
+        """
         return self.app.rank(
             RankRequest.model_construct(
                 customer_id=customer_id,
