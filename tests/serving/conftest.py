@@ -8,6 +8,7 @@ SQLite online store, an MLflow registry (SQLite) with a tiny XGBoost ``offer-ran
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import httpx
 import mlflow
 import pandas as pd
 import pytest
+import redis as redis_client
 import xgboost as xgb
 from mlflow.tracking import MlflowClient
 
@@ -217,3 +219,43 @@ def sqlite_server(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) ->
     server = Server(online_store(home, dataset), home / "server.log")
     yield server
     server.stop()
+
+
+@dataclass(frozen=True)
+class RedisProcess:
+    """A private redis-server: tests may pause (SIGSTOP) or kill it without touching the
+    machine's shared Redis."""
+
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed in CI")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=tmp_path_factory.mktemp("redis"),
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis_client.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis_client.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    yield RedisProcess(process, port)
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait()

@@ -7,37 +7,21 @@ has one and the popular offers otherwise, and return to the model once Redis ans
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Dataset, Server, free_port, online_store
+from conftest import Dataset, RedisProcess, Server, online_store
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, int]]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    yield process, port
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait()
-
-
-@pytest.fixture(scope="module")
 def redis_server(
-    redis: tuple[subprocess.Popen, int], dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
+    redis: RedisProcess, dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    _, port = redis
+    port = redis.port
     home: Path = tmp_path_factory.mktemp("serving-redis")
     env = online_store(
         home,
@@ -55,9 +39,9 @@ def served(body: dict) -> list[str]:
 
 
 def test_redis_slow_then_down_falls_back_without_errors(
-    redis: tuple[subprocess.Popen, int], redis_server: Server, dataset: Dataset
+    redis: RedisProcess, redis_server: Server, dataset: Dataset
 ) -> None:
-    process, _ = redis
+    process = redis.process
     regular, newcomer, other = dataset.customers.customer_id.iloc[[10, 11, 12]]
     first = redis_server.rank(regular, k=5).json()
     assert first["tier"] == "model"
