@@ -33,6 +33,19 @@
 {% endmacro %}
 
 
+{#- The as-of dates of feature_snapshot_dates() as a query, one row each: `as_of` (midnight,
+    a timestamp) and `as_of_day` (its day number). Both data sets' date models select it, so
+    they share one definition of the dates every feature row is computed at. -#}
+{% macro as_of_dates_select() -%}
+  {%- for row in feature_snapshot_dates() %}
+    select
+        cast('{{ row.as_of }} 00:00:00' as {{ dbt.type_timestamp() }}) as as_of,
+        cast({{ row.as_of_day }} as {{ dbt.type_int() }}) as as_of_day
+    {% if not loop.last %}union all{% endif %}
+  {%- endfor %}
+{%- endmacro %}
+
+
 {#- Whole days since 1970-01-01 (UTC): integer day arithmetic keeps every window the same
     in DuckDB and BigQuery, where date and timestamp types do not mix. -#}
 {% macro day_number(timestamp_expression) -%}
