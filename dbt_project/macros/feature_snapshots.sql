@@ -62,6 +62,16 @@
 {%- endmacro %}
 
 
+{#- A rate shrunk towards a prior rate: `successes` out of `trials`, plus `rate_prior_strength`
+    pseudo-trials at `prior_rate`. With no trials it is the prior rate; with many, the raw
+    rate. Null successes, trials or prior rate count as 0 (nothing seen yet). -#}
+{% macro smoothed_rate(successes, trials, prior_rate) -%}
+  {%- set strength = var('rate_prior_strength') -%}
+  (coalesce({{ successes }}, 0) + {{ strength }} * coalesce({{ prior_rate }}, 0.0))
+      / (coalesce({{ trials }}, 0) + {{ strength }})
+{%- endmacro %}
+
+
 {#- The incremental strategy of the target: delete+insert on DuckDB, merge on
     BigQuery (both replace rows by the unique key). -#}
 {% macro target_incremental_strategy() -%}

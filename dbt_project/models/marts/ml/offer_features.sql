@@ -2,7 +2,6 @@
     and how customers have responded to it so far (events strictly before the as-of date).
     Raw rates are null before the first impression; smoothed rates shrink towards the all-offer
     rate with `rate_prior_strength` pseudo-impressions, so new offers get a usable estimate. -#}
-{%- set prior = var('rate_prior_strength') -%}
 {%- set outcomes = ['view', 'click', 'redemption'] -%}
 
 with
@@ -106,8 +105,7 @@ final as (
         {%- set count = 'history.' ~ {'view': 'views', 'click': 'clicks',
                                       'redemption': 'redemptions'}[outcome] %}
         {{ safe_ratio(count, 'history.impressions') }} as {{ outcome }}_rate,
-        (coalesce({{ count }}, 0) + {{ prior }} * coalesce(overall.{{ outcome }}_rate, 0.0))
-            / (coalesce(history.impressions, 0) + {{ prior }})
+        {{ smoothed_rate(count, 'history.impressions', 'overall.' ~ outcome ~ '_rate') }}
             as {{ outcome }}_rate_smoothed{{ ',' if not loop.last }}
         {% endfor %}
 

@@ -2,7 +2,6 @@
     window length, channels), a value score on 0..1 (reward over minimum spend; 0 for
     informational offers) and how members responded to it so far (receipts before the as-of
     date; rates smoothed with `rate_prior_strength` pseudo-receipts at the all-offer rate). -#}
-{%- set prior = var('rate_prior_strength') -%}
 {%- set rates = {'view': 'viewed', 'completion': 'completed', 'success': 'succeeded'} -%}
 
 with
@@ -82,9 +81,8 @@ final as (
         end as value_score,
         {{ as_count('coalesce(history.received, 0)') }} as received_count,
         {% for rate, step in rates.items() %}
-        (coalesce(history.{{ step }}, 0) + {{ prior }} * coalesce(overall.{{ rate }}_rate, 0.0))
-            / (coalesce(history.received, 0) + {{ prior }}) as {{ rate }}_rate_smoothed
-            {{ ',' if not loop.last }}
+        {{ smoothed_rate('history.' ~ step, 'history.received', 'overall.' ~ rate ~ '_rate') }}
+            as {{ rate }}_rate_smoothed{{ ',' if not loop.last }}
         {% endfor %}
 
     from offers
