@@ -55,9 +55,9 @@ class RankingApp:
             SnapshotWriter(
                 config.snapshot_dir or settings.home / "serving" / "snapshots",
                 names,
-                config.snapshot_flush_rows,
+                config.snapshot_flush_rankings,
                 config.snapshot_flush_seconds,
-                config.snapshot_queue_size,
+                config.snapshot_buffer_size,
             )
             if log_snapshots
             else None

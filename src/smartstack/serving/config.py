@@ -52,8 +52,10 @@ class ServingConfig(BaseSettings):
         100_000, ge=1, description="Customers kept in the last-served and frequency-cap caches."
     )
     snapshot_dir: Path | None = Field(None, description="Default: <home>/serving/snapshots.")
-    snapshot_flush_rows: int = Field(5_000, ge=1)
+    snapshot_flush_rankings: int = Field(
+        1_000, ge=1, description="Rankings that make the writer flush before its timer."
+    )
     snapshot_flush_seconds: float = Field(5.0, gt=0)
-    snapshot_queue_size: int = Field(
+    snapshot_buffer_size: int = Field(
         20_000, ge=1, description="Rankings buffered for the writer; beyond it they are dropped."
     )
