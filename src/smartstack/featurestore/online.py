@@ -14,7 +14,7 @@ apart.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +57,39 @@ def _floats(values: Sequence[Any]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
+class _TransformInputs(Mapping[str, list[Any]]):
+    """The on-demand transformation's column lists, built only for the names it reads.
+
+    Feast hands a transformation every column of its source views (~200 here); it reads about
+    sixty. A customer value becomes the same value once per offer, an offer value the offers'
+    column, the request time its own column.
+    """
+
+    def __init__(
+        self, customer: dict[str, Any], offers: list[dict[str, Any]], request_time: datetime
+    ) -> None:
+        self._customer = customer
+        self._offers = offers
+        self._time = request_time
+        self._names = [*customer, *(offers[0] if offers else ()), REQUEST_TIME]
+
+    def __getitem__(self, name: str) -> list[Any]:
+        n = len(self._offers)
+        if name == REQUEST_TIME:
+            return [self._time] * n
+        if name in self._customer:
+            return [self._customer[name]] * n
+        if self._offers and name in self._offers[0]:
+            return [o[name] for o in self._offers]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class OnlineFeatureReader:
     """Warm reads of the ranking feature service for one customer × N offers.
 
@@ -79,7 +112,7 @@ class OnlineFeatureReader:
         batch = {v.name: v for v in store.list_all_feature_views()}
         on_demand = {v.name: v for v in store.list_on_demand_feature_views()}
         self.names: list[str] = []
-        self._transforms: list[Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = []
+        self._transforms: list[Callable[[Mapping[str, list[Any]]], dict[str, Any]]] = []
         needed: dict[str, FeatureView] = {}
         for projection in service.feature_view_projections:
             self.names += [f.name for f in projection.features]
@@ -150,14 +183,12 @@ class OnlineFeatureReader:
         if n:
             matrix[:, self._offer_idx] = np.stack([vector for _, _, vector in cached])
         if self._derived_cols:
-            columns: dict[str, list[Any]] = {name: [v] * n for name, v in customer.items()}
-            for name in offers[0] if offers else ():
-                columns[name] = [o[name] for o in offers]
-            columns[REQUEST_TIME] = [request_time] * n
+            inputs = _TransformInputs(customer, offers, request_time)
+            derived: dict[str, Any] = {}
             for transform in self._transforms:
-                columns.update(transform(columns))
+                derived.update(transform(inputs))
             for i, name in self._derived_cols:
-                matrix[:, i] = [np.nan if v is None else v for v in columns[name]]
+                matrix[:, i] = [np.nan if v is None else v for v in derived[name]]
         return OnlineFeatures(
             self.names, matrix, customer, offers, customer_found, as_of, self.service_name
         )

@@ -7,6 +7,7 @@ makes it testable and lets one definition serve online reads and training sets a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from smartstack.data.schema import CARD_PRODUCTS, MERCHANT_CATEGORIES
 
 CARD_TIER = {product: tier for tier, product in enumerate(CARD_PRODUCTS)}
+_CATEGORIES = frozenset(MERCHANT_CATEGORIES)
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -22,34 +24,28 @@ def _column(values: list[Any]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _rows_by_category(category: np.ndarray) -> dict[str, np.ndarray]:
-    """Row positions of each merchant category present (computed once per call)."""
-    groups = {name: np.flatnonzero(category == name) for name in MERCHANT_CATEGORIES}
-    return {name: rows for name, rows in groups.items() if rows.size}
-
-
 def _per_offer_category(
-    inputs: dict[str, list[Any]], prefix: str, suffix: str, groups: dict[str, np.ndarray], n: int
+    inputs: Mapping[str, list[Any]], prefix: str, suffix: str, category: list[Any]
 ) -> np.ndarray:
     """For each row, the customer's ``<prefix><offer category><suffix>`` value.
 
-    Only the rows of each category are converted: a ranking request has one customer's value
-    repeated per offer, and converting whole columns per category cost most of the read.
+    One pass over the rows, reading each row's value from its own offer's category column: a
+    ranking request has one customer's values repeated over ~30 offers, where per-category
+    array operations cost more than the rows themselves.
     """
-    out = np.full(n, np.nan)
-    for name, rows in groups.items():
-        values = inputs[f"{prefix}{name}{suffix}"]
-        out[rows] = [np.nan if (v := values[i]) is None else v for i in rows]
-    return out
+    columns = {
+        name: inputs[f"{prefix}{name}{suffix}"] for name in set(category) if name in _CATEGORIES
+    }
+    return _column([columns[c][i] if c in columns else None for i, c in enumerate(category)])
 
 
-def offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def offer_context(inputs: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
     """Customer × offer affinity and request-time context, on column lists."""
-    category = np.array(inputs["merchant_category"], dtype=object)
-    groups, n = _rows_by_category(category), category.size
+    categories = list(inputs["merchant_category"])
+    category = np.array(categories, dtype=object)
     offer_type = np.array(inputs["offer_type"], dtype=object)
-    spend_90 = _per_offer_category(inputs, "spend_", "_90d", groups, n)
-    count_90 = _per_offer_category(inputs, "txn_count_", "_90d", groups, n)
+    spend_90 = _per_offer_category(inputs, "spend_", "_90d", categories)
+    count_90 = _per_offer_category(inputs, "txn_count_", "_90d", categories)
     with np.errstate(invalid="ignore", divide="ignore"):
         avg_ticket = np.where(count_90 > 0, spend_90 / count_90, np.nan)
         stretch = _column(inputs["min_spend"]) / avg_ticket
@@ -58,12 +54,12 @@ def offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
     favourite = np.array(inputs["quiz_favourite_category"], dtype=object)
     stamps = inputs["request_timestamp"]
     return {
-        "offer_category_share_30d": _per_offer_category(inputs, "share_", "_30d", groups, n),
-        "offer_category_share_90d": _per_offer_category(inputs, "share_", "_90d", groups, n),
-        "offer_category_spend_30d": _per_offer_category(inputs, "spend_", "_30d", groups, n),
+        "offer_category_share_30d": _per_offer_category(inputs, "share_", "_30d", categories),
+        "offer_category_share_90d": _per_offer_category(inputs, "share_", "_90d", categories),
+        "offer_category_spend_30d": _per_offer_category(inputs, "spend_", "_30d", categories),
         "offer_category_txn_count_90d": count_90,
-        "offer_category_trend": _per_offer_category(inputs, "trend_", "", groups, n),
-        "offer_category_recent_spend": _per_offer_category(inputs, "recent_spend_", "", groups, n),
+        "offer_category_trend": _per_offer_category(inputs, "trend_", "", categories),
+        "offer_category_recent_spend": _per_offer_category(inputs, "recent_spend_", "", categories),
         "offer_category_avg_ticket": avg_ticket,
         "min_spend_to_ticket": stretch,
         "offer_is_points": is_points.astype(np.int64),
