@@ -190,15 +190,13 @@ class Ranker:
             if request.explain and explain is not None
             else []
         )
-        # Built with ``model_construct``: every value here is produced by this module with the
-        # schema's types, so validating them again would only cost time on every request.
-        response = RankResponse.model_construct(
+        response = RankResponse(
             request_id=uuid.uuid4().hex,
             customer_id=customer,
             tier=ranking.tier,
             model=ranking.model,
             offers=[
-                RankedOffer.model_construct(
+                RankedOffer(
                     offer_id=o,
                     rank=i + 1,
                     score=float(s),
@@ -414,7 +412,7 @@ class Ranker:
         for row, contribution, best in zip(rows, contributions, strongest, strict=True):
             reasons.append(
                 [
-                    Reason.model_construct(
+                    Reason(
                         feature=model.feature_names[j],
                         contribution=float(contribution[j]),
                         value=None if np.isnan(v := row[model.columns[j]]) else float(v),
@@ -426,7 +424,7 @@ class Ranker:
 
 
 def _public(explanation: Explanation) -> OfferExplanation:
-    return OfferExplanation.model_construct(
+    return OfferExplanation(
         text=explanation.text,
         source=explanation.source.value,
         template_id=explanation.template_id,
