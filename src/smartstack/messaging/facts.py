@@ -14,6 +14,7 @@ shares are fractions 0..1; `trend_<c>` is the last 30 days' spend over the month
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,7 @@ _FAMILY_MEANING = {
 }
 
 
+@functools.cache  # a few hundred feature names; called for every reason code of every ranking
 def describe_feature(name: str) -> str | None:
     """What a model feature means in words, or None if it is not one an explanation may cite."""
     if match := _WINDOWED.match(name):
@@ -68,6 +70,7 @@ def describe_feature(name: str) -> str | None:
     return _PROFILE_FEATURES.get(name)
 
 
+@functools.cache
 def feature_category(name: str) -> str | None:
     """The merchant category a windowed or trend feature is about, if any."""
     match = _WINDOWED.match(name) or _TREND.match(name)
