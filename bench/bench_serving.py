@@ -8,15 +8,17 @@ One command builds what it needs and runs everything:
    stand-in champion in its MLflow registry: XGBoost with 300 trees of depth 6 on the feature
    service's columns (reused when a champion exists).
 2. For each online store (SQLite, and Redis in a dedicated ``redis-server`` loaded by
-   ``materialize``), two services, each one BentoML worker:
+   ``materialize``), up to three services, each one BentoML worker unless ``--workers``:
    - ``ours``: ``bentoml serve serving.service:RankingService``;
    - ``peer``: the common way, a BentoML service (:class:`FeastPeerService`, below) that asks
      Feast's own feature server (``feast serve``) for the feature service over HTTP, then
-     scores with the same booster and computes the same approximate reason codes.
+     scores with the same booster and computes the same approximate reason codes;
+   - ``floor``: a BentoML endpoint that parses the same request and returns a constant
+     (:class:`FloorService`): what HTTP, BentoML and this machine cost before any ranking.
 3. 1 customer × 30 offers, k = 10, explanations on: back to back at concurrency 1, 8 and 32
-   from wrk (``bench/wrk_rank.lua``; ``--closed-loop-client locust`` without wrk), then at fixed
-   rates (100, 300, 500, 700 requests/s; 100 for the peer) from Locust (headless,
-   ``bench/locust_serving.py``). Percentiles come from every exact response time.
+   from wrk (``bench/wrk_rank.lua``; k6 without wrk), then at fixed arrival rates (100, 300,
+   500, 700 requests/s; 100 for the peer) from k6's open-loop executor (``bench/k6_rank.js``).
+   Percentiles come from every response time.
 
 Results are printed as a Markdown table and written to ``<home>/bench_serving.json``.
 """
@@ -108,6 +110,23 @@ class FeastPeerService:
         }
 
 
+@bentoml.service(name="floor", workers=1, logging={"access": {"enabled": False}})
+class FloorService:
+    """The same request parsed and a constant answered: the cost of HTTP and BentoML alone."""
+
+    @bentoml.api(route="/rank")
+    async def rank(
+        self, customer_id: str, context: dict, candidate_offer_ids: list[str], k: int = 10
+    ) -> dict:
+        return {"customer_id": customer_id, "offers": candidate_offer_ids[:k]}
+
+
+# With --pin (one worker): the services on every core but the last, the load tool on the last,
+# so the client never preempts the server or evicts its caches (set in main()).
+SERVER_CORES: list[str] = []
+CLIENT_CORES: list[str] = []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -188,42 +207,26 @@ def ensure_model(settings: object) -> str:
     return f"models:/{name}/{version}"
 
 
-def locust(
-    url: str, users: int, rate_per_user: float, seconds: int, workdir: Path, env: dict[str, str]
+def k6(
+    url: str, seconds: int, workdir: Path, env: dict[str, str], *, rate: int = 0, vus: int = 0
 ) -> dict:
-    out = workdir / f"locust-{time.monotonic_ns()}.json"
+    """A fixed arrival rate (``rate``, open loop) or ``vus`` back-to-back clients from k6."""
+    out = workdir / f"k6-{time.monotonic_ns()}.json"
+    load = {"BENCH_RATE": str(rate)} if rate else {"BENCH_VUS": str(vus)}
     subprocess.run(
-        [
-            str(VENV_BIN / "locust"),
-            "-f",
-            str(ROOT / "bench" / "locust_serving.py"),
-            "--headless",
-            "--only-summary",
-            "--loglevel",
-            "ERROR",
-            "-u",
-            str(users),
-            "-r",
-            str(users),
-            "-t",
-            f"{seconds}s",
-            "-H",
-            url,
-        ],
-        env={**env, "BENCH_RATE": str(rate_per_user), "BENCH_OUT": str(out)},
-        check=False,
+        [*CLIENT_CORES, str(VENV_BIN / "k6"), "run", "--quiet", str(ROOT / "bench" / "k6_rank.js")],
+        env={**env, **load, "BENCH_URL": url, "BENCH_SECONDS": str(seconds), "BENCH_OUT": str(out)},
+        check=True,
         capture_output=True,
     )
     result = json.loads(out.read_text())
-    latencies = np.array(result["latencies_ms"])
-    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies.size else (np.nan,) * 3
     return {
-        "requests": int(latencies.size),
-        "failures": result["n_failures"],
-        "throughput_rps": round(latencies.size / seconds, 1),
-        "p50_ms": round(float(p50), 2),
-        "p95_ms": round(float(p95), 2),
-        "p99_ms": round(float(p99), 2),
+        "requests": result["requests"],
+        "failures": result["failures"] + result["dropped"],
+        "throughput_rps": round(result["requests"] / result["seconds"], 1),
+        "p50_ms": round(result["p50_ms"], 2),
+        "p95_ms": round(result["p95_ms"], 2),
+        "p99_ms": round(result["p99_ms"], 2),
     }
 
 
@@ -233,6 +236,7 @@ def wrk(url: str, connections: int, seconds: int, workdir: Path, env: dict[str, 
     out = workdir / f"wrk-{time.monotonic_ns()}.json"
     subprocess.run(
         [
+            *CLIENT_CORES,
             "wrk",
             "-t1",
             f"-c{connections}",
@@ -275,13 +279,23 @@ def main() -> None:
     )
     parser.add_argument(
         "--closed-loop-client",
-        choices=["wrk", "locust"],
-        default="wrk" if shutil.which("wrk") else "locust",
-        help="load tool for the concurrency levels (fixed rates always use Locust)",
+        choices=["wrk", "k6"],
+        default="wrk" if shutil.which("wrk") else "k6",
+        help="load tool for the concurrency levels (fixed rates always use k6)",
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one worker: services on all cores but the last, the load tool on the last (taskset)",
     )
     parser.add_argument("--stores", default="sqlite,redis")
-    parser.add_argument("--targets", default="ours,peer")
+    parser.add_argument("--targets", default="ours,peer,floor")
     args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    if args.pin and args.workers == 1 and cores >= 2 and shutil.which("taskset"):
+        SERVER_CORES.extend(["taskset", "-c", f"0-{cores - 2}"])
+        CLIENT_CORES.extend(["taskset", "-c", str(cores - 1)])
     home = args.home.resolve()
     os.environ["SMARTSTACK_HOME"] = str(home)
 
@@ -347,6 +361,8 @@ def main() -> None:
             repo.mkdir()
             (repo / "feature_store.yaml").write_text(config_yaml(settings))
             for target in args.targets.split(","):
+                if target == "floor" and store_name != args.stores.split(",")[0]:
+                    continue  # no store behind it: once is enough
                 port = free_port()
                 url = f"http://127.0.0.1:{port}"
                 # Each server its own BentoML home: BentoML clears the Prometheus multiprocess
@@ -358,6 +374,7 @@ def main() -> None:
                         servers.enter_context(
                             process(
                                 [
+                                    *SERVER_CORES,
                                     str(VENV_BIN / "bentoml"),
                                     "serve",
                                     "serving.service:RankingService",
@@ -376,11 +393,31 @@ def main() -> None:
                                 },
                             )
                         )
+                    elif target == "floor":
+                        servers.enter_context(
+                            process(
+                                [
+                                    *SERVER_CORES,
+                                    str(VENV_BIN / "bentoml"),
+                                    "serve",
+                                    "bench_serving:FloorService",
+                                    "--host",
+                                    "127.0.0.1",
+                                    "--port",
+                                    str(port),
+                                ],
+                                work / f"floor-{store_name}.log",
+                                f"{url}/readyz",
+                                cwd=ROOT / "bench",
+                                env=env,
+                            )
+                        )
                     else:
                         feast_port = free_port()
                         servers.enter_context(
                             process(
                                 [
+                                    *SERVER_CORES,
                                     str(VENV_BIN / "feast"),
                                     "serve",
                                     "-p",
@@ -396,6 +433,7 @@ def main() -> None:
                         servers.enter_context(
                             process(
                                 [
+                                    *SERVER_CORES,
                                     str(VENV_BIN / "bentoml"),
                                     "serve",
                                     "bench_serving:FeastPeerService",
@@ -417,17 +455,17 @@ def main() -> None:
                     if target == "ours":
                         tier = httpx.post(f"{url}/rank", json=_sample(load_env)).json()["tier"]
                         assert tier == "model", f"the benchmark must exercise the model, got {tier}"
-                    locust(url, 4, 0, 5, work, load_env)  # warm-up, not recorded
-                    rates = args.rates if target == "ours" else args.peer_rates
-                    loads = [(f"concurrency {u}", u, 0.0) for u in _ints(args.concurrency)]
-                    loads += [
-                        (f"{r} req/s", max(2, r // 20), r / max(2, r // 20)) for r in _ints(rates)
-                    ]
-                    for label, users, rate_per_user in loads:
-                        if rate_per_user == 0 and args.closed_loop_client == "wrk":
-                            row = wrk(url, users, args.seconds, work, load_env)
+                    k6(url, 5, work, load_env, vus=4)  # warm-up, not recorded
+                    rates = args.peer_rates if target == "peer" else args.rates
+                    loads = [(f"concurrency {c}", c, 0) for c in _ints(args.concurrency)]
+                    loads += [(f"{r} req/s", 0, r) for r in _ints(rates)]
+                    for label, clients, rate in loads:
+                        if rate:
+                            row = k6(url, args.seconds, work, load_env, rate=rate)
+                        elif args.closed_loop_client == "wrk":
+                            row = wrk(url, clients, args.seconds, work, load_env)
                         else:
-                            row = locust(url, users, rate_per_user, args.seconds, work, load_env)
+                            row = k6(url, args.seconds, work, load_env, vus=clients)
                         workers = args.workers if target == "ours" else 1
                         results.append(
                             {
