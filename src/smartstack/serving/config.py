@@ -18,7 +18,10 @@ class ServingConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSTACK_SERVING_", extra="ignore")
 
     feature_timeout_ms: float = Field(
-        20.0, gt=0, description="Deadline of one online feature read before falling back."
+        20.0,
+        gt=0,
+        description="Deadline of one online feature read before falling back (the store "
+        "client's own timeout: Redis socket, SQLite lock wait).",
     )
     breaker_failures: int = Field(
         5,
