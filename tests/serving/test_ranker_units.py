@@ -16,7 +16,7 @@ from smartstack.featurestore.online import OnlineFeatures
 from smartstack.featurestore.rows import ReadTimeout
 from smartstack.messaging.cache import ExplanationCache
 from smartstack.messaging.explainer import Explainer
-from smartstack.messaging.explanation import Explanation
+from smartstack.messaging.explanation import Explanation, Source
 from smartstack.messaging.facts import ExplanationFacts
 from smartstack.serving.caps import FrequencyCaps, LastServed
 from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
@@ -99,7 +99,12 @@ def unavailable(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineF
 
 
 def ranker(  # noqa: ANN001
-    read, quiz: dict[str, str] | None = None, cap: int = 0, explain=None, explain_top: int = 0
+    read,
+    quiz: dict[str, str] | None = None,
+    cap: int = 0,
+    explain=None,
+    explain_top: int = 0,
+    cached=None,
 ) -> tuple[Ranker, Snapshots]:
     snapshots = Snapshots()
     return (
@@ -116,6 +121,7 @@ def ranker(  # noqa: ANN001
             reasons_per_offer=3,
             explain=explain,
             explain_top=explain_top,
+            cached_explanation=cached,
         ),
         snapshots,
     )
@@ -211,6 +217,35 @@ def test_top_offers_carry_explanations_grounded_in_the_customers_features() -> N
     own_numbers = ("$600", "$800", "3x", "3 times", "40%")
     assert any(n in travel.text for n in own_numbers), travel.text
     assert all(o.explanation is None for o in rank.rank(request(explain=False)).offers)
+
+
+def test_cached_text_answers_before_any_facts_are_built() -> None:
+    explainer = Explainer(cache=ExplanationCache())
+    built: list[str] = []
+
+    def lookup(facts: ExplanationFacts) -> Explanation:
+        built.append(facts.offer.offer_id)
+        return explainer.lookup(facts)
+
+    version = "offer_ranking_v1@20260628T000000"
+    precomputed = Explanation(
+        customer_id="CUST-1",
+        offer_id="B",
+        feature_version=version,
+        text="Precomputed: your travel spend doubled.",
+        source=Source.llm,
+        model=None,
+    )
+    explainer.cache.put(precomputed)
+    rank, _ = ranker(features(), explain=lookup, explain_top=2, cached=explainer.cached)
+    response = rank.rank(request())
+    by_offer = {o.offer_id: o.explanation for o in response.offers[:2]}
+    assert by_offer["B"].text == precomputed.text and by_offer["B"].source == "llm"
+    assert built == [o for o in by_offer if o != "B"]  # facts only for the offer not cached
+    # An override (the precompute job's LLM path) always builds facts, cache or not.
+    built.clear()
+    rank.rank(request(), explain=lookup)
+    assert sorted(built) == sorted(by_offer)
 
 
 def test_tiers_without_the_customers_features_carry_no_explanation() -> None:

@@ -89,6 +89,10 @@ class Explainer:
     def _key(self, facts: ExplanationFacts) -> CacheKey:
         return cache_key(facts.customer_id, facts.offer.offer_id, facts.feature_version, self.model)
 
+    def cached(self, customer_id: str, offer_id: str, feature_version: str) -> Explanation | None:
+        """The cached explanation, if any, found without the facts (the `/rank` fast path)."""
+        return self.cache.get(cache_key(customer_id, offer_id, feature_version, self.model))
+
     def lookup(self, facts: ExplanationFacts) -> Explanation:
         """The cached explanation, else the template at once: the `/rank` path."""
         cached = self.cache.get(self._key(facts))

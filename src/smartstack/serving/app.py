@@ -88,6 +88,7 @@ class RankingApp:
             reasons_per_offer=config.reasons_per_offer,
             explain=self.explainer.lookup,
             explain_top=config.explain_top,
+            cached_explanation=self.explainer.cached,
         )
         self.models.start()
         if self.snapshots is not None:

@@ -50,6 +50,8 @@ Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
 # Explanation for one ranked offer: `Explainer.lookup` on the request path (cache or template,
 # never an LLM call), `Explainer.explain` for precompute and `/explain`.
 Explain = Callable[[ExplanationFacts], Explanation]
+# The cached explanation of (customer, offer, feature version), if any: `Explainer.cached`.
+CachedExplanation = Callable[[str, str, str], Explanation | None]
 
 
 class NotExplainable(ValueError):
@@ -139,6 +141,7 @@ class Ranker:
         reasons_per_offer: int,
         explain: Explain | None = None,
         explain_top: int = 0,
+        cached_explanation: CachedExplanation | None = None,
     ) -> None:
         self._read = read_features
         self._catalog = catalog
@@ -152,6 +155,7 @@ class Ranker:
         self._reasons = reasons_per_offer
         self._explain_fn = explain
         self._explain_top = explain_top
+        self._cached = cached_explanation
 
     def rank(
         self, request: RankRequest, *, explain: Explain | None = None, record: bool = True
@@ -184,9 +188,14 @@ class Ranker:
 
         top = ranking.offer_ids[: request.k]
         reasons = self._reason_codes(ranking, len(top))
+        # The service's own explanation source may answer from the cache before any facts are
+        # built (most rankings' text was precomputed); an override (precompute) always builds.
+        cached = self._cached if explain is None else None
         explain = explain or self._explain_fn
         texts = (
-            self._explanations(customer, ranking, top, reasons, explain, self._explain_top)
+            self._explanations(
+                customer, ranking, top, reasons, explain, self._explain_top, cached
+            )
             if request.explain and explain is not None
             else []
         )
@@ -375,10 +384,12 @@ class Ranker:
         reasons: list[list[Reason]],
         explain: Explain,
         limit: int,
+        cached: CachedExplanation | None = None,
     ) -> list[OfferExplanation]:
         """Text for the first ``limit`` offers, from the customer's own feature values.
 
         Only personal tiers have those values; the other tiers' offers carry no explanation.
+        ``cached`` answers first when given: a hit needs no facts.
         """
         online = ranking.online
         if online is None:
@@ -387,13 +398,16 @@ class Ranker:
         texts = []
         for offer_id, offer_reasons in zip(top[:limit], reasons, strict=False):
             try:
-                facts = build_facts(
-                    row,
-                    self._catalog[offer_id].terms,
-                    [(r.feature, r.contribution) for r in offer_reasons],
-                    online.version,
-                )
-                texts.append(_public(explain(facts)))
+                hit = cached(customer, offer_id, online.version) if cached else None
+                if hit is None:
+                    facts = build_facts(
+                        row,
+                        self._catalog[offer_id].terms,
+                        [(r.feature, r.contribution) for r in offer_reasons],
+                        online.version,
+                    )
+                    hit = explain(facts)
+                texts.append(_public(hit))
             except Exception:  # an explanation must never cost the ranking
                 log.exception("explanation failed for %s / %s", customer, offer_id)
                 ERRORS.labels(kind="explanation_error").inc()
