@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from smartstack.data.schema import TIMESTAMP
 from smartstack.events.contracts import FeedbackEvent
@@ -61,6 +62,34 @@ def feedback_dir(settings: Settings) -> Path:
     return settings.data_dir / "feedback"
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    wait=wait_random(0.01, 0.2),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+def _create_ledger(db: sqlite3.Connection) -> None:
+    """WAL mode and the ledger's tables, retried while another process does the same.
+
+    Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without waiting out the connection's timeout, when two processes open the
+    same new ledger together (its deadlock avoidance): seen when two writers start at once.
+    """
+    db.execute("pragma journal_mode=wal")
+    db.executescript(
+        """
+        create table if not exists parts (name text primary key, rows integer not null);
+        create table if not exists landed (
+            event_id text primary key, part text not null
+        ) without rowid;
+        """
+    )
+
+
 class FeedbackTable:
     """Append-only, deduplicated by ``event_id``; safe for several processes at once."""
 
@@ -71,15 +100,7 @@ class FeedbackTable:
         self._db = sqlite3.connect(
             directory / LEDGER, isolation_level=None, timeout=30, check_same_thread=False
         )
-        self._db.execute("pragma journal_mode=wal")
-        self._db.executescript(
-            """
-            create table if not exists parts (name text primary key, rows integer not null);
-            create table if not exists landed (
-                event_id text primary key, part text not null
-            ) without rowid;
-            """
-        )
+        _create_ledger(self._db)
         self.recover()
 
     @classmethod
