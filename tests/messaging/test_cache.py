@@ -7,10 +7,15 @@ from pathlib import Path
 from smartstack.messaging import Explanation, ExplanationCache, Source
 
 
-def make(customer_id: str, feature_version: str = "fv", model: str | None = "m") -> Explanation:
+def make(
+    customer_id: str,
+    feature_version: str = "fv",
+    model: str | None = "m",
+    offer_id: str = "OFR-012",
+) -> Explanation:
     return Explanation(
         customer_id=customer_id,
-        offer_id="OFR-012",
+        offer_id=offer_id,
         feature_version=feature_version,
         text=f"for {customer_id}",
         source=Source.llm,
@@ -49,3 +54,18 @@ def test_sqlite_keeps_what_memory_evicts_and_survives_a_restart(tmp_path: Path) 
     assert cache.get(a.cache_key) == a  # evicted from memory, read back from SQLite
     cache.close()
     assert ExplanationCache(path=path).get(b.cache_key) == b
+
+
+def test_many_offers_are_looked_up_in_memory_then_sqlite_with_the_full_key(
+    tmp_path: Path,
+) -> None:
+    cache = ExplanationCache(max_items=1, path=tmp_path / "explanations.sqlite")
+    one, two = make("A", offer_id="OFR-1"), make("A", offer_id="OFR-2")
+    other_version, other_customer = make("A", "fv-2", offer_id="OFR-3"), make("B", offer_id="OFR-3")
+    cache.put_many([one, other_version, other_customer, two])  # memory keeps only OFR-2
+
+    found = cache.get_many("A", ["OFR-1", "OFR-2", "OFR-3", "OFR-9"], "fv", "m")
+
+    assert found == {"OFR-1": one, "OFR-2": two}
+    assert cache.get_many("A", ["OFR-1"], "fv", "other") == {}
+    assert ExplanationCache().get_many("A", ["OFR-1"], "fv", "m") == {}  # memory only, empty

@@ -121,7 +121,7 @@ def ranker(  # noqa: ANN001
             reasons_per_offer=3,
             explain=explain,
             explain_top=explain_top,
-            cached_explanation=cached,
+            cached_explanations=cached,
         ),
         snapshots,
     )
@@ -237,7 +237,7 @@ def test_cached_text_answers_before_any_facts_are_built() -> None:
         model=None,
     )
     explainer.cache.put(precomputed)
-    rank, _ = ranker(features(), explain=lookup, explain_top=2, cached=explainer.cached)
+    rank, _ = ranker(features(), explain=lookup, explain_top=2, cached=explainer.cached_many)
     response = rank.rank(request())
     by_offer = {o.offer_id: o.explanation for o in response.offers[:2]}
     assert by_offer["B"].text == precomputed.text and by_offer["B"].source == "llm"

@@ -1,7 +1,7 @@
 """AI messaging: offer explanations grounded in the customer's own features.
 
 facts (`build_facts`) → LLM (`llm`, redacted prompt) → faithfulness check → else the template
-(`templates`) → cache (`ExplanationCache`), read by `/rank` through `Explainer.lookup`. See
+(`templates`) → cache (`ExplanationCache`), read by `/rank` through `Explainer.cached_many`. See
 docs/explanations.md.
 """
 

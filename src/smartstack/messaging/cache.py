@@ -72,6 +72,38 @@ class ExplanationCache:
             self._remember(key, found)
             return found
 
+    def get_many(
+        self, customer_id: str, offer_ids: list[str], feature_version: str, model: str
+    ) -> dict[str, Explanation]:
+        """The cached explanations among one customer's offers, by offer id.
+
+        Memory first, then one query for the rest: a ranking looks up its top offers together
+        instead of paying a query per offer.
+        """
+        found: dict[str, Explanation] = {}
+        with self._lock:
+            missing = []
+            for offer_id in offer_ids:
+                key = (customer_id, offer_id, feature_version, model)
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    found[offer_id] = self._items[key]
+                else:
+                    missing.append(offer_id)
+            if self._db is None or not missing:
+                return found
+            rows = self._db.execute(
+                "select offer_id, payload from explanations where customer_id = ? "
+                "and feature_version = ? and model = ? "
+                f"and offer_id in ({','.join('?' * len(missing))})",
+                (customer_id, feature_version, model, *missing),
+            ).fetchall()
+            for offer_id, payload in rows:
+                explanation = Explanation.model_validate_json(payload)
+                self._remember((customer_id, offer_id, feature_version, model), explanation)
+                found[offer_id] = explanation
+        return found
+
     def put(self, explanation: Explanation) -> None:
         self.put_many([explanation])
 

@@ -2,9 +2,9 @@
 
 Two entry points with different promises:
 
-- `lookup(facts)` is for `/rank`: it reads the cache and, on a miss, renders the template (a few
-  microseconds). It never calls the LLM and never writes, so ranking latency holds with
-  explanations on.
+- `cached_many` and `template` are for `/rank`: one cache lookup for the top offers and, for the
+  offers it missed, the template (a few microseconds); `lookup(facts)` does both for one offer.
+  They never call the LLM and never write, so ranking latency holds with explanations on.
 - `explain(facts)` may call the LLM (bounded by the client's timeout, retries and deadline) and
   stores the result. The pipeline calls it for every customer's top offers after training
   (`smartstack.serving.precompute`), and `POST /explain` calls it on demand.
@@ -25,6 +25,7 @@ from dataclasses import replace
 from smartstack.messaging import faithfulness, templates
 from smartstack.messaging.cache import ExplanationCache, default_path
 from smartstack.messaging.explanation import (
+    TEMPLATE_MODEL,
     CacheKey,
     Explanation,
     FallbackReason,
@@ -89,15 +90,23 @@ class Explainer:
     def _key(self, facts: ExplanationFacts) -> CacheKey:
         return cache_key(facts.customer_id, facts.offer.offer_id, facts.feature_version, self.model)
 
-    def cached(self, customer_id: str, offer_id: str, feature_version: str) -> Explanation | None:
-        """The cached explanation, if any, found without the facts (the `/rank` fast path)."""
-        return self.cache.get(cache_key(customer_id, offer_id, feature_version, self.model))
+    def cached_many(
+        self, customer_id: str, offer_ids: list[str], feature_version: str
+    ) -> dict[str, Explanation]:
+        """The cached explanations of a customer's offers, by offer id, found without the
+        facts and in one cache query (the `/rank` fast path)."""
+        return self.cache.get_many(
+            customer_id, offer_ids, feature_version, self.model or TEMPLATE_MODEL
+        )
 
     def lookup(self, facts: ExplanationFacts) -> Explanation:
         """The cached explanation, else the template at once: the `/rank` path."""
         cached = self.cache.get(self._key(facts))
-        if cached is not None:
-            return cached
+        return cached if cached is not None else self.template(facts)
+
+    def template(self, facts: ExplanationFacts) -> Explanation:
+        """The template at once, saying why no LLM text stands there: for an offer whose text is
+        known not to be cached (`cached_many` missed it)."""
         reason = FallbackReason.not_cached if self.llm else FallbackReason.not_configured
         return self._template(facts, reason)
 

@@ -86,9 +86,9 @@ class RankingApp:
             last_served=LastServed(config.customers_in_memory),
             snapshots=self.snapshots,
             reasons_per_offer=config.reasons_per_offer,
-            explain=self.explainer.lookup,
+            explain=self.explainer.template,
             explain_top=config.explain_top,
-            cached_explanation=self.explainer.cached,
+            cached_explanations=self.explainer.cached_many,
         )
         self.models.start()
         if self.snapshots is not None:

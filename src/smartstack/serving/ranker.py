@@ -47,11 +47,12 @@ log = logging.getLogger(__name__)
 
 ReadFeatures = Callable[[str, Sequence[str], datetime], OnlineFeatures]
 Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
-# Explanation for one ranked offer: `Explainer.lookup` on the request path (cache or template,
-# never an LLM call), `Explainer.explain` for precompute and `/explain`.
+# Explanation for one ranked offer: `Explainer.template` on the request path for offers the
+# cache missed (never an LLM call), `Explainer.explain` for precompute and `/explain`.
 Explain = Callable[[ExplanationFacts], Explanation]
-# The cached explanation of (customer, offer, feature version), if any: `Explainer.cached`.
-CachedExplanation = Callable[[str, str, str], Explanation | None]
+# The cached explanations of (customer, offers, feature version) by offer id:
+# `Explainer.cached_many`, one lookup per ranking.
+CachedExplanations = Callable[[str, list[str], str], dict[str, Explanation]]
 
 
 class NotExplainable(ValueError):
@@ -141,7 +142,7 @@ class Ranker:
         reasons_per_offer: int,
         explain: Explain | None = None,
         explain_top: int = 0,
-        cached_explanation: CachedExplanation | None = None,
+        cached_explanations: CachedExplanations | None = None,
     ) -> None:
         self._read = read_features
         self._catalog = catalog
@@ -155,7 +156,7 @@ class Ranker:
         self._reasons = reasons_per_offer
         self._explain_fn = explain
         self._explain_top = explain_top
-        self._cached = cached_explanation
+        self._cached = cached_explanations
 
     def rank(
         self, request: RankRequest, *, explain: Explain | None = None, record: bool = True
@@ -199,21 +200,22 @@ class Ranker:
             if request.explain and explain is not None
             else []
         )
-        response = RankResponse(
+        # Our own values, already of the declared types: constructed without validation.
+        response = RankResponse.model_construct(
             request_id=uuid.uuid4().hex,
             customer_id=customer,
             tier=ranking.tier,
             model=ranking.model,
             offers=[
-                RankedOffer(
+                RankedOffer.model_construct(
                     offer_id=o,
                     rank=i + 1,
-                    score=float(s),
+                    score=s,
                     reasons=offer_reasons,
                     explanation=texts[i] if i < len(texts) else None,
                 )
                 for i, (o, s, offer_reasons) in enumerate(
-                    zip(top, ranking.scores, reasons, strict=False)
+                    zip(top, ranking.scores.tolist(), reasons, strict=False)
                 )
             ],
         )
@@ -384,7 +386,7 @@ class Ranker:
         reasons: list[list[Reason]],
         explain: Explain,
         limit: int,
-        cached: CachedExplanation | None = None,
+        cached: CachedExplanations | None = None,
     ) -> list[OfferExplanation]:
         """Text for the first ``limit`` offers, from the customer's own feature values.
 
@@ -395,10 +397,12 @@ class Ranker:
         if online is None:
             return []
         row = {**online.customer, "customer_id": customer}
+        shown = top[:limit]
         texts = []
-        for offer_id, offer_reasons in zip(top[:limit], reasons, strict=False):
-            try:
-                hit = cached(customer, offer_id, online.version) if cached else None
+        try:
+            hits = cached(customer, shown, online.version) if cached else {}
+            for offer_id, offer_reasons in zip(shown, reasons, strict=False):
+                hit = hits.get(offer_id)
                 if hit is None:
                     facts = build_facts(
                         row,
@@ -408,10 +412,9 @@ class Ranker:
                     )
                     hit = explain(facts)
                 texts.append(_public(hit))
-            except Exception:  # an explanation must never cost the ranking
-                log.exception("explanation failed for %s / %s", customer, offer_id)
-                ERRORS.labels(kind="explanation_error").inc()
-                break
+        except Exception:  # an explanation must never cost the ranking
+            log.exception("explanations failed for %s", customer)
+            ERRORS.labels(kind="explanation_error").inc()
         return texts
 
     def _reason_codes(self, ranking: _Ranking, n: int) -> list[list[Reason]]:
@@ -419,22 +422,23 @@ class Ranker:
         model, matrix, leaves = ranking.scorer, ranking.features, ranking.leaves
         if model is None or matrix is None or leaves is None or n == 0 or self._reasons == 0:
             return [[] for _ in range(n)]
-        rows = matrix[:n]
         contributions = model.contributions(leaves.take(slice(0, n)))[:, :-1]  # last: bias
         strongest = np.argsort(-contributions, axis=1)[:, : self._reasons]
-        reasons = []
-        for row, contribution, best in zip(rows, contributions, strongest, strict=True):
-            reasons.append(
-                [
-                    Reason(
-                        feature=model.feature_names[j],
-                        contribution=float(contribution[j]),
-                        value=None if np.isnan(v := row[model.columns[j]]) else float(v),
-                    )
-                    for j in best
-                ]
+        # Gathered as arrays and converted once: per-element NumPy scalars cost more than the rest.
+        shares = np.take_along_axis(contributions, strongest, axis=1).tolist()
+        values = np.take_along_axis(matrix[:n], model.columns[strongest], axis=1)
+        seen = np.where(np.isnan(values), None, values).tolist()
+        names = model.feature_names
+        # Built without validation: every field comes from the model's own arrays and names.
+        return [
+            [
+                Reason.model_construct(feature=names[j], contribution=c, value=v)
+                for j, c, v in zip(best, row_shares, row_values, strict=True)
+            ]
+            for best, row_shares, row_values in zip(
+                strongest.tolist(), shares, seen, strict=True
             )
-        return reasons
+        ]
 
 
 def _public(explanation: Explanation) -> OfferExplanation:
