@@ -133,37 +133,21 @@ def main() -> None:
             )
         )
         stack.enter_context(
-            bench_serving.process(
-                [
-                    str(bench_serving.VENV_BIN / "bentoml"),
-                    "serve",
-                    "bench_serving:FloorService",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(floor_port),
-                ],
+            bench_serving.bentoml_serve(
+                "bench_serving:FloorService",
+                floor_port,
                 work / "floor.log",
-                f"http://127.0.0.1:{floor_port}/readyz",
-                cwd=bench_serving.ROOT / "bench",
-                env=env | {"BENTOML_HOME": str(work / "bentoml-floor")},
+                bench_serving.ROOT / "bench",
+                env | {"BENTOML_HOME": str(work / "bentoml-floor")},
             )
         )
         stack.enter_context(
-            bench_serving.process(
-                [
-                    str(bench_serving.VENV_BIN / "bentoml"),
-                    "serve",
-                    "serving.service:RankingService",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(ours_port),
-                ],
+            bench_serving.bentoml_serve(
+                "serving.service:RankingService",
+                ours_port,
                 work / "ours.log",
-                f"http://127.0.0.1:{ours_port}/readyz",
-                cwd=bench_serving.ROOT,
-                env=env | {"BENTOML_HOME": str(work / "bentoml-ours")},
+                bench_serving.ROOT,
+                env | {"BENTOML_HOME": str(work / "bentoml-ours")},
             )
         )
         time.sleep(0.5)

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -164,6 +165,21 @@ def process(
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+def bentoml_serve(
+    service: str, port: int, log: Path, cwd: Path, env: dict[str, str]
+) -> ContextManager[None]:
+    """``bentoml serve SERVICE`` on 127.0.0.1:PORT (on the server cores), ready when
+    ``/readyz`` answers."""
+    return process(
+        [*SERVER_CORES, str(VENV_BIN / "bentoml"), "serve", service]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        log,
+        f"http://127.0.0.1:{port}/readyz",
+        cwd=cwd,
+        env=env,
+    )
 
 
 def ensure_data(home: Path, customers: int) -> None:
@@ -365,51 +381,26 @@ def main() -> None:
                     continue  # no store behind it: once is enough
                 port = free_port()
                 url = f"http://127.0.0.1:{port}"
+                log = work / f"{target}-{store_name}.log"
                 # Each server its own BentoML home: BentoML clears the Prometheus multiprocess
                 # folder under it when a server starts.
                 env["BENTOML_HOME"] = str(work / f"bentoml-{store_name}-{target}")
                 with ExitStack() as servers:
                     if target == "ours":
                         # Caps on, but high enough never to filter the repeated customers.
+                        ours_env = env | {
+                            "SMARTSTACK_SERVING_FREQUENCY_CAP": "1000000",
+                            "BENTOML_CONFIG": str(bentoml_config),
+                        }
                         servers.enter_context(
-                            process(
-                                [
-                                    *SERVER_CORES,
-                                    str(VENV_BIN / "bentoml"),
-                                    "serve",
-                                    "serving.service:RankingService",
-                                    "--host",
-                                    "127.0.0.1",
-                                    "--port",
-                                    str(port),
-                                ],
-                                work / f"{target}-{store_name}.log",
-                                f"{url}/readyz",
-                                cwd=ROOT,
-                                env=env
-                                | {
-                                    "SMARTSTACK_SERVING_FREQUENCY_CAP": "1000000",
-                                    "BENTOML_CONFIG": str(bentoml_config),
-                                },
+                            bentoml_serve(
+                                "serving.service:RankingService", port, log, ROOT, ours_env
                             )
                         )
                     elif target == "floor":
                         servers.enter_context(
-                            process(
-                                [
-                                    *SERVER_CORES,
-                                    str(VENV_BIN / "bentoml"),
-                                    "serve",
-                                    "bench_serving:FloorService",
-                                    "--host",
-                                    "127.0.0.1",
-                                    "--port",
-                                    str(port),
-                                ],
-                                work / f"floor-{store_name}.log",
-                                f"{url}/readyz",
-                                cwd=ROOT / "bench",
-                                env=env,
+                            bentoml_serve(
+                                "bench_serving:FloorService", port, log, ROOT / "bench", env
                             )
                         )
                     else:
@@ -430,26 +421,17 @@ def main() -> None:
                                 env=env,
                             )
                         )
+                        peer_env = env | {
+                            "BENCH_FEAST_URL": f"http://127.0.0.1:{feast_port}",
+                            "BENCH_MODEL_URI": model_uri,
+                        }
                         servers.enter_context(
-                            process(
-                                [
-                                    *SERVER_CORES,
-                                    str(VENV_BIN / "bentoml"),
-                                    "serve",
-                                    "bench_serving:FeastPeerService",
-                                    "--host",
-                                    "127.0.0.1",
-                                    "--port",
-                                    str(port),
-                                ],
-                                work / f"{target}-{store_name}.log",
-                                f"{url}/readyz",
-                                cwd=ROOT / "bench",
-                                env=env
-                                | {
-                                    "BENCH_FEAST_URL": f"http://127.0.0.1:{feast_port}",
-                                    "BENCH_MODEL_URI": model_uri,
-                                },
+                            bentoml_serve(
+                                "bench_serving:FeastPeerService",
+                                port,
+                                log,
+                                ROOT / "bench",
+                                peer_env,
                             )
                         )
                     if target == "ours":
