@@ -202,6 +202,12 @@ def test_snapshot_writer_writes_features_and_nulls(tmp_path: Path) -> None:
     frame = pd.read_parquet(tmp_path)
     assert list(frame.offer_id) == ["A", "B", "A"]
     assert list(frame["rank"]) == [1, 2, 1]
+    assert list(frame.score) == [0.2, 0.1, 0.3]
+    # Each ranking's own values repeated on each of its offers' rows.
+    assert list(frame.request_id) == ["r1", "r1", "r2"]
+    assert list(frame.tier) == ["model", "model", "popularity"]
+    assert list(frame.model_version) == ["1", "1", None]
+    assert set(frame.served_at) == {pd.Timestamp(now)} and set(frame.request_time) == {AT}
     assert list(frame.features[0]) == [1.0, 1.0, 1.0] and frame.features[2] is None
 
 
