@@ -100,7 +100,7 @@ class Explainer:
         )
 
     def lookup(self, facts: ExplanationFacts) -> Explanation:
-        """The cached explanation, else the template at once: the `/rank` path."""
+        """One offer's cached explanation, else the template at once; never the LLM."""
         cached = self.cache.get(self._key(facts))
         return cached if cached is not None else self.template(facts)
 
