@@ -55,22 +55,8 @@ class ExplanationCache:
             return len(self._items)
 
     def get(self, key: CacheKey) -> Explanation | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            if self._db is None:
-                return None
-            row = self._db.execute(
-                "select payload from explanations where customer_id = ? and offer_id = ? "
-                "and feature_version = ? and model = ?",
-                key,
-            ).fetchone()
-            if row is None:
-                return None
-            found = Explanation.model_validate_json(row[0])
-            self._remember(key, found)
-            return found
+        customer_id, offer_id, feature_version, model = key
+        return self.get_many(customer_id, [offer_id], feature_version, model).get(offer_id)
 
     def get_many(
         self, customer_id: str, offer_ids: list[str], feature_version: str, model: str
