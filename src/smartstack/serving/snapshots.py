@@ -130,7 +130,11 @@ class SnapshotWriter:
         millisecond a request may wait.
         """
         repeat = np.array([len(r.offer_ids) for r in records])
-        per_offer = pa.array(np.repeat(np.arange(len(records)), repeat))
+        ranking_of_row = np.repeat(np.arange(len(records)), repeat)
+        per_offer = pa.array(ranking_of_row)
+        # Rank within its ranking: row number less the row where its ranking starts, plus one.
+        first_row = np.cumsum(repeat) - repeat
+        ranks = np.arange(len(ranking_of_row)) - first_row[ranking_of_row] + 1
         # One feature list per served offer; null where the tier had no features (a null
         # fixed-size list does not survive a Parquet round trip, hence a plain list).
         has = np.repeat([r.features is not None for r in records], repeat)
@@ -158,9 +162,7 @@ class SnapshotWriter:
                 per_ranking([r.model_name for r in records]),
                 per_ranking([r.model_version for r in records], pa.string()),
                 pa.array([r.offer_ids for r in records], pa.list_(pa.string())).flatten(),
-                pa.array(np.concatenate([np.arange(1, n + 1) for n in repeat]), pa.int16())
-                if len(records)
-                else pa.array([], pa.int16()),
+                pa.array(ranks, pa.int16()),
                 pa.array([r.scores for r in records], pa.list_(pa.float64())).flatten(),
                 features,
             ],
