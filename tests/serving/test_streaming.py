@@ -204,10 +204,6 @@ def test_travel_spend_reaches_the_ranking_within_seconds(stack: Stack, dataset: 
         return sum(shown[o][0] if o in shown else 31 for o in set(before) | set(after))
 
     assert rank_sum(after) < rank_sum(before), (before, after)
-    assert any(after[o][1] > score for o, (_, score) in before.items()), (before, after)
-    assert sum(rank for rank, _ in after.values()) - 31 * (len(after) - len(before)) < sum(
-        rank for rank, _ in before.values()
-    ), (before, after)
 
 
 def feedback(kind: str, customer: str, offer: str, request: str, **extra: object) -> dict:
