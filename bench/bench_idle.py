@@ -98,7 +98,6 @@ def main() -> None:
     os.environ["SMARTSTACK_HOME"] = str(home)
 
     from smartstack.serving.app import RankingApp
-    from smartstack.serving.catalog import OfferCatalog
     from smartstack.serving.config import ServingConfig
     from smartstack.serving.schemas import RankRequest
     from smartstack.settings import Settings
@@ -106,16 +105,11 @@ def main() -> None:
     bench_serving.ensure_data(home, args.customers)
     settings = Settings(home=home)
     bench_serving.ensure_model(settings)
-    customers = bench_serving._customers(settings)
-    offers = sorted(OfferCatalog.load(settings).ids)[:30]
+    customers = bench_serving.customer_ids(settings)
+    offers = bench_serving.candidate_offers(settings)
 
     def request() -> dict:
-        return {
-            "customer_id": random.choice(customers),
-            "context": {"channel": "app", "timestamp": bench_serving.TIMESTAMP},
-            "candidate_offer_ids": offers,
-            "k": 10,
-        }
+        return bench_serving.rank_body(random.choice(customers), offers)
 
     work = Path(tempfile.mkdtemp(prefix="bench-idle-"))
     env = {
@@ -126,12 +120,7 @@ def main() -> None:
     rows: list[dict] = []
     with ExitStack() as stack:
         redis_port, floor_port, ours_port = (bench_serving.free_port() for _ in range(3))
-        stack.enter_context(
-            bench_serving.process(
-                ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-                work / "redis.log",
-            )
-        )
+        stack.enter_context(bench_serving.redis_server(redis_port, work / "redis.log"))
         stack.enter_context(
             bench_serving.bentoml_serve(
                 "bench_serving:FloorService",

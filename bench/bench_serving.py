@@ -317,16 +317,15 @@ def main() -> None:
 
     from smartstack.featurestore import store
     from smartstack.featurestore.config import config_yaml
-    from smartstack.serving.catalog import OfferCatalog
     from smartstack.settings import OnlineStore, Settings
 
     ensure_data(home, args.customers)
     base = Settings(home=home)
     model_uri = ensure_model(base)
-    catalog = OfferCatalog.load(base)
-    offers = sorted(catalog.ids)[:30]
+    offers = candidate_offers(base)
+    customers = customer_ids(base)
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    (work / "customers.txt").write_text("\n".join(_customers(base)))
+    (work / "customers.txt").write_text("\n".join(customers))
     load_env = {
         **os.environ,
         "BENCH_CUSTOMERS": str(work / "customers.txt"),
@@ -339,12 +338,7 @@ def main() -> None:
     with ExitStack() as stack:
         redis_port = free_port()
         if "redis" in args.stores:
-            stack.enter_context(
-                process(
-                    ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-                    work / "redis.log",
-                )
-            )
+            stack.enter_context(redis_server(redis_port, work / "redis.log"))
             time.sleep(0.5)
         for store_name in args.stores.split(","):
             settings = base
@@ -435,7 +429,9 @@ def main() -> None:
                             )
                         )
                     if target == "ours":
-                        tier = httpx.post(f"{url}/rank", json=_sample(load_env)).json()["tier"]
+                        tier = httpx.post(
+                            f"{url}/rank", json=rank_body(customers[0], offers)
+                        ).json()["tier"]
                         assert tier == "model", f"the benchmark must exercise the model, got {tier}"
                     k6(url, 5, work, load_env, vus=4)  # warm-up, not recorded
                     rates = args.peer_rates if target == "peer" else args.rates
@@ -474,21 +470,34 @@ def _ints(values: str) -> list[int]:
     return [int(v) for v in values.split(",") if v]
 
 
-def _sample(env: dict[str, str]) -> dict:
+def rank_body(customer_id: str, offers: list[str]) -> dict:
+    """The benchmarked request: one customer × ``offers``, top 10, explanations on."""
     return {
-        "customer_id": Path(env["BENCH_CUSTOMERS"]).read_text().split()[0],
+        "customer_id": customer_id,
         "context": {"channel": "app", "timestamp": TIMESTAMP},
-        "candidate_offer_ids": env["BENCH_OFFERS"].split(","),
+        "candidate_offer_ids": offers,
         "k": 10,
     }
 
 
-def _customers(settings: object) -> list[str]:
+def candidate_offers(settings: object) -> list[str]:
+    """The 30 offers every benchmarked request ranks."""
+    from smartstack.serving.catalog import OfferCatalog
+
+    return sorted(OfferCatalog.load(settings).ids)[:30]
+
+
+def customer_ids(settings: object) -> list[str]:
     import pandas as pd
 
     return list(
         pd.read_parquet(settings.raw_dir / "customers", columns=["customer_id"]).customer_id
     )
+
+
+def redis_server(port: int, log: Path) -> ContextManager[None]:
+    """A private ``redis-server`` without persistence."""
+    return process(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"], log)
 
 
 if __name__ == "__main__":
