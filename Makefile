@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.synced
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.synced
 
-.PHONY: run run-batch test lint lock bench-generate setup setup-airflow clean
+.PHONY: run run-batch test test-quick lint lock bench-generate setup setup-airflow clean
 
 run: $(AIRFLOW_STAMP)
 	$(VENV)/bin/smartstack up
@@ -18,9 +18,15 @@ run: $(AIRFLOW_STAMP)
 run-batch: $(STAMP)
 	$(VENV)/bin/smartstack run
 
-# The DAG tests run Airflow from its own environment.
+# The DAG tests run Airflow from its own environment. Two workers or more (pytest-xdist): the
+# suite waits on services and subprocesses as much as it computes; tests/conftest.py schedules each
+# module, and each folder sharing a costly fixture, on one worker.
 test: $(AIRFLOW_STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --numprocesses auto
+
+# The quick local loop: every test that needs no built data set, service or Airflow run.
+test-quick: $(STAMP)
+	$(VENV)/bin/pytest -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench dags
@@ -44,9 +50,12 @@ $(STAMP): requirements/project.lock pyproject.toml
 	touch $@
 
 # Airflow does not resolve next to Feast/MLflow/BentoML, so it gets its own environment.
+# The DAGs import the pipeline's step definitions (standard library only) from the package, so
+# it is installed there too, without its dependencies.
 $(AIRFLOW_STAMP): requirements/airflow.lock $(STAMP)
 	test -x $(AIRFLOW_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(AIRFLOW_VENV)
 	$(UV) pip sync --quiet --compile-bytecode --python $(AIRFLOW_VENV)/bin/python requirements/airflow.lock
+	$(UV) pip install --quiet --python $(AIRFLOW_VENV)/bin/python --no-deps -e .
 	touch $@
 
 # Re-pin after changing dependencies in pyproject.toml or requirements/airflow.in.

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from smartstack.data.generator import GeneratorConfig, generate
+from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
 
 
 def main(

@@ -98,7 +98,6 @@ def main() -> None:
     os.environ["SMARTSTACK_HOME"] = str(home)
 
     from smartstack.serving.app import RankingApp
-    from smartstack.serving.config import ServingConfig
     from smartstack.serving.schemas import RankRequest
     from smartstack.settings import Settings
 
@@ -140,7 +139,8 @@ def main() -> None:
             )
         )
         time.sleep(0.5)
-        app = RankingApp(settings, ServingConfig(frequency_cap=1_000_000))
+        uncapped = settings.serving.model_copy(update={"frequency_cap": 1_000_000})
+        app = RankingApp(settings.model_copy(update={"serving": uncapped}))
         gc.collect()  # as the service does after start-up (serving/service.py)
         gc.freeze()
         layers: dict[str, Callable[[], object]] = {

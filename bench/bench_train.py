@@ -31,11 +31,10 @@ def main(
 ) -> None:
     from smartstack.settings import get_settings
     from smartstack.training import dataset
-    from smartstack.training.config import load_config
     from smartstack.training.job import run_training
 
     settings = get_settings()
-    config = load_config().with_overrides(objective=objective, nthread=nthread)
+    config = settings.training.with_overrides(objective=objective, nthread=nthread)
     out: dict = {"objective": objective, "nthread": nthread}
 
     started = time.perf_counter()

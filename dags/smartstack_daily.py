@@ -1,14 +1,17 @@
 """
 ### Smart Stack daily pipeline
 
-Lands the raw tables, gates them with Great Expectations, builds the dbt feature marts (one
-task per model with its tests), gates the marts, registers the Feast definitions and loads the
-online store, trains an XGBoost challenger in MLflow, judges it against the champion and
-promotes or rejects it, then tells the ranking service to load the champion.
+The pipeline's steps (`smartstack steps` lists them), one task each: lands the data set's raw
+tables, gates them with Great Expectations, builds the dbt feature marts (one task per model
+with its tests, then the tests across models), gates the marts, registers the Feast
+definitions and loads the online store, trains an XGBoost challenger in MLflow, judges it
+against the champion and promotes it only on a passing verdict, explains each customer's top
+offers, then tells the ranking service to load the champion and the catalogue.
 
 Every task runs a `smartstack` command of the project environment; see `dags/README.md`.
-Params: `source` (`synthetic`: generate the seeded data set; `landed`: use the raw tables
-already in the data folder), `customers` and `seed` (synthetic only).
+Params: `source` (`dataset`: the data set's adapter lands it, the seeded generator for the
+synthetic one; `landed`: use the raw tables already in the data folder), `customers` and
+`seed` (generated data sets only).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from airflow.sdk import Param, chain, dag
+from airflow.sdk import Param, dag
 from airflow.timetables.trigger import CronTriggerTimetable
 from smartstack_airflow import groups
 
@@ -37,22 +40,21 @@ from smartstack_airflow import groups
     doc_md=__doc__,
     params={
         "source": Param(
-            os.environ.get("SMARTSTACK_INGEST_SOURCE", "synthetic"),
-            enum=["synthetic", "landed"],
+            os.environ.get("SMARTSTACK_INGEST_SOURCE", "dataset"),
+            enum=["dataset", "landed"],
             description="Where the raw tables come from.",
         ),
-        "customers": Param(10_000, type="integer", minimum=1, description="Synthetic only."),
-        "seed": Param(42, type="integer", description="Synthetic only."),
+        "customers": Param(10_000, type="integer", minimum=1, description="Generated only."),
+        "seed": Param(42, type="integer", description="Generated only."),
     },
 )
 def smartstack_daily() -> None:
-    chain(
-        groups.ingest("{{ params.source }}", "{{ params.customers }}", "{{ params.seed }}"),
-        groups.dbt_build(),
-        groups.feature_gate(),
-        groups.feature_store(),
-        groups.model(),
-        groups.serving(),
+    groups.pipeline(
+        {
+            "source": "{{ params.source }}",
+            "customers": "{{ params.customers }}",
+            "seed": "{{ params.seed }}",
+        }
     )
 
 

@@ -1,24 +1,23 @@
 """
 ### Smart Stack weekly retraining
 
-Retrains the offer ranker on everything landed since the last run, including the customers'
-feedback (the stream processor writes the deduplicated feedback events to the offline store,
-and training reads them as labels): gates the landed raw tables, rebuilds the dbt feature marts,
-gates them, refreshes Feast, trains a challenger, judges it against the champion, promotes or
-rejects it and tells the ranking service. No data is generated: the raw tables are used as
-landed.
-
-The task groups are the daily DAG's (`dags/smartstack_airflow/groups.py`).
+The daily pipeline's steps on everything landed since the last run, the customers' feedback
+included (the stream processor writes the deduplicated feedback events, and dbt turns them
+into training labels): gates the landed raw tables, rebuilds the dbt feature marts, gates
+them, refreshes Feast, trains a challenger, judges it against the champion, promotes it only
+on a passing verdict, explains the top offers and tells the ranking service. No data is
+generated: the raw tables are used as landed.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import chain, dag
+from airflow.sdk import dag
 from airflow.timetables.trigger import CronTriggerTimetable
 from smartstack_airflow import groups
-from smartstack_airflow.assets import FEEDBACK_EVENTS
+
+from smartstack.pipeline import PARAMETERS
 
 
 @dag(
@@ -36,14 +35,7 @@ from smartstack_airflow.assets import FEEDBACK_EVENTS
     doc_md=__doc__,
 )
 def smartstack_weekly_retrain() -> None:
-    chain(
-        groups.ingest("landed"),
-        groups.dbt_build(),
-        groups.feature_gate(),
-        groups.feature_store(),
-        groups.model(inlets=[FEEDBACK_EVENTS]),
-        groups.serving(),
-    )
+    groups.pipeline({**{k: str(v) for k, v in PARAMETERS.items()}, "source": "landed"})
 
 
 smartstack_weekly_retrain()

@@ -12,6 +12,7 @@ WORKDIR /opt/smartstack
 
 RUN pip install --no-cache-dir uv==0.13.9 \
  && uv pip install --no-cache --python "$(command -v python)" -r requirements/airflow.lock \
+ && uv pip install --no-cache --no-deps --python "$(command -v python)" -e . \
  && uv venv --python python3.11 /opt/smartstack/.venv \
  && uv pip sync --no-cache --compile-bytecode --python /opt/smartstack/.venv/bin/python \
       requirements/project.lock \

@@ -172,7 +172,7 @@ SUITES = {
 }
 
 
-# -- the Starbucks rewards-offer data set (smartstack.data.starbucks) ---------------------------
+# -- the Starbucks rewards-offer data set (smartstack.datasets.starbucks.reader) ---------------------------
 # Offers go out every few days (the last send is 138 hours before the data end).
 STARBUCKS_SEND_MAX_AGE = timedelta(days=7)
 CHANNEL_LIST = "^(?:{0})(?:,(?:{0}))*$".format("|".join(STARBUCKS_CHANNELS))

@@ -34,6 +34,8 @@ def mart_source(mart: str) -> DataSource:
 customer_spend_source = mart_source("customer_spend_features")
 customer_profile_source = mart_source("customer_profile_features")
 offer_stats_source = mart_source("offer_features")
+offer_catalog_source = mart_source("offer_catalog")
+customer_quiz_source = mart_source("customer_quiz_answers")
 customer_recent_spend_batch_source = mart_source("customer_recent_spend")
 
 # The Starbucks data set's marts (dbt models/marts/starbucks).
@@ -41,6 +43,7 @@ starbucks_demographics_source = mart_source("starbucks_customer_demographics")
 starbucks_activity_source = mart_source("starbucks_customer_activity")
 starbucks_offer_history_source = mart_source("starbucks_customer_offer_history")
 starbucks_offer_source = mart_source("starbucks_offer_features")
+starbucks_offer_catalog_source = mart_source("starbucks_offer_catalog")
 
 # Fresh spend pushed by the stream processor lands online at once, without a batch run.
 customer_recent_spend_push_source = PushSource(

@@ -9,6 +9,9 @@ from datetime import timedelta
 
 from data_sources import (
     customer_profile_source,
+    customer_quiz_source,
+    offer_catalog_source,
+    starbucks_offer_catalog_source,
     customer_recent_spend_push_source,
     customer_spend_source,
     offer_stats_source,
@@ -20,7 +23,8 @@ from data_sources import (
 from entities import customer, offer
 from feast import FeatureView, Field
 from feast.stream_feature_view import StreamFeatureView
-from feast.types import Float32, Float64, Int32, Int64, String
+from feast.data_source import DataSource
+from feast.types import Float32, Float64, Int32, Int64, String, UnixTimestamp
 
 from smartstack.data.schema import MERCHANT_CATEGORIES, STARBUCKS_CHANNELS, STARBUCKS_OFFER_TYPES
 
@@ -118,6 +122,52 @@ offer_stats = FeatureView(
     online=True,
     description="Offer attributes and smoothed historical view, click and redemption rates.",
     tags={"layer": "features"},
+)
+
+
+
+def catalogue_view(name: str, source: DataSource) -> FeatureView:
+    """A data set's offer catalogue in one shape: what the ranking service reads (through
+    Feast's offline store when it loads or reloads) to know which offers exist, when they are
+    valid, who may get them and what explanations quote. Not model features."""
+    return FeatureView(
+        name=name,
+        entities=[offer],
+        # A row's time is when the offer became valid; a year covers any live catalogue.
+        ttl=timedelta(days=365),
+        schema=[
+            Field(name="headline", dtype=String),
+            Field(name="merchant_category", dtype=String),
+            Field(name="offer_type", dtype=String),
+            Field(name="offer_value", dtype=Float64),
+            Field(name="min_spend", dtype=Float64),
+            Field(name="duration_days", dtype=Float64),
+            Field(name="valid_from", dtype=UnixTimestamp),
+            Field(name="valid_to", dtype=UnixTimestamp),
+            Field(name="eligible_card_products", dtype=String),
+        ],
+        source=source,
+        online=True,
+        description="The offer catalogue: terms, validity window and eligible card products.",
+        tags={"layer": "serving"},
+    )
+
+
+offer_catalog = catalogue_view("offer_catalog", offer_catalog_source)
+
+# What a customer said in the quiz, for customers the ranking knows nothing else about yet.
+customer_quiz = FeatureView(
+    name="customer_quiz",
+    entities=[customer],
+    ttl=timedelta(days=400),  # a monthly quiz: last year's answer still says something
+    schema=[
+        Field(name="quiz_favourite_category", dtype=String, tags=STATED),
+        Field(name="quiz_prefers_rewards", dtype=Int32, tags=STATED),
+    ],
+    source=customer_quiz_source,
+    online=True,
+    description="Each customer's latest quiz answer (cold start).",
+    tags={"layer": "serving", "contains_sensitive": "true"},
 )
 
 # Fresh behaviour: the stream processor pushes recent spend per category within seconds.
@@ -225,6 +275,10 @@ starbucks_customer_offer_history = FeatureView(
     description="Offers received, viewed, completed and succeeded before each day, overall and "
     "per offer type, and offers still open.",
     tags={"layer": "features", "dataset": "starbucks"},
+)
+
+starbucks_offer_catalog = catalogue_view(
+    "starbucks_offer_catalog", starbucks_offer_catalog_source
 )
 
 starbucks_offer_stats = FeatureView(

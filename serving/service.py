@@ -15,16 +15,10 @@ from bentoml.exceptions import NotFound, ServiceUnavailable
 
 from smartstack.events.contracts import FeedbackEvent
 from smartstack.events.producers import FeedbackReceipt, PublishFailed, feedback_sink
-from smartstack.serving.admin import (
-    RELOAD_ROUTE,
-    AdminConfig,
-    ReloadResponse,
-    authorize,
-    reload_champion,
-)
+from smartstack.featurestore.guarded import FeaturesUnavailable
+from smartstack.serving.admin import RELOAD_ROUTE, ReloadResponse, authorize, reload_response
 from smartstack.serving.app import RankingApp
-from smartstack.serving.config import ServingConfig
-from smartstack.serving.ranker import FeaturesUnavailable, NotExplainable
+from smartstack.serving.ranker import NotExplainable
 from smartstack.serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -47,8 +41,9 @@ from smartstack.settings import get_settings
 )
 class RankingService:
     def __init__(self) -> None:
-        self.app = RankingApp(get_settings(), ServingConfig())
-        self.feedback_sink = feedback_sink(get_settings())
+        self.settings = get_settings()
+        self.app = RankingApp(self.settings)
+        self.feedback_sink = feedback_sink(self.settings)
         # Everything imported and loaded so far (BentoML, MLflow, Feast, pandas: about 470,000
         # objects) lives as long as the process. Frozen, the cyclic GC stops scanning it: one
         # full collection over it takes about 240 ms here, a stall every request then waits out.
@@ -114,14 +109,16 @@ class RankingService:
 
     @bentoml.api(route=RELOAD_ROUTE)
     def reload(self, ctx: bentoml.Context) -> ReloadResponse:
-        """Check the registry now and serve the version `champion` names (local callers, or the
-        admin token): the pipeline calls this right after a promotion."""
+        """Load the version `champion` names and the offer catalogue as the feature store has
+        it now (local callers, or the admin token): the pipeline calls this right after a
+        promotion and a materialization."""
         client = ctx.request.client
         authorize(
-            client.host if client else None, ctx.request.headers.get("authorization"),
-            AdminConfig(),
+            client.host if client else None,
+            ctx.request.headers.get("authorization"),
+            self.settings.serving.admin_token,
         )
-        return reload_champion(self.app.models)
+        return reload_response(self.app.reload())
 
     def __is_ready__(self) -> bool:
         return self.app.ready

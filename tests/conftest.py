@@ -1,16 +1,93 @@
-"""Shared fixtures: a small generated data set, made once per test session."""
+"""Session fixtures: a generated data set, and the whole pipeline run once on another.
+
+- ``small_dataset``: raw and ground-truth tables for 1,500 customers, generated once.
+- ``built``: ``smartstack run`` (every step of the pipeline, through the CLI, in a subprocess)
+  on 1,200 generated customers: the raw tables, the DuckDB warehouse and the feature marts,
+  the Feast registry and SQLite online store, a champion in the MLflow registry, the
+  explanation cache. Tests that only read use it as it is; a test that writes takes a copy of
+  the home (:meth:`BuiltHome.copy`), so no test sees another's changes. Under pytest-xdist
+  (`make test` runs two workers) the first worker to need it builds it and the others wait for
+  it and share it.
+
+Tests are scheduled on the workers by scope: each module stays on one worker (its module
+fixtures are made once), and so does each folder whose tests share a session fixture that is
+costly to make twice (one `bentoml serve`, one Starbucks pipeline run, two dbt builds);
+the three Airflow modules run apart, each on a copy of a database its worker migrated.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
+import redis as redis_client
 
-from smartstack.data.generator import GeneratorConfig, generate
+from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
+from smartstack.settings import Settings
 
 SMALL = GeneratorConfig(customers=1_500, seed=11, chunk_size=500)
+# Fixtures that build a data set, run the pipeline or start a service: a test using one (even
+# through another fixture) is `slow`, and `make test-quick` leaves it out.
+HEAVY_FIXTURES = frozenset(
+    {
+        "built",  # the whole pipeline, once per session
+        "airflow_database",  # Airflow's metadata database, migrated
+        "broker",  # a Kafka-protocol broker
+        "redis",  # a private redis-server
+        "pipeline",  # the pipeline on a Starbucks sample
+        "cut_then_incremental",  # two more dbt builds
+        "starbucks",  # a Starbucks sample through dbt (messaging)
+    }
+)
+BUILT_CUSTOMERS, BUILT_SEED = 1_200, 21
+SMARTSTACK = str(Path(sys.executable).parent / "smartstack")
+
+
+def project_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without any Smart Stack or MLflow setting, plus ``settings``:
+    what a ``smartstack`` subprocess of a test runs with."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SMARTSTACK_", "MLFLOW_", "OPENAI_", "KAFKA_", "REDIS_URL"))
+    }
+    return {**env, **settings}
+
+
+# Folders whose tests share a costly session fixture: one worker runs each of them whole.
+SHARED_FOLDERS = frozenset({"dbt", "serving", "starbucks"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """pytest-xdist's scheduling by module, with the shared folders as one scope each."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndSharedFolders(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]  # tests/<folder>/test_x.py
+            parts = module.split("/")
+            return "/".join(parts[:2]) if parts[1:2] and parts[1] in SHARED_FOLDERS else module
+
+    return ModulesAndSharedFolders(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +96,152 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("generated")
     generate(SMALL, out, workers=2)
     return out
+
+
+@dataclass(frozen=True)
+class BuiltHome:
+    """A home the whole pipeline ran in, and what the run printed."""
+
+    home: Path
+    returncode: int
+    output: str
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(home=self.home)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def copy(self, target: Path) -> Settings:
+        """A private copy of the home at ``target``, and its settings.
+
+        The registries record absolute paths; those of the original are moved to the copy, so
+        nothing done to the copy reaches the original (Feast's registry would otherwise drop
+        the original's online tables when the copy is applied again). The DuckDB warehouse's
+        staging views still read the original's raw tables: a test that changes raw data
+        rebuilds the views it needs.
+        """
+        shutil.copytree(self.home, target)
+        old, new = str(self.home), str(target)
+        _move_paths(target / "mlflow" / "mlflow.db", old, new)
+        _move_feast_paths(target / "feast" / "registry.db", old, new)
+        return Settings(home=target)
+
+
+def _move_feast_paths(registry: Path, old: str, new: str) -> None:
+    """Replace the prefix ``old`` by ``new`` in every string of a Feast file registry."""
+    from feast.protos.feast.core.Registry_pb2 import Registry
+    from google.protobuf import json_format
+
+    proto = Registry.FromString(registry.read_bytes())
+    moved = json_format.MessageToJson(proto).replace(old, new)
+    registry.write_bytes(json_format.Parse(moved, Registry()).SerializeToString())
+
+
+def _move_paths(database: Path, old: str, new: str) -> None:
+    """Replace the prefix ``old`` by ``new`` in every text value of a SQLite database."""
+    with sqlite3.connect(database) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        for table in tables:
+            for column in con.execute(f'pragma table_info("{table}")'):
+                name, kind = column[1], column[2].upper()
+                if "CHAR" in kind or "TEXT" in kind:
+                    con.execute(
+                        f'update "{table}" set "{name}" = replace("{name}", ?, ?) '
+                        f'where "{name}" like ?',
+                        (old, new, f"%{old}%"),
+                    )
+
+
+def _build(root: Path) -> BuiltHome:
+    home = root / "home"
+    done = subprocess.run(
+        [SMARTSTACK, "run", "--customers", str(BUILT_CUSTOMERS), "--seed", str(BUILT_SEED)],
+        env=project_environment(SMARTSTACK_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return BuiltHome(home, done.returncode, done.stdout + done.stderr)
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """One process at a time, across the session's workers."""
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
+    """``smartstack run --customers 1200 --seed 21`` in its own home, once per session."""
+    if not hasattr(request.config, "workerinput"):  # one process: nothing to share
+        built = _build(tmp_path_factory.mktemp("built"))
+    else:  # pytest-xdist: the workers' base folders share the session's
+        shared = tmp_path_factory.getbasetemp().parent
+        record = shared / "built.json"
+        with _exclusive(shared / "built.lock"):
+            if record.exists():
+                values = json.loads(record.read_text())
+                built = BuiltHome(Path(values["home"]), values["returncode"], values["output"])
+            else:
+                built = _build(shared / "built")
+                record.write_text(json.dumps({**asdict(built), "home": str(built.home)}))
+    assert built.returncode == 0, built.output[-6000:]
+    return built
+
+
+@dataclass(frozen=True)
+class RedisProcess:
+    """A private redis-server: tests may pause (SIGSTOP) or kill it without touching the
+    machine's shared Redis."""
+
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed in CI")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=tmp_path_factory.mktemp("redis"),
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis_client.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis_client.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    yield RedisProcess(process, port)
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI "so that subprocesses inherit it";

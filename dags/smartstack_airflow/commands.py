@@ -24,9 +24,6 @@ from smartstack_airflow.project import REPO, SMARTSTACK, project_environment
 
 log = logging.getLogger(__name__)
 
-GATE_FAILED = 1
-BAD_INPUT = 2
-SERVING_UNREACHABLE = 75  # smartstack.serving.admin_commands.SERVING_UNREACHABLE
 
 
 def run_smartstack(

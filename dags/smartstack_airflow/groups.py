@@ -1,29 +1,28 @@
-"""The task groups of the Smart Stack DAGs, one per layer, shared by the daily and the weekly DAG.
+"""The Smart Stack DAGs' tasks, built from the pipeline's one definition (``smartstack.pipeline``).
 
-Each task makes one ``smartstack`` call (see :mod:`smartstack_airflow.commands`) or, for dbt,
-one Cosmos task per model that builds the model and runs its tests. Every task is idempotent:
-a rerun leaves the state the first run left (the generator is seeded and swaps its output in
-whole, dbt and Feast rebuild or load incrementally, ``train --reuse`` re-selects the version it
-trained on the same data, promotion applies a recorded verdict once).
+Every step becomes one task in the task group of its layer, named after the step, running the
+step's ``smartstack`` command (:mod:`smartstack_airflow.commands`) with the step's exit codes,
+timeout and assets; the dbt step becomes one Cosmos task per model (building it and running its
+tests), then one task for the relationships tests across models. A conditional step gets a
+branch before it that follows the earlier step's result, and the step after it runs whichever
+way the branch went. Every task is idempotent, as every step is: a rerun leaves the state the
+first run left.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
-from airflow.sdk import TaskGroup, task
+from airflow.sdk import Asset, TaskGroup, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
-from smartstack_airflow.assets import CHAMPION_MODEL, FEATURE_MARTS, ONLINE_FEATURES, RAW_TABLES
-from smartstack_airflow.commands import (
-    BAD_INPUT,
-    GATE_FAILED,
-    SERVING_UNREACHABLE,
-    run_smartstack,
-)
+from smartstack.pipeline import STEPS, Step
+from smartstack_airflow.commands import run_smartstack
 from smartstack_airflow.project import DBT_PROJECT, DBT_TARGET, SMARTSTACK_DBT
 
 log = logging.getLogger(__name__)
@@ -36,38 +35,93 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
 }
-TRAINING_TIMEOUT = timedelta(hours=2)
-RELOAD_TIMEOUT = timedelta(minutes=5)
-
-# Failed gates and bad options: retrying cannot change the outcome.
-NOT_RETRIED = (GATE_FAILED, BAD_INPUT)
+ASSET_GROUP = "smartstack"
 
 
-def ingest(source: str, customers: str = "10000", seed: str = "42") -> TaskGroup:
-    """Land the raw tables (generated, or already landed), then gate them."""
-    with TaskGroup("ingest", tooltip="raw tables and their quality gate") as group:
-
-        @task(outlets=[RAW_TABLES])
-        def land_raw_data(source: str, customers: str, seed: str) -> dict[str, int]:
-            args = ["ingest", "--source", source, "--customers", customers, "--seed", seed]
-            return json.loads(run_smartstack(args, final=(BAD_INPUT,)))
-
-        @task
-        def raw_quality_gate() -> None:
-            run_smartstack(["quality", "validate", "--stage", "raw"], final=NOT_RETRIED)
-
-        land_raw_data(source, customers, seed) >> raw_quality_gate()
-    return group
+def asset(name: str) -> Asset:
+    """The Airflow asset of something a step reads or writes (``smartstack_<name>``)."""
+    return Asset(f"smartstack_{name}", group=ASSET_GROUP)
 
 
-def dbt_build(group_id: str = "dbt") -> DbtTaskGroup:
-    """One task per dbt model, building it and running its data and unit tests (Cosmos).
+def pipeline(parameters: Mapping[str, str]) -> list[TaskGroup]:
+    """One task group per layer, chained in the pipeline's order; ``parameters`` fill the
+    steps' ``{name}`` placeholders (Jinja templates of the DAG's params, or fixed values)."""
+    groups: list[TaskGroup] = []
+    after_branch = False
+    for layer in dict.fromkeys(s.group for s in STEPS):
+        steps = [s for s in STEPS if s.group == layer]
+        if steps[0].per_dbt_model:
+            groups.append(_dbt_models(steps[0]))
+            continue
+        with TaskGroup(layer, tooltip="; ".join(s.name for s in steps)) as group:
+            tasks = []
+            for step in steps:
+                first = not tasks
+                rule = "none_failed_min_one_success" if first and after_branch else "all_success"
+                if step.only_if is None:
+                    tasks.append(_command(step, parameters, rule))
+                else:
+                    tasks.append(_branch(step, tasks[-1]))
+                    after_branch = True
+            chain(*tasks)
+        groups.append(group)
+    chain(*groups)
+    return groups
+
+
+def _command(step: Step, parameters: Mapping[str, str], trigger_rule: str) -> Any:
+    @task(
+        task_id=step.name,
+        doc_md=step.description,
+        execution_timeout=timedelta(minutes=step.timeout_minutes),
+        inlets=[asset(name) for name in step.inputs],
+        outlets=[asset(name) for name in step.outputs],
+        trigger_rule=trigger_rule,
+    )
+    def run(argv: list[str]) -> Any:
+        return _result(run_smartstack(argv, final=step.final, skip=step.skip))
+
+    # As the task's argument, the parameters' Jinja templates are rendered at run time.
+    return run(step.argv(parameters))
+
+
+def _branch(step: Step, verdict: Any) -> Any:
+    """``<step>_or_skip`` follows the earlier step's result into ``<step>`` or ``skip_<step>``."""
+    assert step.only_if is not None
+    condition = step.only_if
+
+    @task.branch(task_id=f"{step.name}_or_skip", doc_md=f"Runs {step.name} if {condition.key}.")
+    def decide(result: dict) -> str:
+        group = step.group
+        return f"{group}.{step.name}" if result.get(condition.key) else f"{group}.skip_{step.name}"
+
+    @task(
+        task_id=step.name,
+        doc_md=step.description,
+        execution_timeout=timedelta(minutes=step.timeout_minutes),
+        outlets=[asset(name) for name in step.outputs],
+    )
+    def run(argv: list[str]) -> Any:
+        return _result(run_smartstack(argv, final=step.final, skip=step.skip))
+
+    @task(task_id=f"skip_{step.name}")
+    def skip(result: dict) -> None:
+        log.warning("%s did not run: %s", step.name, result.get("reason", result))
+
+    branch = decide(verdict)
+    branch >> [run(step.argv({})), skip(verdict)]
+    return branch
+
+
+def _dbt_models(step: Step) -> TaskGroup:
+    """One task per dbt model, building it and running its data and unit tests (Cosmos), then
+    the relationships tests across models once every model exists.
 
     dbt runs as ``smartstack-dbt`` of the project environment, which adds the warehouse paths
     and the data set's feature window from the project settings to whatever Cosmos passes.
     """
-    return DbtTaskGroup(
-        group_id=group_id,
+    models = DbtTaskGroup(
+        group_id=step.group,
         project_config=ProjectConfig(DBT_PROJECT, install_dbt_deps=False),
         profile_config=ProfileConfig(
             profile_name="smartstack",
@@ -78,7 +132,7 @@ def dbt_build(group_id: str = "dbt") -> DbtTaskGroup:
             dbt_executable_path=SMARTSTACK_DBT,
             invocation_mode=InvocationMode.SUBPROCESS,
             # A model's build runs its own tests and those whose other model is upstream of it;
-            # the rest of the relationships tests run after every model (see `feature_gate`).
+            # the rest of the relationships tests run after every model.
             test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         render_config=RenderConfig(
@@ -92,94 +146,24 @@ def dbt_build(group_id: str = "dbt") -> DbtTaskGroup:
         ),
         operator_args={"install_deps": False},
     )
+    leaves = list(models.get_leaves())
+    relationships = Step(
+        "relationship_tests",
+        step.group,
+        (*step.command, "--select", "test_name:relationships"),
+        "dbt's relationships tests across models, once every model is built.",
+        inputs=step.inputs,
+        final=step.final,
+    )
+    with models:
+        across = _command(relationships, {}, "all_success")
+    leaves >> across
+    return models
 
 
-def feature_gate() -> TaskGroup:
-    """The checks on the built marts: dbt's relationships tests across models (one dbt call
-    once every model exists, rather than one task per test), then the Great Expectations
-    checkpoint. Nothing reaches Feast past a failure."""
-    with TaskGroup("quality", tooltip="cross-model tests and the feature quality gate") as group:
-
-        @task
-        def relationship_tests() -> None:
-            args = ["dbt", "build", "--select", "test_name:relationships"]
-            run_smartstack(args, final=NOT_RETRIED)
-
-        @task(outlets=[FEATURE_MARTS])
-        def feature_quality_gate() -> None:
-            run_smartstack(["quality", "validate", "--stage", "features"], final=NOT_RETRIED)
-
-        relationship_tests() >> feature_quality_gate()
-    return group
-
-
-def feature_store() -> TaskGroup:
-    """Register the Feast definitions, then load the online store up to the snapshot."""
-    with TaskGroup("feature_store", tooltip="Feast apply and materialize") as group:
-
-        @task
-        def apply() -> None:
-            run_smartstack(["feast", "apply"], final=(BAD_INPUT,))
-
-        @task(outlets=[ONLINE_FEATURES])
-        def materialize() -> None:
-            run_smartstack(["feast", "materialize"], final=(BAD_INPUT,))
-
-        apply() >> materialize()
-    return group
-
-
-def model(group_id: str = "model", inlets: list | None = None) -> TaskGroup:
-    """Train a challenger, judge it against the champion, then promote or reject it (a branch)."""
-    with TaskGroup(group_id, tooltip="train, evaluate, promote or reject") as group:
-
-        @task(execution_timeout=TRAINING_TIMEOUT, inlets=inlets or [])
-        def train() -> None:
-            run_smartstack(["train", "--reuse"], final=(BAD_INPUT,))
-
-        @task
-        def evaluate() -> dict:
-            return json.loads(run_smartstack(["evaluate", "--json"], final=(BAD_INPUT,)))
-
-        @task.branch
-        def promote_or_reject(verdict: dict) -> str:
-            return f"{group_id}.promote" if verdict["passed"] else f"{group_id}.reject"
-
-        @task(outlets=[CHAMPION_MODEL])
-        def promote(verdict: dict) -> None:
-            args = ["promote", "--recorded", "--version", verdict["version"]]
-            run_smartstack(args, final=NOT_RETRIED)
-
-        @task
-        def reject(verdict: dict) -> None:
-            log.warning(
-                "version %s stays challenger; the champion is unchanged: %s",
-                verdict["version"],
-                verdict["reason"],
-            )
-
-        verdict = evaluate()
-        train() >> verdict
-        promote_or_reject(verdict) >> [promote(verdict), reject(verdict)]
-    return group
-
-
-def serving() -> TaskGroup:
-    """Explain each customer's top offers with the champion (the cache `/rank` reads), then
-    tell the ranking service to load the champion now (skipped when no service runs)."""
-    with TaskGroup("serving", tooltip="explanations, then reload the ranking service") as group:
-
-        # After a promotion or a rejection alike: new features make new explanation keys.
-        @task(trigger_rule="none_failed_min_one_success")
-        def explain_top_offers() -> None:
-            run_smartstack(["explanations", "precompute"], final=(BAD_INPUT,))
-
-        @task(execution_timeout=RELOAD_TIMEOUT)
-        def reload() -> dict:
-            served = run_smartstack(
-                ["serving", "reload"], final=(BAD_INPUT,), skip=(SERVING_UNREACHABLE,)
-            )
-            return json.loads(served)
-
-        explain_top_offers() >> reload()
-    return group
+def _result(line: str) -> Any:
+    """A command's last output line: its JSON result when it prints one."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line

@@ -11,3 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+TRAINING_DIR = PROJECT_ROOT / "training"
+TRAINING_PARAMS = TRAINING_DIR / "params.yaml"
+AIRFLOW_VENV = PROJECT_ROOT / ".venv-airflow"
+MODEL_CARD_TEMPLATE = TRAINING_DIR / "model_card.md"

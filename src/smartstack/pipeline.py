@@ -1,123 +1,173 @@
-"""Run pipeline steps in order, so that a failing step (a quality gate above all) stops the rest.
+"""The pipeline's steps, defined once: name, command, what each reads and writes.
 
-The order is generate/ingest -> raw gate -> dbt build -> feature gate -> Feast materialize ->
-train -> promote -> explain the top offers. A step is a named callable; the first one that
-raises ends the run, the steps after it never start, and the log names them, so bad data cannot
-reach the online store or the model registry.
+``smartstack run`` runs them in order in one process (:mod:`smartstack.cli.steps`), both
+Airflow DAGs build one task per step from them (``dags/smartstack_airflow/groups.py``, the dbt
+step as one Cosmos task per model), and ``smartstack evaluate-dataset`` runs the steps up to
+``feast_apply`` on the directory it evaluates. A step is a ``smartstack`` command, so each runs
+the same code whoever starts it; its exit code says what happened (see :class:`Step`).
+
+Only the standard library is imported here: Airflow, which lives in its own environment with
+this package installed without its dependencies, reads this module when it parses the DAGs.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from smartstack.settings import Settings
+# Exit codes every step command uses (sysexits' EX_TEMPFAIL for "nothing to do now").
+GATE_FAILED = 1  # a blocking quality check, a failing dbt test, a stale verdict
+BAD_INPUT = 2  # bad options or missing inputs: the command says which
+NOTHING_TO_DO = 75  # e.g. no ranking service runs to reload
 
-logger = logging.getLogger(__name__)
+# What the steps hand each other (Airflow shows them as assets).
+RAW_TABLES = "raw_tables"
+FEEDBACK_EVENTS = "feedback_events"  # written by the stream processor, outside the pipeline
+FEATURE_MARTS = "feature_marts"
+ONLINE_FEATURES = "online_features"
+CHAMPION_MODEL = "champion_model"
+EXPLANATIONS = "explanations"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Run a step only if a key of an earlier step's result (its last output line, JSON) is
+    true; otherwise the step is skipped and the result's ``reason`` says why."""
+
+    step: str
+    key: str
 
 
 @dataclass(frozen=True)
 class Step:
+    """One step of the pipeline.
+
+    ``command`` is the ``smartstack`` arguments; ``{name}`` in one is a parameter of the run
+    (:data:`PARAMETERS`). Exit codes: 0 done; one of ``final`` means the data or the input is
+    wrong, so the step fails without a retry; one of ``skip`` means there is nothing to do;
+    anything else fails and may be retried.
+    """
+
     name: str
-    run: Callable[[], object]
+    group: str  # the layer: the Airflow task group
+    command: tuple[str, ...]
+    description: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    final: tuple[int, ...] = (BAD_INPUT,)
+    skip: tuple[int, ...] = ()
+    timeout_minutes: int = 30
+    only_if: Condition | None = None
+    per_dbt_model: bool = False  # Airflow runs it as one task per dbt model, with its tests
+
+    def argv(self, parameters: Mapping[str, object]) -> list[str]:
+        """The command with the run's parameters filled in."""
+        return [part.format(**parameters) for part in self.command]
 
 
-def run_pipeline_steps(
-    steps: Sequence[Step],
-    on_start: Callable[[int, Step], None] | None = None,
-    on_done: Callable[[int, Step, float], None] | None = None,
-) -> list[str]:
-    """Run ``steps`` in order and return the names of those that completed.
+# The parameters a run fills in, with their defaults.
+PARAMETERS: dict[str, object] = {"source": "dataset", "customers": 10_000, "seed": 42}
 
-    The exception of a failing step propagates unchanged after logging which steps were skipped.
-    ``on_start`` and ``on_done`` (with the step's seconds) let a caller show progress.
-    """
-    done: list[str] = []
-    for index, step in enumerate(steps):
-        logger.info("step %s: starting", step.name)
-        if on_start:
-            on_start(index, step)
-        started = time.perf_counter()
-        try:
-            step.run()
-        except Exception:
-            skipped = [later.name for later in steps[index + 1 :]]
-            logger.error(
-                "step %s failed; not running: %s", step.name, ", ".join(skipped) or "nothing"
-            )
-            raise
-        done.append(step.name)
-        if on_done:
-            on_done(index, step, time.perf_counter() - started)
-    return done
+STEPS: tuple[Step, ...] = (
+    Step(
+        "land_raw_data",
+        "ingest",
+        ("ingest", "--source", "{source}", "--customers", "{customers}", "--seed", "{seed}"),
+        "Land the data set's raw tables (its adapter), or check the ones already landed.",
+        inputs=(FEEDBACK_EVENTS,),
+        outputs=(RAW_TABLES,),
+    ),
+    Step(
+        "raw_quality_gate",
+        "ingest",
+        ("quality", "validate", "--stage", "raw"),
+        "Great Expectations on the raw tables; a blocking failure stops the run here.",
+        inputs=(RAW_TABLES,),
+        final=(GATE_FAILED, BAD_INPUT),
+    ),
+    Step(
+        "dbt_build",
+        "dbt",
+        ("dbt", "build"),
+        "Every dbt model with its data and unit tests, the relationships between them last.",
+        inputs=(RAW_TABLES, FEEDBACK_EVENTS),
+        final=(GATE_FAILED, BAD_INPUT),
+        per_dbt_model=True,
+    ),
+    Step(
+        "feature_quality_gate",
+        "quality",
+        ("quality", "validate", "--stage", "features"),
+        "Great Expectations on the marts; nothing reaches Feast past a failure.",
+        outputs=(FEATURE_MARTS,),
+        final=(GATE_FAILED, BAD_INPUT),
+    ),
+    Step(
+        "feast_apply",
+        "feature_store",
+        ("feast", "apply"),
+        "Register the data set's feature service, catalogue and the views they read.",
+        inputs=(FEATURE_MARTS,),
+    ),
+    Step(
+        "feast_materialize",
+        "feature_store",
+        ("feast", "materialize"),
+        "Load the online store up to the data set's snapshot (incrementally after the first).",
+        inputs=(FEATURE_MARTS,),
+        outputs=(ONLINE_FEATURES,),
+    ),
+    Step(
+        "train",
+        "model",
+        ("train", "--reuse"),
+        "Train a challenger on the Feast training set and register it in MLflow.",
+        inputs=(FEATURE_MARTS,),
+        timeout_minutes=120,
+    ),
+    Step(
+        "evaluate",
+        "model",
+        ("evaluate", "--json"),
+        "Judge the challenger against the champion on the same held-out rows; record it.",
+    ),
+    Step(
+        "promote",
+        "model",
+        ("promote", "--recorded"),
+        "Move `champion` to the challenger on its passing verdict.",
+        outputs=(CHAMPION_MODEL,),
+        final=(GATE_FAILED, BAD_INPUT),
+        only_if=Condition("evaluate", "passed"),
+    ),
+    Step(
+        "explain_top_offers",
+        "serving",
+        ("explanations", "precompute"),
+        "Explain each customer's top offers into the cache `/rank` reads.",
+        inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
+        outputs=(EXPLANATIONS,),
+    ),
+    Step(
+        "reload",
+        "serving",
+        ("serving", "reload"),
+        "Make the running ranking service load the champion and the catalogue now.",
+        inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
+        skip=(NOTHING_TO_DO,),
+        timeout_minutes=5,
+    ),
+)
 
 
-def batch_pipeline(settings: Settings, customers: int, seed: int) -> list[Step]:
-    """The main job on one profile: data → raw gate → dbt → feature gate → Feast → train →
-    promote → explanations of each customer's top offers.
-
-    Each step is the same function the CLI subcommand and the Airflow task call. On a data
-    set with an ingestion adapter (the ``dataset`` setting, ``smartstack.datasets``), the
-    adapter lands the raw tables instead of the generator, and training reads that data set's
-    section of params.yaml; the explanation step runs only where explanations speak the data
-    set's domain.
-    """
-    from smartstack.data.generator import GeneratorConfig, generate
-    from smartstack.datasets import active
-    from smartstack.features.dbt import run_dbt
-    from smartstack.featurestore import store
-    from smartstack.quality.gate import run_gate
-    from smartstack.serving.precompute import precompute_explanations
-    from smartstack.training.config import load_config
-    from smartstack.training.job import run_training
-    from smartstack.training.promote import promote
-
-    def dbt_build() -> None:
-        if run_dbt(["build"], settings) != 0:
-            raise RuntimeError("dbt build failed: see dbt's output above")
-
-    assert settings.data_dir is not None
-    spec = active(settings)
-    dataset = spec.name
-    if spec.adapter is None:
-        land = Step(
-            "generate",
-            lambda: generate(GeneratorConfig(customers=customers, seed=seed), settings.data_dir),
-        )
-    else:
-        land = Step(f"ingest {dataset}", lambda: _report_ingestion(settings))
-    steps = [
-        land,
-        Step("raw quality gate", lambda: run_gate("raw", settings)),
-        Step("dbt build", dbt_build),
-        Step("feature quality gate", lambda: run_gate("features", settings)),
-        Step("feast apply", lambda: store.apply(settings)),
-        Step("feast materialize", lambda: store.materialize(settings)),
-        Step("train", lambda: run_training(load_config(dataset=dataset), settings)),
-        Step(
-            "promote",
-            lambda: _report_promotion(promote(load_config(dataset=dataset), settings)),
-        ),
-    ]
-    if spec.explained:
-        steps.append(
-            Step("explain top offers", lambda: print(precompute_explanations(settings).summary()))
-        )
-    return steps
+def step(name: str) -> Step:
+    for candidate in STEPS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no pipeline step {name!r}: the steps are {', '.join(s.name for s in STEPS)}")
 
 
-def _report_ingestion(settings: Settings) -> None:
-    """Land a public data set with its adapter and say what arrived."""
-    from smartstack.datasets import active
-
-    manifest = active(settings).land(settings)
-    counts = ", ".join(f"{table} {rows:,}" for table, rows in manifest["row_counts"].items())
-    print(f"ingested {manifest['source_dir']} from {manifest['start']}: {counts}")
-
-
-def _report_promotion(decision: object) -> None:
-    """Say what the gate decided, in the run's own output."""
-    verdict = "promoted to champion" if decision.passed else "rejected"
-    print(f"model version {decision.version} {verdict}: {decision.reason}")
+def steps_through(last: str, steps: Sequence[Step] = STEPS) -> tuple[Step, ...]:
+    """The steps from the first up to and including ``last``."""
+    names = [s.name for s in steps]
+    return tuple(steps[: names.index(step(last).name) + 1])

@@ -1,27 +1,46 @@
-"""One typed settings object for every path, URL and store.
+"""One typed settings object for every path, URL, store and component knob.
 
 Values come, highest first, from keyword arguments, ``SMARTSTACK_*`` environment variables (and
-the conventional names such as ``REDIS_URL`` or ``MLFLOW_TRACKING_URI``), a ``.env`` file, and
-finally the defaults of the active profile:
+the conventional names such as ``REDIS_URL``, ``MLFLOW_TRACKING_URI`` or ``OPENAI_BASE_URL``), a
+``.env`` file, the training parameters file, and finally the defaults of the active profile:
 
 - ``local`` (default): everything embedded under ``SMARTSTACK_HOME`` (DuckDB, SQLite, files);
 - ``prod``: Redis online store, BigQuery warehouse, Postgres for the Feast registry and the
   MLflow backend, a Kafka cluster.
 
-Reading settings has no side effects (no folders are created, nothing is configured): callers
-create what they write to.
+The tree: paths and stores at the top, then one section per component, each read from its own
+prefix (``SMARTSTACK_SERVING_FEATURE_TIMEOUT_MS`` is ``serving.feature_timeout_ms``):
+
+- ``serving``: the ranking service's deadlines, caps, ranking log and admin token;
+- ``llm``: the OpenAI-compatible endpoint explanations may call, and its limits;
+- ``training``: the model's parameters from ``training/params.yaml`` (``SMARTSTACK_TRAINING_PARAMS``
+  points elsewhere), with the active data set's section applied, plus the retrieval chunk size.
+
+Reading settings has no side effects (no folders are created, nothing is configured), and a
+subprocess is handed its settings explicitly with :meth:`Settings.environment`, never through a
+changed parent environment.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from smartstack.paths import AIRFLOW_VENV, DBT_PROJECT_DIR, TRAINING_PARAMS
 
 
 class Profile(StrEnum):
@@ -44,7 +63,7 @@ def _alias(name: str, *others: str) -> AliasChoices:
     return AliasChoices(f"SMARTSTACK_{name}", name, *others)
 
 
-# Profile defaults, applied only to fields the caller did not set. Paths are relative to `home`.
+# Profile defaults, applied only to fields the caller did not set.
 _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
     Profile.local: {
         "online_store": OnlineStore.sqlite,
@@ -64,17 +83,172 @@ _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "mlflow_tracking_uri": "postgresql://smartstack:smartstack@postgres:5432/mlflow",
     },
 }
+# A data set other than this one gets its own home (``<home>/<dataset>``).
+DEFAULT_DATASET = "synthetic"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServingSettings(_Section):
+    """The ranking service: deadlines, caps, buffer sizes and who may call its admin endpoints."""
+
+    url: str = Field("http://127.0.0.1:3000", description="Where the service answers.")
+    feature_timeout_ms: float = Field(
+        20.0,
+        gt=0,
+        description="Deadline of one online feature read before falling back (the store "
+        "client's own timeout: Redis socket, SQLite lock wait).",
+    )
+    breaker_failures: int = Field(
+        5,
+        ge=0,
+        description="Failed online reads in a row that open the circuit (skip the store). "
+        "0: never open it.",
+    )
+    breaker_reset_seconds: float = Field(
+        2.0, gt=0, description="How long an open circuit skips the store before a trial read."
+    )
+    model_alias: str = Field("champion")
+    model_poll_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the registry is checked for a new champion or a newer "
+        "materialization of the catalogue.",
+    )
+    reasons_per_offer: int = Field(3, ge=0, le=10)
+    explain_deadline_s: float = Field(
+        3.0, gt=0, description="Longest `POST /explain` waits for the LLM, retries included."
+    )
+    explain_top: int = Field(
+        3,
+        ge=0,
+        le=30,
+        description="Top offers of each ranking that carry an explanation (0: none). They come "
+        "from the explanation cache or the template, never from a live LLM call.",
+    )
+    frequency_cap: int = Field(
+        3, ge=0, description="Times one offer may be served to one customer per window (0: off)."
+    )
+    frequency_window_seconds: float = Field(86_400.0, gt=0)
+    customers_in_memory: int = Field(
+        100_000, ge=1, description="Customers kept in the last-served and frequency-cap caches."
+    )
+    snapshot_dir: Path | None = Field(None, description="Default: <home>/serving/snapshots.")
+    snapshot_flush_rankings: int = Field(
+        1_000, ge=1, description="Rankings that make the writer flush before its timer."
+    )
+    snapshot_flush_seconds: float = Field(5.0, gt=0)
+    snapshot_buffer_size: int = Field(
+        20_000, ge=1, description="Rankings buffered for the writer; beyond it they are dropped."
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token that remote callers of /admin/* must present."
+    )
+
+
+class LLMSettings(_Section):
+    """The OpenAI-compatible endpoint explanations may call; none configured: templates only."""
+
+    base_url: str | None = Field(None, description="OPENAI_BASE_URL: OpenAI, vLLM, Ollama, ...")
+    model: str = Field("gpt-4o-mini", description="OPENAI_MODEL")
+    api_key: SecretStr | None = Field(None, description="OPENAI_API_KEY")
+    timeout_s: float = Field(4.0, gt=0, description="One attempt.")
+    attempts: int = Field(3, ge=1)
+    deadline_s: float = Field(10.0, gt=0, description="One explanation, retries included.")
+    backoff_initial_s: float = Field(0.25, ge=0)
+    backoff_max_s: float = Field(2.0, ge=0)
+    max_tokens: int = Field(120, ge=1)
+    temperature: float = Field(0.2, ge=0)
+
+    @property
+    def configured(self) -> bool:
+        return self.base_url is not None or self.api_key is not None
+
+
+Objective = Literal["binary", "rank"]
+
+
+class SplitSettings(_Section):
+    """By shares of requests in time order (default), or by send time when
+    ``train_before_hour`` is set: rows sent before that hour since the data set's start train
+    (``validation_customers`` of their customers validate), later rows are the test period."""
+
+    train: float = 0.70  # share of requests, oldest first
+    validation: float = 0.15  # the next share; the test set is the latest remainder
+    train_before_hour: float | None = None
+    validation_customers: float = 0.2
+
+
+class PromotionSettings(_Section):
+    metric: str = "ndcg_3"
+    min_improvement: float = 0.002  # over the champion, on the same test set
+    min_lift_over_smartscore: float = 0.0  # first run, when there is no champion
+    segment_tolerance: float = 0.02  # largest allowed drop of `metric` in any segment
+    min_segment_rows: int = 600  # smaller segments are reported, not gated (too noisy)
+
+
+class TuningSettings(_Section):
+    trials: int = 20
+    timeout_seconds: int = 1800
+
+
+# Fields of the training section that do not decide the model: not logged, not fingerprinted.
+_TRAINING_RUNTIME = frozenset({"params", "chunk_rows"})
+
+
+class TrainingSettings(_Section):
+    """The model's parameters (``training/params.yaml``, versioned with the code and logged to
+    every MLflow run) and how the training set is retrieved."""
+
+    params: Path = Field(TRAINING_PARAMS, description="The parameters file these came from.")
+    chunk_rows: int = Field(
+        250_000,
+        ge=1,
+        description="Labelled rows per point-in-time retrieval (whole customers per chunk).",
+    )
+    seed: int = 42
+    objective: Objective = "binary"
+    nthread: int = 2
+    num_boost_round: int = 3000
+    early_stopping_rounds: int = 60
+    xgboost: dict[str, Any] = Field(default_factory=dict)
+    split: SplitSettings = SplitSettings()
+    promotion: PromotionSettings = PromotionSettings()
+    tuning: TuningSettings = TuningSettings()
+    popularity_prior_weight: float = 20.0
+    experiment: str = "offer-ranker"
+
+    def with_overrides(self, **changes: Any) -> TrainingSettings:
+        """A copy with the given values (None: keep), validated like the file."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return TrainingSettings.model_validate({**self.model_dump(), **given})
+
+    def flat(self) -> dict[str, Any]:
+        """Every value that decides the model as ``section.key`` → value, for
+        ``mlflow.log_params`` and the configuration fingerprint."""
+        out: dict[str, Any] = {}
+        for key, value in self.model_dump(exclude=set(_TRAINING_RUNTIME)).items():
+            if isinstance(value, dict):
+                out |= {f"{key}.{k}": v for k, v in value.items()}
+            else:
+                out[key] = value
+        return out
 
 
 class Settings(BaseSettings):
-    """Where Smart Stack reads and writes, for one profile."""
+    """Where Smart Stack reads and writes, and how each component behaves, for one profile."""
 
     model_config = SettingsConfigDict(
         env_prefix="SMARTSTACK_",
         env_file=".env",
         env_file_encoding="utf-8",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
         extra="ignore",
         populate_by_name=True,
+        frozen=True,
     )
 
     profile: Profile = Field(Profile.local)
@@ -83,7 +257,7 @@ class Settings(BaseSettings):
         description="Root of every local artefact (data, DuckDB file, registries, logs).",
     )
     dataset: str = Field(
-        "synthetic",
+        DEFAULT_DATASET,
         description="Which data set the pipeline runs on (smartstack.datasets): `synthetic` or "
         "`starbucks`. Another data set gets its own default home, `var/<dataset>`.",
     )
@@ -94,17 +268,17 @@ class Settings(BaseSettings):
     )
     source_start_date: date | None = Field(
         None,
-        description="The UTC day hour 0 of an hours-since-start data set maps to (Starbucks; "
-        "default 2018-08-01).",
+        description="The UTC day hour 0 of an hours-since-start data set maps to (the "
+        "adapter's default when unset).",
     )
     feature_service: str | None = Field(
-        None, description="Feature service of training and serving (default: the data set's)."
+        None, description="Feature service of training and serving (unset: the data set's)."
     )
 
-    # Data and warehouse
-    data_dir: Path | None = Field(None, description="Raw Parquet tables (default: <home>/data).")
-    warehouse: Warehouse = Field(Warehouse.duckdb)
-    duckdb_path: Path | None = Field(None)
+    # Data and warehouse (paths derived from `home` unless set)
+    data_dir: Path = Field(description="Raw Parquet tables and marts (default: <home>/data).")
+    warehouse: Warehouse
+    duckdb_path: Path = Field(description="Default: <home>/warehouse.duckdb.")
     bigquery_project: str | None = Field(
         None, validation_alias=_alias("BIGQUERY_PROJECT", "GOOGLE_CLOUD_PROJECT")
     )
@@ -112,85 +286,188 @@ class Settings(BaseSettings):
     bigquery_keyfile: Path | None = Field(
         None, validation_alias=_alias("BIGQUERY_KEYFILE", "GOOGLE_APPLICATION_CREDENTIALS")
     )
+    dbt_project_dir: Path = Field(DBT_PROJECT_DIR, description="The dbt project folder.")
 
     # Feature store
-    feast_repo_path: Path = Field(Path("feature_repo"))
-    online_store: OnlineStore = Field(OnlineStore.sqlite)
-    sqlite_online_path: Path | None = Field(None)
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_alias("REDIS_URL"))
-    postgres_url: str | None = Field(None, validation_alias=_alias("POSTGRES_URL", "DATABASE_URL"))
+    online_store: OnlineStore
+    sqlite_online_path: Path = Field(description="Default: <home>/feast/online.db.")
+    redis_url: str = Field(validation_alias=_alias("REDIS_URL"))
+    postgres_url: str | None = Field(
+        validation_alias=_alias("POSTGRES_URL", "DATABASE_URL"),
+        description="Feast's SQL registry; unset: a file registry under <home>/feast.",
+    )
 
     # Model registry
-    mlflow_tracking_uri: str | None = Field(None, validation_alias=_alias("MLFLOW_TRACKING_URI"))
-    mlflow_artifact_root: Path | None = Field(None)
+    mlflow_tracking_uri: str = Field(validation_alias=_alias("MLFLOW_TRACKING_URI"))
+    mlflow_artifact_root: Path = Field(description="Default: <home>/mlflow/artifacts.")
     registered_model_name: str = Field("offer-ranker")
-
-    # Messaging (LLM explanations)
-    openai_base_url: str | None = Field(None, validation_alias=_alias("OPENAI_BASE_URL"))
-    openai_model: str = Field("gpt-4o-mini", validation_alias=_alias("OPENAI_MODEL"))
-    openai_api_key: SecretStr | None = Field(None, validation_alias=_alias("OPENAI_API_KEY"))
 
     # Events
     kafka_bootstrap_servers: str | None = Field(
-        None,
         description="Kafka brokers (host:port,…); unset or empty: no broker (embedded mode).",
         validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS"),
     )
 
-    # Serving
-    serving_url: str = Field("http://127.0.0.1:3000")
+    # Orchestration
+    airflow_venv: Path = Field(AIRFLOW_VENV, description="Airflow's own environment.")
+
+    # Components
+    serving: ServingSettings = ServingSettings()
+    llm: LLMSettings = LLMSettings()
+    training: TrainingSettings = TrainingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _ConventionalNames(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+            _TrainingParams(settings_cls),
+        )
 
     @model_validator(mode="before")
     @classmethod
-    def _apply_profile_defaults(cls, data: Any) -> Any:
-        """Fill what the caller left unset from the chosen profile's defaults."""
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Fill what the caller left unset: the profile's stores, then paths under ``home``."""
         if not isinstance(data, dict):
             return data
-        given = {k.lower().removeprefix("smartstack_"): v for k, v in data.items()}
-        profile = Profile(given.get("profile", Profile.local))
         merged = dict(data)
+        profile = Profile(merged.get("profile", Profile.local))
         for name, value in _PROFILE_DEFAULTS[profile].items():
-            field = cls.model_fields[name]
-            aliases = {name} | {a.lower() for a in _choices(field.validation_alias)}
-            if not aliases & {k.lower() for k in data}:
+            if not cls._is_set(name, merged):
+                merged[name] = value
+        home = Path(merged.get("home", cls.model_fields["home"].default))
+        dataset = merged.get("dataset", DEFAULT_DATASET)
+        if not cls._is_set("home", data) and dataset != DEFAULT_DATASET:
+            # Registries, quality references and marts of two data sets never mix.
+            home = home / dataset
+        home = home.resolve()
+        merged["home"] = home
+        derived = {
+            "data_dir": home / "data",
+            "duckdb_path": home / "warehouse.duckdb",
+            "sqlite_online_path": home / "feast" / "online.db",
+            "mlflow_artifact_root": home / "mlflow" / "artifacts",
+            "mlflow_tracking_uri": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+        }
+        for name, value in derived.items():
+            if not cls._is_set(name, merged):
                 merged[name] = value
         return merged
 
+    @classmethod
+    def _is_set(cls, name: str, data: dict[str, Any]) -> bool:
+        """Whether ``data`` holds a value for the field, under its name or an alias."""
+        keys = {k.lower().removeprefix("smartstack_") for k in data}
+        aliases = {a.lower().removeprefix("smartstack_") for a in _choices(
+            cls.model_fields[name].validation_alias)}
+        return bool(({name} | aliases) & keys)
+
     @model_validator(mode="after")
-    def _derive_local_paths(self) -> Settings:
-        """Place embedded stores under ``home`` unless set explicitly."""
-        if "home" not in self.model_fields_set and self.dataset != "synthetic":
-            # Registries, quality references and marts of two data sets never mix.
-            self.home = self.home / self.dataset
-        home = self.home = self.home.resolve()
+    def _absolute_paths(self) -> Settings:
+        """Feast resolves relative paths against its repository, dbt against its project, so a
+        relative path would point somewhere else in each tool."""
+        for name in ("data_dir", "duckdb_path", "sqlite_online_path", "mlflow_artifact_root"):
+            object.__setattr__(self, name, getattr(self, name).resolve())
         if self.source_dir is not None:
-            self.source_dir = self.source_dir.resolve()
-        # Absolute paths: Feast resolves relative ones against its repository, dbt against its
-        # project, so a relative path would point somewhere else in each tool.
-        self.data_dir = (self.data_dir or home / "data").resolve()
-        self.duckdb_path = (self.duckdb_path or home / "warehouse.duckdb").resolve()
-        self.sqlite_online_path = (
-            self.sqlite_online_path or home / "feast" / "online.db"
-        ).resolve()
-        self.mlflow_artifact_root = (
-            self.mlflow_artifact_root or home / "mlflow" / "artifacts"
-        ).resolve()
-        if self.mlflow_tracking_uri is None:
-            self.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+            object.__setattr__(self, "source_dir", self.source_dir.resolve())
         return self
 
     @property
     def raw_dir(self) -> Path:
-        assert self.data_dir is not None
         return self.data_dir / "raw"
+
+    @property
+    def features_dir(self) -> Path:
+        """Where the local warehouse writes the feature marts as Parquet."""
+        return self.data_dir / "features"
+
+    def with_training_params(self, path: Path) -> Settings:
+        """These settings with the training section read from another parameters file."""
+        values = self.model_dump(exclude={"training"})
+        return Settings(**values, training={"params": path})
+
+    def environment(self) -> dict[str, str]:
+        """These settings as environment variables, for a subprocess that must see exactly
+        them (its own ``Settings()`` then equals this object). Secrets included: the
+        environment of a child process is as private as this one's memory."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, _Section):
+                for key in type(value).model_fields:
+                    _put(env, f"SMARTSTACK_{name}_{key}", getattr(value, key))
+            else:
+                _put(env, f"SMARTSTACK_{name}", value)
+        return env
 
     def redacted(self) -> dict[str, Any]:
         """Settings as plain values with secrets and passwords masked, for display and logs."""
         values = self.model_dump(mode="json")
-        values["openai_api_key"] = "***" if self.openai_api_key else None
+        values["llm"]["api_key"] = "***" if self.llm.api_key else None
+        values["serving"]["admin_token"] = "***" if self.serving.admin_token else None
         for key in ("postgres_url", "mlflow_tracking_uri", "redis_url"):
             values[key] = _mask_password(values[key])
         return values
+
+
+def _put(env: dict[str, str], name: str, value: Any) -> None:
+    """One variable as pydantic-settings reads it back: sections and lists as JSON."""
+    if value is None:
+        return
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        value = value.model_dump_json()
+    elif isinstance(value, dict | list):
+        value = json.dumps(value)
+    env[name.upper()] = str(value.value if isinstance(value, StrEnum) else value)
+
+
+class _ConventionalNames(PydanticBaseSettingsSource):
+    """The ecosystem's names for the LLM endpoint (``OPENAI_BASE_URL``, ``OPENAI_MODEL``,
+    ``OPENAI_API_KEY``), below the ``SMARTSTACK_LLM_*`` ones."""
+
+    NAMES = {"OPENAI_BASE_URL": "base_url", "OPENAI_MODEL": "model", "OPENAI_API_KEY": "api_key"}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {key: os.environ[name] for name, key in self.NAMES.items() if name in os.environ}
+        return {"llm": found} if found else {}
+
+
+class _TrainingParams(PydanticBaseSettingsSource):
+    """``training/params.yaml`` (or the file ``training.params`` names) as the ``training``
+    section, its ``datasets.<dataset>`` part applied over the rest, section by section."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        state = self.current_state
+        given = state.get("training", {})
+        if isinstance(given, BaseModel):  # a whole section passed in: nothing to read
+            return {}
+        path = Path(given.get("params", TRAINING_PARAMS))
+        if not path.is_file():
+            raise ValueError(f"the training parameters file {path} does not exist")
+        raw = yaml.safe_load(path.read_text()) or {}
+        dataset = state.get("dataset", DEFAULT_DATASET)
+        for key, value in (raw.pop("datasets", None) or {}).get(dataset, {}).items():
+            merge = isinstance(value, dict) and isinstance(raw.get(key), dict)
+            raw[key] = {**raw[key], **value} if merge else value
+        return {"training": {**raw, "params": str(path)}}
 
 
 def _choices(alias: Any) -> list[str]:
@@ -208,5 +485,5 @@ def _mask_password(url: str | None) -> str | None:
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
+    """The process-wide settings, read once from the environment."""
     return Settings()

@@ -6,6 +6,7 @@ to is a service of the file, listening on that port."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -80,24 +81,27 @@ def _address(url: str, default_port: int) -> tuple[str, int]:
     return parsed.hostname or "", parsed.port or default_port
 
 
-def test_the_project_settings_in_every_container_point_at_services_of_the_file(compose):
+def test_the_project_settings_in_every_container_point_at_services_of_the_file(
+    compose: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     services = compose["services"]
     with_project_code = ["airflow-scheduler", "airflow-dag-processor", "airflow-apiserver",
                          "offer-ranker"]  # fmt: skip
     for name in with_project_code:
-        env = {k: str(v) for k, v in services[name]["environment"].items()}
-        settings = Settings(**{k.lower().removeprefix("smartstack_"): v for k, v in env.items()
-                               if k.startswith("SMARTSTACK_")}, _env_file=None,
-                            redis_url=env["REDIS_URL"],
-                            mlflow_tracking_uri=env["MLFLOW_TRACKING_URI"],
-                            kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])  # fmt: skip
+        # The settings the container's own environment gives, read as the code reads them.
+        with monkeypatch.context() as patch:
+            for variable in [v for v in os.environ if v.startswith(("SMARTSTACK_", "OPENAI_"))]:
+                patch.delenv(variable)
+            for variable, value in services[name]["environment"].items():
+                patch.setenv(variable, str(value))
+            settings = Settings(_env_file=None)
         assert settings.profile.value == "prod"
         for url, default in [
             (settings.redis_url, 6379),
             (settings.postgres_url, 5432),
             (settings.mlflow_tracking_uri, 5000),
             (settings.kafka_bootstrap_servers, 9092),
-            (settings.serving_url, 3000),
+            (settings.serving.url, 3000),
         ]:
             host, port = _address(url, default)
             assert host in services, (name, url)

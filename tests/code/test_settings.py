@@ -63,7 +63,7 @@ def test_conventional_and_prefixed_variables_override_profile_defaults(
     assert s.redis_url == "redis://cache.internal:6380/2"
     assert s.kafka_bootstrap_servers == "broker-1:9092,broker-2:9092"
     assert s.online_store is OnlineStore.sqlite
-    assert s.openai_base_url == "http://127.0.0.1:8000/v1"
+    assert s.llm.base_url == "http://127.0.0.1:8000/v1" and s.llm.configured
     assert s.data_dir == tmp_path / "elsewhere" / "data"
 
 
@@ -82,10 +82,73 @@ def test_invalid_profile_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_redacted_view_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("SMARTSTACK_SERVING_ADMIN_TOKEN", "admin-secret")
     monkeypatch.setenv("SMARTSTACK_POSTGRES_URL", "postgresql://app:hunter2@db:5432/smartstack")
     shown = str(Settings().redacted())
     assert "sk-very-secret" not in shown and "hunter2" not in shown
+    assert "admin-secret" not in shown
     assert "postgresql://app:***@db:5432/smartstack" in shown
+
+
+def test_every_component_reads_its_section_from_its_own_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMARTSTACK_SERVING_FREQUENCY_CAP", "7")
+    monkeypatch.setenv("SMARTSTACK_SERVING_URL", "http://ranker:3000")
+    monkeypatch.setenv("SMARTSTACK_LLM_TIMEOUT_S", "1.5")
+    monkeypatch.setenv("OPENAI_MODEL", "from-the-ecosystem-name")
+    monkeypatch.setenv("SMARTSTACK_LLM_MODEL", "from-our-name")
+    monkeypatch.setenv("SMARTSTACK_TRAINING_CHUNK_ROWS", "1000")
+    s = Settings()
+    assert (s.serving.frequency_cap, s.serving.url) == (7, "http://ranker:3000")
+    assert (s.llm.timeout_s, s.llm.model) == (1.5, "from-our-name")
+    assert s.training.chunk_rows == 1000
+    assert s.training.experiment == "offer-ranker"  # the rest of the section: params.yaml
+
+
+def test_a_bad_value_names_its_section_and_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMARTSTACK_SERVING_FEATURE_TIMEOUT_MS", "-1")
+    with pytest.raises(ValueError, match=r"serving\.feature_timeout_ms"):
+        Settings()
+
+
+def test_training_parameters_come_from_the_file_with_the_data_sets_section(
+    tmp_path: Path,
+) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "seed: 3\nsplit: {train: 0.6}\n"
+        "datasets: {other: {seed: 4, split: {validation: 0.3}}}\n"
+    )
+    plain = Settings(training={"params": params}).training
+    assert (plain.seed, plain.split.train, plain.split.validation) == (3, 0.6, 0.15)
+    # Another data set's section replaces keys, and sections key by key.
+    assert Settings(training={"params": params}, dataset="other").training.split.validation == 0.3
+    with pytest.raises(ValueError, match="does not exist"):
+        Settings(training={"params": tmp_path / "missing.yaml"})
+
+
+def test_a_subprocess_given_the_environment_rebuilds_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What a parent hands a child process: everything, explicitly, nothing inherited."""
+    original = Settings(
+        home=tmp_path / "elsewhere",
+        dataset="starbucks",
+        source_dir=tmp_path,
+        serving={"frequency_cap": 9, "admin_token": "t0ken"},
+        llm={"base_url": "http://127.0.0.1:9/v1"},
+        training={"seed": 5},
+    )
+    for name, value in original.environment().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == original
+    assert original.serving.admin_token.get_secret_value() == "t0ken"
+
+
+def test_settings_cannot_be_changed_in_place() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        Settings().home = Path("/elsewhere")  # type: ignore[misc]
 
 
 def test_relative_paths_become_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

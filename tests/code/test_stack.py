@@ -18,7 +18,7 @@ import pytest
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 from smartstack.stack.processes import ManagedService, ServiceFailed, Supervisor, port_in_use
-from smartstack.stack.services import Ports, local_services
+from smartstack.stack.services import Ports, local_services, stack_settings
 from tests.dags.airflow_helpers import require_airflow
 
 PYTHON = sys.executable
@@ -122,8 +122,9 @@ def test_kill_stops_the_supervisor_and_its_services(tmp_path: Path) -> None:
 
 
 def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home")
-    services = local_services(settings, Ports(airflow=18080, mlflow=15000, serving=13000))
+    ports = Ports(airflow=18080, mlflow=15000, serving=13000)
+    settings = stack_settings(Settings(home=tmp_path / "home"), ports)
+    services = local_services(settings, ports)
     names = [s.name for s in services]
     assert names == ["mlflow", "kafka", "airflow-api-server", "airflow-scheduler",
                      "airflow-dag-processor", "stream-processor", "bentoml"]  # fmt: skip
@@ -136,7 +137,9 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     # The local broker, and the stream processor that waits for the registry like the service.
     assert by_name["kafka"].port == 9092
     assert by_name["stream-processor"].needs == by_name["bentoml"].needs
-    assert by_name["bentoml"].env["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
+    assert by_name["bentoml"].env["SMARTSTACK_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
+    # Every process of the stack gets the same settings, whole.
+    assert by_name["bentoml"].env.items() >= settings.environment().items()
     airflow = [s for s in services if s.name.startswith("airflow")]
     envs = [s.env for s in airflow]
     # One configuration for every Airflow process: the shared JWT secret above all.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 from smartstack.stack.airflow import airflow_environment, airflow_executable, migrate
 
-AIRFLOW = airflow_executable()
+AIRFLOW = airflow_executable(Settings())
 AIRFLOW_PYTHON = AIRFLOW.parent / "python"
 DAGS = PROJECT_ROOT / "dags"
 DAILY = "smartstack_daily"
@@ -59,13 +60,33 @@ class AirflowHome:
         )
 
 
-def airflow_home(root: Path) -> AirflowHome:
-    """A project home under ``root`` and a migrated Airflow database inside it. Nothing listens
-    at the serving URL, so the reload task takes its 'serving not running' path."""
+def migrated_database(root: Path) -> Path:
+    """An Airflow metadata database migrated under ``root`` (``airflow db migrate``), with the
+    DAG folder parsed into it once: Cosmos keeps its listing of the dbt project in an Airflow
+    variable, so each copy of this database parses the DAGs without running ``dbt ls`` again
+    (the listing is keyed by the project's files, which a test does not change)."""
+    home = airflow_home_at(root, database=None)
+    parsed = home.run("dags", "reserialize", timeout=300)
+    assert parsed.returncode == 0, parsed.stderr[-3000:]
+    return Path(home.env["AIRFLOW_HOME"]) / "airflow.db"
+
+
+def airflow_home(root: Path, database: Path) -> AirflowHome:
+    """A project home under ``root`` with a copy of a migrated Airflow ``database``. Nothing
+    listens at the serving URL, so the reload task takes its 'serving not running' path."""
+    return airflow_home_at(root, database)
+
+
+def airflow_home_at(root: Path, database: Path | None) -> AirflowHome:
     require_airflow()
     settings = Settings(home=root / "home")
-    env = airflow_environment(settings, free_port(), f"http://127.0.0.1:{free_port()}")
-    migrate(env, root / "airflow-db-migrate.log")
+    serving = settings.serving.model_copy(update={"url": f"http://127.0.0.1:{free_port()}"})
+    settings = settings.model_copy(update={"serving": serving})
+    env = airflow_environment(settings, free_port())
+    if database is None:
+        migrate(AIRFLOW, env, root / "airflow-db-migrate.log")
+    else:
+        shutil.copyfile(database, Path(env["AIRFLOW_HOME"]) / "airflow.db")
     return AirflowHome(settings, env)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from smartstack.pipeline import STEPS
 from tests.dags.airflow_helpers import AIRFLOW_PYTHON, DAGS, airflow_home
 
 DAGS_EXPECTED = {"smartstack_daily", "smartstack_weekly_retrain"}
@@ -23,8 +24,8 @@ FEATURE_MARTS = ("customer_spend_features", "customer_profile_features", "offer_
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    home = airflow_home(tmp_path_factory.mktemp("dagbag"))
+def report(tmp_path_factory: pytest.TempPathFactory, airflow_database: Path) -> dict:
+    home = airflow_home(tmp_path_factory.mktemp("dagbag"), airflow_database)
     done = subprocess.run(
         [str(AIRFLOW_PYTHON), str(Path(__file__).with_name("dagbag_report.py")), str(DAGS)],
         env={**os.environ, **home.env},
@@ -74,9 +75,15 @@ def test_dags_are_scheduled_without_catchup_or_overlap(report: dict) -> None:
     assert daily["params"] == ["customers", "seed", "source"]
 
 
-def test_layers_are_task_groups_in_pipeline_order(report: dict) -> None:
+def test_every_step_of_the_pipeline_is_a_task_of_its_layer(report: dict) -> None:
+    """The DAGs are built from the one step definition: a task per step, in its layer's group,
+    running the step's command, chained in the definition's order."""
     tasks = report["dags"]["smartstack_daily"]["tasks"]
     assert {task_id.split(".")[0] for task_id in tasks} == set(GROUPS)
+    assert GROUPS == list(dict.fromkeys(step.group for step in STEPS))
+    for step in STEPS:
+        if not step.per_dbt_model:
+            assert f"{step.group}.{step.name}" in tasks, step.name
     for earlier, later in zip(GROUPS, GROUPS[1:], strict=False):
         first_of_later = [
             t for t, task in tasks.items()
@@ -84,18 +91,18 @@ def test_layers_are_task_groups_in_pipeline_order(report: dict) -> None:
         ]  # fmt: skip
         assert first_of_later, f"no task of {later} follows a task of {earlier}"
     # Nothing reaches Feast before the feature gate, and every dbt task precedes the gate.
-    assert tasks["feature_store.apply"]["upstream"] == ["quality.feature_quality_gate"]
-    assert tasks["quality.feature_quality_gate"]["upstream"] == ["quality.relationship_tests"]
+    assert tasks["feature_store.feast_apply"]["upstream"] == ["quality.feature_quality_gate"]
+    assert tasks["quality.feature_quality_gate"]["upstream"] == ["dbt.relationship_tests"]
 
 
 def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
     tasks = report["dags"]["smartstack_daily"]["tasks"]
     dbt = {t: task for t, task in tasks.items() if t.startswith("dbt.")}
+    cross_model = dbt.pop("dbt.relationship_tests")
     for mart in FEATURE_MARTS:
         assert dbt[f"dbt.{mart}_model_build"]["operator"] == "DbtBuildLocalOperator"
     assert all(t.endswith("_model_build") for t in dbt)
     # Tests across models run once every model is built, before the feature gate.
-    cross_model = tasks["quality.relationship_tests"]
     leaves = {t for t, task in dbt.items() if not any(d in dbt for d in task["downstream"])}
     assert set(cross_model["upstream"]) == leaves
     assert cross_model["downstream"] == ["quality.feature_quality_gate"]
@@ -103,24 +110,26 @@ def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
 
 def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> None:
     tasks = report["dags"]["smartstack_daily"]["tasks"]
-    branch = tasks["model.promote_or_reject"]
+    branch = tasks["model.promote_or_skip"]
     assert branch["operator"].endswith("BranchPythonDecoratedOperator")
-    assert branch["downstream"] == ["model.promote", "model.reject"]
+    assert branch["upstream"] == ["model.evaluate"]
+    assert branch["downstream"] == ["model.promote", "model.skip_promote"]
     explain = tasks["serving.explain_top_offers"]
     assert explain["trigger_rule"] == "none_failed_min_one_success"
     assert explain["downstream"] == ["serving.reload"]
     outlets = {t: task["outlets"] for t, task in tasks.items() if task["outlets"]}
     assert outlets == {
-        "ingest.land_raw_data": ["smartstack_raw_tables"],
-        "quality.feature_quality_gate": ["smartstack_feature_marts"],
-        "feature_store.materialize": ["smartstack_online_features"],
-        "model.promote": ["smartstack_champion_model"],
+        f"{step.group}.{step.name}": [f"smartstack_{name}" for name in sorted(step.outputs)]
+        for step in STEPS
+        if step.outputs
     }
+    assert outlets["feature_store.feast_materialize"] == ["smartstack_online_features"]
 
 
-def test_weekly_retraining_reuses_the_daily_groups(report: dict) -> None:
+def test_weekly_retraining_runs_the_same_steps_on_landed_data(report: dict) -> None:
     daily = report["dags"]["smartstack_daily"]["tasks"]
     weekly = report["dags"]["smartstack_weekly_retrain"]["tasks"]
     assert set(weekly) == set(daily)
-    assert weekly["model.train"]["inlets"] == ["smartstack_feedback_events"]
-    assert daily["model.train"]["inlets"] == []
+    assert weekly["dbt.relationship_tests"]["inlets"] == [
+        "smartstack_feedback_events", "smartstack_raw_tables"
+    ]

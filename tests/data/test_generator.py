@@ -10,7 +10,6 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from smartstack.data.generator import generate
 from smartstack.data.schema import (
     CARD_PRODUCTS,
     GROUND_TRUTH_SCHEMAS,
@@ -18,6 +17,7 @@ from smartstack.data.schema import (
     OUTCOMES,
     RAW_SCHEMAS,
 )
+from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
 from tests.conftest import SMALL
 
 
@@ -218,3 +218,10 @@ def test_card_numbers_pass_the_luhn_check(small_dataset: Path) -> None:
         digits = [int(d) for d in number]
         checksum = sum(digits[-1::-2]) + sum(sum(divmod(2 * d, 10)) for d in digits[-2::-2])
         assert len(number) == 15 and checksum % 10 == 0, number
+
+
+def test_a_customer_who_never_answers_the_quiz_is_generated(tmp_path: Path) -> None:
+    """Seed 0 gives one customer and no quiz answer: impressions then have no stated match."""
+    counts = generate(GeneratorConfig(customers=1, seed=0), tmp_path, workers=1)
+    assert counts["quiz_responses"] == 0
+    assert counts["customers"] == 1 and counts["impressions"] > 0

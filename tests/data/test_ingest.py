@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.data.ingest import NothingLanded, Source, ingest
 from smartstack.data.schema import RAW_TABLES
+from smartstack.datasets.adapter import LandOptions
+from smartstack.datasets.landing import NothingLanded, Source, ingest
 from smartstack.settings import Settings
 
 SMARTSTACK = str(Path(sys.executable).parent / "smartstack")
@@ -34,24 +35,25 @@ def _cli(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
 
 def test_synthetic_ingest_is_repeatable_and_landed_ingest_reads_it_back(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data")
-    counts = ingest(settings, Source.synthetic, customers=200, seed=5)
+    origin, counts = ingest(settings, Source.dataset, LandOptions(customers=200, seed=5))
+    assert origin == "generated 200 customers, seed 5"
     assert set(counts) == set(RAW_TABLES)
     assert counts["customers"] == 200 and counts["transactions"] > 0
     first = _digest(settings.raw_dir)
 
-    assert ingest(settings, Source.synthetic, customers=200, seed=5) == counts
+    assert ingest(settings, Source.dataset, LandOptions(customers=200, seed=5))[1] == counts
     assert _digest(settings.raw_dir) == first, "a rerun must leave byte-identical tables"
 
-    assert ingest(settings, Source.landed, customers=1, seed=0) == counts
+    assert ingest(settings, Source.landed, LandOptions(customers=1, seed=0)) == ("landed", counts)
     assert _digest(settings.raw_dir) == first, "landed data is read, never rewritten"
 
 
 def test_landed_ingest_names_the_tables_that_are_missing(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", data_dir=tmp_path / "data")
-    ingest(settings, Source.synthetic, customers=50, seed=1)
+    ingest(settings, Source.dataset, LandOptions(customers=50, seed=1))
     shutil.rmtree(settings.raw_dir / "impressions")
     with pytest.raises(NothingLanded, match="no raw data for impressions"):
-        ingest(settings, Source.landed, customers=50, seed=1)
+        ingest(settings, Source.landed, LandOptions())
 
 
 def test_the_command_prints_row_counts_as_json_last(tmp_path: Path) -> None:
@@ -65,7 +67,7 @@ def test_the_command_prints_row_counts_as_json_last(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["ingest", "--source", "landed"], "no raw data for customers"),
-        (["ingest", "--source", "kafka"], "--source must be synthetic or landed"),
+        (["ingest", "--source", "kafka"], "--source must be dataset or landed"),
     ],
 )
 def test_bad_input_exits_2_with_a_sentence(tmp_path: Path, args: list[str], message: str) -> None:

@@ -1,9 +1,9 @@
-"""Session fixtures that really run dbt on a small generated data set.
+"""Session fixtures that really run dbt on a generated data set.
 
-Three builds share the work of every test: a full-refresh build of the whole data set through
-the ``smartstack dbt build`` command, a build of the same data cut at a snapshot date (for the
-no-future-data test), and an incremental build that brings the cut data set up to date (for the
-incremental-equals-full-refresh test).
+Three builds share the work of every test: the full build of the whole data set that the
+pipeline's `dbt build` step made in the session's built home (tests/conftest), a build of the
+same data cut at a snapshot date (for the no-future-data test), and an incremental build that
+brings the cut data set up to date (for the incremental-equals-full-refresh test).
 """
 
 from __future__ import annotations
@@ -14,24 +14,20 @@ from pathlib import Path
 import pytest
 from dbt_build_helpers import CUT_AT, Build, CutThenIncremental, cut_raw_data, run_smartstack
 
-from smartstack.data.generator import GeneratorConfig, generate
-
-CUSTOMERS = 500
-SEED = 11
+from tests.conftest import BuiltHome
 
 
 @pytest.fixture(scope="session")
-def full_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("data-full")
-    generate(GeneratorConfig(customers=CUSTOMERS, seed=SEED), out, workers=1)
-    return out
+def full_data(built: BuiltHome) -> Path:
+    """The session's generated data set (raw tables; read only)."""
+    return built.data_dir
 
 
 @pytest.fixture(scope="session")
-def full_build(full_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """``smartstack dbt build --full-refresh`` on the whole data set."""
-    return run_smartstack(["dbt", "build", "--full-refresh"], tmp_path_factory.mktemp("home-full"),
-                          full_data)
+def full_build(built: BuiltHome) -> Build:
+    """The pipeline's `dbt build` of the whole data set, in the session's built home: a first
+    build, so every incremental model was built in full."""
+    return Build(built.home, built.data_dir, built.returncode, built.output)
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,14 @@ import yaml
 from dbt_build_helpers import run_smartstack
 
 from smartstack.data.schema import MERCHANT_CATEGORIES, OFFER_TYPES, OUTCOMES
-from smartstack.features.dbt import project_dir
+from smartstack.paths import DBT_PROJECT_DIR
 
 
 def test_build_without_raw_data_fails_with_one_sentence(tmp_path: Path) -> None:
     result = run_smartstack(["dbt", "build"], tmp_path / "home", tmp_path / "empty")
     assert result.returncode == 2
     assert "no raw data at" in result.output
-    assert "run `smartstack generate` first" in result.output
+    assert "run `smartstack ingest` first" in result.output
     assert "Traceback" not in result.output
 
 
@@ -28,11 +28,11 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
 
 
 def test_dbt_vars_match_the_raw_table_contract() -> None:
-    project = yaml.safe_load((project_dir() / "dbt_project.yml").read_text())
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     assert tuple(project["vars"]["merchant_categories"]) == MERCHANT_CATEGORIES
     assert tuple(project["vars"]["offer_types"]) == OFFER_TYPES
     staging = yaml.safe_load(
-        (project_dir() / "models/staging/smartstack/_smartstack__models.yml").read_text())
+        (DBT_PROJECT_DIR / "models/staging/smartstack/_smartstack__models.yml").read_text())
     impressions = next(m for m in staging["models"] if m["name"] == "stg_smartstack__impressions")
     outcome = next(c for c in impressions["columns"] if c["name"] == "outcome")
     accepted = next(t["accepted_values"] for t in outcome["data_tests"] if isinstance(t, dict))

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from dbt_build_helpers import Build, run_smartstack
+from dbt_build_helpers import run_smartstack
+
+from tests.conftest import BuiltHome
 
 pytestmark = pytest.mark.slow
 
 
-def test_docs_generate_on_the_local_target(full_build: Build) -> None:
-    assert full_build.returncode == 0, full_build.output[-4000:]
-    docs = run_smartstack(["dbt", "docs"], full_build.home, full_build.data_dir)
+def test_docs_generate_on_the_local_target(built: BuiltHome, tmp_path: Path) -> None:
+    # In a copy: generating docs rewrites dbt's target folder, which other tests read.
+    settings = built.copy(tmp_path / "home")
+    docs = run_smartstack(["dbt", "docs"], settings.home, settings.data_dir)
     assert docs.returncode == 0, docs.output[-4000:]
-    target = full_build.home / "dbt" / "target"
+    target = settings.home / "dbt" / "target"
     assert (target / "index.html").is_file()
     catalog = json.loads((target / "catalog.json").read_text())
     documented = {node.split(".")[-1] for node in catalog["nodes"]}

@@ -70,7 +70,7 @@ def _run(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str
 
 
 def test_dbt_runs_with_the_warehouse_and_window_of_the_settings(settings: Settings) -> None:
-    project = str(project_dir())
+    project = str(project_dir(settings))
     inline = "select '{{ var(\"snapshot\") }}' as s, '{{ env_var(\"SMARTSTACK_DUCKDB_PATH\") }}' as p"
     done = _run(
         ["compile", "--project-dir", project, "--profiles-dir", project, "--target", "local",
@@ -91,7 +91,7 @@ def test_a_wrong_target_exits_2_with_one_sentence(settings: Settings) -> None:
 
 def test_listing_the_project_writes_nothing(settings: Settings) -> None:
     """Cosmos lists the project every time it parses the DAG: that must leave no trace."""
-    project = str(project_dir())
+    project = str(project_dir(settings))
     done = _run(
         ["ls", "--project-dir", project, "--profiles-dir", project, "--target", "local",
          "--target-path", str(settings.home.parent / "ls-target"), "--resource-type", "model"],

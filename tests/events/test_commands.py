@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from smartstack.data.generator import GeneratorConfig, generate
+from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
 from smartstack.events.contracts import Topic, parse
 from smartstack.events.feedback_table import FeedbackTable
 from smartstack.messaging import Explanation, Source, rating_event

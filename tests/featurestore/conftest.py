@@ -1,4 +1,4 @@
-"""A small data set built through dbt once, then applied and materialized per configuration."""
+"""The session's built data set, applied and materialized per store configuration here."""
 
 from __future__ import annotations
 
@@ -10,23 +10,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smartstack.data.generator import GeneratorConfig, generate
-from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.settings import Settings, get_settings
-
-CUSTOMERS = 600
+from tests.conftest import BuiltHome
 
 
 @pytest.fixture(scope="session")
-def feature_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Raw data and dbt feature marts for a few hundred customers."""
-    data = tmp_path_factory.mktemp("fs-data")
-    home = tmp_path_factory.mktemp("fs-dbt-home")
-    generate(GeneratorConfig(customers=CUSTOMERS, seed=5), data, workers=1)
-    settings = Settings(home=home, data_dir=data)
-    assert run_dbt(["run"], settings) == 0
-    return data
+def feature_data(built: BuiltHome) -> Path:
+    """Raw data and dbt feature marts of the session's built data set (read only)."""
+    return built.data_dir
 
 
 def reachable(host: str, port: int) -> bool:

@@ -38,7 +38,7 @@ from smartstack.featurestore.rows import (
     python_value,
 )
 from smartstack.settings import OnlineStore
-from tests.featurestore.conftest import build_store, fresh_postgres_database, require_service
+from tests.featurestore.conftest import build_store, fresh_postgres_database
 
 SAMPLE_CUSTOMERS = [f"CUST-{i:07d}" for i in range(0, 600, 37)]
 OFFERS = ["OFR-001", "OFR-012", "OFR-023", "OFR-031", "OFR-052", "OFR-063", "OFR-901", "OFR-904"]
@@ -46,20 +46,18 @@ OFFERS = ["OFR-001", "OFR-012", "OFR-023", "OFR-031", "OFR-052", "OFR-063", "OFR
 
 @pytest.fixture(scope="module", params=["local-sqlite", "prod-redis-postgres"])
 def configured(request, feature_data: Path, use_settings, tmp_path_factory):
-    """Settings, applied and materialized, for each online-store configuration."""
+    """Settings, applied and materialized, for each online-store configuration (Redis: a
+    private redis-server, so nothing else's keys are touched)."""
     home = tmp_path_factory.mktemp(f"fs-{request.param}")
     env = {"SMARTSTACK_HOME": str(home), "SMARTSTACK_DATA_DIR": str(feature_data)}
     if request.param == "prod-redis-postgres":
-        require_service("Redis", "127.0.0.1", 6379)
+        redis = request.getfixturevalue("redis")
         env |= {
             "SMARTSTACK_PROFILE": "prod",
             "SMARTSTACK_WAREHOUSE": "duckdb",
-            "REDIS_URL": "redis://127.0.0.1:6379/7",
+            "REDIS_URL": redis.url,
             "SMARTSTACK_POSTGRES_URL": fresh_postgres_database(f"feast_{uuid.uuid4().hex[:8]}"),
         }
-        import redis
-
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     settings = use_settings(**env)
     build_store(settings)
     return settings

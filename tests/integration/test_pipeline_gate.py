@@ -1,8 +1,8 @@
-"""The real batch pipeline stops at a failing quality gate: nothing after it runs.
+"""The pipeline stops at a failing quality gate: nothing after it runs.
 
-These run the same steps as `smartstack run` (generator, Great Expectations, dbt, Feast,
-XGBoost in MLflow) on a
-small data set, with one corruption injected between two steps.
+The steps run as ``smartstack run`` runs them (:func:`smartstack.cli.steps.run_steps`: each
+step's command in this process, real Great Expectations, dbt, Feast and MLflow), with one
+corruption injected between two steps.
 """
 
 from __future__ import annotations
@@ -12,25 +12,24 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import typer
 
-from smartstack.pipeline import Step, batch_pipeline, run_pipeline_steps
-from smartstack.quality.gate import QualityGateFailed
+from smartstack.cli import app
+from smartstack.cli.steps import StepFailed, run_steps
+from smartstack.pipeline import GATE_FAILED, PARAMETERS, STEPS, Step, steps_through
 from smartstack.settings import Settings
+from tests.conftest import BuiltHome
 
-CUSTOMERS = 600
+COMMAND = typer.main.get_command(app)
 
 
-def _settings(root: Path) -> Settings:
-    return Settings(home=root / "home", data_dir=root / "data")
+def _after(name: str) -> tuple[Step, ...]:
+    """The steps after ``name``."""
+    return STEPS[len(steps_through(name)) :]
 
 
 def _registry(settings: Settings) -> Path:
     return Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///"))
-
-
-def _with_step_after(steps: list[Step], name: str, extra: Step) -> list[Step]:
-    index = next(i for i, step in enumerate(steps) if step.name == name)
-    return [*steps[: index + 1], extra, *steps[index + 1 :]]
 
 
 def _negate_amounts(settings: Settings) -> None:
@@ -41,41 +40,38 @@ def _negate_amounts(settings: Settings) -> None:
 
 
 def _null_customer_keys(settings: Settings) -> None:
-    mart = settings.data_dir / "features" / "customer_spend_features.parquet"
+    mart = settings.features_dir / "customer_spend_features.parquet"
     frame = pd.read_parquet(mart)
     frame.loc[frame.index[:3], "customer_id"] = None
     frame.to_parquet(mart, index=False)
 
 
-def test_failing_raw_gate_stops_before_dbt_and_the_online_store(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
-    steps = _with_step_after(
-        batch_pipeline(settings, CUSTOMERS, seed=3),
-        "generate",
-        Step("corrupt transactions", lambda: _negate_amounts(settings)),
-    )
-    with pytest.raises(QualityGateFailed, match="transactions") as failure:
-        run_pipeline_steps(steps)
-    assert "amount" in str(failure.value)
-    assert not (settings.data_dir / "features").exists(), "dbt must not have run"
+def test_failing_raw_gate_stops_before_dbt_and_the_online_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    parameters = {**PARAMETERS, "customers": 300, "seed": 3}
+    run_steps(COMMAND, steps_through("land_raw_data"), settings, parameters)
+    _negate_amounts(settings)
+    with pytest.raises(StepFailed) as failure:
+        run_steps(COMMAND, _after("land_raw_data"), settings, parameters)
+    assert (failure.value.step.name, failure.value.code) == ("raw_quality_gate", GATE_FAILED)
+    assert "not run: dbt_build, feature_quality_gate" in str(failure.value)
+    shown = capsys.readouterr()
+    assert "transactions" in shown.err and "amount" in shown.err
+    assert not settings.features_dir.exists(), "dbt must not have run"
     assert not settings.sqlite_online_path.exists(), "nothing may reach the online store"
     assert not _registry(settings).exists(), "nothing may reach the model registry"
 
 
 def test_failing_feature_gate_leaves_the_online_store_and_registry_untouched(
-    tmp_path: Path,
+    built: BuiltHome, tmp_path: Path
 ) -> None:
-    settings = _settings(tmp_path)
-    done = run_pipeline_steps(batch_pipeline(settings, CUSTOMERS, seed=3))
-    assert done[-2:] == ["promote", "explain top offers"]
+    settings = built.copy(tmp_path / "home")
     online, registry = settings.sqlite_online_path, _registry(settings)
     before = (online.read_bytes(), registry.read_bytes())
-
-    steps = _with_step_after(
-        batch_pipeline(settings, CUSTOMERS, seed=4),
-        "dbt build",
-        Step("corrupt the spend mart", lambda: _null_customer_keys(settings)),
-    )
-    with pytest.raises(QualityGateFailed, match="customer_spend_features"):
-        run_pipeline_steps(steps)
+    _null_customer_keys(settings)
+    with pytest.raises(StepFailed) as failure:
+        run_steps(COMMAND, _after("dbt_build"), settings, PARAMETERS)
+    assert (failure.value.step.name, failure.value.code) == ("feature_quality_gate", GATE_FAILED)
     assert (online.read_bytes(), registry.read_bytes()) == before

@@ -1,15 +1,21 @@
-"""Fixtures for messaging: a live OpenAI-compatible server, explainers pointed at it, and facts."""
+"""Fixtures for messaging: a live OpenAI-compatible server, explainers pointed at it, facts, and
+real Starbucks feature rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from smartstack.messaging import Explainer, ExplanationCache, LLMClient, LLMConfig
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
+from smartstack.messaging import Explainer, ExplanationCache, LLMClient
 from smartstack.messaging.facts import ExplanationFacts, build_facts
+from smartstack.settings import LLMSettings
 from tests.messaging.openai_server import OpenAICompatibleServer
+
+if TYPE_CHECKING:
+    from tests.messaging.starbucks_rows import StarbucksRows
 
 # Short enough to keep the suite fast, long enough for a loaded 2-core CI machine to answer.
 TIMEOUT_S = 0.5
@@ -32,8 +38,8 @@ def llm_server(openai_server: OpenAICompatibleServer) -> OpenAICompatibleServer:
 
 
 @pytest.fixture
-def llm_config(llm_server: OpenAICompatibleServer) -> LLMConfig:
-    return LLMConfig(
+def llm_config(llm_server: OpenAICompatibleServer) -> LLMSettings:
+    return LLMSettings(
         model="test-model",
         base_url=llm_server.base_url,
         api_key="sk-test",
@@ -46,8 +52,8 @@ def llm_config(llm_server: OpenAICompatibleServer) -> LLMConfig:
 
 
 @pytest.fixture
-def explainer(llm_config: LLMConfig) -> Explainer:
-    return Explainer(LLMClient(llm_config), cache=ExplanationCache())
+def explainer(llm_config: LLMSettings) -> Explainer:
+    return Explainer(LLMClient(llm_config), vocabulary=SYNTHETIC, cache=ExplanationCache())
 
 
 def coffee_features(**overrides: Any) -> dict[str, Any]:
@@ -93,7 +99,9 @@ COFFEE_REASONS = [("trend_coffee_shops", 0.9), ("share_coffee_shops_90d", 0.4)]
 
 @pytest.fixture
 def coffee_facts() -> ExplanationFacts:
-    return build_facts(coffee_features(), COFFEE_DISCOUNT, COFFEE_REASONS, "fv-2026-06-30")
+    return build_facts(
+        coffee_features(), COFFEE_DISCOUNT, COFFEE_REASONS, "fv-2026-06-30", SYNTHETIC
+    )
 
 
 @pytest.fixture
@@ -105,3 +113,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
         if name.startswith(("OPENAI_", "SMARTSTACK_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def starbucks(tmp_path_factory: pytest.TempPathFactory) -> StarbucksRows:
+    """Real Starbucks feature rows (150 members) and offers, built once per session (dbt and
+    Feast are imported only by the tests that ask for them)."""
+    from tests.messaging import starbucks_rows
+
+    return starbucks_rows.build(tmp_path_factory.mktemp("messaging-starbucks"))

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from smartstack.data.schema import MERCHANT_CATEGORIES
-from smartstack.messaging.facts import TREND_CAP
+from smartstack.datasets.synthetic.vocabulary import TREND_CAP
 
 _SPEND = """
 with t as (

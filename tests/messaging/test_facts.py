@@ -7,36 +7,38 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from smartstack.messaging.facts import TREND_CAP, CategoryActivity, build_facts, describe_feature
+from smartstack.datasets.synthetic.vocabulary import TREND_CAP
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
+from smartstack.messaging.facts import CategoryActivity, Window, build_facts
 from tests.messaging.conftest import COFFEE_DISCOUNT, COFFEE_REASONS, coffee_features
 
 
 def test_only_named_features_are_read() -> None:
     row = coffee_features(full_name="Diego Novak", email="d@example.com", notes="anything")
 
-    facts = build_facts(row, COFFEE_DISCOUNT, COFFEE_REASONS, "fv")
+    facts = build_facts(row, COFFEE_DISCOUNT, COFFEE_REASONS, "fv", SYNTHETIC)
 
     dumped = facts.model_dump_json()
     assert "Diego" not in dumped and "example.com" not in dumped and "anything" not in dumped
 
 
 def test_the_offer_category_and_the_biggest_other_category_are_picked() -> None:
-    facts = build_facts(coffee_features(), COFFEE_DISCOUNT, COFFEE_REASONS, "fv")
+    facts = build_facts(coffee_features(), COFFEE_DISCOUNT, COFFEE_REASONS, "fv", SYNTHETIC)
 
     assert facts.offer_category.category == "coffee_shops"
-    assert facts.offer_category.spend_30d == 42.6
-    assert facts.offer_category.txn_count_90d == 12
+    assert facts.offer_category.recent.spend == 42.6
+    assert facts.offer_category.longer.txn_count == 12
     assert facts.offer_category.trend_label == "up"
-    assert facts.offer_category.prior_monthly_avg == pytest.approx(14.2)
+    assert facts.offer_category.prior_average == pytest.approx(14.2)
     assert facts.top_category is not None and facts.top_category.category == "transit"
-    assert facts.quiz_favourite_category == "transit" and facts.quiz_prefers_rewards is False
+    assert facts.quiz_favourite_category == "transit" and facts.quiz_prefers_type is False
     assert facts.mentioned_categories() == {"coffee_shops", "transit"}
 
 
 def test_no_top_category_when_it_is_the_offers_own() -> None:
     row = coffee_features(share_coffee_shops_90d=0.9)
 
-    assert build_facts(row, COFFEE_DISCOUNT, [], "fv").top_category is None
+    assert build_facts(row, COFFEE_DISCOUNT, [], "fv", SYNTHETIC).top_category is None
 
 
 def test_reason_codes_keep_the_strongest_positive_citable_features() -> None:
@@ -49,7 +51,7 @@ def test_reason_codes_keep_the_strongest_positive_citable_features() -> None:
         ("points_redemption_share", 0.2),
     ]
 
-    facts = build_facts(coffee_features(), COFFEE_DISCOUNT, reasons, "fv")
+    facts = build_facts(coffee_features(), COFFEE_DISCOUNT, reasons, "fv", SYNTHETIC)
 
     assert [(r.feature, r.value) for r in facts.reason_codes] == [
         ("trend_coffee_shops", 3.0),
@@ -72,10 +74,16 @@ def test_reason_codes_keep_the_strongest_positive_citable_features() -> None:
 def test_trend_labels_and_prior_average(
     trend: float | None, label: str, prior: float | None
 ) -> None:
-    activity = CategoryActivity(category="coffee_shops", spend_30d=42.6, trend=trend)
+    activity = CategoryActivity(
+        category="coffee_shops",
+        recent=Window(days=30, spend=42.6),
+        longer=Window(days=90),
+        trend=trend,
+        trend_cap=TREND_CAP,
+    )
 
     assert activity.trend_label == label
-    assert activity.prior_monthly_avg == prior
+    assert activity.prior_average == prior
 
 
 def test_nulls_from_parquet_become_none() -> None:
@@ -83,30 +91,33 @@ def test_nulls_from_parquet_become_none() -> None:
         trend_coffee_shops=math.nan, points_redemption_share=math.nan, days_since_last_txn=None
     )
 
-    facts = build_facts(row, COFFEE_DISCOUNT, [], "fv")
+    facts = build_facts(row, COFFEE_DISCOUNT, [], "fv", SYNTHETIC)
 
     assert facts.offer_category.trend is None
-    assert facts.points_redemption_share is None and facts.days_since_last_txn is None
+    assert facts.redeemed_type_share is None and facts.days_since_last_txn is None
 
 
 def test_unknown_categories_and_card_products_are_refused_or_dropped() -> None:
     with pytest.raises(ValidationError, match="unknown merchant category"):
-        build_facts(coffee_features(), dict(COFFEE_DISCOUNT, merchant_category="casinos"), [], "v")
+        casino = dict(COFFEE_DISCOUNT, merchant_category="casinos")
+        build_facts(coffee_features(), casino, [], "v", SYNTHETIC)
 
-    facts = build_facts(coffee_features(card_product="Diego's card"), COFFEE_DISCOUNT, [], "v")
+    row = coffee_features(card_product="Diego's card")
+    facts = build_facts(row, COFFEE_DISCOUNT, [], "v", SYNTHETIC)
     assert facts.card_product is None
 
 
 def test_cold_start() -> None:
     row = {"customer_id": "C-new", "card_product": "Gold", "spend_90d": 0.0}
 
-    facts = build_facts(row, COFFEE_DISCOUNT, [], "fv")
+    facts = build_facts(row, COFFEE_DISCOUNT, [], "fv", SYNTHETIC)
 
-    assert facts.is_cold_start and facts.offer_category.spend_90d == 0
+    assert facts.is_cold_start and facts.offer_category.longer.spend == 0
     assert facts.top_category is None
 
 
 def test_features_are_described_in_words() -> None:
-    assert describe_feature("spend_travel_30d") == "spend on travel in the last 30 days (USD)"
-    assert describe_feature("trend_coffee_shops").startswith("coffee shops: last 30 days")
-    assert describe_feature("full_name") is None
+    describe = SYNTHETIC.describe
+    assert describe("spend_travel_30d") == "spend on travel in the last 30 days (USD)"
+    assert (describe("trend_coffee_shops") or "").startswith("coffee shops: last 30 days")
+    assert describe("full_name") is None

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
 from smartstack.messaging.facts import ExplanationFacts
-from smartstack.messaging.faithfulness import check, extract_categories, extract_quantities
+from smartstack.messaging.faithfulness import Verdict, extract_categories, extract_quantities
+from smartstack.messaging.faithfulness import check as check_in
+
+
+def check(text: str, facts: ExplanationFacts) -> Verdict:
+    return check_in(text, facts, SYNTHETIC)
 
 
 def quantities(text: str) -> list[tuple[float, str]]:
@@ -38,7 +44,7 @@ def test_numbers_are_extracted_with_their_units() -> None:
 def test_categories_are_recognised_by_their_many_names() -> None:
     text = "Flights, a latte, groceries, fuel, pharmacy and online shopping"
 
-    assert extract_categories(text) == {
+    assert extract_categories(text, SYNTHETIC) == {
         "travel",
         "coffee_shops",
         "groceries",
@@ -56,6 +62,7 @@ def test_categories_are_recognised_by_their_many_names() -> None:
         "You made 12 coffee purchases in 90 days; coffee shops are 12% of your spend.",
         "Transit is your biggest category (53%), and your Green card gets 15% off coffee shops.",
         "Coffee spending tripled over the last 30 days, so take 15% off coffee shops on $5 or more.",
+        "You bought coffee 12 times in the last 90 days.",  # a count, not a multiplier
     ],
 )
 def test_true_statements_pass(text: str, coffee_facts: ExplanationFacts) -> None:
@@ -70,6 +77,7 @@ def test_true_statements_pass(text: str, coffee_facts: ExplanationFacts) -> None
         ("Coffee shops are 30% of your spend.", "number '30%'"),
         ("You spent $42.60, so 15% off saves $6.39.", "number '$6.39'"),  # derived, not a fact
         ("You visited coffee shops 40 times.", "number '40 times'"),
+        ("You spent 12 times as much at coffee shops.", "number '12 times'"),  # not the count
         ("Great for your next trip: 15% off coffee shops.", "category 'travel'"),
         ("Save at Roast Republic with 15% off coffee shops.", "merchant 'Roast Republic'"),
         ("Enjoy 15% off coffee shops at Starbucks.", "name 'Starbucks'"),

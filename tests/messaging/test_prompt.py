@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
 from smartstack.messaging.facts import ExplanationFacts, build_facts
-from smartstack.messaging.prompt import SYSTEM_PROMPT, build_messages, facts_payload
+from smartstack.messaging.prompt import build_messages, system_prompt
+from smartstack.messaging.prompt import facts_payload as payload_in
 from tests.messaging.conftest import COFFEE_DISCOUNT, coffee_features
 
 
-def test_messages_are_the_system_rules_and_the_facts(coffee_facts: ExplanationFacts) -> None:
-    system, user = build_messages(coffee_facts)
+def facts_payload(facts: ExplanationFacts) -> dict:
+    return payload_in(facts, SYNTHETIC)
 
-    assert system == {"role": "system", "content": SYSTEM_PROMPT}
-    assert "Use only the facts" in SYSTEM_PROMPT
+
+def test_messages_are_the_system_rules_and_the_facts(coffee_facts: ExplanationFacts) -> None:
+    system, user = build_messages(coffee_facts, SYNTHETIC)
+
+    assert system == {"role": "system", "content": system_prompt(SYNTHETIC)}
+    assert "Use only the facts" in system["content"]
+    assert "credit-card offer" in system["content"]
     payload = json.loads(user["content"].split("Facts:\n", 1)[1].rsplit("\n\n", 1)[0])
     assert payload == facts_payload(coffee_facts)
 
@@ -28,7 +35,11 @@ def test_no_identifier_or_version_is_sent(coffee_facts: ExplanationFacts) -> Non
 def test_a_capped_trend_sends_no_multiplier() -> None:
     """At the cap the ratio is a floor ('new, or 10x+'), so no number goes out for it."""
     facts = build_facts(
-        coffee_features(trend_coffee_shops=10.0), COFFEE_DISCOUNT, [("trend_coffee_shops", 1)], "v"
+        coffee_features(trend_coffee_shops=10.0),
+        COFFEE_DISCOUNT,
+        [("trend_coffee_shops", 1)],
+        "v",
+        SYNTHETIC,
     )
 
     payload = facts_payload(facts)
@@ -41,7 +52,7 @@ def test_a_capped_trend_sends_no_multiplier() -> None:
 
 
 def test_missing_facts_are_left_out() -> None:
-    facts = build_facts({"customer_id": "C-new"}, COFFEE_DISCOUNT, [], "v")
+    facts = build_facts({"customer_id": "C-new"}, COFFEE_DISCOUNT, [], "v", SYNTHETIC)
 
     customer = facts_payload(facts)["customer"]
 

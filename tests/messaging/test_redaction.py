@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
 from smartstack.messaging.facts import build_facts
 from smartstack.messaging.prompt import build_messages
 from smartstack.messaging.redaction import Redactor, luhn_valid
 from tests.messaging.conftest import COFFEE_DISCOUNT, COFFEE_REASONS, coffee_features
 
-redact = Redactor().redact
+redact = Redactor(SYNTHETIC).redact
 
 
 @pytest.mark.parametrize(
@@ -61,14 +62,15 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 
 def test_real_prompts_need_no_redaction() -> None:
     """The facts carry no identifiers, so redaction must not change a prompt built from them."""
-    facts = build_facts(coffee_features(), COFFEE_DISCOUNT, COFFEE_REASONS, "fv")
+    facts = build_facts(coffee_features(), COFFEE_DISCOUNT, COFFEE_REASONS, "fv", SYNTHETIC)
 
-    for message in build_messages(facts):
+    for message in build_messages(facts, SYNTHETIC):
         assert not redact(message["content"]).changed, message["content"]
 
 
 def test_a_customers_own_values_are_redacted_in_any_form() -> None:
     redactor = Redactor.for_customer(
+        SYNTHETIC,
         {
             "full_name": "Mei Dubois",
             "email": "mei.dubois37@example.com",
@@ -77,7 +79,7 @@ def test_a_customers_own_values_are_redacted_in_any_form() -> None:
             "street_address": "1035 Mill Rd",
             "city": "Springfield",
             "postal_code": "07219",
-        }
+        },
     )
 
     result = redactor.redact("MEI from springfield (07219) — ring 964 555 0113, or write to Mei")

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
 from smartstack.messaging import faithfulness
 from smartstack.messaging.facts import ExplanationFacts, build_facts
-from smartstack.messaging.templates import choose_angle, pct, render, times, usd
+from smartstack.messaging.templates import TemplateText, choose_angle, pct, times, usd
+from smartstack.messaging.templates import render as render_in
 from tests.messaging import raw_features
 from tests.messaging.conftest import COFFEE_DISCOUNT, COFFEE_REASONS, coffee_features
 
@@ -29,7 +31,11 @@ POINTS_TRAVEL = {
 def facts_for(
     offer: dict[str, Any] = COFFEE_DISCOUNT, reasons=(), **features: Any
 ) -> ExplanationFacts:
-    return build_facts(coffee_features(**features), offer, list(reasons), "fv")
+    return build_facts(coffee_features(**features), offer, list(reasons), "fv", SYNTHETIC)
+
+
+def render(facts: ExplanationFacts) -> TemplateText:
+    return render_in(facts, SYNTHETIC)
 
 
 def test_formatting() -> None:
@@ -92,10 +98,10 @@ def test_angles(
 
     rendered = render(facts)
 
-    assert choose_angle(facts) == angle
+    assert choose_angle(facts, SYNTHETIC) == angle
     assert rendered.template_id.startswith(f"{angle}/")
     assert says in rendered.text
-    assert faithfulness.check(rendered.text, facts).faithful
+    assert faithfulness.check(rendered.text, facts, SYNTHETIC).faithful
 
 
 def test_cold_start_uses_no_spending_facts() -> None:
@@ -104,6 +110,7 @@ def test_cold_start_uses_no_spending_facts() -> None:
         POINTS_TRAVEL,
         [],
         "fv",
+        SYNTHETIC,
     )
 
     rendered = render(facts)
@@ -149,12 +156,12 @@ def test_every_generated_customer_gets_a_natural_faithful_explanation(
     for i, (customer_id, row) in enumerate(features.items()):
         for offer in (all_offers[(i * 4 + k) % len(all_offers)] for k in range(4)):
             reasons = reason_sets[i % len(reason_sets)](offer["merchant_category"])
-            facts = build_facts(row, offer, reasons, "fv")
+            facts = build_facts(row, offer, reasons, "fv", SYNTHETIC)
             rendered = render(facts)
             text = rendered.text
             angles[rendered.template_id.split("/")[0]] += 1
 
-            assert faithfulness.check(text, facts).faithful, (customer_id, text)
+            assert faithfulness.check(text, facts, SYNTHETIC).faithful, (customer_id, text)
             assert text.endswith(".") and text[0].isupper()
             assert not re.search(r"\bNone\b|\bnan\b|\$0\.00|\$-|\s{2}| \.", text), text
             assert len(text.split()) <= 60, text

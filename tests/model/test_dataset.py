@@ -6,7 +6,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 from smartstack.cli import app
+from smartstack.datasets.synthetic import SyntheticAdapter
 from smartstack.featurestore import store
+from smartstack.settings import Settings
 from smartstack.training import dataset
 
 
@@ -39,20 +41,13 @@ def test_fingerprint_is_stable_and_sensitive(data) -> None:
 
 def test_segments_and_oracle_ride_along_but_are_not_features(data) -> None:
     segments = data.segments("test")
-    assert set(segments.columns) == set(dataset.SEGMENT_COLUMNS)
+    assert set(segments.columns) == set(SyntheticAdapter.segments) == {"card_product", "tenure", "drift"}
     assert set(segments["tenure"].dropna()) <= {"new", "tenured"}
     assert "p_redeem" in data.frame and not np.isnan(data.frame["p_redeem"]).any()
 
 
-def test_train_without_a_training_set_says_what_to_run(tmp_path, monkeypatch) -> None:
-    from smartstack.settings import get_settings
-
-    monkeypatch.setenv("SMARTSTACK_HOME", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["train"])
-    finally:
-        get_settings.cache_clear()
+def test_train_without_a_training_set_says_what_to_run(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["train"], obj=Settings(home=tmp_path))
     assert result.exit_code == 2
     output = " ".join(result.output.split())
     assert "smartstack dbt build" in output and "smartstack feast apply" in output

@@ -5,8 +5,6 @@ the registry as the first run left it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from smartstack.training import registry
@@ -20,7 +18,7 @@ from tests.model.test_promotion import shuffled_labels
 @pytest.fixture(scope="module")
 def weak(config):
     """An honest but small model: quick to train, and it beats SmartScore on this data."""
-    return replace(config, num_boost_round=12, xgboost={**config.xgboost, "max_depth": 1})
+    return config.with_overrides(num_boost_round=12, xgboost={**config.xgboost, "max_depth": 1})
 
 
 @pytest.fixture
@@ -70,7 +68,7 @@ def test_a_verdict_against_an_older_champion_is_not_applied(fresh, data, weak) -
     settings, tracking = fresh
     judged = run_training(weak, settings, data=data).version
     assert evaluate(weak, settings, data=data).passed  # against SmartScore: no champion yet
-    reseeded = replace(weak, seed=weak.seed + 1)
+    reseeded = weak.with_overrides(seed=weak.seed + 1)
     other = run_training(reseeded, settings, data=data).version
     assert promote(reseeded, settings, data=data).passed  # the champion moves meanwhile
     with pytest.raises(StaleVerdict, match="judged against smartscore"):
@@ -83,5 +81,5 @@ def test_training_again_on_the_same_data_reuses_the_version(fresh, data, weak) -
     assert already_trained(weak, data, settings) is None
     version = run_training(weak, settings, data=data).version
     assert already_trained(weak, data, settings) == version
-    assert already_trained(replace(weak, seed=weak.seed + 1), data, settings) is None
+    assert already_trained(weak.with_overrides(seed=weak.seed + 1), data, settings) is None
     assert already_trained(weak, data, settings, tune_first=True) is None

@@ -1,53 +1,53 @@
-"""A small data set, a model registry and real ``bentoml serve`` processes for serving tests.
+"""Real ``bentoml serve`` processes over the session's built home (``built``, tests/conftest).
 
-Everything is built once per session: raw data and dbt marts for a few hundred customers, a
-SQLite online store, an MLflow registry (SQLite) with a tiny XGBoost ``offer-ranker`` as
-``champion``. Each server runs as a subprocess on a free port and is killed at teardown.
+Each server runs on a private copy of that home (its online store, its MLflow registry with the
+pipeline's champion, its ranking log, feedback table and explanation cache), as a subprocess on
+a free port, killed at teardown. One SQLite server with an OpenAI-compatible endpoint serves
+most tests; the streaming and the Redis tests start their own, because they need a broker or
+another online store.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import mlflow
 import pandas as pd
 import pytest
-import redis as redis_client
 import xgboost as xgb
 from mlflow.tracking import MlflowClient
+from pydantic import SecretStr
 
-from smartstack.data.generator import GeneratorConfig, generate
 from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.paths import PROJECT_ROOT
-from smartstack.settings import OnlineStore, Settings
+from smartstack.settings import Settings
+from tests.conftest import BuiltHome, free_port, project_environment
+from tests.messaging.openai_server import OpenAICompatibleServer
 
-CUSTOMERS = 600
 MODEL = "offer-ranker"
-# A customer who answered the quiz after the last feature build: unknown to the online store.
+# A customer who answered the quiz after the last feature build: unknown to every other view.
 QUIZ_ONLY_CUSTOMER = "CUST-9000001"
 QUIZ_ONLY_FAVOURITE = "travel"
 # The data set's offers run from 2026-05-01 to 2026-06-30 (the snapshot).
 REQUEST_TIME = "2026-06-29T12:00:00Z"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LLM_MODEL = "test-llm"
+# After the data set's snapshot: no test but the catalogue's asks for a time it is valid.
+NEW_OFFER_FROM = datetime(2026, 7, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Registry:
+    """A server's MLflow registry, and a way to add models to it."""
+
     uri: str
     artifacts: Path  # explicit: MLflow's default is ./mlruns in whatever the cwd is
 
@@ -68,9 +68,11 @@ class Registry:
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         with mlflow.start_run(experiment_id=experiment_id):
-            mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
-        versions = self.client().search_model_versions(f"name='{MODEL}'")
-        return str(max(int(v.version) for v in versions))
+            info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
+        return str(info.registered_model_version)
+
+    def champion(self) -> str:
+        return str(self.client().get_model_version_by_alias(MODEL, "champion").version)
 
     def set_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(MODEL, "champion", version)
@@ -78,89 +80,58 @@ class Registry:
 
 @dataclass(frozen=True)
 class Dataset:
-    data_dir: Path
-    registry: Registry
+    """What the tests know of the built data set, read once."""
+
+    built: BuiltHome
     training_frame: pd.DataFrame
     feature_names: list[str]
     customers: pd.DataFrame  # customer_id, card_product
     offers: pd.DataFrame  # raw offers
 
+    @property
+    def data_dir(self) -> Path:
+        return self.built.data_dir
+
 
 @pytest.fixture(scope="session")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    data = tmp_path_factory.mktemp("serving-data")
-    generate(GeneratorConfig(customers=CUSTOMERS, seed=5), data, workers=1)
-    settings = Settings(home=tmp_path_factory.mktemp("serving-dbt"), data_dir=data)
-    assert run_dbt(["run"], settings) == 0
-    # After the dbt run: the answer reaches the raw table but no feature mart.
-    pd.DataFrame(
-        {
-            "response_id": [10**9],
-            "customer_id": [QUIZ_ONLY_CUSTOMER],
-            "answered_at": [pd.Timestamp("2026-06-28", tz="UTC")],
-            "favourite_category": [QUIZ_ONLY_FAVOURITE],
-            "reward_preference": ["rewards"],
-            "planning_travel": [True],
-        }
-    ).to_parquet(data / "raw" / "quiz_responses" / "part-late.parquet")
-
-    home = tmp_path_factory.mktemp("serving-train")
-    train_settings = Settings(home=home, data_dir=data)
-    store.apply(train_settings)
-    frame = store.training_set(train_settings)
-    names = store.model_feature_names(train_settings)
-    mlflow_dir = tmp_path_factory.mktemp("mlflow")
-    registry = Registry(f"sqlite:///{mlflow_dir / 'mlflow.db'}", mlflow_dir / "artifacts")
-    registry.set_champion(registry.register(frame, names, trees=20))
+def dataset(built: BuiltHome) -> Dataset:
+    settings = built.settings
+    raw = settings.raw_dir
     return Dataset(
-        data_dir=data,
-        registry=registry,
-        training_frame=frame,
-        feature_names=names,
-        customers=pd.read_parquet(
-            data / "raw" / "customers", columns=["customer_id", "card_product"]
-        ),
-        offers=pd.read_parquet(data / "raw" / "offers"),
+        built=built,
+        training_frame=store.training_set(settings),
+        feature_names=store.model_feature_names(settings),
+        customers=pd.read_parquet(raw / "customers", columns=["customer_id", "card_product"]),
+        offers=pd.read_parquet(raw / "offers"),
     )
 
 
-def online_store(home: Path, dataset: Dataset, **settings: str) -> dict[str, str]:
-    """Apply and materialize into a fresh online store; returns the server's environment."""
-    env = {
-        "SMARTSTACK_HOME": str(home),
-        "SMARTSTACK_DATA_DIR": str(dataset.data_dir),
-        "MLFLOW_TRACKING_URI": dataset.registry.uri,
-        **settings,
-    }
-    config = Settings(
-        home=home,
-        data_dir=dataset.data_dir,
-        online_store=OnlineStore(settings.get("SMARTSTACK_ONLINE_STORE", "sqlite")),
-        redis_url=settings.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+def configured(settings: Settings, **changes: object) -> Settings:
+    """``settings`` with some of their sections' values changed: ``serving={...}`` and the like."""
+    return settings.model_copy(
+        update={
+            name: getattr(settings, name).model_copy(update=values)
+            for name, values in changes.items()
+        }
     )
-    store.apply(config)
-    store.materialize(config)
-    return env
+
+
+# What every test server runs with besides its home: a ranking log written within a second, a
+# frequency cap low enough to test.
+TEST_SERVING = {"snapshot_flush_seconds": 0.5, "frequency_cap": 2}
 
 
 class Server:
-    """A ``bentoml serve`` subprocess of the ranking service."""
+    """A ``bentoml serve`` subprocess of the ranking service on its own copy of the home, with
+    exactly ``settings`` (handed over in its environment)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings = settings
+        self.registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+        self.env = settings.environment()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("w")
-        full_env = {
-            **os.environ,
-            # BentoML keeps Prometheus' multiprocess files under its home and clears them when
-            # a server starts: each server gets its own, so metrics are its own.
-            "BENTOML_HOME": str(log.parent / "bentoml"),
-            "SMARTSTACK_SERVING_MODEL_POLL_SECONDS": "0.5",
-            "SMARTSTACK_SERVING_SNAPSHOT_FLUSH_SECONDS": "0.5",
-            "SMARTSTACK_SERVING_FREQUENCY_CAP": "2",
-            **env,
-        }
         self.process = subprocess.Popen(
             [
                 str(PROJECT_ROOT / ".venv" / "bin" / "bentoml"),
@@ -172,7 +143,12 @@ class Server:
                 str(self.port),
             ],
             cwd=PROJECT_ROOT,
-            env=full_env,
+            env=project_environment(
+                # BentoML keeps Prometheus' multiprocess files under its home and clears them
+                # when a server starts: each server gets its own, so metrics are its own.
+                BENTOML_HOME=str(log.parent / "bentoml"),
+                **self.env,
+            ),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -201,6 +177,11 @@ class Server:
         }
         return self.http.post("/rank", json={**payload, **body})
 
+    def reload(self) -> dict:
+        response = self.http.post("/admin/reload", json={})
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def stop(self) -> None:
         self.http.close()
         if self.process.poll() is None:
@@ -213,49 +194,70 @@ class Server:
         self._log.close()
 
 
+def answer_the_quiz(settings: Settings, customer: str, favourite: str) -> None:
+    """A quiz answer written to the online store as it arrives, before any feature build knows
+    the customer (Feast's write path, the one the stream processor uses)."""
+    answer = pd.DataFrame(
+        {
+            "customer_id": [customer],
+            "event_timestamp": [pd.Timestamp("2026-06-28", tz="UTC")],
+            "quiz_favourite_category": [favourite],
+            "quiz_prefers_rewards": [1],
+        }
+    )
+    store.get_store(settings).write_to_online_store("customer_quiz", answer)
+
+
+def publish_offer(settings: Settings, offer_id: str, valid_from: datetime) -> datetime:
+    """A new offer in the raw table, the catalogue and offer marts rebuilt by dbt, Feast's
+    sources pointed at them and the offer views loaded again: what a pipeline run does."""
+    offers = pd.read_parquet(settings.raw_dir / "offers")
+    new = offers.iloc[[0]].assign(
+        offer_id=offer_id,
+        headline="5x points on travel",
+        merchant_category="travel",
+        offer_type="points",
+        value=5.0,
+        min_spend=0.0,
+        valid_from=pd.Timestamp(valid_from),
+        valid_to=pd.Timestamp(valid_from + timedelta(days=30)),
+        eligible_card_products="Blue Cash,Green,Gold,Platinum",
+    )
+    new.to_parquet(settings.raw_dir / "offers" / "part-new.parquet", index=False)
+    # The staging view too: the copied warehouse's views still read the original raw tables.
+    models = ["stg_smartstack__offers", "offer_catalog", "offer_features"]
+    assert run_dbt(["run", "--select", *models], settings) == 0
+    store.apply(settings)
+    end = store.snapshot_time(settings) + timedelta(days=40)
+    store.get_store(settings).materialize(
+        start_date=valid_from - timedelta(days=1), end_date=end,
+        feature_views=["offer_catalog", "offer_stats"],
+    )  # fmt: skip
+    return end
+
+
 @pytest.fixture(scope="session")
-def sqlite_server(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("serving-sqlite")
-    server = Server(online_store(home, dataset), home / "server.log")
+def llm() -> Iterator[OpenAICompatibleServer]:
+    """An OpenAI-compatible endpoint (a real HTTP server in this process) for the service."""
+    server = OpenAICompatibleServer()
+    server.start()
     yield server
     server.stop()
 
 
-@dataclass(frozen=True)
-class RedisProcess:
-    """A private redis-server: tests may pause (SIGSTOP) or kill it without touching the
-    machine's shared Redis."""
-
-    process: subprocess.Popen
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed in CI")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=tmp_path_factory.mktemp("redis"),
-        stdout=subprocess.DEVNULL,
+@pytest.fixture(scope="session")
+def sqlite_server(
+    built: BuiltHome, llm: OpenAICompatibleServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The main server: SQLite online store, the pipeline's champion, an LLM configured for
+    ``/explain``, and a registry poll slow enough that only ``/admin/reload`` swaps models."""
+    root = tmp_path_factory.mktemp("serving-sqlite")
+    settings = configured(
+        built.copy(root / "home"),
+        serving={**TEST_SERVING, "model_poll_seconds": 3600, "explain_deadline_s": 1},
+        llm={"base_url": llm.base_url, "model": LLM_MODEL, "api_key": SecretStr("sk-test")},
     )
-    client = redis_client.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis_client.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    yield RedisProcess(process, port)
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait()
+    answer_the_quiz(settings, QUIZ_ONLY_CUSTOMER, QUIZ_ONLY_FAVOURITE)
+    server = Server(settings, root / "server.log")
+    yield server
+    server.stop()

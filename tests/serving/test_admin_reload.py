@@ -1,39 +1,29 @@
-"""``POST /admin/reload``: the pipeline's last task makes the service serve a new champion now,
-not at the next poll; only local callers (or the admin token) may ask; no service is a skip."""
+"""``POST /admin/reload``: the pipeline's last task makes the service serve a new champion and a
+new catalogue now, not at the next poll; only local callers (or the admin token) may ask; no
+service is a skip."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from smartstack.serving.admin import AdminConfig, Forbidden, authorize
-from tests.serving.conftest import Dataset, Server, free_port, online_store
+from smartstack.serving.admin import Forbidden, authorize
+from tests.conftest import project_environment
+from tests.serving.conftest import NEW_OFFER_FROM, Dataset, Server, free_port, publish_offer
 
 SMARTSTACK = str(Path(sys.executable).parent / "smartstack")
-
-
-@pytest.fixture(scope="module")
-def slow_polling_server(
-    dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """A service that would not notice a new champion for an hour by itself."""
-    home = tmp_path_factory.mktemp("serving-reload")
-    env = {**online_store(home, dataset), "SMARTSTACK_SERVING_MODEL_POLL_SECONDS": "3600"}
-    server = Server(env, home / "server.log")
-    yield server
-    server.stop()
 
 
 def _reload(url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [SMARTSTACK, "serving", "reload", "--url", url],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ),
+        capture_output=True, text=True, timeout=60, env=project_environment(),
     )  # fmt: skip
 
 
@@ -43,24 +33,53 @@ def served_version(server: Server, customer: str) -> str | None:
     return response.json()["model"]["version"]
 
 
-def test_reload_serves_the_new_champion_at_once(slow_polling_server: Server, dataset: Dataset):
+def test_reload_serves_the_new_champion_at_once(sqlite_server: Server, dataset: Dataset) -> None:
     customer = str(dataset.customers.customer_id.iloc[3])
-    before = served_version(slow_polling_server, customer)
-    client = dataset.registry.client()
-    champion = client.get_model_version_by_alias("offer-ranker", "champion").version
-    version = dataset.registry.register(dataset.training_frame, dataset.feature_names, trees=6)
-    dataset.registry.set_champion(version)
+    champion = sqlite_server.registry.champion()
+    assert served_version(sqlite_server, customer) == champion
+    version = sqlite_server.registry.register(
+        dataset.training_frame, dataset.feature_names, trees=6
+    )
+    sqlite_server.registry.set_champion(version)
     try:
-        assert served_version(slow_polling_server, customer) == before
-        done = _reload(slow_polling_server.url)
+        # The service polls the registry once an hour: nothing changes by itself.
+        assert served_version(sqlite_server, customer) == champion
+        done = _reload(sqlite_server.url)
         assert done.returncode == 0, done.stderr
         served = json.loads(done.stdout.strip().splitlines()[-1])
-        assert served == {"model": "offer-ranker", "version": version, "changed": True}
-        assert served_version(slow_polling_server, customer) == version
-        again = slow_polling_server.http.post("/admin/reload", json={}).json()
-        assert again == {"model": "offer-ranker", "version": version, "changed": False}
+        assert (served["model"], served["version"], served["changed"]) == (
+            "offer-ranker", version, True
+        )
+        assert served["catalogue"]["offers"] == len(dataset.offers)
+        assert served_version(sqlite_server, customer) == version
+        again = sqlite_server.reload()
+        assert (again["version"], again["changed"]) == (version, False)
     finally:
-        dataset.registry.set_champion(champion)
+        sqlite_server.registry.set_champion(champion)
+        sqlite_server.reload()
+
+
+def test_a_new_offer_is_rankable_after_a_reload_without_a_restart(
+    sqlite_server: Server, dataset: Dataset
+) -> None:
+    offer_id = "OFR-NEW-1"
+    customer = str(dataset.customers.customer_id.iloc[8])
+    context = {"channel": "app", "timestamp": (NEW_OFFER_FROM + timedelta(days=2)).isoformat()}
+    asked = {"candidate_offer_ids": [offer_id], "context": context}
+    unknown = sqlite_server.rank(customer, **asked)
+    assert unknown.status_code == 400 and offer_id in unknown.text
+
+    publish_offer(sqlite_server.settings, offer_id, NEW_OFFER_FROM)
+    reloaded = sqlite_server.reload()
+    assert reloaded["catalogue"]["changed"] is True
+    assert reloaded["catalogue"]["offers"] == len(dataset.offers) + 1
+
+    ranked = sqlite_server.rank(customer, **asked)
+    assert ranked.status_code == 200, ranked.text
+    body = ranked.json()
+    assert body["tier"] == "model"
+    assert [o["offer_id"] for o in body["offers"]] == [offer_id]
+    assert body["offers"][0]["reasons"], "scored by the model from its materialized features"
 
 
 def test_reload_without_a_service_is_exit_75_with_a_sentence() -> None:
@@ -83,9 +102,9 @@ def test_reload_without_a_service_is_exit_75_with_a_sentence() -> None:
     ],
 )
 def test_only_local_callers_or_the_token_may_reload(host, authorization, token, allowed) -> None:
-    config = AdminConfig(admin_token=token)
+    secret = SecretStr(token) if token else None
     if allowed:
-        authorize(host, authorization, config)
+        authorize(host, authorization, secret)
     else:
         with pytest.raises(Forbidden, match="local callers"):
-            authorize(host, authorization, config)
+            authorize(host, authorization, secret)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import RedisProcess, free_port
 
 from smartstack.serving.caps import RedisFrequencyCaps
+from tests.conftest import RedisProcess, free_port
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,22 @@
 """Explanations over HTTP: precomputed LLM text in `/rank`, on-demand `/explain`, and never a wait.
 
-One real ``bentoml serve`` process with an OpenAI-compatible endpoint configured: a real HTTP
-server in this test process (`tests.messaging.openai_server`) that records every request body.
+The main ``bentoml serve`` process (``sqlite_server``) has an OpenAI-compatible endpoint
+configured: a real HTTP server in this test process (`tests.messaging.openai_server`) that
+records every request body.
 The pipeline's precompute step fills the cache first (through the CLI, as the pipeline does);
 then the endpoint turns slow, and `/rank` must still serve the LLM text without calling it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-from collections.abc import Iterator
 
 import pytest
-from conftest import REQUEST_TIME, Dataset, Server, online_store
+from conftest import LLM_MODEL, REQUEST_TIME, Dataset, Server
 
 from smartstack.paths import PROJECT_ROOT
+from tests.conftest import project_environment
 from tests.messaging.openai_server import OpenAICompatibleServer, Reply
 
 LLM_TEXT = "This offer fits the way you already shop."
@@ -24,26 +24,11 @@ TOP = 2
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[OpenAICompatibleServer]:
-    server = OpenAICompatibleServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def explaining_server(
-    dataset: Dataset, llm: OpenAICompatibleServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("serving-explain")
-    env = online_store(
-        home,
-        dataset,
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_MODEL="test-llm",
-        OPENAI_API_KEY="sk-test",
-        SMARTSTACK_SERVING_EXPLAIN_DEADLINE_S="1",
-    )
+    sqlite_server: Server, llm: OpenAICompatibleServer, dataset: Dataset
+) -> Server:
+    """The main server, its cache filled by the pipeline's precompute step with LLM text for
+    every customer's top offers (through the CLI, with the server's settings)."""
     llm.reset(Reply(LLM_TEXT))
     precompute = subprocess.run(
         [
@@ -55,19 +40,18 @@ def explaining_server(
             "--at",
             REQUEST_TIME.removesuffix("Z"),
         ],
-        env={**os.environ, **env},
+        env=project_environment(**sqlite_server.env),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert precompute.returncode == 0, precompute.stderr[-3000:]
-    # e.g. "1200 explanations for 600 customers (1200 llm) in 9.1s": every one from the LLM.
+    # e.g. "2400 explanations for 1200 customers (2400 llm) in 9.1s": every one from the LLM.
     report = re.search(r"(\d+) explanations for (\d+) customers \((\d+) llm\)", precompute.stdout)
     assert report, precompute.stdout
-    assert int(report[2]) == len(dataset.customers) and int(report[1]) == int(report[3]) > 0
-    server = Server(env, home / "server.log")
-    yield server
-    server.stop()
+    explained, customers, by_llm = (int(group) for group in report.groups())
+    assert customers == len(dataset.customers) and explained == by_llm > 0
+    return sqlite_server
 
 
 def test_rank_serves_precomputed_llm_text_without_calling_the_llm(
@@ -82,7 +66,7 @@ def test_rank_serves_precomputed_llm_text_without_calling_the_llm(
     for precomputed in explained[:TOP]:
         assert precomputed["source"] == "llm", precomputed
         assert precomputed["text"] == LLM_TEXT
-        assert precomputed["model"] == "test-llm"
+        assert precomputed["model"] == LLM_MODEL
         assert precomputed["feature_version"].startswith("offer_ranking_v1@")
     # Third offer: not precomputed (top 2 only), so the template, marked as such.
     assert explained[2]["source"] == "template" and explained[2]["fallback_reason"] == "not_cached"

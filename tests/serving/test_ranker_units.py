@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
+from smartstack.featurestore.guarded import FeaturesUnavailable, GuardedReader
 from smartstack.featurestore.online import OnlineFeatures
 from smartstack.featurestore.rows import ReadTimeout
 from smartstack.messaging.cache import ExplanationCache
@@ -20,9 +22,10 @@ from smartstack.messaging.explanation import Explanation, Source
 from smartstack.messaging.facts import ExplanationFacts
 from smartstack.serving.caps import FrequencyCaps, LastServed
 from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
-from smartstack.serving.ranker import FeaturesUnavailable, GuardedReader, Ranker
+from smartstack.serving.ranker import Ranker
 from smartstack.serving.schemas import RankRequest, Tier
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
+from smartstack.serving.state import ServingState
 
 AT = datetime(2026, 6, 29, 12, tzinfo=UTC)
 NAMES = ["value_score", "offer_category_share_30d", "type_fit"]
@@ -54,12 +57,15 @@ CATALOG = OfferCatalog(
         offer("B", "travel", popularity=0.2),
         offer("C", "travel", products="Platinum", popularity=0.9),
         offer("D", "gas", popularity=0.1),
-    ]
+    ],
+    card_products=ALL.split(","),
 )
 
 
-class Models:
-    current = None
+class State:
+    """The serving state without a model: the rules rank."""
+
+    current = ServingState(model=None, catalog=CATALOG)
 
 
 class Snapshots:
@@ -98,30 +104,43 @@ def unavailable(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineF
     raise FeaturesUnavailable("feature_store_timeout")
 
 
+class RecordingExplainer(Explainer):
+    """The real explainer, noting for which offers it had to build facts (and how)."""
+
+    def __init__(self) -> None:
+        super().__init__(vocabulary=SYNTHETIC, cache=ExplanationCache())
+        self.built: list[tuple[str, str]] = []
+
+    def template(self, facts: ExplanationFacts) -> Explanation:
+        self.built.append(("template", facts.offer.offer_id))
+        return super().template(facts)
+
+    def explain(self, facts: ExplanationFacts, **kwargs: object) -> Explanation:
+        self.built.append(("explain", facts.offer.offer_id))
+        return super().explain(facts)
+
+
 def ranker(  # noqa: ANN001
     read,
     quiz: dict[str, str] | None = None,
     cap: int = 0,
-    explain=None,
+    explainer: Explainer | None = None,
     explain_top: int = 0,
-    cached=None,
 ) -> tuple[Ranker, Snapshots]:
     snapshots = Snapshots()
     return (
         Ranker(
             read_features=read,
-            catalog=CATALOG,
-            models=Models(),  # type: ignore[arg-type]
+            state=State(),  # type: ignore[arg-type]
             rules=lambda matrix, names: matrix[:, 0],
             rules_version="test",
-            quiz_favourites=quiz or {},
+            favourite=(quiz or {}).get,
             caps=FrequencyCaps(cap, 3600, 100),
             last_served=LastServed(100),
             snapshots=snapshots,  # type: ignore[arg-type]
             reasons_per_offer=3,
-            explain=explain,
+            explainer=explainer,
             explain_top=explain_top,
-            cached_explanations=cached,
         ),
         snapshots,
     )
@@ -212,8 +231,8 @@ def test_snapshot_writer_writes_features_and_nulls(tmp_path: Path) -> None:
 
 
 def test_top_offers_carry_explanations_grounded_in_the_customers_features() -> None:
-    explainer = Explainer(cache=ExplanationCache())
-    rank, _ = ranker(features(), explain=explainer.lookup, explain_top=2)
+    explainer = Explainer(vocabulary=SYNTHETIC, cache=ExplanationCache())
+    rank, _ = ranker(features(), explainer=explainer, explain_top=2)
     response = rank.rank(request())
     explained = [o.explanation for o in response.offers]
     assert [e is not None for e in explained] == [True, True, False]
@@ -226,13 +245,7 @@ def test_top_offers_carry_explanations_grounded_in_the_customers_features() -> N
 
 
 def test_cached_text_answers_before_any_facts_are_built() -> None:
-    explainer = Explainer(cache=ExplanationCache())
-    built: list[str] = []
-
-    def lookup(facts: ExplanationFacts) -> Explanation:
-        built.append(facts.offer.offer_id)
-        return explainer.lookup(facts)
-
+    explainer = RecordingExplainer()
     version = "offer_ranking_v1@20260628T000000"
     precomputed = Explanation(
         customer_id="CUST-1",
@@ -243,30 +256,32 @@ def test_cached_text_answers_before_any_facts_are_built() -> None:
         model=None,
     )
     explainer.cache.put(precomputed)
-    rank, _ = ranker(features(), explain=lookup, explain_top=2, cached=explainer.cached_many)
+    rank, _ = ranker(features(), explainer=explainer, explain_top=2)
     response = rank.rank(request())
     by_offer = {o.offer_id: o.explanation for o in response.offers[:2]}
     assert by_offer["B"].text == precomputed.text and by_offer["B"].source == "llm"
-    assert built == [o for o in by_offer if o != "B"]  # facts only for the offer not cached
-    # An override (the precompute job's LLM path) always builds facts, cache or not.
-    built.clear()
-    rank.rank(request(), explain=lookup)
-    assert sorted(built) == sorted(by_offer)
+    # Facts only for the offer not cached, and only the template for it.
+    assert explainer.built == [("template", o) for o in by_offer if o != "B"]
+    # Live explanations (the precompute job's path) build facts for every offer shown.
+    explainer.built.clear()
+    rank.rank(request(k=2), live_explanations=True)
+    assert sorted(explainer.built) == sorted(("explain", o) for o in by_offer)
 
 
 def test_tiers_without_the_customers_features_carry_no_explanation() -> None:
-    explainer = Explainer(cache=ExplanationCache())
-    rank, _ = ranker(features(found=False), explain=explainer.lookup, explain_top=3)
+    rank, _ = ranker(features(found=False), explainer=RecordingExplainer(), explain_top=3)
     response = rank.rank(request("CUST-N"))
     assert response.tier is Tier.popularity
     assert all(o.explanation is None for o in response.offers)
 
 
 def test_a_failing_explanation_never_fails_the_ranking() -> None:
-    def broken(facts: ExplanationFacts) -> Explanation:
-        raise RuntimeError("template bug")
+    class Broken(Explainer):
+        def template(self, facts: ExplanationFacts) -> Explanation:
+            raise RuntimeError("template bug")
 
-    rank, _ = ranker(features(), explain=broken, explain_top=3)
+    broken = Broken(vocabulary=SYNTHETIC, cache=ExplanationCache())
+    rank, _ = ranker(features(), explainer=broken, explain_top=3)
     response = rank.rank(request())
     assert [o.offer_id for o in response.offers] == ["D", "B", "A"]
     assert all(o.explanation is None for o in response.offers)

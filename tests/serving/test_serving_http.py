@@ -1,11 +1,12 @@
 """The ranking service over HTTP, on the SQLite online store: ranking, eligibility, caps, cold
-start, model swap and removal, bad input, health, metrics and the ranking log."""
+start, model swap and removal through ``/admin/reload``, bad input, health, metrics and the
+ranking log."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -38,7 +39,7 @@ def test_ranks_with_the_champion_and_explains(sqlite_server: Server, dataset: Da
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["tier"] == "model"
-    assert body["model"] == {"name": "offer-ranker", "version": "1"}
+    assert body["model"] == {"name": "offer-ranker", "version": sqlite_server.registry.champion()}
     assert [o["rank"] for o in body["offers"]] == [1, 2, 3, 4, 5]
     scores = [o["score"] for o in body["offers"]]
     assert scores == sorted(scores, reverse=True)
@@ -144,7 +145,7 @@ def test_health_metrics_and_docs(sqlite_server: Server) -> None:
 def test_every_ranking_is_logged_with_its_features(sqlite_server: Server, dataset: Dataset) -> None:
     customer = customer_with(dataset, "Gold", nth=3)
     body = sqlite_server.rank(customer, k=4).json()
-    folder = Path(sqlite_server.env["SMARTSTACK_HOME"]) / "serving" / "snapshots"
+    folder = sqlite_server.settings.home / "serving" / "snapshots"
 
     def logged() -> pd.DataFrame | None:
         if not folder.exists():
@@ -155,49 +156,77 @@ def test_every_ranking_is_logged_with_its_features(sqlite_server: Server, datase
 
     rows = wait_for(logged, timeout=30).sort_values("rank")
     assert list(rows.offer_id) == [o["offer_id"] for o in body["offers"]]
-    assert set(rows.model_version) == {"1"} and set(rows.tier) == {"model"}
+    assert set(rows.model_version) == {body["model"]["version"]} and set(rows.tier) == {"model"}
     assert all(len(f) == len(dataset.feature_names) for f in rows.features)
 
 
-def test_alias_change_is_picked_up_without_failing_requests(
+def test_a_new_champion_swaps_in_under_load_and_every_answer_is_scored(
     sqlite_server: Server, dataset: Dataset
 ) -> None:
-    customer = customer_with(dataset, "Platinum", nth=2)
-    statuses: list[int] = []
+    """Requests run while ``/admin/reload`` swaps the model: each one answers 200 from the
+    model tier with offers, scored by the old version or the new one, never by neither. Each
+    request is for another customer, so no frequency cap empties a ranking."""
+    customers = list(dataset.customers.customer_id)
+    before = sqlite_server.registry.champion()
+    answers: list[tuple[int, str | None, str | None, int]] = []
     stop = threading.Event()
 
     def load() -> None:
         with httpx.Client(base_url=sqlite_server.url, timeout=10) as client:
-            body = {
-                "customer_id": customer,
-                "context": {"channel": "app", "timestamp": REQUEST_TIME},
-            }
-            while not stop.is_set():
-                statuses.append(client.post("/rank", json=body).status_code)
+            for customer in itertools.cycle(customers):
+                if stop.is_set():
+                    return
+                body = {
+                    "customer_id": customer,
+                    "context": {"channel": "app", "timestamp": REQUEST_TIME},
+                    "k": 3,
+                }
+                response = client.post("/rank", json=body)
+                answer = response.json() if response.status_code == 200 else {}
+                answers.append((
+                    response.status_code,
+                    answer.get("tier"),
+                    answer.get("model", {}).get("version"),
+                    len(answer.get("offers", [])),
+                ))  # fmt: skip
 
     traffic = threading.Thread(target=load)
     traffic.start()
     try:
-        version = dataset.registry.register(dataset.training_frame, dataset.feature_names, trees=8)
-        dataset.registry.set_champion(version)
-        wait_for(lambda: sqlite_server.rank(customer).json()["model"]["version"] == version)
+        wait_for(lambda: len(answers) >= 20)
+        version = sqlite_server.registry.register(
+            dataset.training_frame, dataset.feature_names, trees=8
+        )
+        sqlite_server.registry.set_champion(version)
+        reloaded = sqlite_server.reload()
+        assert (reloaded["version"], reloaded["changed"]) == (version, True)
+        served = len(answers)
+        wait_for(lambda: len(answers) >= served + 20)
     finally:
         stop.set()
         traffic.join()
-    assert statuses and set(statuses) == {200}
+        sqlite_server.registry.set_champion(before)
+        sqlite_server.reload()
+    assert {status for status, *_ in answers} == {200}
+    assert {tier for _, tier, _, _ in answers} == {"model"}
+    assert all(count == 3 for *_, count in answers)
+    versions = [v for _, _, v, _ in answers]
+    assert set(versions) == {before, version}
+    # Once the new version answered, the old one never did again.
+    assert before not in versions[versions.index(version):]
 
 
 def test_removed_model_falls_back_to_smartscore(sqlite_server: Server, dataset: Dataset) -> None:
     customer = customer_with(dataset, "Gold", nth=5)
-    client = dataset.registry.client()
-    champion = client.get_model_version_by_alias("offer-ranker", "champion").version
+    client = sqlite_server.registry.client()
+    champion = sqlite_server.registry.champion()
     client.delete_registered_model_alias("offer-ranker", "champion")
     try:
-        body = wait_for(
-            lambda: (b := sqlite_server.rank(customer, k=3).json())["tier"] == "smartscore" and b
-        )
-        assert body["model"]["name"] == "smartscore"
+        assert sqlite_server.reload()["version"] is None
+        body = sqlite_server.rank(customer, k=3).json()
+        assert body["tier"] == "smartscore" and body["model"]["name"] == "smartscore"
         assert len(body["offers"]) == 3
     finally:
-        dataset.registry.set_champion(champion)
-    wait_for(lambda: sqlite_server.rank(customer).json()["tier"] == "model")
+        sqlite_server.registry.set_champion(champion)
+        assert sqlite_server.reload()["version"] == champion
+    assert sqlite_server.rank(customer).json()["tier"] == "model"

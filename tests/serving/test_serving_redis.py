@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Dataset, RedisProcess, Server, online_store
+from conftest import TEST_SERVING, Dataset, Server, configured
+
+from smartstack.featurestore import store
+from smartstack.settings import OnlineStore
+from tests.conftest import RedisProcess
 
 pytestmark = pytest.mark.slow
 
@@ -21,15 +25,16 @@ pytestmark = pytest.mark.slow
 def redis_server(
     redis: RedisProcess, dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    port = redis.port
-    home: Path = tmp_path_factory.mktemp("serving-redis")
-    env = online_store(
-        home,
-        dataset,
-        SMARTSTACK_ONLINE_STORE="redis",
-        REDIS_URL=f"redis://127.0.0.1:{port}/0",
+    root: Path = tmp_path_factory.mktemp("serving-redis")
+    copied = dataset.built.copy(root / "home")
+    settings = configured(copied, serving={**TEST_SERVING, "frequency_cap": 0}).model_copy(
+        update={"online_store": OnlineStore.redis, "redis_url": redis.url}
     )
-    server = Server({**env, "SMARTSTACK_SERVING_FREQUENCY_CAP": "0"}, home / "server.log")
+    # A registry of its own: the copy's records the SQLite store's loads, not this store's.
+    (settings.home / "feast" / "registry.db").unlink()
+    store.apply(settings)
+    store.materialize(settings)
+    server = Server(settings, root / "server.log")
     yield server
     server.stop()
 

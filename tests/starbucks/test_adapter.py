@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from smartstack.cli import app
 from smartstack.data.schema import RAW_SCHEMAS
-from smartstack.data.starbucks import SourceError, ingest
+from smartstack.datasets.starbucks.reader import SourceError, ingest
 from smartstack.settings import get_settings
 
 START = date(2018, 8, 1)

@@ -10,7 +10,6 @@ import pytest
 from smartstack.datasets import UnknownDataset, active, feature_service_name
 from smartstack.features.dbt import dbt_vars
 from smartstack.settings import Settings
-from smartstack.training.config import load_config
 
 
 def test_another_data_set_gets_its_own_home_unless_one_is_given(tmp_path: Path) -> None:
@@ -35,7 +34,8 @@ def test_dbt_gets_the_data_set_and_its_as_of_interval(tmp_path: Path) -> None:
 
 
 def test_params_yaml_overrides_per_data_set_key_by_key() -> None:
-    base, starbucks = load_config(dataset="synthetic"), load_config(dataset="starbucks")
+    base = Settings(dataset="synthetic").training
+    starbucks = Settings(dataset="starbucks").training
     assert base.split.train_before_hour is None and base.experiment == "offer-ranker"
     assert starbucks.split.train_before_hour == 504
     assert starbucks.split.validation_customers == 0.2

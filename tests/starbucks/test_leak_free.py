@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from starbucks_sample import TRAIN_CUSTOMERS, Run, write_sample
 
-from smartstack.data.starbucks import ingest
-from smartstack.datasets import spec
+from smartstack.datasets import by_name
+from smartstack.datasets.starbucks.reader import ingest
 from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.settings import Settings
@@ -61,7 +61,7 @@ def cut_home(
 def marts(home: Path) -> dict[str, pd.DataFrame]:
     folder = home / "data" / "features"
     return {name: pd.read_parquet(folder / f"{name}.parquet")
-            for name in spec("starbucks").feature_marts}
+            for name in by_name("starbucks").feature_marts}
 
 
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:

@@ -39,7 +39,7 @@ CLICKSTREAM_EVENTS: tuple[str, ...] = (
 )
 DEVICE_CATEGORIES: tuple[str, ...] = ("mobile", "desktop", "tablet")
 REWARD_PREFERENCES: tuple[str, ...] = ("rewards", "discounts")
-# The public Starbucks rewards-offer data set (smartstack.data.starbucks): its offer types,
+# The public Starbucks rewards-offer data set (smartstack.datasets.starbucks): its offer types,
 # the channels an offer is sent through, and the stated genders of its profiles.
 STARBUCKS_OFFER_TYPES: tuple[str, ...] = ("bogo", "discount", "informational")
 STARBUCKS_CHANNELS: tuple[str, ...] = ("email", "mobile", "social", "web")

@@ -58,7 +58,6 @@ SCHEMA_PART = "schema.parquet"
 
 
 def feedback_dir(settings: Settings) -> Path:
-    assert settings.data_dir is not None
     return settings.data_dir / "feedback"
 
 

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from smartstack.paths import DBT_PROJECT_DIR
+from smartstack.data.manifest import Manifest
+from smartstack.datasets import active
 from smartstack.settings import Settings, Warehouse
 
 # Manifest keys passed to dbt as vars of the same name.
@@ -27,10 +28,9 @@ class FeatureBuildError(Exception):
     """A problem the user can fix before dbt runs; the message is one sentence."""
 
 
-def project_dir() -> Path:
-    """``dbt_project/`` at the root of the repository this package is installed from."""
-    override = os.environ.get("SMARTSTACK_DBT_PROJECT_DIR")
-    path = Path(override) if override else DBT_PROJECT_DIR
+def project_dir(settings: Settings) -> Path:
+    """The dbt project (``dbt_project/`` of this repository unless the setting moves it)."""
+    path = settings.dbt_project_dir
     if not (path / "dbt_project.yml").is_file():
         raise FeatureBuildError(
             f"no dbt project at {path}: set SMARTSTACK_DBT_PROJECT_DIR to the dbt_project folder"
@@ -54,36 +54,24 @@ def default_target(settings: Settings) -> str:
     return "bigquery" if settings.warehouse == Warehouse.bigquery else "local"
 
 
-def features_dir(settings: Settings) -> Path:
-    """Where the local target writes the feature marts as Parquet (``<data_dir>/features``)."""
-    assert settings.data_dir is not None
-    return settings.data_dir / "features"
-
-
 def check_raw_data(settings: Settings) -> None:
     """Fail with one sentence, before dbt starts, when the data set's raw tables are missing."""
-    from smartstack.datasets import active
-
     dataset = active(settings)
     raw = settings.raw_dir
     missing = [t for t in dataset.raw_tables if not any((raw / t).glob("*.parquet"))]
     if missing:
         every = len(missing) == len(dataset.raw_tables)
         what = "" if every else f" (missing {', '.join(missing)})"
-        raise FeatureBuildError(
-            f"no raw data at {raw}{what}: run `{dataset.ingest_command}` first"
-        )
+        raise FeatureBuildError(f"no raw data at {raw}{what}: run `{dataset.land_command}` first")
 
 
 def manifest_vars(settings: Settings) -> dict[str, str]:
     """The feature window of the data set (its manifest.json), as dbt vars; empty without one,
     so that dbt falls back to the defaults in dbt_project.yml."""
-    assert settings.data_dir is not None
-    path = settings.data_dir / "manifest.json"
-    if not path.is_file():
+    manifest = Manifest.read(settings.data_dir)
+    if manifest is None:
         return {}
-    manifest = json.loads(path.read_text())
-    return {key: manifest[key] for key in MANIFEST_VARS if key in manifest}
+    return {key: manifest.values[key] for key in MANIFEST_VARS if key in manifest.values}
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
@@ -92,7 +80,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     dbt's target/ and logs/ go under ``<home>/dbt`` so that runs on different data sets (tests,
     benchmarks) never share compiled state and the repository stays clean.
     """
-    project = project_dir()
+    project = project_dir(settings)
     env = dict(os.environ)
     env.update(
         DBT_PROJECT_DIR=str(project),
@@ -107,12 +95,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 def profile_environment(settings: Settings) -> dict[str, str]:
     """Only the variables that profiles.yml and the sources read: where the data and the
     warehouse are. Tools that run dbt in a project folder of their own (Cosmos) add just these."""
-    assert settings.data_dir is not None and settings.duckdb_path is not None
     env = {
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "SMARTSTACK_RAW_DIR": str(settings.raw_dir),
         "SMARTSTACK_FEEDBACK_DIR": str(settings.data_dir / "feedback"),
-        "SMARTSTACK_FEATURES_DIR": str(features_dir(settings)),
+        "SMARTSTACK_FEATURES_DIR": str(settings.features_dir),
         "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,
     }
@@ -140,8 +127,6 @@ def dbt_vars(
     """The vars every dbt command of the project gets (``smartstack dbt`` and ``smartstack-dbt``
     alike): which data set it is (it enables that data set's models) and its own vars, the
     feature window, then ``extra_vars``."""
-    from smartstack.datasets import active
-
     dataset = {"dataset": settings.dataset, **active(settings).dbt_vars}
     return {**dataset, **manifest_vars(settings), **(extra_vars or {})}
 
@@ -158,11 +143,15 @@ def run_dbt(
     target = target or default_target(settings)
     if target == "local":
         check_raw_data(settings)
-        assert settings.duckdb_path is not None
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        features_dir(settings).mkdir(parents=True, exist_ok=True)
+        _prepare_local_dirs(settings)
     args = dbt_command(command, settings, target, extra_vars)
     return subprocess.run(args, env=dbt_environment(settings), check=False).returncode
+
+
+def _prepare_local_dirs(settings: Settings) -> None:
+    """The DuckDB file's and the feature files' folders, which dbt-duckdb does not create."""
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.features_dir.mkdir(parents=True, exist_ok=True)
 
 
 # dbt subcommands that take no --vars.
@@ -217,7 +206,5 @@ def exec_main() -> None:
         raise SystemExit(2) from None
     subcommand = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if default_target(settings) == "local" and subcommand not in _READ_ONLY:
-        assert settings.duckdb_path is not None
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        features_dir(settings).mkdir(parents=True, exist_ok=True)
+        _prepare_local_dirs(settings)
     os.execve(command[0], command, {**os.environ, **profile_environment(settings)})

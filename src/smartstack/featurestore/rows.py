@@ -8,6 +8,15 @@ Feast itself writes when it materializes (same table names, entity-key bytes and
 and enforce the serving deadline in the store's client (SQLite's busy timeout, Redis socket
 timeouts) rather than on a thread pool. ``tests/featurestore`` compares them, value for value,
 with Feast's ``online_read`` on both stores.
+
+Reading Feast's layout means using three of its private names: ``_mmh3`` from
+``feast.infra.online_stores.helpers`` (the Redis hash field of a feature),
+``SqliteOnlineStore._get_db_path`` (the SQLite file) and
+``RedisOnlineStore._parse_connection_string`` (the Redis client's arguments). They are why
+``pyproject.toml`` holds feast to ``>=0.67,<0.68``. ``tests/featurestore/test_private_apis.py``
+checks each one without a database and fails, naming the installed version and what to re-check,
+when an upgrade changes it; ``test_one_round_trip_rows_equal_feasts_online_read`` in
+``tests/featurestore/test_feature_store.py`` checks the layout on SQLite and Redis.
 """
 
 from __future__ import annotations

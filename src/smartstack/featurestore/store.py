@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +15,7 @@ from feast.feature_view import DUMMY_ENTITY_NAME
 from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
+from smartstack.data.manifest import Manifest
 from smartstack.datasets import active, feature_service_name
 from smartstack.featurestore.config import PROJECT, REPO_PATH, applying, repo_config
 from smartstack.settings import OnlineStore, Settings, get_settings
@@ -27,7 +28,6 @@ class UnknownFeatureService(LookupError):
 def _prepare_local_dirs(settings: Settings) -> None:
     (settings.home / "feast").mkdir(parents=True, exist_ok=True)
     if settings.online_store is OnlineStore.sqlite:
-        assert settings.sqlite_online_path is not None
         settings.sqlite_online_path.parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -45,7 +45,8 @@ def get_store(settings: Settings | None = None) -> FeatureStore:
 
 def apply(settings: Settings | None = None) -> None:
     """``feast apply`` of the active feature service: register it and exactly what it reads
-    (views, sources, entities) from ``feature_repo/``, and create their online tables.
+    (views, sources, entities) from ``feature_repo/``, with the views serving reads beside it
+    (the data set's catalogue, popularity and quiz), and create their online tables.
 
     ``feature_repo/`` defines the services of every data set; each data set's marts exist only
     where it was built, so registering (and validating the sources of) another data set's
@@ -64,7 +65,9 @@ def apply(settings: Settings | None = None) -> None:
     config = repo_config(settings)
     with applying(settings):
         os.chdir(REPO_PATH)  # as `feast apply` does: module paths are relative to the repo
-        repo = service_contents(parse_repo(REPO_PATH), feature_service_name(settings))
+        repo = service_contents(
+            parse_repo(REPO_PATH), feature_service_name(settings), active(settings).catalogue_views
+        )
         store = FeatureStore(config=config)
         apply_total_with_repo_instance(
             store, PROJECT, store.registry, repo, skip_source_validation=False
@@ -72,9 +75,11 @@ def apply(settings: Settings | None = None) -> None:
     _store_for.cache_clear()
 
 
-def service_contents(repo: RepoContents, service_name: str) -> RepoContents:
+def service_contents(
+    repo: RepoContents, service_name: str, extra_views: Sequence[str] = ()
+) -> RepoContents:
     """The part of ``repo`` one feature service needs: the service, its views (and the views
-    its on-demand views read), their data sources and entities."""
+    its on-demand views read), ``extra_views``, their data sources and entities."""
     services = {s.name: s for s in repo.feature_services}
     if service_name not in services:
         raise UnknownFeatureService(
@@ -82,7 +87,7 @@ def service_contents(repo: RepoContents, service_name: str) -> RepoContents:
             + ", ".join(sorted(services))
         )
     service = services[service_name]
-    wanted = {p.name for p in service.feature_view_projections}
+    wanted = {p.name for p in service.feature_view_projections} | set(extra_views)
     on_demand = [v for v in repo.on_demand_feature_views if v.name in wanted]
     wanted |= {p.name for v in on_demand for p in v.source_feature_view_projections.values()}
     views = [v for v in repo.feature_views if v.name in wanted]
@@ -104,11 +109,8 @@ def service_contents(repo: RepoContents, service_name: str) -> RepoContents:
 
 def snapshot_time(settings: Settings) -> datetime:
     """The data set's snapshot (its end) from the generator/ingestion manifest, else now."""
-    assert settings.data_dir is not None
-    manifest = settings.data_dir / "manifest.json"
-    if manifest.exists():
-        return datetime.fromisoformat(json.loads(manifest.read_text())["snapshot"])
-    return datetime.now(UTC)
+    manifest = Manifest.read(settings.data_dir)
+    return manifest.snapshot if manifest else datetime.now(UTC)
 
 
 def materialize(settings: Settings | None = None, end: datetime | None = None) -> datetime:
@@ -172,8 +174,7 @@ LABEL_COLUMNS = [
 
 def labelled_path(settings: Settings) -> Path:
     """The data set's dbt mart of labelled rows (``training_impressions`` for synthetic)."""
-    assert settings.data_dir is not None
-    return settings.data_dir / "features" / f"{active(settings).labelled_mart}.parquet"
+    return settings.features_dir / f"{active(settings).labelled_mart}.parquet"
 
 
 def labelled_impressions(settings: Settings | None = None) -> pd.DataFrame:

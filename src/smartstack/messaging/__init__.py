@@ -10,7 +10,7 @@ from smartstack.messaging.explainer import Explainer
 from smartstack.messaging.explanation import Explanation, FallbackReason, Source
 from smartstack.messaging.facts import ExplanationFacts, build_facts
 from smartstack.messaging.feedback import RatingSummary, rating_event, summarize_ratings
-from smartstack.messaging.llm import LLMClient, LLMConfig, TokenBudget
+from smartstack.messaging.llm import LLMClient, TokenBudget
 from smartstack.messaging.redaction import Redactor
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "ExplanationFacts",
     "FallbackReason",
     "LLMClient",
-    "LLMConfig",
     "RatingSummary",
     "Redactor",
     "Source",

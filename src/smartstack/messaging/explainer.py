@@ -2,9 +2,10 @@
 
 Two entry points with different promises:
 
-- `cached_many` and `template` are for `/rank`: one cache lookup for the top offers and, for the
-  offers it missed, the template (a few microseconds); `lookup(facts)` does both for one offer.
-  They never call the LLM and never write, so ranking latency holds with explanations on.
+- `for_offers(..., live=False)` is for `/rank`: one cache lookup (`cached_many`) for the top
+  offers and, for the offers it missed, the template (a few microseconds); `lookup(facts)` does
+  both for one offer. They never call the LLM and never write, so ranking latency holds with
+  explanations on.
 - `explain(facts)` may call the LLM (bounded by the client's timeout, retries and deadline) and
   stores the result. The pipeline calls it for every customer's top offers after training
   (`smartstack.serving.precompute`), and `POST /explain` calls it on demand.
@@ -12,6 +13,10 @@ Two entry points with different promises:
 Every prompt is redacted before it is sent and logged only in its redacted form; every answer is
 checked for identifiers and for faithfulness to the facts. Whenever template text replaces LLM
 text, the explanation carries the reason and a warning is logged.
+
+An explainer speaks one data set's language: its `Vocabulary` (from the data set's adapter) is
+what facts are read with, templates written in, prompts labelled with and answers checked
+against, so the same code explains synthetic card offers and Starbucks offers.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from smartstack.datasets import active
+from smartstack.datasets.vocabulary import Vocabulary
 from smartstack.messaging import faithfulness, templates
 from smartstack.messaging.cache import ExplanationCache, default_path
 from smartstack.messaging.explanation import (
@@ -32,13 +40,21 @@ from smartstack.messaging.explanation import (
     Source,
     cache_key,
 )
-from smartstack.messaging.facts import ExplanationFacts
-from smartstack.messaging.llm import LLMClient, LLMConfig, LLMError, TokenBudget
+from smartstack.messaging.facts import ExplanationFacts, build_facts
+from smartstack.messaging.llm import LLMClient, LLMError, TokenBudget
 from smartstack.messaging.prompt import build_messages
 from smartstack.messaging.redaction import Redactor
 from smartstack.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OfferToExplain:
+    """One ranked offer: its catalogue terms and the ranking's (feature, contribution) reasons."""
+
+    terms: Mapping[str, Any]
+    reasons: Sequence[tuple[str, float]]
 
 
 def clean_answer(text: str) -> str:
@@ -47,20 +63,22 @@ def clean_answer(text: str) -> str:
 
 
 class Explainer:
-    """Explains ranked offers; thread-safe, one per process."""
+    """Explains ranked offers of one data set; thread-safe, one per process."""
 
     def __init__(
         self,
         llm: LLMClient | None = None,
         *,
+        vocabulary: Vocabulary,
         cache: ExplanationCache | None = None,
         budget: TokenBudget | None = None,
         redactor: Redactor | None = None,
     ) -> None:
         self.llm = llm
+        self.vocabulary = vocabulary
         self.cache = cache if cache is not None else ExplanationCache()
         self.budget = budget
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor or Redactor(vocabulary)
 
     @classmethod
     def from_settings(
@@ -70,18 +88,23 @@ class Explainer:
         persist: bool = True,
         deadline_s: float | None = None,
     ) -> Explainer:
-        """The LLM from the settings (if any) with the cache under ``<home>/messaging/``.
+        """The LLM from the settings (if any) with the cache under ``<home>/messaging/``, in the
+        vocabulary of the data set the settings point at.
 
         ``deadline_s`` bounds one explanation, retries included (an HTTP caller is waiting).
         """
         s = settings or get_settings()
-        config = LLMConfig.from_settings(s)
-        if config and deadline_s is not None:
-            config = replace(
-                config, timeout_s=min(config.timeout_s, deadline_s), deadline_s=deadline_s
+        config = s.llm
+        if deadline_s is not None:
+            config = config.model_copy(
+                update={"timeout_s": min(config.timeout_s, deadline_s), "deadline_s": deadline_s}
             )
         cache = ExplanationCache(path=default_path(s) if persist else None)
-        return cls(LLMClient(config) if config else None, cache=cache)
+        return cls(
+            LLMClient(config) if config.configured else None,
+            vocabulary=active(s).vocabulary,
+            cache=cache,
+        )
 
     @property
     def model(self) -> str | None:
@@ -98,6 +121,35 @@ class Explainer:
         return self.cache.get_many(
             customer_id, offer_ids, feature_version, self.model or TEMPLATE_MODEL
         )
+
+    def for_offers(
+        self,
+        customer_id: str,
+        features: Mapping[str, Any],
+        feature_version: str,
+        offers: Sequence[OfferToExplain],
+        *,
+        live: bool,
+    ) -> list[Explanation]:
+        """One explanation per offer of a ranking, from the customer's feature values.
+
+        ``live=False`` is the `/rank` path: one cache query for every offer, the template for
+        those it missed (facts are built only for those). ``live=True`` (precompute, `/explain`)
+        builds the facts of every offer and may call the LLM.
+        """
+        row = {**features, "customer_id": customer_id}
+        ids = [str(offer.terms["offer_id"]) for offer in offers]
+        hits = {} if live else self.cached_many(customer_id, ids, feature_version)
+        texts = []
+        for offer_id, offer in zip(ids, offers, strict=True):
+            text = hits.get(offer_id)
+            if text is None:
+                facts = build_facts(
+                    row, offer.terms, offer.reasons, feature_version, self.vocabulary
+                )
+                text = self.explain(facts) if live else self.template(facts)
+            texts.append(text)
+        return texts
 
     def lookup(self, facts: ExplanationFacts) -> Explanation:
         """One offer's cached explanation, else the template at once; never the LLM."""
@@ -124,7 +176,7 @@ class Explainer:
         if self.llm is None:
             result = self._template(facts, FallbackReason.not_configured)
         else:
-            redactor = Redactor.for_customer(pii) if pii else self.redactor
+            redactor = Redactor.for_customer(self.vocabulary, pii) if pii else self.redactor
             result = self._generate(self.llm, facts, redactor)
         self.cache.put(result)
         return result
@@ -132,7 +184,7 @@ class Explainer:
     def _template(
         self, facts: ExplanationFacts, reason: FallbackReason, detail: str | None = None
     ) -> Explanation:
-        rendered = templates.render(facts)
+        rendered = templates.render(facts, self.vocabulary)
         return Explanation(
             customer_id=facts.customer_id,
             offer_id=facts.offer.offer_id,
@@ -160,7 +212,7 @@ class Explainer:
 
     def _generate(self, llm: LLMClient, facts: ExplanationFacts, redactor: Redactor) -> Explanation:
         messages = []
-        for message in build_messages(facts):
+        for message in build_messages(facts, self.vocabulary):
             redacted = redactor.redact(message["content"])
             if redacted.changed:
                 log.warning("redacted %s from the %s prompt", redacted.kinds, message["role"])
@@ -188,7 +240,7 @@ class Explainer:
             return self._fallback(facts, FallbackReason.pii_in_answer, ",".join(found.kinds))
         if completion.truncated:
             return self._fallback(facts, FallbackReason.truncated, text)
-        verdict = faithfulness.check(text, facts)
+        verdict = faithfulness.check(text, facts, self.vocabulary)
         if not verdict.faithful:
             return self._fallback(facts, FallbackReason.unfaithful, f"{verdict.reason}: {text}")
         return Explanation(

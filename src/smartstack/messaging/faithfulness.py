@@ -1,10 +1,12 @@
 """Does a piece of text state only what the facts say?
 
 An LLM writes fluent text and sometimes invents a number ("you spent $120") or a place ("at
-Starbucks"). Before LLM text is shown, every number (money, percentages, multipliers such as
-"3x" or "twice", counts), every merchant category, every merchant name and every other proper
-name it states must match the facts; numbers may be rounded to the precision the text shows.
-Anything else fails the check, and the explainer falls back to the template text.
+Starbucks" in a card offer). Before LLM text is shown, every number (money, percentages,
+multipliers such as "3x" or "twice", counts), every merchant category, every merchant name and
+every other proper name it states must match the facts; numbers may be rounded to the precision
+the text shows. Anything else fails the check, and the explainer falls back to the template text.
+What names a category, which merchants exist, which windows a text may always name and how an
+offer's value is stated come from the data set's `Vocabulary`: the same check on every data set.
 
 The check is deliberately strict: a true but derived number ("10% of $67 is $6.70") fails too,
 because the cost of a rejected good sentence is a template sentence, while the cost of a shown
@@ -13,23 +15,21 @@ wrong number is a customer's trust.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from smartstack.data.catalog import CATEGORIES, category_label
+from smartstack.datasets.vocabulary import Vocabulary
 from smartstack.messaging.facts import (
-    TREND_CAP,
     CategoryActivity,
     ExplanationFacts,
+    OfferHistory,
     ReasonCode,
 )
 
 Unit = Literal["usd", "pct", "x", "n"]
-
-# Windows the features are computed over; text may always name them ("30 days", "3 months").
-WINDOW_NUMBERS = (1.0, 3.0, 7.0, 30.0, 90.0)
 
 _NUMBER_WORDS = {
     "one": 1,
@@ -63,28 +63,10 @@ _QUANTITY = re.compile(
     rf"|\b(?P<nw>{_WORDS})\b",
     re.IGNORECASE,
 )
-
-# Words that name a merchant category, beyond its customer-facing label.
-_CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
-    "dining": ("restaurants?", "dining", "dinners?", "eating out", "takeout"),
-    "coffee_shops": ("coffee( shops?)?", "caf[eé]s?", "lattes?", "espresso"),
-    "travel": ("travel", "trips?", "flights?", "hotels?", "airlines?", "airfare", "vacations?"),
-    "groceries": ("grocer(y|ies)", "supermarkets?"),
-    "gas": ("gas( stations?)?", "fuel"),
-    "streaming": ("streaming", "music"),
-    "online_retail": ("online (shopping|retail|purchases?|stores?)", "e-?commerce"),
-    "entertainment": ("entertainment", "concerts?", "movies?", "cinemas?", "theat(er|re)s?"),
-    "drugstores": ("drugstores?", "pharmac(y|ies)"),
-    "transit": ("transit", "rides?", "taxis?", "metro", "commut(e|es|ing)", "bus(es)?"),
-}
-_CATEGORY_PATTERNS = {
-    c: re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
-    for c, words in _CATEGORY_WORDS.items()
-}
-_MERCHANTS = {m.lower(): m for spec in CATEGORIES.values() for m in spec.merchants}
-_MERCHANT = re.compile(
-    r"\b(?:" + "|".join(re.escape(m) for m in sorted(_MERCHANTS, key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
+# "N times" compares ("3 times as much", "twice the usual") unless it counts ("bought coffee 6
+# times"): followed by none of these words it may state a count as well as a multiplier.
+_COMPARING = re.compile(
+    r"\s+(?:as|more|less|than|the|your|what|bigger|larger|higher|greater)\b", re.IGNORECASE
 )
 # Capitalised words that need no fact behind them.
 _COMMON_CAPITALS = {"i", "points", "cashback", "usd"}
@@ -100,12 +82,12 @@ class Quantity:
     unit: Unit
     tolerance: float = 1e-9
     text: str = ""
+    counts: bool = False  # "6 times" that compares nothing: a multiplier or a count
 
     def matches(self, fact: Quantity) -> bool:
         """Whether this stated number is the fact, rounded; bare numbers may be of any unit."""
-        if self.unit != "n" and self.unit != fact.unit:
-            return False
-        return abs(self.value - fact.value) <= self.tolerance + 1e-9
+        unit_ok = self.unit in ("n", fact.unit) or (self.counts and fact.unit == "n")
+        return unit_ok and abs(self.value - fact.value) <= self.tolerance + 1e-9
 
 
 def _rounding(number: str, scale: float = 1.0) -> float:
@@ -120,92 +102,134 @@ def extract_quantities(text: str) -> list[Quantity]:
     for m in _QUANTITY.finditer(text):
         kind = next(name for name, value in m.groupdict().items() if value and name != "k")
         raw = m[kind]
+        counts = kind in {"x2", "xw"} and not _COMPARING.match(text, m.end())
         if kind in {"twice", "thrice"}:  # words are whole numbers: "twice" may stand for 2.3x
             found.append(Quantity(2.0 if kind == "twice" else 3.0, "x", 0.5, m[0]))
         elif kind in {"xw", "nw"}:
             unit: Unit = "x" if kind == "xw" else "n"
-            found.append(Quantity(float(_NUMBER_WORDS[raw.lower()]), unit, 0.5, m[0]))
+            found.append(Quantity(float(_NUMBER_WORDS[raw.lower()]), unit, 0.5, m[0], counts))
         else:
             scale = 1000.0 if kind == "usd" and m["k"] else 1.0
             value = float(raw.replace(",", "")) * scale
             unit = {"usd": "usd", "usd2": "usd", "pct": "pct", "x": "x", "x2": "x"}.get(kind, "n")
-            found.append(Quantity(value, unit, _rounding(raw, scale), m[0]))
+            found.append(Quantity(value, unit, _rounding(raw, scale), m[0], counts))
     return found
 
 
-def extract_categories(text: str) -> set[str]:
-    return {c for c, pattern in _CATEGORY_PATTERNS.items() if pattern.search(text)}
+@dataclass(frozen=True)
+class _Names:
+    """The vocabulary's names as patterns, compiled once per data set."""
+
+    categories: dict[str, re.Pattern[str]]
+    merchants: dict[str, str]  # lower-cased -> as written
+    merchant: re.Pattern[str] | None
 
 
-def extract_merchants(text: str) -> set[str]:
-    return {_MERCHANTS[m[0].lower()] for m in _MERCHANT.finditer(text)}
+@functools.cache  # one vocabulary per data set, compared by identity
+def _names(vocabulary: Vocabulary) -> _Names:
+    merchants = {m.lower(): m for m in vocabulary.merchants}
+    alternatives = "|".join(re.escape(m) for m in sorted(merchants, key=len, reverse=True))
+    return _Names(
+        categories={
+            name: re.compile(r"\b(?:" + "|".join(c.words) + r")\b", re.IGNORECASE)
+            for name, c in vocabulary.categories.items()
+            if c.words
+        },
+        merchants=merchants,
+        merchant=re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE) if merchants else None,
+    )
+
+
+def extract_categories(text: str, vocabulary: Vocabulary) -> set[str]:
+    """The data set's categories the text names, by any of their words."""
+    return {c for c, pattern in _names(vocabulary).categories.items() if pattern.search(text)}
+
+
+def extract_merchants(text: str, vocabulary: Vocabulary) -> set[str]:
+    """The data set's merchants the text names."""
+    names = _names(vocabulary)
+    if names.merchant is None:
+        return set()
+    return {names.merchants[m[0].lower()] for m in names.merchant.finditer(text)}
 
 
 def _activity_quantities(a: CategoryActivity) -> list[Quantity]:
     out = [
-        Quantity(a.spend_30d, "usd"),
-        Quantity(a.spend_90d, "usd"),
-        Quantity(float(a.txn_count_30d), "n"),
-        Quantity(float(a.txn_count_90d), "n"),
-        Quantity(a.share_90d * 100, "pct"),
+        Quantity(a.recent.spend, "usd"),
+        Quantity(a.longer.spend, "usd"),
+        Quantity(float(a.recent.txn_count), "n"),
+        Quantity(float(a.longer.txn_count), "n"),
     ]
-    if a.prior_monthly_avg is not None and a.trend is not None:
+    if a.share is not None:
+        out.append(Quantity(a.share * 100, "pct"))
+    if a.prior_average is not None and a.trend is not None:
         out += [
-            Quantity(a.prior_monthly_avg, "usd"),
+            Quantity(a.prior_average, "usd"),
             Quantity(a.trend, "x"),
             Quantity(abs(a.trend - 1) * 100, "pct"),
         ]
     return out
 
 
+def _history_quantities(h: OfferHistory) -> list[Quantity]:
+    return [Quantity(float(count), "n") for count in (h.received, h.viewed, h.completed)]
+
+
 def _reason_quantities(r: ReasonCode) -> list[Quantity]:
+    """The reason's value in its unit (a ratio out of range already has none: facts.py)."""
     value = r.value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return []
-    name = r.feature
-    if name.startswith("trend_"):
-        if not 0 < value < TREND_CAP:  # at the cap the ratio is a floor, not a fact
-            return []
+    if r.unit == "x":
         return [Quantity(value, "x"), Quantity(abs(value - 1) * 100, "pct")]
-    if name.startswith("share_") or name == "points_redemption_share":
+    if r.unit == "pct":
         return [Quantity(value * 100, "pct")]
-    if name.startswith("spend_") or name == "avg_ticket_90d":
+    if r.unit == "usd":
         return [Quantity(value, "usd")]
     return [Quantity(float(value), "n")]
 
 
-def allowed_quantities(facts: ExplanationFacts) -> list[Quantity]:
+def allowed_quantities(facts: ExplanationFacts, vocabulary: Vocabulary) -> list[Quantity]:
     """Every number the facts support, in the units a sentence would state it in."""
     offer = facts.offer
-    offer_unit: Unit = {"points": "x", "discount": "pct", "cashback": "usd"}[offer.offer_type]
+    offer_unit = vocabulary.offer_type(offer.offer_type).unit
     out = [
-        Quantity(offer.value, offer_unit),
+        *([Quantity(offer.value, offer_unit)] if offer_unit else []),
         Quantity(offer.min_spend, "usd"),
         *extract_quantities(offer.headline),
         *_activity_quantities(facts.offer_category),
-        Quantity(facts.total_spend_90d, "usd"),
-        *(Quantity(w, "n") for w in WINDOW_NUMBERS),
+        Quantity(facts.total_spend, "usd"),
+        *(Quantity(w, "n") for w in vocabulary.window_numbers),
     ]
+    if offer.duration_days is not None:
+        out.append(Quantity(offer.duration_days, "n"))
     if facts.top_category:
         out += _activity_quantities(facts.top_category)
-    for count in (facts.days_since_last_txn, facts.tenure_months):
+    for count in (facts.days_since_last_txn, facts.tenure):
         if count is not None:
             out.append(Quantity(float(count), "n"))
-    if facts.points_redemption_share is not None:
-        share = facts.points_redemption_share
+    if facts.redeemed_type_share is not None:
+        share = facts.redeemed_type_share
         out += [Quantity(share * 100, "pct"), Quantity((1 - share) * 100, "pct")]
+    if facts.offer_history is not None:
+        out += _history_quantities(facts.offer_history)
     for reason in facts.reason_codes:
         out += _reason_quantities(reason)
     return [Quantity(q.value, q.unit) for q in out]  # facts are exact: no tolerance of their own
 
 
-def _vocabulary(facts: ExplanationFacts, categories: Iterable[str]) -> set[str]:
+def _allowed_words(
+    facts: ExplanationFacts, categories: Iterable[str], vocabulary: Vocabulary
+) -> set[str]:
     """Lower-cased words a capitalised word may be without naming something new."""
     words = set(_COMMON_CAPITALS)
-    phrases = [facts.offer.headline, *(category_label(c) for c in categories)]
-    phrases += [w for c in categories for w in _CATEGORY_WORDS[c]]
+    named = [vocabulary.category(c) for c in categories]
+    phrases = [facts.offer.headline, *(c.label for c in named)]
+    phrases += [w for c in named for w in c.words]
     if facts.card_product:
         phrases.append(facts.card_product)
+    if vocabulary.merchant:
+        phrases.append(vocabulary.merchant)
     for phrase in phrases:
         words.update(w.lower() for w in re.findall(r"[a-zA-Z'&-]+", phrase))
     return words
@@ -226,21 +250,27 @@ class Verdict:
         return "; ".join(self.problems)
 
 
-def check(text: str, facts: ExplanationFacts) -> Verdict:
-    """Every number, category, merchant and proper name in `text` must come from `facts`."""
+def check(text: str, facts: ExplanationFacts, vocabulary: Vocabulary) -> Verdict:
+    """Every number, category, merchant and proper name in `text` must come from `facts`, in
+    the words of the data set's `vocabulary`."""
     problems: list[str] = []
-    allowed = allowed_quantities(facts)
+    allowed = allowed_quantities(facts, vocabulary)
     for q in extract_quantities(text):
         if not any(q.matches(fact) for fact in allowed):
             problems.append(f"number {q.text.strip()!r} is not in the facts")
-    categories = facts.mentioned_categories() | extract_categories(facts.offer.headline)
-    for category in sorted(extract_categories(text) - categories):
-        problems.append(f"category {category_label(category)!r} is not in the facts")
-    for merchant in sorted(extract_merchants(text) - extract_merchants(facts.offer.headline)):
+    headline = facts.offer.headline
+    categories = facts.mentioned_categories() | extract_categories(headline, vocabulary)
+    for category in sorted(extract_categories(text, vocabulary) - categories):
+        label = vocabulary.category(category).label
+        problems.append(f"category {label!r} is not in the facts")
+    merchants = extract_merchants(headline, vocabulary)
+    if vocabulary.merchant:
+        merchants.add(vocabulary.merchant)
+    for merchant in sorted(extract_merchants(text, vocabulary) - merchants):
         problems.append(f"merchant {merchant!r} is not in the facts")
-    vocabulary = _vocabulary(facts, categories)
+    words = _allowed_words(facts, categories, vocabulary)
     for m in _CAPITALISED.finditer(text):
         word = m[0].lower()
-        if word not in vocabulary and not _SENTENCE_START.search(text[: m.start()]):
+        if word not in words and not _SENTENCE_START.search(text[: m.start()]):
             problems.append(f"name {m[0]!r} is not in the facts")
     return Verdict(tuple(dict.fromkeys(problems)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import openai
@@ -26,37 +26,12 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from smartstack.settings import Settings, get_settings
+from smartstack.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
 # Characters per token, to charge the budget when an endpoint reports no usage.
 CHARS_PER_TOKEN = 4
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    """Where and how to call the model. Defaults suit an offline precompute job."""
-
-    model: str
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    timeout_s: float = 4.0
-    attempts: int = 3
-    deadline_s: float = 10.0
-    backoff_initial_s: float = 0.25
-    backoff_max_s: float = 2.0
-    max_tokens: int = 120
-    temperature: float = 0.2
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> LLMConfig | None:
-        """The configured endpoint, or None when neither a base URL nor a key is set."""
-        s = settings or get_settings()
-        if s.openai_base_url is None and s.openai_api_key is None:
-            return None
-        key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
-        return cls(model=s.openai_model, base_url=s.openai_base_url, api_key=key)
 
 
 class LLMError(Exception):
@@ -109,12 +84,12 @@ def _log_retry(state: RetryCallState) -> None:
 class LLMClient:
     """A thread-safe chat-completion caller for one model."""
 
-    def __init__(self, config: LLMConfig) -> None:
+    def __init__(self, config: LLMSettings) -> None:
         self.config = config
         self._client = openai.OpenAI(
             base_url=config.base_url,
             # Local servers need no key, but the client insists on one.
-            api_key=config.api_key or "not-needed",
+            api_key=config.api_key.get_secret_value() if config.api_key else "not-needed",
             timeout=config.timeout_s,
             max_retries=0,
         )

@@ -10,18 +10,19 @@ e-mail and card rules below do not already do, and it misses the 555 phone numbe
 scrubadub's defaults found only the e-mail. Rules cannot recognise an arbitrary name, so names are
 caught three ways: a deny-list of the customer's own known values (`Redactor.for_customer`, from
 the `customer_pii` row), patterns for names in context ("Dear …", "Mr …"), and runs of capitalised
-words that are not the product's own (merchants, card products). A lone first name in free text
-with no deny-list is the one case rules miss; facts carry no free text but the offer headline.
+words that are not the product's own (the data set's merchants and card products, from its
+`Vocabulary`). A lone first name in free text with no deny-list is the one case rules miss; facts
+carry no free text but the offer headline.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from smartstack.data.catalog import CATEGORIES
-from smartstack.data.schema import CARD_PRODUCTS
+from smartstack.datasets.vocabulary import Vocabulary
 
 _STREET_TYPES = (
     "Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|"
@@ -62,11 +63,21 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Two or more capitalised words in a row look like a person's name ("Diego Novak") unless one of
 # them is a word the product itself uses: a merchant, a card product, or a common capitalised word.
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)+\b")
-_PRODUCT_WORDS = frozenset(
-    word.lower()
-    for phrase in (*CARD_PRODUCTS, *(m for spec in CATEGORIES.values() for m in spec.merchants))
-    for word in re.findall(r"[A-Za-z'-]+", phrase)
-) | {"card", "points", "cashback", "offer", "offers", "the", "your", "you", "we"}
+_COMMON_WORDS = frozenset(
+    {"card", "points", "cashback", "offer", "offers", "the", "your", "you", "we"}
+)
+
+
+@functools.cache  # one vocabulary per data set, compared by identity
+def product_words(vocabulary: Vocabulary) -> frozenset[str]:
+    """Lower-cased words of the data set's merchants and card products, and common ones."""
+    return _COMMON_WORDS | frozenset(
+        word.lower()
+        for phrase in (*vocabulary.card_products, *vocabulary.merchants)
+        for word in re.findall(r"[A-Za-z'-]+", phrase)
+    )
+
+
 # Columns of the `customer_pii` table and the placeholder each becomes.
 _PII_COLUMNS = {
     "full_name": "NAME",
@@ -109,8 +120,8 @@ def _known_pattern(value: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
 
 
-def _name_or_keep(match: re.Match[str], kinds: list[str]) -> str:
-    if any(word.lower() in _PRODUCT_WORDS for word in match[0].split()):
+def _name_or_keep(match: re.Match[str], kinds: list[str], product: frozenset[str]) -> str:
+    if any(word.lower() in product for word in match[0].split()):
         return match[0]
     kinds.append("NAME")
     return "[NAME]"
@@ -118,12 +129,15 @@ def _name_or_keep(match: re.Match[str], kinds: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Redactor:
-    """Replaces identifiers with placeholders such as ``[EMAIL]``; stateless and thread-safe."""
+    """Replaces identifiers with placeholders such as ``[EMAIL]``; stateless and thread-safe.
 
+    The `vocabulary` says which capitalised words are the product's own (never a name)."""
+
+    vocabulary: Vocabulary
     known: Mapping[str, str] = field(default_factory=dict)  # value -> placeholder kind
 
     @classmethod
-    def for_customer(cls, pii: Mapping[str, object]) -> Redactor:
+    def for_customer(cls, vocabulary: Vocabulary, pii: Mapping[str, object]) -> Redactor:
         """A redactor that also removes one customer's own values (a `customer_pii` row).
 
         Each part of the name is listed too, so a first name alone is caught as well.
@@ -136,7 +150,7 @@ class Redactor:
             known[value] = kind
             if column == "full_name":
                 known.update({part: kind for part in value.split() if len(part) >= 3})
-        return cls(known=known)
+        return cls(vocabulary, known=known)
 
     def redact(self, text: str) -> Redacted:
         kinds: list[str] = []
@@ -161,5 +175,6 @@ class Redactor:
             text = substitute(self.known[value], _known_pattern(value), text)
         for kind, pattern in _PATTERNS:
             text = substitute(kind, pattern, text)
-        text = _CAPITALISED_RUN.sub(lambda m: _name_or_keep(m, kinds), text)
+        product = product_words(self.vocabulary)
+        text = _CAPITALISED_RUN.sub(lambda m: _name_or_keep(m, kinds, product), text)
         return Redacted(text=text, kinds=tuple(sorted(set(kinds))))

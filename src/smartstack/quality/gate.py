@@ -125,7 +125,6 @@ def run_gate(
     ``max_age`` overrides the freshness age of every suite for this run.
     """
     settings = settings or get_settings()
-    assert settings.data_dir is not None
     stage_suites = load_stage(stage, expectations_dir)
     suites = stage_suites.for_dataset(settings.dataset)
     selected = list(tables or suites)
@@ -189,7 +188,6 @@ def write_reference(
 ) -> dict[str, TableProfile]:
     """Profile the current data and make it the reference (after an accepted change)."""
     settings = settings or get_settings()
-    assert settings.data_dir is not None
     stage_suites = load_stage(stage, expectations_dir)
     suites = stage_suites.for_dataset(settings.dataset)
     profiles: dict[str, TableProfile] = {}

@@ -13,8 +13,10 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
@@ -29,6 +31,8 @@ class ColumnProfile:
 
     @classmethod
     def of(cls, values: pd.Series) -> ColumnProfile:
+        import pandas as pd  # only where a gate runs: `smartstack --help` stays fast
+
         numbers = pd.to_numeric(values, errors="coerce").dropna().astype(float)
         return cls(
             mean=float(numbers.mean()),

@@ -16,7 +16,6 @@ defines three mappings keyed by table name:
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,11 +23,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
-
+from smartstack.data.manifest import Manifest
 from smartstack.quality.state import TableProfile
 
 if TYPE_CHECKING:
+    import pandas as pd
     from great_expectations.expectations import Expectation
 
 Stage = Literal["raw", "features"]
@@ -45,15 +44,10 @@ class Window:
 
     @classmethod
     def from_manifest(cls, data_dir: Path) -> Window:
-        path = data_dir / "manifest.json"
-        if not path.exists():
+        manifest = Manifest.read(data_dir)
+        if manifest is None:
             return cls(snapshot=datetime.now(UTC))
-        manifest = json.loads(path.read_text())
-        return cls(
-            snapshot=datetime.fromisoformat(manifest["snapshot"]),
-            start=_optional_time(manifest.get("start")),
-            impression_start=_optional_time(manifest.get("impression_start")),
-        )
+        return cls(manifest.snapshot, manifest.start, manifest.impression_start)
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ class SuiteInputs:
 
 
 SuiteBuilder = Callable[[SuiteInputs], "list[Expectation]"]
-Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+Prepare = Callable[["pd.DataFrame"], "pd.DataFrame"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +107,3 @@ def _import(path: Path, name: str) -> ModuleType:
     spec.loader.exec_module(module)
     return module
 
-
-def _optional_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

@@ -1,51 +1,53 @@
-"""``POST /admin/reload``: make the ranking service check the registry now.
+"""``POST /admin/reload``: make the ranking service load its state from the registries now.
 
-The service follows the ``champion`` alias by polling every ``model_poll_seconds``; the
-pipeline's last task calls this endpoint instead of waiting for the next poll, so the model it
-just promoted serves the next request. Only local callers may use it, or callers presenting the
-admin token (``SMARTSTACK_SERVING_ADMIN_TOKEN``) when one is configured: it is an operator's
-switch, not part of the public API.
+The service follows the ``champion`` alias and the catalogue's materializations by polling
+every ``model_poll_seconds``; the pipeline's last task calls this endpoint instead of waiting
+for the next poll, so the model it just promoted and the catalogue it just loaded serve the
+next request. Only local callers may use it, or callers presenting the
+admin token (the ``serving.admin_token`` setting, ``SMARTSTACK_SERVING_ADMIN_TOKEN``) when one is
+configured: it is an operator's switch, not part of the public API.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from datetime import datetime
 from http import HTTPStatus
 
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smartstack.serving.client import RELOAD_ROUTE
-from smartstack.serving.model import ModelHolder
+from smartstack.serving.state import Refreshed
 
-__all__ = ["RELOAD_ROUTE", "AdminConfig", "ReloadResponse", "authorize", "reload_champion"]
+__all__ = ["RELOAD_ROUTE", "ReloadResponse", "authorize", "reload_response"]
 
 
 class Forbidden(BentoMLException):
     error_code = HTTPStatus.FORBIDDEN
 
 
-class AdminConfig(BaseSettings):
-    """Who may call the admin endpoints besides local callers."""
-
-    model_config = SettingsConfigDict(env_prefix="SMARTSTACK_SERVING_", extra="ignore")
-
-    admin_token: SecretStr | None = Field(
-        None, description="Bearer token that remote callers of /admin/* must present."
+class CatalogueInfo(BaseModel):
+    offers: int = Field(description="Offers in the catalogue the service ranks from now.")
+    as_of: datetime | None = Field(
+        description="End of the catalogue's latest materialization (null: none recorded)."
     )
+    changed: bool = Field(description="Whether this call swapped in another catalogue.")
 
 
 class ReloadResponse(BaseModel):
     model: str = Field(description="The registered model whose champion the service follows.")
     version: str | None = Field(description="The version serving now; null: no model (fallback).")
     changed: bool = Field(description="Whether this call swapped in another version.")
+    catalogue: CatalogueInfo
 
 
-def authorize(client_host: str | None, authorization: str | None, config: AdminConfig) -> None:
+def authorize(
+    client_host: str | None, authorization: str | None, admin_token: SecretStr | None
+) -> None:
     """Raise :class:`Forbidden` unless the caller is on this machine or has the admin token."""
-    token = config.admin_token.get_secret_value() if config.admin_token else None
+    token = admin_token.get_secret_value() if admin_token else None
     if token and authorization and hmac.compare_digest(authorization, f"Bearer {token}"):
         return
     if client_host is not None and _is_loopback(client_host):
@@ -56,12 +58,18 @@ def authorize(client_host: str | None, authorization: str | None, config: AdminC
     )
 
 
-def reload_champion(models: ModelHolder) -> ReloadResponse:
-    """Check the alias now and swap in the version it points at."""
-    before = models.current.version if models.current else None
-    models.refresh()
-    after = models.current.version if models.current else None
-    return ReloadResponse(model=models.name, version=after, changed=after != before)
+def reload_response(refreshed: Refreshed) -> ReloadResponse:
+    """What a reload did, as the endpoint answers it."""
+    return ReloadResponse(
+        model=refreshed.model,
+        version=refreshed.version,
+        changed=refreshed.model_changed,
+        catalogue=CatalogueInfo(
+            offers=refreshed.offers,
+            as_of=refreshed.catalogue_as_of,
+            changed=refreshed.catalogue_changed,
+        ),
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
-from smartstack.datasets import feature_service_name
+from smartstack.datasets import active, feature_service_name
 from smartstack.featurestore import store
+from smartstack.featurestore.catalogue import QuizAnswers
+from smartstack.featurestore.guarded import GuardedReader
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.messaging.explainer import Explainer
 from smartstack.ranking import smartscore
 from smartstack.serving.caps import Caps, FrequencyCaps, LastServed, RedisFrequencyCaps
-from smartstack.serving.catalog import OfferCatalog, UnknownOffers
-from smartstack.serving.config import ServingConfig
-from smartstack.serving.model import ModelHolder
-from smartstack.serving.quiz import load_favourites
-from smartstack.serving.ranker import GuardedReader, Ranker
+from smartstack.serving.catalog import FeastCatalogue, UnknownOffers
+from smartstack.serving.model import Champion
+from smartstack.serving.ranker import Ranker
 from smartstack.serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -26,31 +26,34 @@ from smartstack.serving.schemas import (
     RankResponse,
 )
 from smartstack.serving.snapshots import SnapshotWriter
+from smartstack.serving.state import Refreshed, ServingStateHolder
 from smartstack.settings import OnlineStore, Settings
 
 log = logging.getLogger(__name__)
 
 
 class RankingApp:
-    """The ranker and the background parts it owns (model poller, snapshot writer, read pool)."""
+    """The ranker and the parts it owns: the serving state and its poller, the feature reader,
+    caps, the ranking-log writer and the explainer."""
 
-    def __init__(
-        self, settings: Settings, config: ServingConfig, *, log_snapshots: bool = True
-    ) -> None:
+    def __init__(self, settings: Settings, *, log_snapshots: bool = True) -> None:
+        config = settings.serving
+        dataset = active(settings)
+        feature_store = store.get_store(settings)
+        timeout_s = config.feature_timeout_ms / 1000
         self._reader = OnlineFeatureReader(
-            store.get_store(settings),
-            feature_service_name(settings),
-            timeout_s=config.feature_timeout_ms / 1000,
+            feature_store, feature_service_name(settings), timeout_s=timeout_s
         )
         names = self._reader.names
-        assert settings.mlflow_tracking_uri is not None
-        self.models = ModelHolder(
-            settings.mlflow_tracking_uri,
-            settings.registered_model_name,
-            config.model_alias,
-            names,
+        self.state = ServingStateHolder(
+            Champion(
+                settings.mlflow_tracking_uri, settings.registered_model_name, config.model_alias,
+                names,
+            ),
+            FeastCatalogue(feature_store, dataset),
             config.model_poll_seconds,
-        )
+            on_catalogue_change=self._reader.refresh,
+        )  # fmt: skip
         self.snapshots = (
             SnapshotWriter(
                 config.snapshot_dir or settings.home / "serving" / "snapshots",
@@ -72,34 +75,33 @@ class RankingApp:
                 config.frequency_cap, config.frequency_window_seconds, config.customers_in_memory
             )
         )
+        self._quiz = (
+            QuizAnswers(feature_store, dataset.quiz_view, timeout_s) if dataset.quiz_view else None
+        )
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
         self.ranker = Ranker(
             read_features=GuardedReader(
                 self._reader.read, config.breaker_failures, config.breaker_reset_seconds
             ),
-            catalog=OfferCatalog.load(settings),
-            models=self.models,
+            state=self.state,
             rules=smartscore.smartscore,
             rules_version=smartscore.VERSION,
-            quiz_favourites=load_favourites(settings),
+            favourite=self._quiz.favourite if self._quiz else None,
             caps=self.caps,
             last_served=LastServed(config.customers_in_memory),
             snapshots=self.snapshots,
             reasons_per_offer=config.reasons_per_offer,
-            explain=self.explainer.template,
+            explainer=self.explainer,
             explain_top=config.explain_top,
-            cached_explanations=self.explainer.cached_many,
         )
-        self.models.start()
+        self.state.start()
         if self.snapshots is not None:
             self.snapshots.start()
-        current = self.models.current
-        log.info("ranking service ready; model: %s", current.version if current else "none")
 
     @property
     def ready(self) -> bool:
         """Ready to answer: everything is loaded and the background parts are running."""
-        return self.models.running and (self.snapshots is None or self.snapshots.running)
+        return self.state.running and (self.snapshots is None or self.snapshots.running)
 
     def rank(self, request: RankRequest) -> RankResponse:
         """Rank, reporting unknown candidates as a validation error on their field (HTTP 400)."""
@@ -112,12 +114,12 @@ class RankingApp:
         """One offer's explanation, generated now if not cached (LLM within its timeout).
 
         Raises :class:`~smartstack.serving.ranker.NotExplainable` (HTTP 404) and
-        :class:`~smartstack.serving.ranker.FeaturesUnavailable` (HTTP 503) for the service.
+        :class:`~smartstack.featurestore.guarded.FeaturesUnavailable` (HTTP 503) for the service.
         """
         at = request.context.timestamp or datetime.now(UTC)
         try:
             ranking, reasons, text = self.ranker.explain_offer(
-                request.customer_id, request.offer_id, at, self.explainer.explain
+                request.customer_id, request.offer_id, at
             )
         except UnknownOffers as exc:
             raise _unknown_offers("ExplainRequest", "offer_id", exc) from None
@@ -130,9 +132,15 @@ class RankingApp:
             explanation=text,
         )
 
+    def reload(self) -> Refreshed:
+        """Load the champion and the catalogue as the registries have them now."""
+        return self.state.refresh(reload_catalogue=True)
+
     def close(self) -> None:
-        self.models.stop()
+        self.state.stop()
         self._reader.close()
+        if self._quiz is not None:
+            self._quiz.close()
         if self.snapshots is not None:
             self.snapshots.close()
         self.explainer.cache.close()

@@ -1,29 +1,35 @@
 """The offer catalogue as serving needs it: validity, eligibility, popularity, category.
 
-Loaded once at start from the raw offers table (the source of truth for terms and eligibility)
-and the dbt offer features (for popularity). It never touches the online store, so the fallback
-tiers that need it keep working when the store is down.
+Built from the data set's catalogue view and popularity feature, read through Feast
+(:func:`smartstack.featurestore.catalogue.catalogue_frame`) when the service loads or reloads its
+state, and then held in memory: the fallback tiers that need it keep working when the online
+store is down.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from feast import FeatureStore
 
-from smartstack.data.schema import CARD_PRODUCTS
-from smartstack.settings import Settings
+from smartstack.datasets.adapter import DatasetAdapter
+from smartstack.featurestore.catalogue import catalogue_frame, materializations
 
-ALL_CARD_PRODUCTS = frozenset(CARD_PRODUCTS)
-# Where each data set's offer popularity comes from: dbt offer mart -> smoothed rate column.
-POPULARITY_SOURCES = {
-    "offer_features": "redemption_rate_smoothed",
-    "starbucks_offer_features": "success_rate_smoothed",
+# What the customer is offered, as explanations quote it (catalogue column -> term).
+OFFER_TERMS = {
+    "offer_id": "offer_id",
+    "headline": "headline",
+    "merchant_category": "merchant_category",
+    "offer_type": "offer_type",
+    "offer_value": "value",
+    "min_spend": "min_spend",
+    "duration_days": "duration_days",
 }
-OFFER_TERMS = ("offer_id", "headline", "merchant_category", "offer_type", "value", "min_spend")
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,8 @@ class Offer:
     offer_id: str
     merchant_category: str
     valid_from: datetime
-    valid_to: datetime | None  # None: no end (Starbucks offers, valid for a window per receipt)
-    card_products: frozenset[str]  # every product when the source names none
+    valid_to: datetime | None  # None: no end (offers valid for a window per receipt)
+    card_products: frozenset[str] | None  # None: open to every card product
     popularity: float  # smoothed redemption rate; 0 when unknown
     # What the customer is offered (headline, type, value, minimum spend): explanations' facts.
     terms: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -47,38 +53,39 @@ class UnknownOffers(ValueError):
 
 
 class OfferCatalog:
-    def __init__(self, offers: Iterable[Offer]) -> None:
+    def __init__(self, offers: Iterable[Offer], card_products: Iterable[str] = ()) -> None:
         self._offers = {o.offer_id: o for o in offers}
+        # Every card product of the data set: an offer listing them all is open to all.
+        self._all_cards = frozenset(card_products)
         # Most popular first; the id breaks ties so the order is stable.
         self.by_popularity: list[str] = sorted(
             self._offers, key=lambda o: (-self._offers[o].popularity, o)
         )
 
     @classmethod
-    def load(cls, settings: Settings) -> OfferCatalog:
-        assert settings.data_dir is not None
-        raw = pd.read_parquet(settings.raw_dir / "offers")
-        popularity: dict[str, float] = {}
-        for mart, rate in POPULARITY_SOURCES.items():
-            stats = settings.data_dir / "features" / f"{mart}.parquet"
-            if not stats.exists():
-                continue
-            frame = pd.read_parquet(stats, columns=["offer_id", "event_timestamp", rate])
-            latest = frame.sort_values("event_timestamp").groupby("offer_id").last()
-            popularity = latest[rate].fillna(0.0).astype(float).to_dict()
-            break
+    def from_frame(cls, frame: pd.DataFrame, card_products: Iterable[str] = ()) -> OfferCatalog:
+        """From the catalogue rows Feast returns (``catalogue_frame``): one per offer."""
         return cls(
-            Offer(
-                offer_id=row.offer_id,
-                merchant_category=row.merchant_category,
-                valid_from=row.valid_from.to_pydatetime(),
-                valid_to=None if pd.isna(row.valid_to) else row.valid_to.to_pydatetime(),
-                card_products=_card_products(row.eligible_card_products),
-                popularity=popularity.get(row.offer_id, 0.0),
-                terms={name: getattr(row, name) for name in OFFER_TERMS},
-            )
-            for row in raw.itertuples(index=False)
+            (
+                Offer(
+                    offer_id=row["offer_id"],
+                    merchant_category=row["merchant_category"],
+                    valid_from=_moment(row["valid_from"]),
+                    valid_to=None if pd.isna(row["valid_to"]) else _moment(row["valid_to"]),
+                    card_products=_card_products(row["eligible_card_products"]),
+                    popularity=float(row["popularity"]),
+                    terms={
+                        term: None if _missing(row[column]) else row[column]
+                        for column, term in OFFER_TERMS.items()
+                    },
+                )
+                for row in frame.to_dict("records")
+            ),
+            card_products,
         )
+
+    def __len__(self) -> int:
+        return len(self._offers)
 
     @property
     def ids(self) -> list[str]:
@@ -102,18 +109,47 @@ class OfferCatalog:
 
     def eligible(self, offer_ids: Sequence[str], card_product: str | None) -> list[str]:
         """Offers the card product may receive; with no known product, only offers open to all."""
-        if card_product is None:
-            return [o for o in offer_ids if self._offers[o].card_products >= ALL_CARD_PRODUCTS]
-        return [o for o in offer_ids if card_product in self._offers[o].card_products]
+        return [o for o in offer_ids if self._open_to(self._offers[o].card_products, card_product)]
+
+    def _open_to(self, cards: frozenset[str] | None, card_product: str | None) -> bool:
+        if cards is None or (self._all_cards and cards >= self._all_cards):
+            return True
+        return card_product is not None and card_product in cards
 
     def popular(self, offer_ids: Iterable[str]) -> list[str]:
         wanted = set(offer_ids)
         return [o for o in self.by_popularity if o in wanted]
 
 
-def _card_products(listed: str | None) -> frozenset[str]:
-    """The card products an offer is open to; a source without card products (Starbucks)
-    restricts nobody."""
-    if listed is None:
-        return ALL_CARD_PRODUCTS
+def _card_products(listed: str | None) -> frozenset[str] | None:
+    """The card products an offer is open to; None (a source without card products) restricts
+    nobody."""
+    if _missing(listed):
+        return None
     return frozenset(p.strip() for p in listed.split(","))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _moment(value: Any) -> datetime:
+    """A catalogue time as an aware UTC datetime (Feast hands back pandas timestamps)."""
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
+
+
+class FeastCatalogue:
+    """The data set's catalogue as the feature store has it (see
+    :mod:`smartstack.featurestore.catalogue`)."""
+
+    def __init__(self, store: FeatureStore, dataset: DatasetAdapter) -> None:
+        self._store = store
+        self._dataset = dataset
+
+    def materializations(self) -> tuple[datetime, ...]:
+        return materializations(self._store, self._dataset.catalogue_views)
+
+    def load(self) -> OfferCatalog:
+        frame = catalogue_frame(self._store, self._dataset)
+        return OfferCatalog.from_frame(frame, self._dataset.card_products)

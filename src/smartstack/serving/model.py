@@ -1,14 +1,11 @@
-"""The registry's champion, loaded at start and swapped when its alias moves.
+"""The registry's champion: which version an alias names, and that version loaded for serving.
 
-Requests read :attr:`ModelHolder.current` once and keep that reference to the end, and the
-poller replaces the attribute in one assignment after the new version is fully loaded, so a
-swap never fails or mixes versions within a request in flight.
+:class:`smartstack.serving.state.ServingStateHolder` asks :class:`Champion` at start, on every
+poll and on ``POST /admin/reload``, and swaps the loaded model in with the rest of the state.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from dataclasses import dataclass
 
 import mlflow
@@ -19,8 +16,6 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
 from smartstack.serving.treepaths import Leaves, TreePaths
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,67 +57,41 @@ def _booster(model: object) -> xgb.Booster:
     return model if isinstance(model, xgb.Booster) else model.get_booster()  # type: ignore[attr-defined]
 
 
-class ModelHolder:
-    """Holds the model behind ``models:/<name>@<alias>`` and follows the alias in the background."""
+class RegistryUnavailable(Exception):
+    """The registry could not be asked (down, erroring): keep serving what is loaded."""
+
+
+class Champion:
+    """The version a registry alias names, and that version loaded for serving."""
 
     def __init__(
-        self,
-        tracking_uri: str,
-        name: str,
-        alias: str,
-        feature_names: list[str],
-        poll_seconds: float,
+        self, tracking_uri: str, name: str, alias: str, feature_names: list[str]
     ) -> None:
         self.name = name
-        self._alias = alias
+        self.alias = alias
         self._tracking_uri = tracking_uri
         self._feature_names = feature_names
-        self._poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="model-poller", daemon=True)
-        self.current: LoadedModel | None = None
 
-    def start(self) -> None:
-        mlflow.set_tracking_uri(self._tracking_uri)
-        mlflow.set_registry_uri(self._tracking_uri)
-        self.refresh()
-        self._thread.start()
+    def version(self) -> str | None:
+        """The version the alias points at; None when the alias (or the model) was removed.
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def refresh(self) -> None:
-        """Swap in the version the alias points at; drop the model if the alias was removed.
-
-        A registry that cannot be reached keeps the current model: only an explicit removal of
-        the alias (or the version) withdraws it.
+        Raises :class:`RegistryUnavailable` when the registry cannot say: only an explicit
+        removal withdraws a model.
         """
         client = MlflowClient(self._tracking_uri, self._tracking_uri)
         try:
-            version = client.get_model_version_by_alias(self.name, self._alias).version
+            return str(client.get_model_version_by_alias(self.name, self.alias).version)
         except Exception as exc:
             if isinstance(exc, MlflowException) and _withdrawn(exc):
-                if self.current is not None:
-                    log.warning("%s@%s is gone: serving without a model", self.name, self._alias)
-                self.current = None
-            else:  # registry down or erroring: keep what we have
-                log.warning("model registry unavailable, keeping the current model: %r", exc)
-            return
-        if self.current is not None and self.current.version == str(version):
-            return
-        try:
-            self.current = self._load(str(version))
-            log.info("serving %s version %s", self.name, version)
-        except Exception:
-            log.exception(
-                "could not load %s version %s; keeping the current one", self.name, version
-            )
+                return None
+            raise RegistryUnavailable(repr(exc)) from exc
 
-    def _load(self, version: str) -> LoadedModel:
+    def load(self, version: str) -> LoadedModel:
+        """The version's booster as flat tables, its inputs mapped onto the service's columns."""
+        # `models:/` URIs resolve against MLflow's process-wide registry: this process serves
+        # one registry, so it is pointed there.
+        mlflow.set_tracking_uri(self._tracking_uri)
+        mlflow.set_registry_uri(self._tracking_uri)
         booster = _booster(mlflow.xgboost.load_model(f"models:/{self.name}/{version}"))
         booster.set_param({"nthread": 1})
         names = booster.feature_names or self._feature_names
@@ -138,6 +107,3 @@ class ModelHolder:
             list(names),
         )
 
-    def _poll(self) -> None:
-        while not self._stop.wait(self._poll_seconds):
-            self.refresh()

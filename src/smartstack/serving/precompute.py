@@ -13,7 +13,6 @@ snapshot and model are skipped, so a rerun only retries what failed for a transi
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,8 +22,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from smartstack.data.manifest import Manifest
 from smartstack.serving.app import RankingApp
-from smartstack.serving.config import ServingConfig
 from smartstack.serving.schemas import RankRequest, RankResponse, RequestContext
 from smartstack.settings import Settings
 
@@ -65,12 +64,8 @@ class PrecomputeReport:
 
 def data_snapshot(settings: Settings) -> datetime | None:
     """The data set's snapshot time (its manifest's ``snapshot``), if it has one."""
-    assert settings.data_dir is not None
-    manifest = settings.data_dir / "manifest.json"
-    if not manifest.exists():
-        return None
-    stamp = json.loads(manifest.read_text()).get("snapshot")
-    return datetime.fromisoformat(stamp).astimezone(UTC) if stamp else None
+    manifest = Manifest.read(settings.data_dir)
+    return manifest.snapshot.astimezone(UTC) if manifest else None
 
 
 def precompute_explanations(
@@ -92,15 +87,17 @@ def precompute_explanations(
         ids = pd.read_parquet(settings.raw_dir / "customers", columns=["customer_id"])
         customers = ids["customer_id"].tolist()
     # A batch job: no one waits on one read, so no request deadline and no breaker shedding.
-    config = ServingConfig(
-        explain_top=top,
-        explain_deadline_s=PRECOMPUTE_DEADLINE_S,
-        feature_timeout_ms=PRECOMPUTE_READ_TIMEOUT_MS,
-        breaker_failures=0,
-        frequency_cap=0,
-        model_poll_seconds=3600,
+    batch = settings.serving.model_copy(
+        update={
+            "explain_top": top,
+            "explain_deadline_s": PRECOMPUTE_DEADLINE_S,
+            "feature_timeout_ms": PRECOMPUTE_READ_TIMEOUT_MS,
+            "breaker_failures": 0,
+            "frequency_cap": 0,
+            "model_poll_seconds": 3600,
+        }
     )
-    app = RankingApp(settings, config, log_snapshots=False)
+    app = RankingApp(settings.model_copy(update={"serving": batch}), log_snapshots=False)
     report = PrecomputeReport()
     started = time.perf_counter()
     context = RequestContext.model_construct(channel=PRECOMPUTE_CHANNEL, timestamp=when)
@@ -113,7 +110,7 @@ def precompute_explanations(
             k=top,
             explain=True,
         )
-        return app.ranker.rank(request, explain=app.explainer.explain, record=False)
+        return app.ranker.rank(request, live_explanations=True, record=False)
 
     try:
         with ThreadPoolExecutor(threads, thread_name_prefix="precompute") as pool:

@@ -9,6 +9,8 @@
 
 Without features the card product is unknown, so the non-personal tiers only show offers open
 to every card product; a replayed ranking was already filtered for the customer's product.
+Each request reads the serving state (model and catalogue) once, so a reload never mixes two of
+them within one ranking.
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-import pybreaker
 
+from smartstack.featurestore.guarded import FeaturesUnavailable, ReadFeatures
 from smartstack.featurestore.online import OnlineFeatures
-from smartstack.featurestore.rows import ReadTimeout
+from smartstack.messaging.explainer import Explainer, OfferToExplain
 from smartstack.messaging.explanation import Explanation
-from smartstack.messaging.facts import ExplanationFacts, build_facts
 from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
-from smartstack.serving.model import LoadedModel, ModelHolder
+from smartstack.serving.model import LoadedModel
+from smartstack.serving.reasons import reason_codes
 from smartstack.serving.schemas import (
     ModelInfo,
     OfferExplanation,
@@ -41,163 +43,92 @@ from smartstack.serving.schemas import (
     Tier,
 )
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
+from smartstack.serving.state import ServingState, ServingStateHolder
 from smartstack.serving.treepaths import Leaves
 
 log = logging.getLogger(__name__)
 
-ReadFeatures = Callable[[str, Sequence[str], datetime], OnlineFeatures]
 Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
-# Explanation for one ranked offer: `Explainer.template` on the request path for offers the
-# cache missed (never an LLM call), `Explainer.explain` for precompute and `/explain`.
-Explain = Callable[[ExplanationFacts], Explanation]
-# The cached explanations of (customer, offers, feature version) by offer id:
-# `Explainer.cached_many`, one lookup per ranking.
-CachedExplanations = Callable[[str, list[str], str], dict[str, Explanation]]
+# A customer's stated favourite category, for customers the online store does not know.
+Favourite = Callable[[str], str | None]
 
 
 class NotExplainable(ValueError):
     """The customer or offer has nothing to ground an explanation in (HTTP 404)."""
 
 
-class FeaturesUnavailable(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-class _LogStateChanges(pybreaker.CircuitBreakerListener):
-    def state_change(
-        self,
-        cb: pybreaker.CircuitBreaker,
-        old: pybreaker.CircuitBreakerState | None,
-        new: pybreaker.CircuitBreakerState,
-    ) -> None:
-        log.warning("%s circuit: %s -> %s", cb.name, old.name if old else None, new.name)
-
-
-class GuardedReader:
-    """Online reads behind a circuit breaker: a failed read becomes a fallback tier, not an error.
-
-    The deadline is the store client's own timeout (``OnlineFeatureReader``'s ``timeout_s``:
-    SQLite's lock wait, Redis socket timeouts), so the read runs on the caller's thread with no
-    hand-off to a pool. After ``breaker_failures`` failed reads in a row the circuit opens
-    (pybreaker): reads fail at once, so requests go straight to the fallback tiers instead of
-    each waiting out the deadline, until a trial read after ``breaker_reset_s`` succeeds.
-    ``breaker_failures=0`` never opens it (batch jobs, where nobody waits on one read).
-    """
-
-    def __init__(
-        self, read: ReadFeatures, breaker_failures: int = 5, breaker_reset_s: float = 2.0
-    ) -> None:
-        self._read = read
-        self._breaker = (
-            pybreaker.CircuitBreaker(
-                fail_max=breaker_failures,
-                reset_timeout=breaker_reset_s,
-                listeners=[_LogStateChanges()],
-                name="online-store",
-            )
-            if breaker_failures
-            else None
-        )
-
-    def __call__(self, customer_id: str, offer_ids: Sequence[str], at: datetime) -> OnlineFeatures:
-        try:
-            if self._breaker is None:
-                return self._read(customer_id, offer_ids, at)
-            return self._breaker.call(self._read, customer_id, offer_ids, at)
-        except pybreaker.CircuitBreakerError:
-            raise FeaturesUnavailable("feature_store_circuit_open") from None
-        except ReadTimeout:
-            raise FeaturesUnavailable("feature_store_timeout") from None
-        except Exception as exc:
-            log.warning("online feature read failed: %r", exc)
-            raise FeaturesUnavailable("feature_store_error") from exc
-
-
 @dataclass(frozen=True)
-class _Ranking:
+class Ranking:
+    """One ranking before it becomes a response: every eligible offer, best first."""
+
     tier: Tier
     model: ModelInfo
-    offer_ids: list[str]  # every eligible offer, best first
+    offer_ids: list[str]
     scores: np.ndarray
     features: np.ndarray | None = None  # rows aligned with offer_ids
     scorer: LoadedModel | None = None  # the model that scored them, for reasons
     leaves: Leaves | None = None  # the leaves each offer reached in the scorer's trees
     online: OnlineFeatures | None = None  # the customer's values, for explanations
 
+    def reasons(self, n: int, per_offer: int) -> list[list[Reason]]:
+        """Reason codes of the first ``n`` offers (a model tier's only)."""
+        if self.scorer is None or self.features is None or self.leaves is None:
+            return [[] for _ in range(n)]
+        return reason_codes(self.scorer, self.features, self.leaves, n, per_offer)
+
 
 class Ranker:
     def __init__(
         self,
         read_features: ReadFeatures,
-        catalog: OfferCatalog,
-        models: ModelHolder,
+        state: ServingStateHolder,
         rules: Rules,
         rules_version: str,
-        quiz_favourites: dict[str, str],
+        favourite: Favourite | None,
         caps: Caps,
         last_served: LastServed,
         snapshots: SnapshotWriter | None,
         reasons_per_offer: int,
-        explain: Explain | None = None,
+        explainer: Explainer | None = None,
         explain_top: int = 0,
-        cached_explanations: CachedExplanations | None = None,
     ) -> None:
         self._read = read_features
-        self._catalog = catalog
-        self._models = models
+        self._state = state
         self._rules = rules
         self._rules_info = ModelInfo(name="smartscore", version=rules_version)
-        self._quiz = quiz_favourites
+        self._favourite = favourite
         self._caps = caps
         self._last_served = last_served
         self._snapshots = snapshots
         self._reasons = reasons_per_offer
-        self._explain_fn = explain
+        self._explainer = explainer
         self._explain_top = explain_top
-        self._cached = cached_explanations
 
     def rank(
-        self, request: RankRequest, *, explain: Explain | None = None, record: bool = True
+        self, request: RankRequest, *, live_explanations: bool = False, record: bool = True
     ) -> RankResponse:
         """Rank; raises :class:`~smartstack.serving.catalog.UnknownOffers` on bad candidates.
 
-        ``explain`` overrides the service's explanation source (precompute passes the LLM path);
-        ``record=False`` ranks without counting it as served (no caps, cache or snapshot).
+        ``live_explanations`` builds every explanation now, with the LLM where configured (the
+        precompute job); otherwise cached text or the template. ``record=False`` ranks without
+        counting it as served (no caps, last-served cache or ranking log).
         """
         started = time.perf_counter()
+        state = self._state.current
         at = request.context.timestamp or datetime.now(UTC)
         customer = request.customer_id
-        candidates = list(dict.fromkeys(request.candidate_offer_ids or self._catalog.ids))
-        self._catalog.check_known(candidates)
-        offers = self._catalog.valid_at(candidates, at)
+        catalog = state.catalog
+        candidates = list(dict.fromkeys(request.candidate_offer_ids or catalog.ids))
+        catalog.check_known(candidates)
+        offers = catalog.valid_at(candidates, at)
         if record:
             offers = self._caps.allowed(customer, offers)
-        try:
-            features = self._read(customer, offers, at) if offers else None
-        except FeaturesUnavailable as exc:
-            ERRORS.labels(kind=exc.kind).inc()
-            ranking = self._replay(customer, offers) or self._popular(offers)
-        else:
-            if features is None:  # nothing valid and under its cap: nothing to read or score
-                ranking = self._nothing()
-            elif features.customer_found:
-                ranking = self._personal(offers, features)
-            else:
-                ranking = self._cold_start(customer, offers)
-
+        ranking = self._chain(state, customer, offers, at)
         top = ranking.offer_ids[: request.k]
-        reasons = self._reason_codes(ranking, len(top))
-        # The service's own explanation source may answer from the cache before any facts are
-        # built (most rankings' text was precomputed); an override (precompute) always builds.
-        cached = self._cached if explain is None else None
-        explain = explain or self._explain_fn
+        reasons = ranking.reasons(len(top), self._reasons)
         texts = (
-            self._explanations(
-                customer, ranking, top, reasons, explain, self._explain_top, cached
-            )
-            if request.explain and explain is not None
+            self._explanations(customer, catalog, ranking, top, reasons, live_explanations)
+            if request.explain
             else []
         )
         # Our own values, already of the declared types: constructed without validation.
@@ -225,32 +156,77 @@ class Ranker:
         LATENCY.labels(tier=ranking.tier.value).observe(time.perf_counter() - started)
         return response
 
+    def _chain(
+        self, state: ServingState, customer: str, offers: list[str], at: datetime
+    ) -> Ranking:
+        if not offers:  # nothing valid and under its cap: nothing to read or score
+            return self._nothing(state)
+        try:
+            features = self._read(customer, offers, at)
+        except FeaturesUnavailable as exc:
+            ERRORS.labels(kind=exc.kind).inc()
+            return self._replay(customer, offers) or _popular(state.catalog, offers)
+        if features.customer_found:
+            return self._personal(state, offers, features)
+        return self._cold_start(state.catalog, customer, offers)
+
     def explain_offer(
-        self, customer: str, offer_id: str, at: datetime, explain: Explain
-    ) -> tuple[_Ranking, list[Reason], OfferExplanation]:
-        """One offer scored and explained for one customer, as `/rank` would have ranked it.
+        self, customer: str, offer_id: str, at: datetime
+    ) -> tuple[Ranking, list[Reason], OfferExplanation]:
+        """One offer scored and explained now (the LLM where configured), as `/rank` would
+        have ranked it.
 
         Raises :class:`NotExplainable` when the customer has no features or the offer is not
         open to their card, :class:`FeaturesUnavailable` when the store cannot be read.
         """
-        self._catalog.check_known([offer_id])
+        state = self._state.current
+        state.catalog.check_known([offer_id])
         features = self._read(customer, [offer_id], at)
         if not features.customer_found:
             raise NotExplainable(f"customer {customer} has no features in the online store")
-        ranking = self._personal([offer_id], features)
+        ranking = self._personal(state, [offer_id], features)
         if not ranking.offer_ids:
             raise NotExplainable(f"offer {offer_id} is not open to this customer's card")
-        (reasons,) = self._reason_codes(ranking, 1)
-        texts = self._explanations(customer, ranking, [offer_id], [reasons], explain, 1)
+        (reasons,) = ranking.reasons(1, self._reasons)
+        texts = self._explanations(customer, state.catalog, ranking, [offer_id], [reasons], True)
         if not texts:
             raise FeaturesUnavailable("explanation_error")
         return ranking, reasons, texts[0]
+
+    def _explanations(
+        self,
+        customer: str,
+        catalog: OfferCatalog,
+        ranking: Ranking,
+        top: list[str],
+        reasons: list[list[Reason]],
+        live: bool,
+    ) -> list[OfferExplanation]:
+        """Text for the first ``explain_top`` offers (all given ones when ``live``), from the
+        customer's own feature values: only personal tiers have them, the others get none."""
+        online = ranking.online
+        if online is None or self._explainer is None:
+            return []
+        shown = top if live else top[: self._explain_top]
+        offers = [
+            OfferToExplain(catalog[o].terms, [(r.feature, r.contribution) for r in why])
+            for o, why in zip(shown, reasons, strict=False)
+        ]
+        try:
+            texts = self._explainer.for_offers(
+                customer, online.customer, online.version, offers, live=live
+            )
+        except Exception:  # an explanation must never cost the ranking
+            log.exception("explanations failed for %s", customer)
+            ERRORS.labels(kind="explanation_error").inc()
+            return []
+        return [_public(text) for text in texts]
 
     def _remember(
         self,
         request: RankRequest,
         response: RankResponse,
-        ranking: _Ranking,
+        ranking: Ranking,
         top: list[str],
         at: datetime,
     ) -> None:
@@ -285,62 +261,41 @@ class Ranker:
             )
         )
 
-    def _nothing(self) -> _Ranking:
-        model = self._models.current
+    def _nothing(self, state: ServingState) -> Ranking:
+        model = state.model
         if model is None:
-            return _Ranking(Tier.smartscore, self._rules_info, [], np.empty(0))
-        return _Ranking(
+            return Ranking(Tier.smartscore, self._rules_info, [], np.empty(0))
+        return Ranking(
             Tier.model, ModelInfo(name=model.name, version=model.version), [], np.empty(0)
         )
 
-    def _personal(self, offers: list[str], features: OnlineFeatures) -> _Ranking:
-        eligible = set(self._catalog.eligible(offers, features.customer.get("card_product")))
+    def _personal(
+        self, state: ServingState, offers: list[str], features: OnlineFeatures
+    ) -> Ranking:
+        eligible = set(state.catalog.eligible(offers, features.customer.get("card_product")))
         rows = [i for i, o in enumerate(offers) if o in eligible]
         ids = [offers[i] for i in rows]
+        if not ids:
+            return self._nothing(state)
         matrix = features.matrix[rows]
-        model = self._models.current
+        model = state.model
         if model is not None:
             try:
-                if not ids:
-                    return self._nothing()
                 scores, leaves = model.score(matrix)
                 info = ModelInfo(name=model.name, version=model.version)
-                return self._sorted(Tier.model, info, ids, scores, matrix, model, features, leaves)
+                return _sorted(Tier.model, info, ids, scores, matrix, model, features, leaves)
             except Exception:
                 log.exception("model %s v%s failed; using SmartScore", model.name, model.version)
                 ERRORS.labels(kind="model_error").inc()
         try:
-            scores = self._rules(matrix, features.names) if ids else np.empty(0)
+            scores = self._rules(matrix, features.names)
         except Exception:
             log.exception("SmartScore failed; using popularity")
             ERRORS.labels(kind="rules_error").inc()
-            return self._popular(ids, any_card=True)
-        return self._sorted(Tier.smartscore, self._rules_info, ids, scores, matrix, online=features)
+            return _popular(state.catalog, ids, any_card=True)
+        return _sorted(Tier.smartscore, self._rules_info, ids, scores, matrix, online=features)
 
-    @staticmethod
-    def _sorted(
-        tier: Tier,
-        info: ModelInfo,
-        ids: list[str],
-        scores: np.ndarray,
-        matrix: np.ndarray | None = None,
-        model: LoadedModel | None = None,
-        online: OnlineFeatures | None = None,
-        leaves: Leaves | None = None,
-    ) -> _Ranking:
-        order = np.argsort(-scores, kind="stable")
-        return _Ranking(
-            tier,
-            info,
-            [ids[i] for i in order],
-            scores[order],
-            None if matrix is None else matrix[order],
-            model,
-            None if leaves is None else leaves.take(order),
-            online,
-        )
-
-    def _replay(self, customer: str, offers: list[str]) -> _Ranking | None:
+    def _replay(self, customer: str, offers: list[str]) -> Ranking | None:
         served = self._last_served.get(customer)
         if served is None:
             return None
@@ -350,95 +305,64 @@ class Ranker:
         ]
         if not kept:
             return None
-        return _Ranking(
+        return Ranking(
             Tier.last_served,
             ModelInfo(name=served.model_name, version=served.model_version),
             [o for o, _ in kept],
             np.array([s for _, s in kept]),
         )
 
-    def _cold_start(self, customer: str, offers: list[str]) -> _Ranking:
-        favourite = self._quiz.get(customer)
+    def _cold_start(self, catalog: OfferCatalog, customer: str, offers: list[str]) -> Ranking:
+        favourite = self._stated_favourite(customer)
         if favourite is None:
-            return self._popular(offers)
-        ids = self._catalog.popular(self._catalog.eligible(offers, None))
+            return _popular(catalog, offers)
+        ids = catalog.popular(catalog.eligible(offers, None))
         # Score = stated match (1/0) + popularity (a rate below 1): monotone in the order.
         scores = np.array(
-            [
-                (self._catalog[o].merchant_category == favourite) + self._catalog[o].popularity
-                for o in ids
-            ],
+            [(catalog[o].merchant_category == favourite) + catalog[o].popularity for o in ids],
             dtype=float,
         )
-        return self._sorted(Tier.cold_start_quiz, ModelInfo(name="quiz", version=None), ids, scores)
+        return _sorted(Tier.cold_start_quiz, ModelInfo(name="quiz", version=None), ids, scores)
 
-    def _popular(self, offers: list[str], any_card: bool = False) -> _Ranking:
-        """Most redeemed first; ``any_card`` when ``offers`` were already filtered for the card."""
-        ids = self._catalog.popular(offers if any_card else self._catalog.eligible(offers, None))
-        scores = np.array([self._catalog[o].popularity for o in ids])
-        return _Ranking(Tier.popularity, ModelInfo(name="popularity", version=None), ids, scores)
-
-    def _explanations(
-        self,
-        customer: str,
-        ranking: _Ranking,
-        top: list[str],
-        reasons: list[list[Reason]],
-        explain: Explain,
-        limit: int,
-        cached: CachedExplanations | None = None,
-    ) -> list[OfferExplanation]:
-        """Text for the first ``limit`` offers, from the customer's own feature values.
-
-        Only personal tiers have those values; the other tiers' offers carry no explanation.
-        ``cached`` answers first when given: a hit needs no facts.
-        """
-        online = ranking.online
-        if online is None:
-            return []
-        row = {**online.customer, "customer_id": customer}
-        shown = top[:limit]
-        texts = []
+    def _stated_favourite(self, customer: str) -> str | None:
+        if self._favourite is None:
+            return None
         try:
-            hits = cached(customer, shown, online.version) if cached else {}
-            for offer_id, offer_reasons in zip(shown, reasons, strict=False):
-                hit = hits.get(offer_id)
-                if hit is None:
-                    facts = build_facts(
-                        row,
-                        self._catalog[offer_id].terms,
-                        [(r.feature, r.contribution) for r in offer_reasons],
-                        online.version,
-                    )
-                    hit = explain(facts)
-                texts.append(_public(hit))
-        except Exception:  # an explanation must never cost the ranking
-            log.exception("explanations failed for %s", customer)
-            ERRORS.labels(kind="explanation_error").inc()
-        return texts
+            return self._favourite(customer)
+        except Exception as exc:  # the quiz is a nicety: popularity answers without it
+            log.warning("quiz answers unavailable: %r", exc)
+            ERRORS.labels(kind="quiz_error").inc()
+            return None
 
-    def _reason_codes(self, ranking: _Ranking, n: int) -> list[list[Reason]]:
-        """The features that raised each of the top ``n`` scores most (model tier only)."""
-        model, matrix, leaves = ranking.scorer, ranking.features, ranking.leaves
-        if model is None or matrix is None or leaves is None or n == 0 or self._reasons == 0:
-            return [[] for _ in range(n)]
-        contributions = model.contributions(leaves.take(slice(0, n)))[:, :-1]  # last: bias
-        strongest = np.argsort(-contributions, axis=1)[:, : self._reasons]
-        # Gathered as arrays and converted once: per-element NumPy scalars cost more than the rest.
-        shares = np.take_along_axis(contributions, strongest, axis=1).tolist()
-        values = np.take_along_axis(matrix[:n], model.columns[strongest], axis=1)
-        seen = np.where(np.isnan(values), None, values).tolist()
-        names = model.feature_names
-        # Built without validation: every field comes from the model's own arrays and names.
-        return [
-            [
-                Reason.model_construct(feature=names[j], contribution=c, value=v)
-                for j, c, v in zip(best, row_shares, row_values, strict=True)
-            ]
-            for best, row_shares, row_values in zip(
-                strongest.tolist(), shares, seen, strict=True
-            )
-        ]
+
+def _sorted(
+    tier: Tier,
+    info: ModelInfo,
+    ids: list[str],
+    scores: np.ndarray,
+    matrix: np.ndarray | None = None,
+    model: LoadedModel | None = None,
+    online: OnlineFeatures | None = None,
+    leaves: Leaves | None = None,
+) -> Ranking:
+    order = np.argsort(-scores, kind="stable")
+    return Ranking(
+        tier,
+        info,
+        [ids[i] for i in order],
+        scores[order],
+        None if matrix is None else matrix[order],
+        model,
+        None if leaves is None else leaves.take(order),
+        online,
+    )
+
+
+def _popular(catalog: OfferCatalog, offers: list[str], any_card: bool = False) -> Ranking:
+    """Most redeemed first; ``any_card`` when ``offers`` were already filtered for the card."""
+    ids = catalog.popular(offers if any_card else catalog.eligible(offers, None))
+    scores = np.array([catalog[o].popularity for o in ids])
+    return Ranking(Tier.popularity, ModelInfo(name="popularity", version=None), ids, scores)
 
 
 def _public(explanation: Explanation) -> OfferExplanation:

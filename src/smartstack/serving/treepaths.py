@@ -17,6 +17,13 @@ The leaf prediction goes through XGBoost's C API (``XGDMatrixCreateFromDense`` a
 ``XGBoosterPredictFromDMatrix``, the calls ``Booster.predict`` makes) directly: the Python
 ``DMatrix`` wrapper's type dispatch and metadata handling cost more than the prediction itself
 for 30 rows (0.43 ms against 0.27 ms here).
+
+That call (:func:`leaf_indices`) is the module's one use of XGBoost's private API:
+``xgboost.core._LIB`` (the loaded C library: ``XGDMatrixCreateFromDense``,
+``XGBoosterPredictFromDMatrix``, ``XGDMatrixFree``), ``_check_call`` and ``c_bst_ulong``, with the
+JSON configurations those functions take in xgboost 3.2. It is why ``pyproject.toml`` holds
+xgboost to ``>=3.2,<3.3``. ``tests/serving/test_treepaths.py`` guards it: its private-API tests
+fail, naming the installed version and what to re-check, when an upgrade changes any of it.
 """
 
 from __future__ import annotations
@@ -58,6 +65,40 @@ def _link(booster: xgb.Booster) -> Callable[[np.ndarray], np.ndarray]:
     if objective in _IDENTITY:
         return _identity
     raise ValueError(f"objective {objective!r} is not supported by the serving scorer")
+
+
+def leaf_indices(booster: xgb.Booster, matrix: np.ndarray) -> np.ndarray:
+    """What ``booster.predict(xgb.DMatrix(matrix), pred_leaf=True)`` returns, as int64 [rows,
+    trees], through the same C calls without the Python wrapper's cost."""
+    data = np.ascontiguousarray(matrix, dtype=np.float64)
+    interface = {"data": [data.ctypes.data, True], "shape": list(data.shape)}
+    interface |= {"typestr": "<f8", "version": 3}
+    handle = ctypes.c_void_p()
+    _check_call(
+        _LIB.XGDMatrixCreateFromDense(
+            json.dumps(interface).encode(), _DENSE_CONFIG, ctypes.byref(handle)
+        )
+    )
+    try:
+        shape = ctypes.POINTER(c_bst_ulong)()
+        dims = c_bst_ulong()
+        out = ctypes.POINTER(ctypes.c_float)()
+        _check_call(
+            _LIB.XGBoosterPredictFromDMatrix(
+                booster.handle,
+                handle,
+                _LEAF_CONFIG,
+                ctypes.byref(shape),
+                ctypes.byref(dims),
+                ctypes.byref(out),
+            )
+        )
+        # The buffer belongs to the booster and is reused by its next prediction: copy.
+        count = int(np.prod([shape[i] for i in range(dims.value)]))
+        ids = np.ctypeslib.as_array(out, shape=(count,))
+        return ids.astype(np.int64).reshape(len(data), -1)
+    finally:
+        _check_call(_LIB.XGDMatrixFree(handle))
 
 
 @dataclass(frozen=True)
@@ -146,36 +187,7 @@ class TreePaths:
 
     def leaves(self, matrix: np.ndarray) -> Leaves:
         """The one XGBoost call per request: each row's leaf in each tree."""
-        data = np.ascontiguousarray(matrix, dtype=np.float64)
-        interface = {"data": [data.ctypes.data, True], "shape": list(data.shape)}
-        interface |= {"typestr": "<f8", "version": 3}
-        handle = ctypes.c_void_p()
-        _check_call(
-            _LIB.XGDMatrixCreateFromDense(
-                json.dumps(interface).encode(), _DENSE_CONFIG, ctypes.byref(handle)
-            )
-        )
-        try:
-            shape = ctypes.POINTER(c_bst_ulong)()
-            dims = c_bst_ulong()
-            out = ctypes.POINTER(ctypes.c_float)()
-            _check_call(
-                _LIB.XGBoosterPredictFromDMatrix(
-                    self.booster.handle,
-                    handle,
-                    _LEAF_CONFIG,
-                    ctypes.byref(shape),
-                    ctypes.byref(dims),
-                    ctypes.byref(out),
-                )
-            )
-            # The buffer belongs to the booster and is reused by its next prediction: copy.
-            count = int(np.prod([shape[i] for i in range(dims.value)]))
-            ids = np.ctypeslib.as_array(out, shape=(count,))
-            keys = ids.astype(np.int64).reshape(len(data), -1)
-        finally:
-            _check_call(_LIB.XGDMatrixFree(handle))
-        return Leaves(keys + self._offsets)
+        return Leaves(leaf_indices(self.booster, matrix) + self._offsets)
 
     def scores(self, leaves: Leaves) -> np.ndarray:
         """What ``booster.predict`` returns: the objective's link of the margin."""

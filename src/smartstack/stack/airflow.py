@@ -23,25 +23,25 @@ import httpx
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 
-AIRFLOW_VENV = PROJECT_ROOT / ".venv-airflow"
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DAILY_DAG = "smartstack_daily"
 FINISHED = {"success", "failed"}
 
 
-def airflow_executable() -> Path:
-    return Path(os.environ.get("SMARTSTACK_AIRFLOW_VENV", AIRFLOW_VENV)) / "bin" / "airflow"
+def airflow_executable(settings: Settings) -> Path:
+    return settings.airflow_venv / "bin" / "airflow"
 
 
 def airflow_home(settings: Settings) -> Path:
     return settings.home / "airflow"
 
 
-def airflow_environment(settings: Settings, port: int, serving_url: str) -> dict[str, str]:
+def airflow_environment(settings: Settings, port: int) -> dict[str, str]:
     """The variables every Airflow process of the local stack runs with.
 
-    The project's own settings (``SMARTSTACK_HOME`` above all) are passed as absolute values, so
-    the tasks' ``smartstack`` commands find the same files whatever their working directory.
+    The project's settings go along whole (:meth:`Settings.environment`, every path absolute),
+    so the tasks' ``smartstack`` commands run with exactly the settings of the stack, whatever
+    their working directory.
     """
     home = airflow_home(settings)
     home.mkdir(parents=True, exist_ok=True)
@@ -64,19 +64,16 @@ def airflow_environment(settings: Settings, port: int, serving_url: str) -> dict
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "SCARF_NO_ANALYTICS": "true",
         "DO_NOT_TRACK": "true",
-        "SMARTSTACK_HOME": str(settings.home),
-        "SMARTSTACK_DATA_DIR": str(settings.data_dir),
-        "SMARTSTACK_MLFLOW_TRACKING_URI": str(settings.mlflow_tracking_uri),
-        "SMARTSTACK_SERVING_URL": serving_url,
+        **settings.environment(),
     }
 
 
-def migrate(env: Mapping[str, str], log: Path) -> None:
+def migrate(airflow: Path, env: Mapping[str, str], log: Path) -> None:
     """Create or upgrade the metadata database (``airflow db migrate``); idempotent."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         done = subprocess.run(
-            [str(airflow_executable()), "db", "migrate"],
+            [str(airflow), "db", "migrate"],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,

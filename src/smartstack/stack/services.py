@@ -33,24 +33,24 @@ def _venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def serving_url(ports: Ports) -> str:
-    return f"http://127.0.0.1:{ports.serving}"
+def stack_settings(settings: Settings, ports: Ports) -> Settings:
+    """The settings every process of the local stack shares: the ranking service on its port,
+    and the stack's own broker (feedback goes through Kafka to the stream processor)."""
+    serving = settings.serving.model_copy(update={"url": f"http://127.0.0.1:{ports.serving}"})
+    return settings.model_copy(
+        update={"serving": serving, "kafka_bootstrap_servers": f"127.0.0.1:{ports.kafka}"}
+    )
 
 
 def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
-    """Every long-running process of the embedded stack, in start order."""
+    """Every long-running process of the embedded stack, in start order; ``settings`` are
+    the :func:`stack_settings`, handed to each process whole in its environment."""
     from smartstack.featurestore.config import registry_path
 
-    airflow = str(airflow_executable())
+    airflow = str(airflow_executable(settings))
     registry = registry_path(settings)
-    airflow_env = airflow_environment(settings, ports.airflow, serving_url(ports))
-    project_env = {
-        "SMARTSTACK_HOME": str(settings.home),
-        "SMARTSTACK_DATA_DIR": str(settings.data_dir),
-        "SMARTSTACK_MLFLOW_TRACKING_URI": str(settings.mlflow_tracking_uri),
-        # The stack's own broker: feedback goes through Kafka to the stream processor.
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
-    }
+    airflow_env = airflow_environment(settings, ports.airflow)
+    project_env = settings.environment()
     # The processor and the ranking service read the Feast registry when they start.
     needs_registry = None if registry.startswith("postgresql") else Path(registry)
     return [

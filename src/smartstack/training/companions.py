@@ -1,6 +1,6 @@
 """Models trained beside the registered one and logged in the same MLflow run.
 
-A data set can define more than one target (:class:`smartstack.datasets.Target`) and a
+A data set can define more than one target (:class:`smartstack.datasets.adapter.Target`) and a
 demographic-only baseline (the features of one feature view). The registered model learns the
 first target; this module trains, in the same run and on the same Feast training set and split:
 
@@ -23,8 +23,9 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from smartstack.datasets import Target, active
-from smartstack.settings import Settings
+from smartstack.datasets import active
+from smartstack.datasets.adapter import Target
+from smartstack.settings import Settings, TrainingSettings
 from smartstack.training import plots
 from smartstack.training.baselines import (
     Scored,
@@ -33,7 +34,6 @@ from smartstack.training.baselines import (
     smartscore_baseline,
     smartscore_calibration,
 )
-from smartstack.training.config import TrainingConfig
 from smartstack.training.dataset import TrainingData
 from smartstack.training.evaluate import Report, evaluate_scores, flatten
 from smartstack.training.train import TrainedModel, train
@@ -143,7 +143,7 @@ def demographic_feature_names(settings: Settings) -> list[str]:
 
 def _target_run(
     data: TrainingData,
-    config: TrainingConfig,
+    config: TrainingSettings,
     demographic: list[str],
     model: TrainedModel | None,
 ) -> TargetRun:
@@ -157,7 +157,9 @@ def _target_run(
     )
 
 
-def train_companions(data: TrainingData, config: TrainingConfig, settings: Settings) -> Companions:
+def train_companions(
+    data: TrainingData, config: TrainingSettings, settings: Settings
+) -> Companions:
     """The demographic baseline of ``data``'s target, and a model per other target."""
     dataset = active(settings)
     demographic = demographic_feature_names(settings)

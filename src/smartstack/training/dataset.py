@@ -11,7 +11,7 @@ feature service, ``offer_ranking_v1`` for synthetic data) and the model's column
   set are training rows, a fixed share of customers among them (by a hash of the id) is held
   out for early stopping and calibration, and every later send is the test period.
 
-What a row is labelled with comes from the data set's :class:`~smartstack.datasets.Target`
+What a row is labelled with comes from the data set's :class:`~smartstack.datasets.adapter.Target`
 (``redeemed`` for synthetic; A and B for Starbucks); :meth:`TrainingData.restricted` gives the
 rows of another target of the same frame.
 
@@ -24,24 +24,21 @@ is synthetic, the ground truth ``p_redeem`` for the oracle baseline. All are for
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from smartstack.datasets import REDEEMED, Target, active
+from smartstack.data.manifest import Manifest
+from smartstack.datasets import active
+from smartstack.datasets.adapter import Target
 from smartstack.featurestore.store import LABEL_COLUMNS, labelled_path
-from smartstack.settings import Settings, get_settings
-from smartstack.training.config import SplitConfig
+from smartstack.settings import Settings, SplitSettings, get_settings
 
 PARTS = ("train", "validation", "test")
-SEGMENT_COLUMNS = ("card_product", "tenure", "drift")
 
 
 class TrainingSetMissing(RuntimeError):
@@ -58,9 +55,9 @@ class TrainingData:
     boundaries: dict[str, str]
     fingerprint: str
     part_fingerprints: dict[str, str]
-    target: Target = REDEEMED
-    group: str = "request_id"  # rows ranked together (NDCG, MAP)
-    segment_columns: tuple[str, ...] = SEGMENT_COLUMNS
+    target: Target
+    group: str  # rows ranked together (NDCG, MAP)
+    segment_columns: tuple[str, ...]
     # Named subsets of the rows reported beside "all": column -> required value.
     subsets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -159,17 +156,16 @@ def check_inputs(settings: Settings) -> None:
         )
 
 
-CHUNK_ROWS = int(os.environ.get("SMARTSTACK_TRAINING_CHUNK_ROWS", "250000"))
 KEEP = [*LABEL_COLUMNS, "request_timestamp", "card_product"]
 
 
-def load_frame(settings: Settings, chunk_rows: int = CHUNK_ROWS) -> tuple[pd.DataFrame, list[str]]:
+def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     """The Feast training set and the feature service's column names.
 
     Feast's point-in-time retrieval with the Python on-demand view holds several copies of its
     whole result in memory (at 2.3 million rows it passed 22 GiB and was killed, see
     ``docs/benchmarks.md``), so labelled rows are retrieved in chunks of whole customers
-    (``chunk_rows``, env ``SMARTSTACK_TRAINING_CHUNK_ROWS``). Each row's join depends only on
+    (the ``training.chunk_rows`` setting). Each row's join depends only on
     that row, so the chunks add up to the same set. Features are kept as float32 (what XGBoost
     reads) and unused columns are dropped as each chunk arrives.
     """
@@ -182,7 +178,7 @@ def load_frame(settings: Settings, chunk_rows: int = CHUNK_ROWS) -> tuple[pd.Dat
     # and are joined back by impression.
     extra = ["impression_id", *active(settings).evaluation_columns]
     customers = labelled["customer_id"].drop_duplicates().sort_values().to_numpy()
-    n_chunks = max(1, -(-len(labelled) // chunk_rows))
+    n_chunks = max(1, -(-len(labelled) // settings.training.chunk_rows))
     parts = []
     for chunk in np.array_split(customers, n_chunks):
         rows = labelled[labelled["customer_id"].isin(chunk)]
@@ -196,37 +192,8 @@ def load_frame(settings: Settings, chunk_rows: int = CHUNK_ROWS) -> tuple[pd.Dat
     return pd.concat(parts, ignore_index=True), features
 
 
-def _read_table(path: Path, columns: list[str]) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    return pd.read_parquet(path, columns=columns)
-
-
-def attach_evaluation_columns(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Add segment columns and, for synthetic data, the oracle's ``p_redeem``."""
-    assert settings.data_dir is not None
-    out = frame
-    customers = _read_table(settings.raw_dir / "customers", ["customer_id", "card_product"])
-    if customers is not None:
-        out = out.merge(customers, on="customer_id", how="left", suffixes=("", "_raw"))
-        if "card_product_raw" in out:
-            out["card_product"] = out.pop("card_product_raw")
-    if "is_new_customer" in out:
-        new = pd.to_numeric(out["is_new_customer"], errors="coerce")
-        out["tenure"] = np.where(new.isna(), None, np.where(new == 1, "new", "tenured"))
-    truth = settings.data_dir / "ground_truth"
-    drifting = _read_table(truth / "customer_truth", ["customer_id", "is_drifting"])
-    if drifting is not None:
-        out = out.merge(drifting, on="customer_id", how="left")
-        out["drift"] = np.where(out.pop("is_drifting").fillna(False), "drifting", "stable")
-    oracle = _read_table(truth / "impression_truth", ["impression_id", "p_redeem"])
-    if oracle is not None:
-        out = out.merge(oracle, on="impression_id", how="left")
-    return out
-
-
 def time_split(
-    frame: pd.DataFrame, split: SplitConfig, start: datetime | None = None
+    frame: pd.DataFrame, split: SplitSettings, start: datetime | None = None
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Assign rows to train/validation/test: by send time when ``split.train_before_hour`` is
     set (hours after ``start``, the data set's start), else by quantiles of request time."""
@@ -255,7 +222,7 @@ def customer_share(customers: pd.Series) -> np.ndarray:
 
 
 def send_time_split(
-    frame: pd.DataFrame, split: SplitConfig, start: datetime
+    frame: pd.DataFrame, split: SplitSettings, start: datetime
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Rows sent before ``train_before_hour`` train (a ``validation_customers`` share of their
     customers validates); every row sent at or after it is the test period."""
@@ -285,7 +252,7 @@ def send_time_split(
     return part, boundaries
 
 
-def share_split(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarray, dict[str, str]]:
+def share_split(frame: pd.DataFrame, split: SplitSettings) -> tuple[np.ndarray, dict[str, str]]:
     """Assign requests to train/validation/test by quantiles of the request timestamp."""
     requests = frame.groupby("request_id", sort=False)["event_timestamp"].min().sort_values()
     n = len(requests)
@@ -317,17 +284,13 @@ def fingerprint(frame: pd.DataFrame, features: list[str], label: str = "redeemed
 
 def data_start(settings: Settings) -> datetime | None:
     """The data set's start (its manifest's ``start``), which send-time splits count from."""
-    assert settings.data_dir is not None
-    path = settings.data_dir / "manifest.json"
-    if not path.is_file():
-        return None
-    start = json.loads(path.read_text()).get("start")
-    return datetime.fromisoformat(start) if start else None
+    manifest = Manifest.read(settings.data_dir)
+    return manifest.start if manifest else None
 
 
 def build(
     settings: Settings | None = None,
-    split: SplitConfig | None = None,
+    split: SplitSettings | None = None,
     frame: pd.DataFrame | None = None,
     features: list[str] | None = None,
 ) -> TrainingData:
@@ -337,10 +300,10 @@ def build(
     dataset = active(settings)
     if frame is None or features is None:
         frame, features = load_frame(settings)
-    frame = attach_evaluation_columns(frame, settings)
+    frame = dataset.evaluation_frame(frame, settings)
     frame = frame.sort_values(["event_timestamp", "request_id", "impression_id"], kind="stable")
     frame = frame.reset_index(drop=True)
-    part, boundaries = time_split(frame, split or SplitConfig(), data_start(settings))
+    part, boundaries = time_split(frame, split or settings.training.split, data_start(settings))
     data = TrainingData(
         frame=frame,
         features=list(features),
@@ -348,6 +311,7 @@ def build(
         boundaries=boundaries,
         fingerprint="",
         part_fingerprints={},
+        target=dataset.primary,
         group=dataset.ranking_group,
         segment_columns=dataset.segments,
         subsets=dataset.subsets,

@@ -2,11 +2,11 @@
 
 ``smartstack evaluate-dataset --dataset starbucks --data-dir PATH`` answers "how does the model
 in the registry do on customers it never saw?" through the same platform path as training: the
-directory is ingested by the data set's adapter into a scratch data set under
-``<home>/evaluations/<digest of PATH>``, gated (raw), built by dbt, gated (features), registered
-in that scratch Feast registry, and turned into the point-in-time training set of the active
-feature service. Its test period (the split of ``params.yaml``: for Starbucks the offers sent at
-and after hour 504) is scored by:
+pipeline's steps up to ``feast_apply`` (:mod:`smartstack.pipeline`) land the directory with the
+data set's adapter into a scratch home (``<home>/evaluations/<digest of PATH>``), gate it, build
+it with dbt, gate the marts and register them in that scratch Feast registry; here they become
+the point-in-time training set of the active feature service. Its test period (the split of
+``params.yaml``: for Starbucks the offers sent at and after hour 504) is scored by:
 
 - ``champion``: the registered champion (the first target) and, for each other target, the
   companion model logged in the champion's run (``companions/<target>.ubj``);
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,13 @@ from typing import Any
 import mlflow
 import numpy as np
 import xgboost as xgb
+from mlflow.entities.model_registry import ModelVersion
 
-from smartstack.datasets import DatasetSpec, active, feature_service_name
+from smartstack.datasets import active, feature_service_name
 from smartstack.settings import OnlineStore, Profile, Settings, Warehouse
 from smartstack.training import dataset, registry
 from smartstack.training.baselines import Scored, popularity_baseline, smartscore_baseline
 from smartstack.training.companions import ARTIFACT_DIR
-from smartstack.training.config import TrainingConfig
 from smartstack.training.evaluate import evaluate_scores, score_booster
 
 REPORTED = ("auc", "log_loss", "accuracy", "f1", "ndcg_3")
@@ -46,10 +45,6 @@ RANKERS = ("champion", "smartscore", "demographic", "popularity")
 
 class NoChampion(LookupError):
     """No model version is aliased ``champion``; one sentence."""
-
-
-class EvaluationFailed(RuntimeError):
-    """A step of the platform path failed on the evaluated directory; one sentence."""
 
 
 def scratch_settings(settings: Settings, source_dir: Path, work_dir: Path | None) -> Settings:
@@ -71,24 +66,8 @@ def scratch_settings(settings: Settings, source_dir: Path, work_dir: Path | None
     )
 
 
-def build_directory(scratch: Settings, config: TrainingConfig) -> dataset.TrainingData:
-    """Ingest, gate, build and retrieve the directory's training set (primary target)."""
-    from smartstack.features.dbt import run_dbt
-    from smartstack.featurestore import store
-    from smartstack.quality.gate import run_gate
-
-    active(scratch).land(scratch)
-    run_gate("raw", scratch)
-    if run_dbt(["build"], scratch) != 0:
-        raise EvaluationFailed("dbt build failed on the evaluated directory: see dbt's output")
-    run_gate("features", scratch)
-    store.apply(scratch)
-    return dataset.build(scratch, config.split)
-
-
 def _companions(run_id: str) -> Path:
     """The champion run's ``companions/`` artifacts, downloaded to a temporary folder."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     folder = Path(tempfile.mkdtemp(prefix="smartstack-companions-"))
     mlflow.artifacts.download_artifacts(
         run_id=run_id,
@@ -145,28 +124,30 @@ def _plain(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 6)
 
 
-def evaluate_directory(
-    source_dir: Path,
-    settings: Settings,
-    config: TrainingConfig,
-    work_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Evaluate the champion of ``settings``' registry on ``source_dir``; returns the figures."""
-    spec: DatasetSpec = active(settings)
-    tracking = registry.configure(settings, config.experiment)
+def champion_version(settings: Settings) -> ModelVersion:
+    """The registered champion of ``settings``' registry; :class:`NoChampion` without one."""
+    tracking = registry.configure(settings, settings.training.experiment)
     champion = registry.version_by_alias(tracking, registry.CHAMPION)
     if champion is None:
         raise NoChampion(
             f"no version of {tracking.model_name} is champion in {settings.mlflow_tracking_uri}: "
             "run `smartstack run` (or train and promote) on this data set first"
         )
+    return champion
+
+
+def evaluate_directory(settings: Settings, scratch: Settings) -> dict[str, Any]:
+    """Score the champion of ``settings``' registry on the data set built in ``scratch`` (the
+    pipeline's steps up to ``feast_apply``, run by the caller); returns the figures."""
+    dataset_spec = active(settings)
+    champion = champion_version(settings)
+    tracking = registry.configure(settings, settings.training.experiment)
     version = str(champion.version)
     booster = registry.load_booster(tracking, version)
     companions = _companions(champion.run_id)
-    scratch = scratch_settings(settings, source_dir, work_dir)
-    data = build_directory(scratch, config)
+    data = dataset.build(scratch, settings.training.split)
     targets = {}
-    for target in spec.targets:
+    for target in dataset_spec.targets:
         restricted = data if target == data.target else data.restricted(target)
         targets[target.name] = {
             "definition": target.description,
@@ -175,8 +156,8 @@ def evaluate_directory(
             "scopes": figures(restricted, score_target(restricted, booster, companions)),
         }
     return {
-        "dataset": spec.name,
-        "source_dir": str(source_dir.resolve()),
+        "dataset": dataset_spec.name,
+        "source_dir": str(scratch.source_dir),
         "champion": {"model": tracking.model_name, "version": version, "run_id": champion.run_id},
         "feature_service": feature_service_name(scratch),
         "test_period": data.boundaries["test"],

@@ -17,7 +17,7 @@ therefore averaged over requests, not rows:
 
 Another data set's target replaces ``redeemed`` by its own label and may grade NDCG by the
 label itself, over its own ranking groups (each customer's offers for Starbucks; see
-:class:`smartstack.datasets.Target`).
+:class:`smartstack.datasets.adapter.Target`).
 
 Everything is vectorized NumPy, so the same code scores 30 test rows and 2 million.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from string import Template
 from typing import Any
 
-from smartstack.training.config import MODEL_CARD_TEMPLATE
+from smartstack.paths import MODEL_CARD_TEMPLATE
 from smartstack.training.evaluate import Report
 
 CARD_METRICS = (

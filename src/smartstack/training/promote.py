@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import mlflow
 import numpy as np
 
-from smartstack.settings import Settings, get_settings
+from smartstack.settings import PromotionSettings, Settings, TrainingSettings, get_settings
 from smartstack.training import dataset, registry
 from smartstack.training.baselines import smartscore_baseline
-from smartstack.training.config import PromotionConfig, TrainingConfig
 from smartstack.training.evaluate import Report, evaluate_booster, evaluate_scores, flatten
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,11 @@ class Decision:
 
 
 def gate(
-    challenger: Report, reference: Report, reference_name: str, margin: float, cfg: PromotionConfig
+    challenger: Report,
+    reference: Report,
+    reference_name: str,
+    margin: float,
+    cfg: PromotionSettings,
 ) -> tuple[bool, str]:
     """The two rules, as a verdict and a sentence saying why."""
     m = cfg.metric
@@ -93,7 +96,7 @@ def gate(
 
 
 def promote(
-    config: TrainingConfig,
+    config: TrainingSettings,
     settings: Settings | None = None,
     data: dataset.TrainingData | None = None,
     version: str | None = None,
@@ -109,7 +112,7 @@ def promote(
 
 
 def evaluate(
-    config: TrainingConfig,
+    config: TrainingSettings,
     settings: Settings | None = None,
     data: dataset.TrainingData | None = None,
     version: str | None = None,
@@ -119,7 +122,7 @@ def evaluate(
 
 
 def _judge(
-    config: TrainingConfig,
+    config: TrainingSettings,
     settings: Settings | None,
     data: dataset.TrainingData | None,
     version: str | None,
@@ -128,34 +131,82 @@ def _judge(
     settings = settings or get_settings()
     tracking = registry.configure(settings, config.experiment)
     if version is None:
-        found = registry.version_by_alias(tracking, registry.CHALLENGER)
-        if found is None:
-            raise NoChallenger(
-                f"no version of {tracking.model_name} has the alias "
-                f"'{registry.CHALLENGER}': run `smartstack train` first"
-            )
-        version = str(found.version)
+        version = _challenger_version(tracking)
     champion = registry.version_by_alias(tracking, registry.CHAMPION)
     champion_version = None if champion is None else str(champion.version)
     data = data or dataset.build(settings, config.split)
 
-    challenger_report = evaluate_booster(registry.load_booster(tracking, version), data)
-    cfg = config.promotion
+    challenger = evaluate_booster(registry.load_booster(tracking, version), data)
     if champion_version == version:
         return Decision(
             version, True, "already champion", f"champion v{version}",
-            challenger_report, challenger_report, version, version,
+            challenger, challenger, version, version,
         ), tracking  # fmt: skip
-    if champion_version is not None:
-        reference_name = f"champion v{champion_version}"
-        reference = evaluate_booster(registry.load_booster(tracking, champion_version), data)
-        margin = cfg.min_improvement
-    else:
-        reference_name = "smartscore"
-        reference = evaluate_scores(data, smartscore_baseline(data))
-        margin = cfg.min_lift_over_smartscore
-    passed, reason = gate(challenger_report, reference, reference_name, margin, cfg)
+    reference = _reference(tracking, champion_version, data, config.promotion)
+    passed, reason = gate(
+        challenger, reference.report, reference.name, reference.margin, config.promotion
+    )
+    _record_verdict(tracking, version, passed, reason, reference.name, data)
+    _log_promotion_run(
+        tracking, version, passed, reason, challenger, reference, data, config.promotion
+    )
+    return Decision(
+        version,
+        passed,
+        reason,
+        reference.name,
+        challenger,
+        reference.report,
+        champion_version,
+        version if passed else champion_version,
+    ), tracking
 
+
+def _challenger_version(tracking: registry.Tracking) -> str:
+    """The version with the ``challenger`` alias: what is judged when no version is named."""
+    found = registry.version_by_alias(tracking, registry.CHALLENGER)
+    if found is None:
+        raise NoChallenger(
+            f"no version of {tracking.model_name} has the alias "
+            f"'{registry.CHALLENGER}': run `smartstack train` first"
+        )
+    return str(found.version)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What the challenger must beat, and by how much."""
+
+    name: str  # "champion v3" or "smartscore"
+    report: Report
+    margin: float
+
+
+def _reference(
+    tracking: registry.Tracking,
+    champion_version: str | None,
+    data: dataset.TrainingData,
+    cfg: PromotionSettings,
+) -> _Reference:
+    """The champion scored on ``data`` now, or SmartScore when there is no champion yet."""
+    if champion_version is not None:
+        report = evaluate_booster(registry.load_booster(tracking, champion_version), data)
+        return _Reference(f"champion v{champion_version}", report, cfg.min_improvement)
+    report = evaluate_scores(data, smartscore_baseline(data))
+    return _Reference("smartscore", report, cfg.min_lift_over_smartscore)
+
+
+def _record_verdict(
+    tracking: registry.Tracking,
+    version: str,
+    passed: bool,
+    reason: str,
+    reference_name: str,
+    data: dataset.TrainingData,
+) -> None:
+    """Tag the version with the verdict and its reference, which
+    :func:`smartstack.training.registry.crown` and ``crown_recorded`` check before moving
+    ``champion``, and its training run with the verdict, so the run shows it too."""
     registry.record_decision(
         tracking,
         version,
@@ -170,13 +221,26 @@ def _judge(
             run_id, "promotion", registry.PASSED if passed else registry.REJECTED
         )
         tracking.client.set_tag(run_id, "promotion_reason", reason[:4900])
+
+
+def _log_promotion_run(
+    tracking: registry.Tracking,
+    version: str,
+    passed: bool,
+    reason: str,
+    challenger: Report,
+    reference: _Reference,
+    data: dataset.TrainingData,
+    cfg: PromotionSettings,
+) -> None:
+    """A ``promote-v<N>`` run holding the gate's settings and both models' figures."""
     with mlflow.start_run(
         experiment_id=tracking.experiment_id,
         run_name=f"promote-v{version}",
         tags={
             "step": "promotion",
             "model_version": version,
-            "reference": reference_name,
+            "reference": reference.name,
             "decision": registry.PASSED if passed else registry.REJECTED,
             "reason": reason[:4900],
             "test_fingerprint": data.part_fingerprints["test"],
@@ -185,22 +249,12 @@ def _judge(
         mlflow.log_params(
             {
                 "metric": cfg.metric,
-                "margin": margin,
+                "margin": reference.margin,
                 "segment_tolerance": cfg.segment_tolerance,
                 "min_segment_rows": cfg.min_segment_rows,
             }
         )
-        figures = flatten(challenger_report, "challenger") | flatten(reference, "reference")
+        figures = flatten(challenger, "challenger") | flatten(reference.report, "reference")
         figures["passed"] = float(passed)
         mlflow.log_metrics(figures)
         mlflow.log_text(reason, "decision.txt")
-    return Decision(
-        version,
-        passed,
-        reason,
-        reference_name,
-        challenger_report,
-        reference,
-        champion_version,
-        version if passed else champion_version,
-    ), tracking

@@ -31,7 +31,6 @@ PENDING, PASSED, REJECTED = "pending", "passed", "rejected"
 
 def tracking_uri(settings: Settings) -> str:
     uri = settings.mlflow_tracking_uri
-    assert uri is not None
     for scheme in ("postgresql://", "postgres://"):
         if uri.startswith(scheme):
             return "postgresql+psycopg://" + uri.removeprefix(scheme)
@@ -52,7 +51,6 @@ def configure(settings: Settings, experiment: str) -> Tracking:
         from pathlib import Path
 
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    assert settings.mlflow_artifact_root is not None
     settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

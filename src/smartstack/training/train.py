@@ -23,7 +23,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
-from smartstack.training.config import TrainingConfig
+from smartstack.settings import TrainingSettings
 from smartstack.training.dataset import TrainingData
 from smartstack.training.metrics import ndcg_at_k
 
@@ -76,7 +76,7 @@ def _qid(data: TrainingData, part: str) -> np.ndarray:
     return pd.factorize(data.groups(part))[0]
 
 
-def booster_params(config: TrainingConfig, seed: int, overrides: dict | None = None) -> dict:
+def booster_params(config: TrainingSettings, seed: int, overrides: dict | None = None) -> dict:
     params = {
         "tree_method": "hist",
         "nthread": config.nthread,
@@ -97,7 +97,7 @@ def booster_params(config: TrainingConfig, seed: int, overrides: dict | None = N
 
 def train(
     data: TrainingData,
-    config: TrainingConfig,
+    config: TrainingSettings,
     seed: int | None = None,
     overrides: dict | None = None,
     labels: dict[str, np.ndarray] | None = None,
@@ -164,7 +164,7 @@ def train(
     )
 
 
-def tune(data: TrainingData, config: TrainingConfig, seed: int) -> dict:
+def tune(data: TrainingData, config: TrainingSettings, seed: int) -> dict:
     """Optuna search of the tree parameters on validation NDCG@3 (the test set stays unseen)."""
     import optuna
 

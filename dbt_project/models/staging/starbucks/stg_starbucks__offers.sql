@@ -1,4 +1,5 @@
-{#- The Starbucks offer portfolio: terms, window length and channels (as 0/1 flags). -#}
+{#- The Starbucks offer portfolio: terms, the platform's headline and category, window length
+    and channels (as 0/1 flags). -#}
 with
 
 source as (
@@ -12,6 +13,9 @@ renamed as (
     select
         cast(offer_id as {{ dbt.type_string() }}) as offer_id,
         cast(offer_type as {{ dbt.type_string() }}) as offer_type,
+        cast(headline as {{ dbt.type_string() }}) as headline,
+        cast(merchant_category as {{ dbt.type_string() }}) as merchant_category,
+        cast(valid_from as {{ dbt.type_timestamp() }}) as valid_from,
         cast(min_spend as {{ type_double() }}) as min_spend,
         cast(value as {{ type_double() }}) as reward,
         cast(duration_days as {{ type_double() }}) as duration_days,

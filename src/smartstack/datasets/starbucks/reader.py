@@ -60,7 +60,7 @@ from smartstack.data.schema import (
     STARBUCKS_CHANNELS,
     STARBUCKS_OFFER_TYPES,
 )
-from smartstack.settings import Settings
+from smartstack.datasets import adapter
 
 DEFAULT_START = date(2018, 8, 1)  # the day after the last signup in the public profiles
 MISSING_AGE = 118  # the data set's placeholder for an unknown age
@@ -72,7 +72,7 @@ DAYS_PER_MONTH = 30.4375
 US_PER_HOUR = 3_600_000_000
 
 
-class SourceError(ValueError):
+class SourceError(adapter.SourceError):
     """The directory is not in the Starbucks format; the message says where and why."""
 
 
@@ -466,7 +466,7 @@ def ingest(source_dir: Path, out_dir: Path, start: date = DEFAULT_START) -> dict
         pq.write_table(table, folder / "part-00000.parquet")
     manifest = {
         "source": "starbucks",
-        "adapter": "smartstack.data.starbucks",
+        "adapter": "smartstack.datasets.starbucks",
         "source_dir": str(Path(source_dir).resolve()),
         "source_files": {p.name: _sha256(p) for p in source.files.values()},
         **facts,
@@ -483,15 +483,3 @@ def ingest(source_dir: Path, out_dir: Path, start: date = DEFAULT_START) -> dict
     staging.rmdir()
     shutil.rmtree(out_dir / "ground_truth", ignore_errors=True)
     return manifest
-
-
-def land(settings: Settings) -> dict[str, Any]:
-    """Ingest the settings' source directory into their data directory (the pipeline's step)."""
-    if settings.source_dir is None:
-        raise SourceError(
-            "the Starbucks data set is read from its own directory: pass --data-dir PATH "
-            "(or set SMARTSTACK_SOURCE_DIR)"
-        )
-    assert settings.data_dir is not None
-    start = settings.source_start_date or DEFAULT_START
-    return ingest(settings.source_dir, settings.data_dir, start)

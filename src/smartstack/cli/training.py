@@ -1,4 +1,4 @@
-"""``smartstack train`` and ``smartstack promote``: the model layer's two steps."""
+"""``smartstack train``, ``evaluate`` and ``promote``: the model layer's steps."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from smartstack.dataset_options import DataDirOption, DatasetOption
-
-console = Console(stderr=True)
+from smartstack.cli.console import console, fail, settings_of
+from smartstack.cli.options import DataDirOption, DatasetOption
+from smartstack.pipeline import BAD_INPUT, GATE_FAILED
+from smartstack.settings import Settings
 
 ParamsOption = Annotated[
     Path | None,
@@ -20,15 +20,19 @@ ParamsOption = Annotated[
         "--params",
         exists=True,
         dir_okay=False,
-        help="Training configuration (default: training/params.yaml or "
-        "$SMARTSTACK_TRAINING_PARAMS).",
+        help="Training parameters file (default: the training.params setting, "
+        "training/params.yaml unless SMARTSTACK_TRAINING_PARAMS says otherwise).",
     ),
+]
+VersionOption = Annotated[
+    str | None,
+    typer.Option(help="Model version to judge (default: the one aliased `challenger`)."),
 ]
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
+def _settings(ctx: typer.Context, params: Path | None) -> Settings:
+    settings = settings_of(ctx)
+    return settings if params is None else settings.with_training_params(params)
 
 
 def _summary(reports: dict) -> None:
@@ -42,6 +46,7 @@ def _summary(reports: dict) -> None:
 
 
 def train(
+    ctx: typer.Context,
     tune: Annotated[
         bool,
         typer.Option(
@@ -81,17 +86,15 @@ def train(
     """Train the XGBoost offer ranker on the Feast training set, evaluate it and the
     baselines on the latest (test) period, log everything to MLflow and register the model as
     the new `challenger`. The `champion` alias only moves with `smartstack promote`."""
-    from smartstack.settings import get_settings
     from smartstack.training import dataset, registry
-    from smartstack.training.config import load_config
     from smartstack.training.job import already_trained, run_training
     from smartstack.training.promote import promote
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if objective not in (None, "binary", "rank"):
-        raise _fail(f"--objective must be 'binary' or 'rank', not {objective!r}.", 2)
-    config = load_config(params).with_overrides(seed=seed, objective=objective)
-    settings = get_settings()
+        raise fail(f"--objective must be 'binary' or 'rank', not {objective!r}.")
+    settings = _settings(ctx, params)
+    config = settings.training.with_overrides(seed=seed, objective=objective)
     try:
         data = None
         if reuse:
@@ -107,22 +110,20 @@ def train(
                 return
         result = run_training(config, settings, data=data, tune_first=tune)
     except dataset.TrainingSetMissing as error:
-        raise _fail(f"{error}.", 2) from None
+        raise fail(f"{error}.") from None
     console.print(
         f"registered version {result.version} as challenger (run {result.run_id}, "
         f"{result.model.best_iteration + 1} trees, {result.model.seconds:.0f}s); test period:"
     )
     _summary(result.reports)
     if promote_after:
-        decision = promote(config, data=result.data, version=result.version)
+        decision = promote(config, settings, data=result.data, version=result.version)
         console.print(decision.reason)
 
 
 def promote(
-    version: Annotated[
-        str | None,
-        typer.Option(help="Model version to judge (default: the one aliased `challenger`)."),
-    ] = None,
+    ctx: typer.Context,
+    version: VersionOption = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with code 1 when the challenger is rejected.")
     ] = False,
@@ -131,7 +132,7 @@ def promote(
         bool,
         typer.Option(
             "--recorded",
-            help="Apply the verdict `smartstack evaluate` recorded on --version instead of "
+            help="Apply the verdict `smartstack evaluate` recorded on the version instead of "
             "judging again; refused (exit 1) unless it passed against today's champion.",
         ),
     ] = False,
@@ -140,33 +141,29 @@ def promote(
     `champion` to it only if it wins by the configured margin with no segment regressing
     beyond the tolerance (first model: it must beat SmartScore). The decision and its reason
     are tagged on the model version and logged as a run."""
-    from smartstack.training.config import load_config
     from smartstack.training.dataset import TrainingSetMissing
     from smartstack.training.promote import NoChallenger
     from smartstack.training.promote import promote as run_gate
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = _settings(ctx, params)
     if recorded:
-        if version is None:
-            raise _fail("--recorded needs --version: the version `smartstack evaluate` judged.", 2)
-        _promote_recorded(version, params)
+        _promote_recorded(settings, version)
         return
     try:
-        decision = run_gate(load_config(params), version=version)
+        decision = run_gate(settings.training, settings, version=version)
     except (TrainingSetMissing, NoChallenger) as error:
-        raise _fail(f"{error}.", 2) from None
+        raise fail(f"{error}.") from None
     verdict = "[green]promoted[/]" if decision.passed else "[yellow]not promoted[/]"
     console.print(f"version {decision.version} {verdict}: {decision.reason}")
     console.print(f"champion: {decision.champion_after or 'none'}")
     if strict and not decision.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(GATE_FAILED)
 
 
 def evaluate(
-    version: Annotated[
-        str | None,
-        typer.Option(help="Model version to judge (default: the one aliased `challenger`)."),
-    ] = None,
+    ctx: typer.Context,
+    version: VersionOption = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Print the verdict as one JSON object on stdout."),
@@ -181,26 +178,26 @@ def evaluate(
 ) -> None:
     """Judge the challenger against the champion (SmartScore when there is none) on the same
     held-out test period and record the verdict on the version, without moving `champion`.
-    `smartstack promote --recorded --version N` applies a passing verdict; the Airflow DAGs
-    branch on it in between. A rejection is a result, not an error: the exit code is 0.
+    `smartstack promote --recorded` applies a passing verdict; the Airflow DAGs branch on it
+    in between. A rejection is a result, not an error: the exit code is 0.
     With `--data-dir PATH` (and `--dataset`), it evaluates the champion on that directory
     instead, exactly as `smartstack evaluate-dataset` does."""
     if data_dir is not None:
-        from smartstack.training.external_commands import evaluate_dataset
+        from smartstack.cli.evaluation import evaluate_dataset
 
-        evaluate_dataset(dataset=dataset, data_dir=data_dir, out=out)
+        evaluate_dataset(ctx, dataset=dataset, data_dir=data_dir, out=out)
         return
-    from smartstack.training.config import load_config
     from smartstack.training.dataset import TrainingSetMissing
     from smartstack.training.promote import NoChallenger
     from smartstack.training.promote import evaluate as judge
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = load_config(params)
+    settings = _settings(ctx, params)
+    config = settings.training
     try:
-        decision = judge(config, version=version)
+        decision = judge(config, settings, version=version)
     except (TrainingSetMissing, NoChallenger) as error:
-        raise _fail(f"{error}.", 2) from None
+        raise fail(f"{error}.") from None
     verdict = "[green]passed[/]" if decision.passed else "[yellow]rejected[/]"
     console.print(f"version {decision.version} {verdict}: {decision.reason}")
     if as_json:
@@ -221,15 +218,22 @@ def evaluate(
         )
 
 
-def _promote_recorded(version: str, params: Path | None) -> None:
+def _promote_recorded(settings: Settings, version: str | None) -> None:
     """Only the registry is needed (and imported): the verdict is already on the version."""
-    from smartstack.settings import get_settings
     from smartstack.training import registry
-    from smartstack.training.config import load_config
 
-    tracking = registry.configure(get_settings(), load_config(params).experiment)
+    tracking = registry.configure(settings, settings.training.experiment)
+    if version is None:
+        challenger = registry.version_by_alias(tracking, registry.CHALLENGER)
+        if challenger is None:
+            raise fail(
+                f"no version of {tracking.model_name} is `{registry.CHALLENGER}`: run "
+                "`smartstack train` and `smartstack evaluate` first.",
+                BAD_INPUT,
+            )
+        version = str(challenger.version)
     try:
         champion = registry.crown_recorded(tracking, version)
     except registry.StaleVerdict as error:
-        raise _fail(f"{error}.", 1) from None
+        raise fail(f"{error}.", GATE_FAILED) from None
     console.print(f"champion: {champion}")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from smartstack.cli.console import console, fail, settings_of
 from smartstack.paths import EXPECTATIONS_DIR
 from smartstack.quality.suites import STAGES, Stage
 
@@ -24,7 +24,6 @@ app = typer.Typer(
     help="Data-quality gates (Great Expectations) between the pipeline steps.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
 
 StageOption = Annotated[
     str, typer.Option(help=f"Which gate: {' or '.join(STAGES)}.", show_default=True)
@@ -36,6 +35,7 @@ ExpectationsDir = Annotated[
 
 @app.command()
 def validate(
+    ctx: typer.Context,
     stage: StageOption = "raw",
     table: Annotated[
         list[str] | None, typer.Option(help="Validate only this table (repeatable).")
@@ -54,12 +54,11 @@ def validate(
     max_age = timedelta(hours=max_age_hours) if max_age_hours is not None else None
     try:
         result = run_gate(
-            _stage(stage), tables=table, expectations_dir=expectations_dir, max_age=max_age,
-            raise_on_blocking=False,
-        )
+            _stage(stage), settings_of(ctx), tables=table, expectations_dir=expectations_dir,
+            max_age=max_age, raise_on_blocking=False,
+        )  # fmt: skip
     except (FileNotFoundError, ValueError, AttributeError) as error:
-        console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(2) from None
+        raise fail(str(error)) from None
     console.print(_summary(result))
     for failure in result.failures:
         colour = "red" if failure.blocking else "yellow"
@@ -77,6 +76,7 @@ def validate(
 
 @app.command()
 def reference(
+    ctx: typer.Context,
     stage: StageOption = "raw",
     expectations_dir: ExpectationsDir = EXPECTATIONS_DIR,
 ) -> None:
@@ -84,18 +84,18 @@ def reference(
     from smartstack.quality.gate import write_reference
 
     try:
-        profiles = write_reference(_stage(stage), expectations_dir=expectations_dir)
+        profiles = write_reference(
+            _stage(stage), settings_of(ctx), expectations_dir=expectations_dir
+        )
     except FileNotFoundError as error:
-        console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(2) from None
+        raise fail(str(error)) from None
     columns = sum(len(p) for p in profiles.values())
     console.print(f"wrote the {stage} reference: {columns} columns of {len(profiles)} tables.")
 
 
 def _stage(value: str) -> Stage:
     if value not in STAGES:
-        console.print(f"[bold red]error:[/] unknown stage {value!r}; use {' or '.join(STAGES)}.")
-        raise typer.Exit(2)
+        raise fail(f"unknown stage {value!r}; use {' or '.join(STAGES)}.")
     return value  # type: ignore[return-value]
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from smartstack.settings import Settings, get_settings
+from smartstack.cli.console import console, fail, settings_of
+from smartstack.settings import Settings
 from smartstack.stack.airflow import (
     DAILY_DAG,
     FINISHED,
@@ -36,9 +36,7 @@ from smartstack.stack.processes import (
     port_in_use,
     sigterm_as_interrupt,
 )
-from smartstack.stack.services import Ports, local_services, serving_url
-
-console = Console(stderr=True, highlight=False)
+from smartstack.stack.services import Ports, local_services, stack_settings
 
 # Task states that no longer change within this try.
 _DONE = {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
@@ -46,6 +44,7 @@ _MARK = {"success": "[green]✓[/]", "skipped": "[dim]–[/]", "up_for_retry": "
 
 
 def up(
+    ctx: typer.Context,
     customers: Annotated[
         int, typer.Option(min=1, help="Scale of the synthetic data set the run generates.")
     ] = 10_000,
@@ -69,10 +68,10 @@ def up(
     """Start Airflow (UI on :8080), MLflow (:5000) and the ranking service (:3000) on embedded
     defaults, run the daily pipeline DAG, print its progress, the URLs and a ranked response for
     a real customer, then keep running until Ctrl-C."""
-    settings = get_settings()
     ports = Ports(airflow=airflow_port, mlflow=mlflow_port, serving=serving_port)
+    settings = stack_settings(settings_of(ctx), ports)
     services = local_services(settings, ports)
-    _check_can_start(services)
+    _check_can_start(settings, services)
     log_dir = settings.home / "logs"
     started = time.monotonic()
     console.rule("[bold]Smart Stack")
@@ -80,7 +79,8 @@ def up(
     try:
         with sigterm_as_interrupt(), Supervisor(log_dir) as supervisor:
             _step("Airflow database", lambda: migrate(
-                airflow_environment(settings, ports.airflow, serving_url(ports)),
+                airflow_executable(settings),
+                airflow_environment(settings, ports.airflow),
                 log_dir / "airflow-db-migrate.log",
             ))  # fmt: skip
             waiting = [s for s in services if not s.can_start]
@@ -96,7 +96,7 @@ def up(
             else:
                 for service in waiting:
                     _start(supervisor, service)
-                if not _show_sample_ranking(settings, ports, log_dir) and exit_after_run:
+                if not _show_sample_ranking(settings, log_dir) and exit_after_run:
                     raise typer.Exit(1)
             _show_urls(services, time.monotonic() - started)
             if exit_after_run:
@@ -106,24 +106,22 @@ def up(
     except KeyboardInterrupt:
         console.print("\nstopped every service.")
     except ServiceFailed as error:
-        console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(1) from None
+        raise fail(str(error), 1) from None
 
 
-def _check_can_start(services: list[ManagedService]) -> None:
-    if not airflow_executable().exists():
-        console.print(
-            f"[bold red]error:[/] Airflow is not installed at {airflow_executable()}: run "
-            "`make setup-airflow` (or `make run`, which sets everything up)."
+def _check_can_start(settings: Settings, services: list[ManagedService]) -> None:
+    airflow = airflow_executable(settings)
+    if not airflow.exists():
+        raise fail(
+            f"Airflow is not installed at {airflow}: run `make setup-airflow` (or `make run`, "
+            "which sets everything up)."
         )
-        raise typer.Exit(2)
     busy = [f"{s.name} ({s.port})" for s in services if s.port and port_in_use(s.port)]
     if busy:
-        console.print(
-            f"[bold red]error:[/] ports already in use: {', '.join(busy)}. Stop what listens "
-            "there or pick other ports (--airflow-port, --mlflow-port, --serving-port)."
+        raise fail(
+            f"ports already in use: {', '.join(busy)}. Stop what listens there or pick other "
+            "ports (--airflow-port, --mlflow-port, --serving-port)."
         )
-        raise typer.Exit(2)
 
 
 def _step(what: str, action) -> None:
@@ -149,7 +147,7 @@ def _run_pipeline(
     with console.status("waiting for Airflow to load the DAGs…"):
         api.wait_for_dag(DAILY_DAG, timeout=300)
     api.unpause(DAILY_DAG)
-    conf = {"source": "synthetic", "customers": customers, "seed": seed}
+    conf = {"source": "dataset", "customers": customers, "seed": seed}
     run_id = api.trigger(DAILY_DAG, conf)
     console.rule(f"[bold]{DAILY_DAG}: {customers:,} customers, seed {seed}")
     console.print(
@@ -201,7 +199,7 @@ def _explain_failure(api: AirflowApi, exit_after_run: bool) -> None:
     )
 
 
-def _show_sample_ranking(settings: Settings, ports: Ports, log_dir: Path) -> bool:
+def _show_sample_ranking(settings: Settings, log_dir: Path) -> bool:
     """Ask the ranking service for a real customer's offers and print the answer."""
     from smartstack.featurestore.store import snapshot_time
     from smartstack.serving.client import ServingError, ServingUnreachable, rank
@@ -209,14 +207,14 @@ def _show_sample_ranking(settings: Settings, ports: Ports, log_dir: Path) -> boo
     customer = _a_customer(settings)
     at = snapshot_time(settings) - timedelta(hours=12)
     try:
-        response = rank(serving_url(ports), customer, at, k=3)
+        response = rank(settings.serving.url, customer, at, k=3)
     except (ServingError, ServingUnreachable) as error:
         log = log_dir / "bentoml.log"
         console.print(f"[bold red]the sample request failed:[/] {error}; see {log}")
         return False
     console.rule("[bold]a ranked response for a real customer")
     console.print(
-        f"POST {serving_url(ports).replace('127.0.0.1', 'localhost')}/rank "
+        f"POST {settings.serving.url.replace('127.0.0.1', 'localhost')}/rank "
         + json.dumps({"customer_id": customer, "context": {"channel": "app",
                       "timestamp": at.isoformat()}, "k": 3})
     )  # fmt: skip

@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from smartstack.dataset_options import DataDirOption, DatasetOption, StartDateOption
+from smartstack.cli.console import fail, settings_of
+from smartstack.cli.options import (
+    BadDatasetOptions,
+    DataDirOption,
+    DatasetOption,
+    StartDateOption,
+    dataset_settings,
+)
 
 # Wide enough for the figures table when the output is not a terminal (logs, CI).
 console = Console(stderr=True, width=120)
@@ -36,6 +43,7 @@ def _table(name: str, target: dict[str, Any], metrics: list[str]) -> Table:
 
 
 def evaluate_dataset(
+    ctx: typer.Context,
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     start_date: StartDateOption = None,
@@ -51,37 +59,36 @@ def evaluate_dataset(
     ] = None,
 ) -> None:
     """Evaluate the current `champion` on a directory in the data set's own format (e.g. the
-    held-out Starbucks customers): ingested, gated, built by dbt and read through Feast like
-    the training data, then its test period (offers sent from hour 504) scored by the champion,
-    SmartScore, the demographic-only baseline and popularity, with the coefficients of the
-    champion's run. Prints AUC, log loss, accuracy, F1 and NDCG@3 per target, with and without
-    censored rows; `--out FILE` writes the same figures as JSON."""
-    from smartstack.dataset_options import BadDatasetOptions, use_dataset
-    from smartstack.quality.gate import QualityGateFailed
-    from smartstack.training.config import load_config
-    from smartstack.training.external import EvaluationFailed, NoChampion, evaluate_directory
+    held-out Starbucks customers): the pipeline's steps up to `feast_apply` land, gate and build
+    it in a scratch home, then its test period (offers sent from hour 504) is scored by the
+    champion, SmartScore, the demographic-only baseline and popularity, with the coefficients of
+    the champion's run. Prints AUC, log loss, accuracy, F1 and NDCG@3 per target, with and
+    without censored rows; `--out FILE` writes the same figures as JSON."""
+    from smartstack.cli.steps import StepFailed, run_steps
+    from smartstack.pipeline import PARAMETERS, steps_through
+    from smartstack.training.external import (
+        NoChampion,
+        champion_version,
+        evaluate_directory,
+        scratch_settings,
+    )
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        settings = use_dataset(dataset, data_dir, start_date)
+        settings = dataset_settings(settings_of(ctx), dataset, data_dir, start_date)
     except BadDatasetOptions as error:
-        console.print(f"[bold red]error:[/] {error}.")
-        raise typer.Exit(2) from None
+        raise fail(f"{error}.") from None
     if settings.source_dir is None:
-        console.print("[bold red]error:[/] pass --data-dir: the directory to evaluate.")
-        raise typer.Exit(2)
-    from smartstack.data.starbucks import SourceError
-
+        raise fail("pass --data-dir: the directory to evaluate.")
     try:
-        result = evaluate_directory(
-            settings.source_dir, settings, load_config(dataset=settings.dataset), work_dir
-        )
-    except (NoChampion, SourceError, EvaluationFailed) as error:
-        console.print(f"[bold red]error:[/] {error}.")
-        raise typer.Exit(2) from None
-    except QualityGateFailed as failure:
-        console.print(f"[bold red]error:[/] {failure}")
-        raise typer.Exit(1) from None
+        champion_version(settings)  # before the build: without a champion there is no point
+        scratch = scratch_settings(settings, settings.source_dir, work_dir)
+        run_steps(ctx.find_root().command, steps_through("feast_apply"), scratch, PARAMETERS)
+        result = evaluate_directory(settings, scratch)
+    except NoChampion as error:
+        raise fail(f"{error}.") from None
+    except StepFailed as failure:
+        raise fail(f"{failure}: the evaluated directory did not build.", failure.code) from None
     champion = result["champion"]
     console.print(
         f"champion {champion['model']} v{champion['version']} on {result['source_dir']}; "

@@ -1,22 +1,22 @@
-"""The ``--dataset``, ``--data-dir`` and ``--start-date`` options of the commands that land data.
+"""The ``--dataset``, ``--data-dir`` and ``--start-date`` options of the commands that land or
+evaluate data.
 
-They are shorthands for the settings ``SMARTSTACK_DATASET``, ``SMARTSTACK_SOURCE_DIR`` and
-``SMARTSTACK_SOURCE_START_DATE``: a command sets them in its own environment before anything
-reads the settings, so every step it runs (and every subprocess, dbt included) sees the same
-data set, exactly as when an Airflow task gets them from its environment.
+They are shorthands for the settings ``dataset``, ``source_dir`` and ``source_start_date``
+(``SMARTSTACK_DATASET``, ``SMARTSTACK_SOURCE_DIR``, ``SMARTSTACK_SOURCE_START_DATE``): a command
+that gets them builds its settings with them, and hands those settings to every step it runs
+(in its process, or in a subprocess's environment), never by changing its own environment.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from smartstack.datasets import UnknownDataset, active, spec
-from smartstack.settings import Settings, get_settings
+from smartstack.datasets import UnknownDataset, active
+from smartstack.settings import Settings
 
 DatasetOption = Annotated[
     str | None,
@@ -50,45 +50,38 @@ class BadDatasetOptions(ValueError):
     """The options name no known data set or miss what it needs; one sentence."""
 
 
-def use_dataset(
+def dataset_settings(
+    base: Settings,
     dataset: str | None,
     data_dir: Path | None,
     start_date: str | None,
     *,
     needs_source: bool = True,
 ) -> Settings:
-    """Put the options into the environment and return the settings they give; a data set
-    read from its own files needs them unless ``needs_source`` is false."""
+    """``base``, or the environment's settings with the options applied when any is given; a
+    data set read from its own files needs its directory unless ``needs_source`` is false."""
+    chosen: dict[str, object] = {}
     if start_date is not None:
         try:
-            date.fromisoformat(start_date)
+            chosen["source_start_date"] = date.fromisoformat(start_date)
         except ValueError:
             raise BadDatasetOptions(
                 f"--start-date must be a day as YYYY-MM-DD, not {start_date!r}"
             ) from None
-    if data_dir is not None and not data_dir.is_dir():
-        raise BadDatasetOptions(f"--data-dir {data_dir} is not a directory")
+    if data_dir is not None:
+        if not data_dir.is_dir():
+            raise BadDatasetOptions(f"--data-dir {data_dir} is not a directory")
+        chosen["source_dir"] = data_dir
     if dataset is not None:
-        try:
-            spec(dataset)
-        except UnknownDataset as error:
-            raise BadDatasetOptions(str(error)) from None
-    for name, value in (
-        ("SMARTSTACK_DATASET", dataset),
-        ("SMARTSTACK_SOURCE_DIR", None if data_dir is None else str(data_dir.resolve())),
-        ("SMARTSTACK_SOURCE_START_DATE", start_date),
-    ):
-        if value is not None:
-            os.environ[name] = value
-    get_settings.cache_clear()
-    settings = get_settings()
+        chosen["dataset"] = dataset
+    settings = Settings(**chosen) if chosen else base
     try:
-        chosen = active(settings)
-    except UnknownDataset as error:  # from the environment, not from the options
+        adapter = active(settings)
+    except UnknownDataset as error:
         raise BadDatasetOptions(str(error)) from None
-    if needs_source and chosen.source_dir_required and settings.source_dir is None:
+    if needs_source and adapter.needs_source_dir and settings.source_dir is None:
         raise BadDatasetOptions(
-            f"the {chosen.name} data set is read from its own files: pass --data-dir PATH "
+            f"the {adapter.name} data set is read from its own files: pass --data-dir PATH "
             "(or set SMARTSTACK_SOURCE_DIR)"
         )
     return settings

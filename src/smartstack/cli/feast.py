@@ -7,47 +7,50 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from smartstack.settings import get_settings
+from smartstack.cli.console import console, fail, settings_of
 
 app = typer.Typer(
     help="Feast feature store: register definitions, load the online store, build training sets.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
 
 
 @app.command()
-def apply() -> None:
-    """Register the active data set's feature service (offer_ranking_v1 for synthetic data) and
-    the views, sources and entities it reads in the registry, and create the online tables
-    (`feast apply`)."""
+def apply(ctx: typer.Context) -> None:
+    """Register the active data set's feature service (offer_ranking_v1 for synthetic data), its
+    offer catalogue and the views, sources and entities they read in the registry, and create
+    the online tables (`feast apply`)."""
     from smartstack.featurestore import store
+    from smartstack.featurestore.store import UnknownFeatureService
 
-    store.apply()
-    console.print(f"applied feature_repo to the {get_settings().profile} registry")
+    settings = settings_of(ctx)
+    try:
+        store.apply(settings)
+    except UnknownFeatureService as error:
+        raise fail(f"{error}.") from None
+    console.print(f"applied feature_repo to the {settings.profile} registry")
 
 
 @app.command()
-def materialize() -> None:
+def materialize(ctx: typer.Context) -> None:
     """Load the online store up to the data set's snapshot; later runs load only what is new
     (`feast materialize-incremental`)."""
     from smartstack.datasets import active
     from smartstack.featurestore import store
+    from smartstack.settings import Warehouse
 
-    settings = get_settings()
+    settings = settings_of(ctx)
     missing = [
-        m
-        for m in active(settings).feature_marts
-        if not (settings.data_dir / "features" / f"{m}.parquet").exists()
+        mart
+        for mart in active(settings).feast_marts
+        if not (settings.features_dir / f"{mart}.parquet").exists()
     ]
-    if missing and settings.warehouse == "duckdb":
-        console.print(
-            f"[bold red]error:[/] no feature marts in {settings.data_dir / 'features'} "
-            "(missing " + ", ".join(missing) + "): run `smartstack dbt build` first."
+    if missing and settings.warehouse is Warehouse.duckdb:
+        raise fail(
+            f"no feature marts in {settings.features_dir} (missing {', '.join(missing)}): run "
+            "`smartstack dbt build` first."
         )
-        raise typer.Exit(2)
     started = time.perf_counter()
     end = store.materialize(settings)
     console.print(
@@ -57,15 +60,16 @@ def materialize() -> None:
 
 
 @app.command()
-def config() -> None:
+def config(ctx: typer.Context) -> None:
     """Print the feature_store.yaml equivalent of the active profile (for `feast ui` etc.)."""
     from smartstack.featurestore.config import config_yaml
 
-    typer.echo(config_yaml(get_settings()), nl=False)
+    typer.echo(config_yaml(settings_of(ctx)), nl=False)
 
 
 @app.command("training-set")
 def training_set(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Parquet file to write the training set to.")],
 ) -> None:
     """Build the point-in-time training set: labelled impressions joined with the active
@@ -74,10 +78,9 @@ def training_set(
 
     started = time.perf_counter()
     try:
-        frame = store.training_set()
+        frame = store.training_set(settings_of(ctx))
     except FileNotFoundError as error:
-        console.print(f"[bold red]error:[/] {error}.")
-        raise typer.Exit(2) from None
+        raise fail(f"{error}.") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     console.print(

@@ -7,14 +7,18 @@ import signal
 import time
 import warnings
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from smartstack.cli.console import console, fail, settings_of
 from smartstack.events.contracts import Topic
-from smartstack.settings import Settings, get_settings
+from smartstack.settings import Settings
+
+if TYPE_CHECKING:
+    from smartstack.events.online_writer import OnlineSpendWriter
+    from smartstack.events.processor import Totals
+    from smartstack.events.recent_spend import RecentSpendState
 
 app = typer.Typer(
     help="Real-time events: a local Kafka-protocol broker, the generator's replay, and the "
@@ -22,18 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 feedback_app = typer.Typer(help="Offer feedback and explanation ratings.", no_args_is_help=True)
-console = Console(stderr=True)
 REPLAYABLE = {"transactions": Topic.transactions, "clickstream": Topic.clickstream}
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-def state_path(settings: Settings) -> Path:
-    """The stream processor's window state and offsets."""
-    return settings.home / "events" / "stream_state.sqlite"
 
 
 def _servers(settings: Settings) -> str:
@@ -44,12 +37,13 @@ def _servers(settings: Settings) -> str:
         check_broker(servers)
         ensure_topics(servers)
     except NoBroker as error:
-        raise _fail(f"{error}.") from None
+        raise fail(f"{error}.") from None
     return servers
 
 
 @app.command()
 def broker(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 9092,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions per event topic.")] = 4,
 ) -> None:
@@ -57,11 +51,11 @@ def broker(
     the foreground until Ctrl-C. Point clients at it with KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:PORT."""
     from smartstack.events.kafka import NoBroker, start_broker
 
-    log = get_settings().home / "events" / "broker.log"
+    log = settings_of(ctx).home / "events" / "broker.log"
     try:
         process = start_broker("127.0.0.1", port, log, partitions)
     except NoBroker as error:
-        raise _fail(f"{error}; see {log}.") from None
+        raise fail(f"{error}; see {log}.") from None
     console.print(
         f"broker listening on 127.0.0.1:{port} (topics: {', '.join(t.value for t in Topic)}); "
         f"log: {log}"
@@ -75,11 +69,12 @@ def broker(
         process.terminate()
         code = process.wait()
     if code not in (0, -signal.SIGTERM):
-        raise _fail(f"the broker exited with code {code}; see {log}.", code=1)
+        raise fail(f"the broker exited with code {code}; see {log}.", code=1)
 
 
 @app.command()
 def replay(
+    ctx: typer.Context,
     rate: Annotated[
         float, typer.Option(min=0, help="Events per second; 0 sends as fast as the broker takes.")
     ] = 1000.0,
@@ -97,15 +92,15 @@ def replay(
     from smartstack.events.producers import PublishFailed
     from smartstack.events.producers import replay as run_replay
 
-    settings = get_settings()
+    settings = settings_of(ctx)
     names = topic or list(REPLAYABLE)
     unknown = [n for n in names if n not in REPLAYABLE]
     if unknown:
-        raise _fail(f"unknown topic {', '.join(unknown)}: choose from {', '.join(REPLAYABLE)}.")
+        raise fail(f"unknown topic {', '.join(unknown)}: choose from {', '.join(REPLAYABLE)}.")
     topics = [REPLAYABLE[n] for n in names]
     missing = [t for t in names if not any((settings.raw_dir / t).glob("*.parquet"))]
     if missing:
-        raise _fail(
+        raise fail(
             f"no {', '.join(missing)} data in {settings.raw_dir}: run `smartstack generate`."
         )
     servers = _servers(settings)
@@ -125,14 +120,63 @@ def replay(
             on_progress=lambda n: console.print(f"sent {n:,} events"),
         )
     except PublishFailed as error:
-        raise _fail(f"{error}.", code=1) from None
+        raise fail(f"{error}.", code=1) from None
     elapsed = time.perf_counter() - started
     rate_done = sent / max(elapsed, 1e-9)
     console.print(f"replayed {sent:,} events in {elapsed:.1f}s ({rate_done:,.0f}/s)")
 
 
+class _Progress:
+    """A progress line every ``every`` seconds: events per second and what became of them."""
+
+    def __init__(self, every: float) -> None:
+        self._every = every
+        self._since = time.monotonic()
+        self._consumed = 0
+
+    def __call__(self, totals: Totals) -> bool:
+        now = time.monotonic()
+        if now - self._since >= self._every:
+            rate = (totals.consumed - self._consumed) / (now - self._since)
+            console.print(
+                f"{totals.consumed:,} events ({rate:,.0f}/s): {totals.transactions:,} "
+                f"transactions applied, {totals.feedback_landed:,} feedback landed, "
+                f"{totals.dead_letters:,} dead letters, {totals.duplicates:,} duplicates"
+            )
+            self._since, self._consumed = now, totals.consumed
+        return False  # never asks the processor to stop
+
+
+def _window_state(settings: Settings, seed: bool) -> RecentSpendState:
+    """The processor's window state; on a first start seeded with the 7 days before the data
+    set's snapshot from the raw transactions, so streamed spend adds to the history."""
+    from smartstack.events.recent_spend import RecentSpendState
+    from smartstack.featurestore import store
+
+    state = RecentSpendState(settings.home / "events" / "stream_state.sqlite")
+    transactions = settings.raw_dir / "transactions"
+    if seed and state.is_empty and any(transactions.glob("*.parquet")):
+        as_of = store.snapshot_time(settings)
+        loaded = state.seed(transactions, as_of)
+        console.print(f"seeded the window with {loaded:,} transactions before {as_of:%Y-%m-%d}")
+    return state
+
+
+def _online_writer(settings: Settings) -> OnlineSpendWriter:
+    from feast.errors import FeatureViewNotFoundException
+
+    from smartstack.events.online_writer import OnlineSpendWriter, StreamViewMismatch
+    from smartstack.featurestore import store
+
+    try:
+        return OnlineSpendWriter(store.get_store(settings))
+    except (FeatureViewNotFoundException, StreamViewMismatch) as error:
+        raise fail(f"{error}: run `smartstack feast apply` first.") from None
+
+
 @app.command()
 def process(
+    ctx: typer.Context,
     group: Annotated[str, typer.Option(help="Consumer group id.")] = "smartstack-stream-processor",
     max_batch: Annotated[int, typer.Option(min=1, help="Most messages per micro-batch.")] = 50_000,
     batch_wait: Annotated[
@@ -156,37 +200,24 @@ def process(
     """Run the stream processor (a consumer-group member) until SIGTERM or Ctrl-C: recent spend
     into the online store, feedback into the feedback table, bad events to the dead-letter
     topic."""
-    settings = get_settings()
+    settings = settings_of(ctx)
     servers = _servers(settings)  # before the heavy imports: a missing broker answers at once
 
     from confluent_kafka import KafkaException
-    from feast.errors import FeatureViewNotFoundException
     from prometheus_client import start_http_server
 
     from smartstack.events.feedback_table import FeedbackTable
-    from smartstack.events.online_writer import OnlineSpendWriter, StreamViewMismatch
     from smartstack.events.processor import (
         TRANSIENT_STORE_ERRORS,
         DeadLetterFailed,
         StreamProcessor,
-        Totals,
     )
-    from smartstack.events.recent_spend import RecentSpendState
-    from smartstack.featurestore import store
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("smartstack").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", message="Stream feature views are experimental")
-    try:
-        writer = OnlineSpendWriter(store.get_store(settings))
-    except (FeatureViewNotFoundException, StreamViewMismatch) as error:
-        raise _fail(f"{error}: run `smartstack feast apply` first.") from None
-    state = RecentSpendState(state_path(settings))
-    transactions = settings.raw_dir / "transactions"
-    if seed and state.is_empty and any(transactions.glob("*.parquet")):
-        as_of = store.snapshot_time(settings)
-        loaded = state.seed(transactions, as_of)
-        console.print(f"seeded the window with {loaded:,} transactions before {as_of:%Y-%m-%d}")
+    writer = _online_writer(settings)
+    state = _window_state(settings, seed)
     processor = StreamProcessor(
         servers, state, writer, FeedbackTable.from_settings(settings), group, max_batch, batch_wait
     )
@@ -195,25 +226,11 @@ def process(
     if metrics_port:
         start_http_server(metrics_port, addr=metrics_host)
     console.print(f"processing {servers} as group {group}; state: {state.path}")
-    last = [time.monotonic(), 0]
-
-    def report(totals: Totals) -> bool:
-        now = time.monotonic()
-        if now - last[0] >= progress_every:
-            rate = (totals.consumed - last[1]) / (now - last[0])
-            console.print(
-                f"{totals.consumed:,} events ({rate:,.0f}/s): {totals.transactions:,} "
-                f"transactions applied, {totals.feedback_landed:,} feedback landed, "
-                f"{totals.dead_letters:,} dead letters, {totals.duplicates:,} duplicates"
-            )
-            last[:] = [now, totals.consumed]
-        return False
-
     try:
-        totals = processor.run(until=report)
+        totals = processor.run(until=_Progress(progress_every))
     except (DeadLetterFailed, KafkaException, *TRANSIENT_STORE_ERRORS) as error:
         # Nothing of the failed batch was committed: a restart consumes it again.
-        raise _fail(f"stopped: {error}; restart to resume from the last commit.", code=1) from None
+        raise fail(f"stopped: {error}; restart to resume from the last commit.", 1) from None
     finally:
         state.close()
     console.print(
@@ -223,13 +240,13 @@ def process(
 
 
 @feedback_app.command()
-def summary() -> None:
+def summary(ctx: typer.Context) -> None:
     """Mean rating and count of explanations per source, template and model (from the
     feedback table), most rated first."""
     from smartstack.events.feedback_table import FeedbackTable
     from smartstack.messaging.feedback import summarize_ratings
 
-    table = FeedbackTable.from_settings(get_settings())
+    table = FeedbackTable.from_settings(settings_of(ctx))
     rows = summarize_ratings(table.read())
     if not rows:
         console.print(f"no ratings in {table.directory} yet")

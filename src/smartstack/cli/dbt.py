@@ -9,17 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from smartstack.cli.console import fail, settings_of
 from smartstack.features.dbt import FeatureBuildError, run_dbt
-from smartstack.settings import get_settings
 
 app = typer.Typer(
     help="Feature engineering in dbt: raw tables to point-in-time feature tables (DuckDB "
     "locally, BigQuery in production).",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
 
 Target = Annotated[
     str | None,
@@ -33,12 +31,11 @@ Select = Annotated[
 ]
 
 
-def _run(command: list[str], target: str | None) -> None:
+def _run(ctx: typer.Context, command: list[str], target: str | None) -> None:
     try:
-        code = run_dbt(command, get_settings(), target=target)
+        code = run_dbt(command, settings_of(ctx), target=target)
     except FeatureBuildError as error:
-        console.print(f"[bold red]error:[/] {error}.", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(f"{error}.") from None
     if code:
         raise typer.Exit(code)
 
@@ -49,6 +46,7 @@ def _selection(select: list[str] | None) -> list[str]:
 
 @app.command()
 def build(
+    ctx: typer.Context,
     select: Select = None,
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
@@ -56,16 +54,20 @@ def build(
     target: Target = None,
 ) -> None:
     """Build and test the feature tables (`dbt build`: models, data tests, unit tests)."""
-    _run(["build", *_selection(select), *(["--full-refresh"] if full_refresh else [])], target)
+    _run(
+        ctx,
+        ["build", *_selection(select), *(["--full-refresh"] if full_refresh else [])],
+        target,
+    )
 
 
 @app.command("compile")
-def compile_(select: Select = None, target: Target = None) -> None:
+def compile_(ctx: typer.Context, select: Select = None, target: Target = None) -> None:
     """Render every model's SQL for the target (`dbt compile`)."""
-    _run(["compile", *_selection(select)], target)
+    _run(ctx, ["compile", *_selection(select)], target)
 
 
 @app.command()
-def docs(target: Target = None) -> None:
+def docs(ctx: typer.Context, target: Target = None) -> None:
     """Generate the documentation site under <home>/dbt/target (`dbt docs generate`)."""
-    _run(["docs", "generate"], target)
+    _run(ctx, ["docs", "generate"], target)

@@ -1,0 +1,101 @@
+"""The seeded synthetic card-offer data set: generated, with its hidden truth kept apart.
+
+The generator (:mod:`.generator`) writes every raw table from the synthetic world
+(:mod:`.world`); the ``offer_ranking_v1`` feature service ranks requests of six offers, labelled
+from ``training_impressions``; card product, tenure and the generator's drifting customers are
+the segments, and the ground truth's ``p_redeem`` is the oracle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smartstack.data.schema import CARD_PRODUCTS
+from smartstack.datasets.adapter import DatasetAdapter, FeatureRef, Landed, LandOptions, Target
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from smartstack.datasets.vocabulary import Vocabulary
+    from smartstack.settings import Settings
+
+REDEEMED = Target(
+    name="redeemed",
+    label="redeemed",
+    description="redeemed after being shown (the generator's funnel)",
+)
+
+
+class SyntheticAdapter(DatasetAdapter):
+    name = "synthetic"
+    description = "the seeded synthetic card-offer data set"
+    raw_tables = (
+        "customers",
+        "customer_pii",
+        "transactions",
+        "offers",
+        "impressions",
+        "clickstream",
+        "quiz_responses",
+    )
+    land_command = "smartstack ingest"
+    feature_marts = (
+        "customer_spend_features",
+        "customer_profile_features",
+        "offer_features",
+    )
+    serving_marts = ("offer_catalog", "customer_quiz_answers")
+    feature_service = "offer_ranking_v1"
+    catalogue_view = "offer_catalog"
+    popularity = FeatureRef("offer_stats", "redemption_rate_smoothed")
+    quiz_view = "customer_quiz"
+    card_products = CARD_PRODUCTS
+    labelled_mart = "training_impressions"
+    targets = (REDEEMED,)
+    ranking_group = "request_id"
+    segments = ("card_product", "tenure", "drift")
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        from smartstack.datasets.synthetic.vocabulary import VOCABULARY
+
+        return VOCABULARY
+
+    def land(self, settings: Settings, options: LandOptions) -> Landed:
+        from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
+
+        config = GeneratorConfig(customers=options.customers, seed=options.seed)
+        counts = generate(config, settings.data_dir)
+        return Landed(counts, f"generated {options.customers:,} customers, seed {options.seed}")
+
+    def evaluation_frame(self, frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+        """Segments (card product, new or tenured, drifting or stable) and the oracle's
+        ``p_redeem`` from the hidden ground truth, for evaluation only."""
+        import numpy as np
+        import pandas as pd
+
+        out = frame
+        customers = _read(settings.raw_dir / "customers", ["customer_id", "card_product"])
+        if customers is not None:
+            out = out.merge(customers, on="customer_id", how="left", suffixes=("", "_raw"))
+            if "card_product_raw" in out:
+                out["card_product"] = out.pop("card_product_raw")
+        if "is_new_customer" in out:
+            new = pd.to_numeric(out["is_new_customer"], errors="coerce")
+            out["tenure"] = np.where(new.isna(), None, np.where(new == 1, "new", "tenured"))
+        truth = settings.data_dir / "ground_truth"
+        drifting = _read(truth / "customer_truth", ["customer_id", "is_drifting"])
+        if drifting is not None:
+            out = out.merge(drifting, on="customer_id", how="left")
+            out["drift"] = np.where(out.pop("is_drifting").fillna(False), "drifting", "stable")
+        oracle = _read(truth / "impression_truth", ["impression_id", "p_redeem"])
+        if oracle is not None:
+            out = out.merge(oracle, on="impression_id", how="left")
+        return out
+
+
+def _read(path: Path, columns: list[str]) -> pd.DataFrame | None:
+    import pandas as pd
+
+    return pd.read_parquet(path, columns=columns) if path.exists() else None

@@ -1,0 +1,74 @@
+"""Online reads behind a circuit breaker: a failed read is a reason to fall back, not an error.
+
+The deadline is the store client's own timeout (``OnlineFeatureReader``'s ``timeout_s``:
+SQLite's lock wait, Redis socket timeouts), so a read runs on the caller's thread with no
+hand-off to a pool. After ``breaker_failures`` failed reads in a row the circuit opens
+(pybreaker): reads fail at once, so callers go straight to their fallback instead of each
+waiting out the deadline, until a trial read after ``breaker_reset_s`` succeeds.
+``breaker_failures=0`` never opens it (batch jobs, where nobody waits on one read).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import pybreaker
+
+from smartstack.featurestore.online import OnlineFeatures
+from smartstack.featurestore.rows import ReadTimeout
+
+log = logging.getLogger(__name__)
+
+ReadFeatures = Callable[[str, Sequence[str], datetime], OnlineFeatures]
+
+
+class FeaturesUnavailable(Exception):
+    """The online store could not be read; ``kind`` says how (circuit open, timeout, error)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class _LogStateChanges(pybreaker.CircuitBreakerListener):
+    def state_change(
+        self,
+        cb: pybreaker.CircuitBreaker,
+        old: pybreaker.CircuitBreakerState | None,
+        new: pybreaker.CircuitBreakerState,
+    ) -> None:
+        log.warning("%s circuit: %s -> %s", cb.name, old.name if old else None, new.name)
+
+
+class GuardedReader:
+    """A feature read that raises :class:`FeaturesUnavailable` instead of the store's errors."""
+
+    def __init__(
+        self, read: ReadFeatures, breaker_failures: int = 5, breaker_reset_s: float = 2.0
+    ) -> None:
+        self._read = read
+        self._breaker = (
+            pybreaker.CircuitBreaker(
+                fail_max=breaker_failures,
+                reset_timeout=breaker_reset_s,
+                listeners=[_LogStateChanges()],
+                name="online-store",
+            )
+            if breaker_failures
+            else None
+        )
+
+    def __call__(self, customer_id: str, offer_ids: Sequence[str], at: datetime) -> OnlineFeatures:
+        try:
+            if self._breaker is None:
+                return self._read(customer_id, offer_ids, at)
+            return self._breaker.call(self._read, customer_id, offer_ids, at)
+        except pybreaker.CircuitBreakerError:
+            raise FeaturesUnavailable("feature_store_circuit_open") from None
+        except ReadTimeout:
+            raise FeaturesUnavailable("feature_store_timeout") from None
+        except Exception as exc:
+            log.warning("online feature read failed: %r", exc)
+            raise FeaturesUnavailable("feature_store_error") from exc
