@@ -1,13 +1,13 @@
-"""Session fixtures: a generated data set, and the whole pipeline run once on another.
+"""Session fixtures: a generated data set, and the whole pipeline run once on each data set.
 
 - ``small_dataset``: raw and ground-truth tables for 1,500 customers, generated once.
-- ``built``: ``smartstack run`` (every step of the pipeline, through the CLI, in a subprocess)
-  on 1,200 generated customers: the raw tables, the DuckDB warehouse and the feature marts,
-  the Feast registry and SQLite online store, a champion in the MLflow registry, the
-  explanation cache. Tests that only read use it as it is; a test that writes takes a copy of
-  the home (:meth:`BuiltHome.copy`), so no test sees another's changes. Under pytest-xdist
-  (`make test` runs two workers) the first worker to need it builds it and the others wait for
-  it and share it.
+- ``built`` and ``built_starbucks``: ``smartstack run`` (every step of the pipeline, through
+  the CLI, in a subprocess) on 1,200 generated customers and on 300 members of the Starbucks
+  files: the raw tables, the DuckDB warehouse and the feature marts, the Feast registry and
+  SQLite online store, a champion in the MLflow registry, the explanation cache. Tests that
+  only read use them as they are; a test that writes takes a copy of the home
+  (:meth:`BuiltHome.copy`), so no test sees another's changes. Under pytest-xdist (`make test`
+  runs two workers) the first worker to need one builds it and the others wait and share it.
 
 Tests are scheduled on the workers by scope: each module stays on one worker (its module
 fixtures are made once), and so does each folder whose tests share a session fixture that is
@@ -27,7 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ import pytest
 import redis as redis_client
 
 from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
-from smartstack.settings import Settings
+from smartstack.settings import DEFAULT_DATASET, Settings
 
 SMALL = GeneratorConfig(customers=1_500, seed=11, chunk_size=500)
 # Fixtures that build a data set, run the pipeline or start a service: a test using one (even
@@ -47,7 +47,7 @@ HEAVY_FIXTURES = frozenset(
         "airflow_database",  # Airflow's metadata database, migrated
         "broker",  # a Kafka-protocol broker
         "redis",  # a private redis-server
-        "pipeline",  # the pipeline on a Starbucks sample
+        "built_starbucks",  # the pipeline on a Starbucks sample
         "cut_then_incremental",  # two more dbt builds
         "starbucks",  # a Starbucks sample through dbt (messaging)
     }
@@ -105,10 +105,11 @@ class BuiltHome:
     home: Path
     returncode: int
     output: str
+    dataset: str = DEFAULT_DATASET
 
     @property
     def settings(self) -> Settings:
-        return Settings(home=self.home)
+        return Settings(home=self.home, dataset=self.dataset)
 
     @property
     def data_dir(self) -> Path:
@@ -127,7 +128,7 @@ class BuiltHome:
         old, new = str(self.home), str(target)
         _move_paths(target / "mlflow" / "mlflow.db", old, new)
         _move_feast_paths(target / "feast" / "registry.db", old, new)
-        return Settings(home=target)
+        return Settings(home=target, dataset=self.dataset)
 
 
 def _move_feast_paths(registry: Path, old: str, new: str) -> None:
@@ -155,17 +156,18 @@ def _move_paths(database: Path, old: str, new: str) -> None:
                     )
 
 
-def _build(root: Path) -> BuiltHome:
-    home = root / "home"
+def _run_pipeline(home: Path, *args: str) -> BuiltHome:
+    """``smartstack run ARGS`` in a subprocess with its own home and no inherited settings."""
     done = subprocess.run(
-        [SMARTSTACK, "run", "--customers", str(BUILT_CUSTOMERS), "--seed", str(BUILT_SEED)],
+        [SMARTSTACK, "run", *args],
         env=project_environment(SMARTSTACK_HOME=str(home)),
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
-    return BuiltHome(home, done.returncode, done.stdout + done.stderr)
+    dataset = args[args.index("--dataset") + 1] if "--dataset" in args else DEFAULT_DATASET
+    return BuiltHome(home, done.returncode, done.stdout + done.stderr, dataset)
 
 
 @contextmanager
@@ -179,23 +181,63 @@ def _exclusive(lock: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
-    """``smartstack run --customers 1200 --seed 21`` in its own home, once per session."""
+def _once_per_session(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    build: Callable[[Path], BuiltHome],
+) -> BuiltHome:
+    """``build(home)`` once for the whole session: under pytest-xdist the first worker to ask
+    builds it in the session's shared folder and the others wait for it and read its record."""
     if not hasattr(request.config, "workerinput"):  # one process: nothing to share
-        built = _build(tmp_path_factory.mktemp("built"))
+        built = build(tmp_path_factory.mktemp(name) / "home")
     else:  # pytest-xdist: the workers' base folders share the session's
         shared = tmp_path_factory.getbasetemp().parent
-        record = shared / "built.json"
-        with _exclusive(shared / "built.lock"):
+        record = shared / f"{name}.json"
+        with _exclusive(shared / f"{name}.lock"):
             if record.exists():
                 values = json.loads(record.read_text())
-                built = BuiltHome(Path(values["home"]), values["returncode"], values["output"])
+                built = BuiltHome(**{**values, "home": Path(values["home"])})
             else:
-                built = _build(shared / "built")
+                built = build(shared / name / "home")
                 record.write_text(json.dumps({**asdict(built), "home": str(built.home)}))
     assert built.returncode == 0, built.output[-6000:]
     return built
+
+
+@pytest.fixture(scope="session")
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
+    """``smartstack run --customers 1200 --seed 21`` in its own home, once per session."""
+    arguments = ("--customers", str(BUILT_CUSTOMERS), "--seed", str(BUILT_SEED))
+    return _once_per_session(
+        request, tmp_path_factory, "built", lambda home: _run_pipeline(home, *arguments)
+    )
+
+
+@pytest.fixture(scope="session")
+def starbucks_train_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 members of the public Starbucks files (the lowest id hashes), transcript gzipped as
+    published (see tests/starbucks/starbucks_sample.py)."""
+    from tests.starbucks import starbucks_sample as sample
+
+    source = sample.source_dir()
+    chosen = set(sample.customer_order(source)[: sample.TRAIN_CUSTOMERS])
+    target = tmp_path_factory.mktemp("sb-train") / "starbucks"
+    return sample.write_sample(source, target, chosen, sample.transcript_lines(source))
+
+
+@pytest.fixture(scope="session")
+def built_starbucks(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    starbucks_train_sample: Path,
+) -> BuiltHome:
+    """``smartstack run --dataset starbucks --data-dir <sample>``, the README's command, once
+    per session: the same steps with the Starbucks adapter in place of the generator."""
+    arguments = ("--dataset", "starbucks", "--data-dir", str(starbucks_train_sample))
+    return _once_per_session(
+        request, tmp_path_factory, "built_starbucks", lambda home: _run_pipeline(home, *arguments)
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ import pytest
 from smartstack.paths import PROJECT_ROOT
 
 SOURCE = Path(
-    os.environ.get("SMARTSTACK_STARBUCKS_DIR", PROJECT_ROOT.parent / "shared" / "data" / "starbucks")
+    os.environ.get(
+        "SMARTSTACK_STARBUCKS_DIR", PROJECT_ROOT.parent / "shared" / "data" / "starbucks"
+    )
 )
 
 

@@ -32,15 +32,15 @@ def at(hour: float) -> pd.Timestamp:
 
 
 @pytest.fixture(scope="module")
-def ingested(train_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ingested(starbucks_train_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sb-ingested")
-    ingest(train_sample, out, START)
+    ingest(starbucks_train_sample, out, START)
     return out
 
 
-def test_row_counts_match_the_sample_files(train_sample: Path, ingested: Path) -> None:
-    events = pd.Series([r["event"] for r in records(train_sample)]).value_counts()
-    profiles = (train_sample / "profile.json").read_text().splitlines()
+def test_row_counts_match_the_sample_files(starbucks_train_sample: Path, ingested: Path) -> None:
+    events = pd.Series([r["event"] for r in records(starbucks_train_sample)]).value_counts()
+    profiles = (starbucks_train_sample / "profile.json").read_text().splitlines()
     manifest = json.loads((ingested / "manifest.json").read_text())
     counts = {
         "customers": len(profiles),
@@ -51,7 +51,7 @@ def test_row_counts_match_the_sample_files(train_sample: Path, ingested: Path) -
     assert manifest["row_counts"] == counts
     for table, rows in counts.items():
         assert len(raw(ingested, table)) == rows, table
-    last = max(r["time"] for r in records(train_sample))
+    last = max(r["time"] for r in records(starbucks_train_sample))
     assert datetime.fromisoformat(manifest["snapshot"]) == T0 + timedelta(hours=last)
     # Every completion in the sample falls in the window of a receipt of its offer.
     completions = int(events["offer completed"])
@@ -66,9 +66,12 @@ def test_attribution_rules_hold_on_every_sampled_receipt(ingested: Path) -> None
         raw(ingested, "offers")[["offer_id", "offer_type"]], on="offer_id"
     )
     done = impressions[impressions["completed_at"].notna()]
-    assert ((done["completed_at"] >= done["shown_at"])
-            & (done["completed_at"] <= done["expires_at"])).all()
-    assert impressions.loc[impressions["offer_type"] == "informational", "completed_at"].isna().all()
+    assert (
+        (done["completed_at"] >= done["shown_at"]) & (done["completed_at"] <= done["expires_at"])
+    ).all()
+    assert (
+        impressions.loc[impressions["offer_type"] == "informational", "completed_at"].isna().all()
+    )
     success = impressions["outcome"] == "redeemed"
     assert (impressions.loc[success, "viewed_at"] <= impressions.loc[success, "completed_at"]).all()
     assert (impressions["redeemed_at"].notna() == success).all()
@@ -87,21 +90,40 @@ def portfolio(source: Path) -> dict[str, dict]:
     return {"bogo": bogo, "info": info}
 
 
-def write_case(directory: Path, source: Path, events: list[tuple[str, str, str | float, float]]
-               ) -> Path:
+def write_case(
+    directory: Path, source: Path, events: list[tuple[str, str, str | float, float]]
+) -> Path:
     """A Starbucks directory with customers p1..p9 and the given (person, event, value, hour)."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "portfolio.json", directory / "portfolio.json")
     people = sorted({e[0] for e in events})
-    (directory / "profile.json").write_text("".join(
-        json.dumps({"gender": None, "age": 118, "id": p, "became_member_on": "20170101",
-                    "income": None}) + "\n" for p in people))
+    (directory / "profile.json").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "gender": None,
+                    "age": 118,
+                    "id": p,
+                    "became_member_on": "20170101",
+                    "income": None,
+                }
+            )
+            + "\n"
+            for p in people
+        )
+    )
     lines = []
     for person, event, value, hour in events:
-        key = {"offer received": "offer id", "offer viewed": "offer id",
-               "offer completed": "offer_id", "transaction": "amount"}[event]
-        lines.append(json.dumps({"person": person, "event": event, "value": {key: value},
-                                 "time": hour}) + "\n")
+        key = {
+            "offer received": "offer id",
+            "offer viewed": "offer id",
+            "offer completed": "offer_id",
+            "transaction": "amount",
+        }[event]
+        lines.append(
+            json.dumps({"person": person, "event": event, "value": {key: value}, "time": hour})
+            + "\n"
+        )
     (directory / "transcript.json").write_text("".join(lines))
     return directory
 
@@ -112,20 +134,27 @@ def test_a_view_then_a_completion_in_the_window_is_a_success_and_nothing_else_is
     bogo, info = portfolio["bogo"]["id"], portfolio["info"]["id"]  # bogo: 7 days
     events = [
         # p1: viewed, then completed inside the window: a success.
-        ("p1", "offer received", bogo, 0), ("p1", "offer viewed", bogo, 6),
-        ("p1", "transaction", 12.5, 12), ("p1", "offer completed", bogo, 12),
+        ("p1", "offer received", bogo, 0),
+        ("p1", "offer viewed", bogo, 6),
+        ("p1", "transaction", 12.5, 12),
+        ("p1", "offer completed", bogo, 12),
         # p2: completed before viewing: completed (label B) but not a success (label A).
-        ("p2", "offer received", bogo, 0), ("p2", "offer completed", bogo, 10),
+        ("p2", "offer received", bogo, 0),
+        ("p2", "offer completed", bogo, 10),
         ("p2", "offer viewed", bogo, 30),
         # p3: completed after the window closed: not this receipt's completion.
-        ("p3", "offer received", bogo, 0), ("p3", "offer viewed", bogo, 1),
+        ("p3", "offer received", bogo, 0),
+        ("p3", "offer viewed", bogo, 1),
         ("p3", "offer completed", bogo, 169),
         # p4: informational: viewed, never completable.
-        ("p4", "offer received", info, 0), ("p4", "offer viewed", info, 5),
+        ("p4", "offer received", info, 0),
+        ("p4", "offer viewed", info, 5),
         # p5: two receipts of one offer: events go to the oldest open receipt first; a view at
         # the very end of a window still counts.
-        ("p5", "offer received", bogo, 0), ("p5", "offer received", bogo, 168),
-        ("p5", "offer viewed", bogo, 168), ("p5", "offer viewed", bogo, 200),
+        ("p5", "offer received", bogo, 0),
+        ("p5", "offer received", bogo, 168),
+        ("p5", "offer viewed", bogo, 168),
+        ("p5", "offer viewed", bogo, 200),
         ("p5", "offer completed", bogo, 210),
     ]
     out = tmp_path / "out"
@@ -161,13 +190,22 @@ def test_gzipped_and_plain_transcripts_give_the_same_tables(
     few = set(ordered_customers[-40:])
     tables = []
     for gzipped in (True, False):
-        directory = write_sample(source, tmp_path / f"src-{gzipped}", few, transcript,
-                                 gzipped=gzipped)
+        directory = write_sample(
+            source, tmp_path / f"src-{gzipped}", few, transcript, gzipped=gzipped
+        )
         ingest(directory, tmp_path / f"out-{gzipped}", START)
-        tables.append({t: raw(tmp_path / f"out-{gzipped}", t) for t in RAW_SCHEMAS if
-                       (tmp_path / f"out-{gzipped}" / "raw" / t).exists()})
-    assert tables[0].keys() == tables[1].keys() == {"customers", "offers", "impressions",
-                                                    "transactions"}
+        tables.append(
+            {
+                t: raw(tmp_path / f"out-{gzipped}", t)
+                for t in RAW_SCHEMAS
+                if (tmp_path / f"out-{gzipped}" / "raw" / t).exists()
+            }
+        )
+    assert (
+        tables[0].keys()
+        == tables[1].keys()
+        == {"customers", "offers", "impressions", "transactions"}
+    )
     for name in tables[0]:
         pd.testing.assert_frame_equal(tables[0][name], tables[1][name], obj=name)
 
@@ -176,12 +214,18 @@ def test_bad_directories_get_one_sentence(source: Path, tmp_path: Path) -> None:
     shutil.copyfile(source / "portfolio.json", tmp_path / "portfolio.json")
     with pytest.raises(SourceError, match="no transcript.json"):
         ingest(tmp_path, tmp_path / "out", START)
-    (tmp_path / "profile.json").write_text(json.dumps(
-        {"gender": "M", "age": 40, "id": "p1", "became_member_on": "20170101",
-         "income": 50000}) + "\n")
-    (tmp_path / "transcript.json").write_text(json.dumps(
-        {"person": "p1", "event": "offer received", "value": {"offer id": "nope"},
-         "time": 0}) + "\n")
+    (tmp_path / "profile.json").write_text(
+        json.dumps(
+            {"gender": "M", "age": 40, "id": "p1", "became_member_on": "20170101", "income": 50000}
+        )
+        + "\n"
+    )
+    (tmp_path / "transcript.json").write_text(
+        json.dumps(
+            {"person": "p1", "event": "offer received", "value": {"offer id": "nope"}, "time": 0}
+        )
+        + "\n"
+    )
     with pytest.raises(SourceError, match="offer nope, absent from portfolio.json"):
         ingest(tmp_path, tmp_path / "out", START)
     assert not (tmp_path / "out" / "raw").exists()  # nothing half-written
@@ -204,8 +248,10 @@ def test_the_run_command_asks_for_the_directory_in_a_sentence(
     try:
         missing = runner.invoke(app, ["run", "--dataset", "starbucks"])
         unknown = runner.invoke(app, ["run", "--dataset", "nosuch"])
-        bad_day = runner.invoke(app, ["run", "--dataset", "starbucks", "--data-dir",
-                                      str(tmp_path), "--start-date", "1 Aug"])
+        bad_day = runner.invoke(
+            app,
+            ["run", "--dataset", "starbucks", "--data-dir", str(tmp_path), "--start-date", "1 Aug"],
+        )
     finally:
         get_settings.cache_clear()
     assert missing.exit_code == 2 and "pass --data-dir PATH" in missing.output
@@ -216,7 +262,7 @@ def test_the_run_command_asks_for_the_directory_in_a_sentence(
 
 
 def test_the_ingest_step_lands_the_data_set_for_the_dags(
-    train_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    starbucks_train_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`smartstack ingest` (the DAGs' first task) honours the data set: the adapter reads the
     directory instead of the generator writing synthetic tables."""
@@ -224,7 +270,7 @@ def test_the_ingest_step_lands_the_data_set_for_the_dags(
     monkeypatch.setenv("SMARTSTACK_HOME", str(tmp_path))
     try:
         result = CliRunner().invoke(
-            app, ["ingest", "--dataset", "starbucks", "--data-dir", str(train_sample)]
+            app, ["ingest", "--dataset", "starbucks", "--data-dir", str(starbucks_train_sample)]
         )
     finally:
         get_settings.cache_clear()

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from starbucks_sample import TRAIN_CUSTOMERS, Run, write_sample
+from starbucks_sample import TRAIN_CUSTOMERS, write_sample
 
 from smartstack.datasets import by_name
 from smartstack.datasets.starbucks.reader import ingest
 from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.settings import Settings
+from tests.conftest import BuiltHome
 
 pytestmark = pytest.mark.slow
 
@@ -38,18 +39,20 @@ def starbucks_settings(home: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def cut_home(
-    source: Path, transcript: list[str], ordered_customers: list[str],
+    source: Path,
+    transcript: list[str],
+    ordered_customers: list[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     """The train sample as it was when the offers of hour 504 went out, built by dbt + Feast."""
     chosen = set(ordered_customers[:TRAIN_CUSTOMERS])
     kept = [
-        line for line in transcript
+        line
+        for line in transcript
         if (r := json.loads(line))["time"] < CUT_HOUR
         or (r["time"] == CUT_HOUR and r["event"] == "offer received")
     ]
-    directory = write_sample(source, tmp_path_factory.mktemp("sb-cut") / "starbucks", chosen,
-                             kept)
+    directory = write_sample(source, tmp_path_factory.mktemp("sb-cut") / "starbucks", chosen, kept)
     home = tmp_path_factory.mktemp("sb-cut-home")
     settings = starbucks_settings(home)
     ingest(directory, settings.data_dir, date(2018, 8, 1))
@@ -60,8 +63,10 @@ def cut_home(
 
 def marts(home: Path) -> dict[str, pd.DataFrame]:
     folder = home / "data" / "features"
-    return {name: pd.read_parquet(folder / f"{name}.parquet")
-            for name in by_name("starbucks").feature_marts}
+    return {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in by_name("starbucks").feature_marts
+    }
 
 
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,9 +75,9 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_feature_rows_as_of_the_send_ignore_everything_after_it(
-    pipeline: Run, cut_home: Path
+    built_starbucks: BuiltHome, cut_home: Path
 ) -> None:
-    full, cut = marts(pipeline.home), marts(cut_home)
+    full, cut = marts(built_starbucks.home), marts(cut_home)
     for name in full:
         before = canonical(full[name][full[name]["event_timestamp"] <= AS_OF])
         rebuilt = canonical(cut[name][cut[name]["event_timestamp"] <= AS_OF])
@@ -81,17 +86,20 @@ def test_feature_rows_as_of_the_send_ignore_everything_after_it(
 
 
 def test_the_training_features_of_offers_sent_at_the_cut_are_the_same(
-    pipeline: Run, cut_home: Path
+    built_starbucks: BuiltHome, cut_home: Path
 ) -> None:
     def sent_at_cut(home: Path) -> pd.DataFrame:
         settings = starbucks_settings(home)
         names = store.model_feature_names(settings)
         rows = store.training_set(settings)
         rows = rows[rows["event_timestamp"] == AS_OF.tz_localize("UTC")]
-        return rows[["customer_id", "offer_id", *names]].sort_values(
-            ["customer_id", "offer_id"]).reset_index(drop=True)
+        return (
+            rows[["customer_id", "offer_id", *names]]
+            .sort_values(["customer_id", "offer_id"])
+            .reset_index(drop=True)
+        )
 
-    full, cut = sent_at_cut(pipeline.home), sent_at_cut(cut_home)
+    full, cut = sent_at_cut(built_starbucks.home), sent_at_cut(cut_home)
     assert len(full) > 50
     # The history features are really filled in: customers had three weeks of events.
     assert (full["offers_received"] > 0).mean() > 0.9 and (full["txn_count_all"] > 0).any()
