@@ -9,6 +9,8 @@ explanation precompute all count from these instants, read here.
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,3 +43,21 @@ class Manifest:
 
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def publish(staging: Path, out_dir: Path, values: dict[str, Any], parts: Sequence[str]) -> None:
+    """Write the manifest into ``staging``, then move it and ``parts`` over ``out_dir``'s.
+
+    A landing writes everything into ``staging`` first, so a failure never leaves half a data
+    set where the pipeline reads; each part replaces the previous one whole, so no table of an
+    earlier landing survives next to the new ones.
+    """
+    (staging / FILE).write_text(json.dumps(values, indent=2) + "\n")
+    for part in (*parts, FILE):
+        target = out_dir / part
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        (staging / part).rename(target)
+    staging.rmdir()

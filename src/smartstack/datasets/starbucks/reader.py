@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from smartstack.data.manifest import publish
 from smartstack.data.schema import (
     AGE_BANDS,
     GENDERS,
@@ -156,8 +157,10 @@ def read_offers(path: Path) -> list[Offer]:
         if offer_type not in STARBUCKS_OFFER_TYPES:
             raise SourceError(f"{path.name} line {number}: unknown offer_type {offer_type!r}")
         if not isinstance(channels, list) or not set(channels) <= set(STARBUCKS_CHANNELS):
-            raise SourceError(f"{path.name} line {number}: channels must be a list of "
-                              f"{', '.join(STARBUCKS_CHANNELS)}, not {channels!r}")
+            raise SourceError(
+                f"{path.name} line {number}: channels must be a list of "
+                f"{', '.join(STARBUCKS_CHANNELS)}, not {channels!r}"
+            )
         try:
             offers.append(
                 Offer(
@@ -431,9 +434,7 @@ def build_tables(source: Source, start: date) -> tuple[dict[str, pa.Table], dict
         "attribution": {
             "views_unattributed": attributed.views_unattributed,
             "completions_unattributed": attributed.completions_unattributed,
-            "completions_without_prior_view": int(
-                (~np.isnan(completed) & ~success).sum()
-            ),
+            "completions_without_prior_view": int((~np.isnan(completed) & ~success).sum()),
         },
     }
     return tables, facts
@@ -472,14 +473,6 @@ def ingest(source_dir: Path, out_dir: Path, start: date = DEFAULT_START) -> dict
         **facts,
         "row_counts": {name: table.num_rows for name, table in sorted(tables.items())},
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    for part in ("raw", "manifest.json"):
-        target = out_dir / part
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        (staging / part).rename(target)
-    staging.rmdir()
+    publish(staging, out_dir, manifest, ("raw",))
     shutil.rmtree(out_dir / "ground_truth", ignore_errors=True)
     return manifest

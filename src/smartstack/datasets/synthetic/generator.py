@@ -15,7 +15,6 @@ memory stays bounded by the chunk size.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from smartstack.data.manifest import publish
 from smartstack.data.schema import (
     AGE_BANDS,
     CARD_PRODUCTS,
@@ -913,15 +913,7 @@ def generate(
         "snapshot": config.end.isoformat(),
         "row_counts": dict(sorted(counts.items())),
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    for part in ("raw", "ground_truth", "manifest.json"):
-        target = out_dir / part
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        (staging / part).rename(target)
-    staging.rmdir()
+    publish(staging, out_dir, manifest, ("raw", "ground_truth"))
     return manifest["row_counts"]
 
 
