@@ -30,7 +30,7 @@ from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
-from tests.conftest import BuiltHome, free_port, project_environment
+from tests.conftest import SMARTSTACK, BuiltHome, free_port, project_environment
 from tests.messaging.openai_server import OpenAICompatibleServer
 
 MODEL = "offer-ranker"
@@ -210,7 +210,9 @@ def answer_the_quiz(settings: Settings, customer: str, favourite: str) -> None:
 
 def publish_offer(settings: Settings, offer_id: str, valid_from: datetime) -> datetime:
     """A new offer in the raw table, the catalogue and offer marts rebuilt by dbt, Feast's
-    sources pointed at them and the offer views loaded again: what a pipeline run does."""
+    sources pointed at them and the online store loaded past the offer's start: what a pipeline
+    run does, and in processes of its own, as the pipeline's are (a service polling in this
+    process shares its offline-store connection with nothing but itself)."""
     offers = pd.read_parquet(settings.raw_dir / "offers")
     new = offers.iloc[[0]].assign(
         offer_id=offer_id,
@@ -227,12 +229,13 @@ def publish_offer(settings: Settings, offer_id: str, valid_from: datetime) -> da
     # The staging view too: the copied warehouse's views still read the original raw tables.
     models = ["stg_smartstack__offers", "offer_catalog", "offer_features"]
     assert run_dbt(["run", "--select", *models], settings) == 0
-    store.apply(settings)
     end = store.snapshot_time(settings) + timedelta(days=40)
-    store.get_store(settings).materialize(
-        start_date=valid_from - timedelta(days=1), end_date=end,
-        feature_views=["offer_catalog", "offer_stats"],
-    )  # fmt: skip
+    environment = project_environment(SMARTSTACK_HOME=str(settings.home))
+    for command in (["apply"], ["materialize", "--end", f"{end:%Y-%m-%dT%H:%M:%S}"]):
+        done = subprocess.run(
+            [SMARTSTACK, "feast", *command], env=environment, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     return end
 
 

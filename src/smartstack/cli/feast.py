@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +34,17 @@ def apply(ctx: typer.Context) -> None:
 
 
 @app.command()
-def materialize(ctx: typer.Context) -> None:
+def materialize(
+    ctx: typer.Context,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Load up to this instant (UTC) instead of the data set's snapshot: rows that "
+            "arrived after the snapshot, such as an offer published since.",
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        ),
+    ] = None,
+) -> None:
     """Load the online store up to the data set's snapshot; later runs load only what is new
     (`feast materialize-incremental`)."""
     from smartstack.datasets import active
@@ -52,7 +63,7 @@ def materialize(ctx: typer.Context) -> None:
             "`smartstack dbt build` first."
         )
     started = time.perf_counter()
-    end = store.materialize(settings)
+    end = store.materialize(settings, end and end.replace(tzinfo=UTC))
     console.print(
         f"online store ({settings.online_store}) loaded up to {end.isoformat()} "
         f"in {time.perf_counter() - started:.1f}s"
