@@ -69,24 +69,45 @@ def project_environment(**settings: str) -> dict[str, str]:
 
 # Folders whose tests share a costly session fixture: one worker runs each of them whole.
 SHARED_FOLDERS = frozenset({"dbt", "serving", "starbucks"})
+# The scopes that take longest (see `--durations` and docs/benchmarks.md), handed out first so
+# that no worker starts one while the others are nearly done; the rest follow as collected.
+LONGEST_FIRST = (
+    "tests/dags/test_daily_run.py",
+    "tests/serving",
+    "tests/dbt",
+    "tests/starbucks",
+    "tests/dags/test_failing_gate.py",
+    "tests/model/test_promotion.py",
+    "tests/model/test_evaluate_then_promote.py",
+    "tests/dags/test_dag_integrity.py",
+)
+
+
+def scheduling_scope(nodeid: str) -> str:
+    """The unit one worker runs whole: the test's module, or its shared folder."""
+    module = nodeid.split("::", 1)[0]  # tests/<folder>/test_x.py
+    parts = module.split("/")
+    return "/".join(parts[:2]) if parts[1:2] and parts[1] in SHARED_FOLDERS else module
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    first = {scope: rank for rank, scope in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(scheduling_scope(item.nodeid), len(first)))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """pytest-xdist's scheduling by module, with the shared folders as one scope each."""
+    """pytest-xdist's scheduling by module, with the shared folders as one scope each, handed
+    out in collection order (not xdist's default, largest number of tests first)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ModulesAndSharedFolders(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]  # tests/<folder>/test_x.py
-            parts = module.split("/")
-            return "/".join(parts[:2]) if parts[1:2] and parts[1] in SHARED_FOLDERS else module
+            return scheduling_scope(nodeid)
 
+    config.option.loadscopereorder = False
     return ModulesAndSharedFolders(config, log)
 
 

@@ -41,6 +41,11 @@ def test_clean_data_passes(settings: Settings) -> None:
     assert result.passed and result.failures == ()
     assert {r.table for r in result.tables} >= {"customers", "transactions", "impressions"}
     assert result.docs_path is not None and result.docs_path.is_file()
+    # Data Docs hold a validation page and a suite page for every table the gate validated.
+    docs = result.docs_path.parent
+    for report in result.tables:
+        assert list((docs / "validations" / "raw" / report.table).rglob("*.html")), report.table
+        assert (docs / "expectations" / "raw" / f"{report.table}.html").is_file(), report.table
     quality = settings.home / "quality"
     counts = json.loads((quality / "row_counts" / "raw.json").read_text())
     assert counts["transactions"] > 0

@@ -2,8 +2,9 @@
 
 The pipeline calls ``run_gate("raw")`` after ingestion and ``run_gate("features")`` after
 ``dbt build``. Each table of the stage is one GX checkpoint (a validation definition over a
-whole-dataframe batch, with an ``UpdateDataDocsAction``); results, suites and Data Docs are kept
-in a file-backed GX context under ``<home>/quality/``. A failed *blocking* (``critical``)
+whole-dataframe batch) whose result GX stores; the Data Docs pages of the gate's tables and the
+site's index are built once at the end. Results, suites and Data Docs are kept in a file-backed
+GX context under ``<home>/quality/``. A failed *blocking* (``critical``)
 expectation raises ``QualityGateFailed``, whose message names the table, the expectation and
 sample offending values, plus the path of the Data Docs report; *warning* failures are logged.
 Row counts are remembered only after a run without blocking failures, and the reference profile
@@ -22,13 +23,16 @@ from typing import Any
 
 import great_expectations as gx
 import pandas as pd
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
     ExpectationValidationResult,
 )
 from great_expectations.data_context import FileDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
 from great_expectations.datasource.fluent import PandasDatasource
 
 from smartstack.paths import EXPECTATIONS_DIR
@@ -145,6 +149,7 @@ def run_gate(
     reports: list[TableReport] = []
     counts: dict[str, int] = {}
     profiles: dict[str, TableProfile] = {}
+    pages: list[ValidationResultIdentifier | ExpectationSuiteIdentifier] = []
     for table in selected:
         try:
             frame = load_table(stage, table, settings.data_dir)
@@ -161,12 +166,16 @@ def run_gate(
             max_age=max_age,
         )
         suite = gx.ExpectationSuite(name=f"{stage}.{table}", expectations=suites[table](inputs))
-        validation = _validate(context, datasource, suite, frame)
+        identifier, validation = _validate(context, datasource, suite, frame)
+        pages += [identifier, ExpectationSuiteIdentifier(name=suite.name)]
         reports.append(_report(table, len(frame), validation))
         counts[table] = len(frame)
         profiles[table] = profile_table(frame, tuple(stage_suites.profiled.get(table, ())))
         del frame
 
+    # Once per gate, not per table: each build rewrites the index from every stored result.
+    if pages:
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=pages)
     result = GateResult(stage=stage, tables=tuple(reports), docs_path=_docs_index(root))
     _log(result)
     if result.passed:
@@ -229,7 +238,8 @@ def _validate(
     datasource: PandasDatasource,
     suite: gx.ExpectationSuite,
     frame: pd.DataFrame,
-) -> ExpectationSuiteValidationResult:
+) -> tuple[ValidationResultIdentifier, ExpectationSuiteValidationResult]:
+    """Run the suite on the frame; the result is stored (its Data Docs page is built later)."""
     asset = datasource.add_dataframe_asset(name=suite.name)
     batch = asset.add_batch_definition_whole_dataframe("whole table")
     # Replace rather than ``add_or_update``: GX 1.24 matches every new expectation against every
@@ -245,12 +255,11 @@ def _validate(
         gx.Checkpoint(
             name=suite.name,
             validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
         )
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": frame})
-    return next(iter(outcome.run_results.values()))
+    return next(iter(outcome.run_results.items()))
 
 
 def _docs_index(root: Path) -> Path | None:
