@@ -12,7 +12,8 @@
 Tests are scheduled on the workers by scope: each module stays on one worker (its module
 fixtures are made once), and so does each folder whose tests share a session fixture that is
 costly to make twice (one `bentoml serve`, one Starbucks pipeline run, two dbt builds);
-the three Airflow modules run apart, each on a copy of a database its worker migrated.
+the three Airflow modules run apart, each on a copy of one migrated database. The longest
+scopes are handed out first (``LONGEST_FIRST``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as redis_client
@@ -202,26 +204,34 @@ def _exclusive(lock: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _once_per_session(
+def once_per_session(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     name: str,
-    build: Callable[[Path], BuiltHome],
-) -> BuiltHome:
-    """``build(home)`` once for the whole session: under pytest-xdist the first worker to ask
-    builds it in the session's shared folder and the others wait for it and read its record."""
+    make: Callable[[Path], dict[str, Any]],
+) -> dict[str, Any]:
+    """``make(folder)`` once for the whole session, its record (JSON values) returned to every
+    caller: under pytest-xdist the first worker to ask makes it in the session's shared folder,
+    and the others wait for it and read the record."""
     if not hasattr(request.config, "workerinput"):  # one process: nothing to share
-        built = build(tmp_path_factory.mktemp(name) / "home")
-    else:  # pytest-xdist: the workers' base folders share the session's
-        shared = tmp_path_factory.getbasetemp().parent
-        record = shared / f"{name}.json"
-        with _exclusive(shared / f"{name}.lock"):
-            if record.exists():
-                values = json.loads(record.read_text())
-                built = BuiltHome(**{**values, "home": Path(values["home"])})
-            else:
-                built = build(shared / name / "home")
-                record.write_text(json.dumps({**asdict(built), "home": str(built.home)}))
+        return make(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent  # the workers' base folders share it
+    record = shared / f"{name}.json"
+    with _exclusive(shared / f"{name}.lock"):
+        if not record.exists():
+            record.write_text(json.dumps(make(shared / name)))
+        return json.loads(record.read_text())
+
+
+def _built_once(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str, *args: str
+) -> BuiltHome:
+    def make(folder: Path) -> dict[str, Any]:
+        built = _run_pipeline(folder / "home", *args)
+        return {**asdict(built), "home": str(built.home)}
+
+    values = once_per_session(request, tmp_path_factory, name, make)
+    built = BuiltHome(**{**values, "home": Path(values["home"])})
     assert built.returncode == 0, built.output[-6000:]
     return built
 
@@ -230,9 +240,7 @@ def _once_per_session(
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
     """``smartstack run --customers 1200 --seed 21`` in its own home, once per session."""
     arguments = ("--customers", str(BUILT_CUSTOMERS), "--seed", str(BUILT_SEED))
-    return _once_per_session(
-        request, tmp_path_factory, "built", lambda home: _run_pipeline(home, *arguments)
-    )
+    return _built_once(request, tmp_path_factory, "built", *arguments)
 
 
 @pytest.fixture(scope="session")
@@ -256,9 +264,7 @@ def built_starbucks(
     """``smartstack run --dataset starbucks --data-dir <sample>``, the README's command, once
     per session: the same steps with the Starbucks adapter in place of the generator."""
     arguments = ("--dataset", "starbucks", "--data-dir", str(starbucks_train_sample))
-    return _once_per_session(
-        request, tmp_path_factory, "built_starbucks", lambda home: _run_pipeline(home, *arguments)
-    )
+    return _built_once(request, tmp_path_factory, "built_starbucks", *arguments)
 
 
 @dataclass(frozen=True)
