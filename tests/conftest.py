@@ -39,6 +39,7 @@ import redis as redis_client
 
 from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
 from smartstack.settings import DEFAULT_DATASET, Settings
+from tests.starbucks import starbucks_sample
 
 SMALL = GeneratorConfig(customers=1_500, seed=11, chunk_size=500)
 # Fixtures that build a data set, run the pipeline or start a service: a test using one (even
@@ -179,17 +180,17 @@ def _move_paths(database: Path, old: str, new: str) -> None:
                     )
 
 
-def _run_pipeline(home: Path, *args: str) -> BuiltHome:
-    """``smartstack run ARGS`` in a subprocess with its own home and no inherited settings."""
+def _run_pipeline(home: Path, dataset: str, *args: str) -> BuiltHome:
+    """``smartstack run --dataset DATASET ARGS`` in a subprocess with its own home and no
+    inherited settings."""
     done = subprocess.run(
-        [SMARTSTACK, "run", *args],
+        [SMARTSTACK, "run", "--dataset", dataset, *args],
         env=project_environment(SMARTSTACK_HOME=str(home)),
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
-    dataset = args[args.index("--dataset") + 1] if "--dataset" in args else DEFAULT_DATASET
     return BuiltHome(home, done.returncode, done.stdout + done.stderr, dataset)
 
 
@@ -224,10 +225,14 @@ def once_per_session(
 
 
 def _built_once(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str, *args: str
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    dataset: str,
+    *args: str,
 ) -> BuiltHome:
     def make(folder: Path) -> dict[str, Any]:
-        built = _run_pipeline(folder / "home", *args)
+        built = _run_pipeline(folder / "home", dataset, *args)
         return {**asdict(built), "home": str(built.home)}
 
     values = once_per_session(request, tmp_path_factory, name, make)
@@ -240,19 +245,38 @@ def _built_once(
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
     """``smartstack run --customers 1200 --seed 21`` in its own home, once per session."""
     arguments = ("--customers", str(BUILT_CUSTOMERS), "--seed", str(BUILT_SEED))
-    return _built_once(request, tmp_path_factory, "built", *arguments)
+    return _built_once(request, tmp_path_factory, "built", DEFAULT_DATASET, *arguments)
 
 
 @pytest.fixture(scope="session")
-def starbucks_train_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """300 members of the public Starbucks files (the lowest id hashes), transcript gzipped as
-    published (see tests/starbucks/starbucks_sample.py)."""
-    from tests.starbucks import starbucks_sample as sample
+def starbucks_source() -> Path:
+    """The public Starbucks files (skipped with a reason where absent, a failure in CI)."""
+    return starbucks_sample.source_dir()
 
-    source = sample.source_dir()
-    chosen = set(sample.customer_order(source)[: sample.TRAIN_CUSTOMERS])
+
+@pytest.fixture(scope="session")
+def starbucks_transcript(starbucks_source: Path) -> list[str]:
+    return starbucks_sample.transcript_lines(starbucks_source)
+
+
+@pytest.fixture(scope="session")
+def starbucks_customers(starbucks_source: Path) -> list[str]:
+    """Every member id, in the fixed order the samples take them from."""
+    return starbucks_sample.customer_order(starbucks_source)
+
+
+@pytest.fixture(scope="session")
+def starbucks_train_sample(
+    starbucks_source: Path,
+    starbucks_transcript: list[str],
+    starbucks_customers: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The first 300 members (the lowest id hashes), transcript gzipped as published (see
+    tests/starbucks/starbucks_sample.py)."""
+    chosen = set(starbucks_customers[: starbucks_sample.TRAIN_CUSTOMERS])
     target = tmp_path_factory.mktemp("sb-train") / "starbucks"
-    return sample.write_sample(source, target, chosen, sample.transcript_lines(source))
+    return starbucks_sample.write_sample(starbucks_source, target, chosen, starbucks_transcript)
 
 
 @pytest.fixture(scope="session")
@@ -263,8 +287,8 @@ def built_starbucks(
 ) -> BuiltHome:
     """``smartstack run --dataset starbucks --data-dir <sample>``, the README's command, once
     per session: the same steps with the Starbucks adapter in place of the generator."""
-    arguments = ("--dataset", "starbucks", "--data-dir", str(starbucks_train_sample))
-    return _built_once(request, tmp_path_factory, "built_starbucks", *arguments)
+    arguments = ("--data-dir", str(starbucks_train_sample))
+    return _built_once(request, tmp_path_factory, "built_starbucks", "starbucks", *arguments)
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,8 @@ def test_attribution_rules_hold_on_every_sampled_receipt(ingested: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def portfolio(source: Path) -> dict[str, dict]:
-    offers = [json.loads(line) for line in (source / "portfolio.json").open()]
+def portfolio(starbucks_source: Path) -> dict[str, dict]:
+    offers = [json.loads(line) for line in (starbucks_source / "portfolio.json").open()]
     bogo = next(o for o in offers if o["offer_type"] == "bogo" and o["duration"] == 7)
     info = next(o for o in offers if o["offer_type"] == "informational")
     return {"bogo": bogo, "info": info}
@@ -129,7 +129,7 @@ def write_case(
 
 
 def test_a_view_then_a_completion_in_the_window_is_a_success_and_nothing_else_is(
-    source: Path, portfolio: dict[str, dict], tmp_path: Path
+    starbucks_source: Path, portfolio: dict[str, dict], tmp_path: Path
 ) -> None:
     bogo, info = portfolio["bogo"]["id"], portfolio["info"]["id"]  # bogo: 7 days
     events = [
@@ -158,7 +158,7 @@ def test_a_view_then_a_completion_in_the_window_is_a_success_and_nothing_else_is
         ("p5", "offer completed", bogo, 210),
     ]
     out = tmp_path / "out"
-    manifest = ingest(write_case(tmp_path / "src", source, events), out, START)
+    manifest = ingest(write_case(tmp_path / "src", starbucks_source, events), out, START)
     rows = raw(out, "impressions").sort_values(["customer_id", "shown_at"]).reset_index(drop=True)
     by = {c: frame.reset_index(drop=True) for c, frame in rows.groupby("customer_id")}
 
@@ -185,13 +185,20 @@ def test_a_view_then_a_completion_in_the_window_is_a_success_and_nothing_else_is
 
 
 def test_gzipped_and_plain_transcripts_give_the_same_tables(
-    source: Path, transcript: list[str], ordered_customers: list[str], tmp_path: Path
+    starbucks_source: Path,
+    starbucks_transcript: list[str],
+    starbucks_customers: list[str],
+    tmp_path: Path,
 ) -> None:
-    few = set(ordered_customers[-40:])
+    few = set(starbucks_customers[-40:])
     tables = []
     for gzipped in (True, False):
         directory = write_sample(
-            source, tmp_path / f"src-{gzipped}", few, transcript, gzipped=gzipped
+            starbucks_source,
+            tmp_path / f"src-{gzipped}",
+            few,
+            starbucks_transcript,
+            gzipped=gzipped,
         )
         ingest(directory, tmp_path / f"out-{gzipped}", START)
         tables.append(
@@ -210,8 +217,8 @@ def test_gzipped_and_plain_transcripts_give_the_same_tables(
         pd.testing.assert_frame_equal(tables[0][name], tables[1][name], obj=name)
 
 
-def test_bad_directories_get_one_sentence(source: Path, tmp_path: Path) -> None:
-    shutil.copyfile(source / "portfolio.json", tmp_path / "portfolio.json")
+def test_bad_directories_get_one_sentence(starbucks_source: Path, tmp_path: Path) -> None:
+    shutil.copyfile(starbucks_source / "portfolio.json", tmp_path / "portfolio.json")
     with pytest.raises(SourceError, match="no transcript.json"):
         ingest(tmp_path, tmp_path / "out", START)
     (tmp_path / "profile.json").write_text(

@@ -39,20 +39,22 @@ def starbucks_settings(home: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def cut_home(
-    source: Path,
-    transcript: list[str],
-    ordered_customers: list[str],
+    starbucks_source: Path,
+    starbucks_transcript: list[str],
+    starbucks_customers: list[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     """The train sample as it was when the offers of hour 504 went out, built by dbt + Feast."""
-    chosen = set(ordered_customers[:TRAIN_CUSTOMERS])
+    chosen = set(starbucks_customers[:TRAIN_CUSTOMERS])
     kept = [
         line
-        for line in transcript
+        for line in starbucks_transcript
         if (r := json.loads(line))["time"] < CUT_HOUR
         or (r["time"] == CUT_HOUR and r["event"] == "offer received")
     ]
-    directory = write_sample(source, tmp_path_factory.mktemp("sb-cut") / "starbucks", chosen, kept)
+    directory = write_sample(
+        starbucks_source, tmp_path_factory.mktemp("sb-cut") / "starbucks", chosen, kept
+    )
     home = tmp_path_factory.mktemp("sb-cut-home")
     settings = starbucks_settings(home)
     ingest(directory, settings.data_dir, date(2018, 8, 1))
