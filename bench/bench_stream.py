@@ -74,10 +74,13 @@ def main(
 ) -> None:
     from smartstack.events.contracts import Topic
     from smartstack.events.feedback_table import FeedbackTable
+    from smartstack.events.interactions import Interactions
     from smartstack.events.kafka import start_broker
+    from smartstack.events.online_quiz import OnlineQuizWriter
     from smartstack.events.online_writer import OnlineSpendWriter
     from smartstack.events.processor import StreamProcessor
     from smartstack.events.producers import replay
+    from smartstack.events.quiz_table import QuizAnswerTable
     from smartstack.events.recent_spend import RecentSpendState
     from smartstack.featurestore import store
     from smartstack.settings import OnlineStore, Settings
@@ -109,7 +112,12 @@ def main(
                 servers,
                 state,
                 OnlineSpendWriter(fs),
-                FeedbackTable(run_home / "feedback"),
+                Interactions(
+                    FeedbackTable(run_home / "feedback"),
+                    QuizAnswerTable(run_home / "quiz"),
+                    OnlineQuizWriter(fs),
+                    None,
+                ),
                 group=f"bench-{kind}-{time.time_ns()}",
                 max_batch=max_batch,
             )

@@ -51,6 +51,13 @@ customer_recent_spend_push_source = PushSource(
     batch_source=customer_recent_spend_batch_source,
 )
 
+# Quiz answers pushed by the stream processor as customers give them; the mart loads the same
+# view in batch (materialization) and for training (point in time).
+customer_quiz_push_source = PushSource(
+    name="customer_quiz_push",
+    batch_source=customer_quiz_source,
+)
+
 # What only the request knows: when it is made.
 ranking_request = RequestSource(
     name="ranking_request",

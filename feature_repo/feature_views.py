@@ -1,4 +1,4 @@
-"""Feature views over the dbt marts, and the stream view fed by the push source.
+"""Feature views over the dbt marts, and the views the stream processor pushes to.
 
 Views are named ``<entity>_<topic>``. TTLs are twice the dbt snapshot interval (7 days), so a
 training row always finds the latest snapshot before it and a stale online value expires.
@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from data_sources import (
     customer_profile_source,
-    customer_quiz_source,
+    customer_quiz_push_source,
     offer_catalog_source,
     starbucks_offer_catalog_source,
     customer_recent_spend_push_source,
@@ -155,18 +155,22 @@ def catalogue_view(name: str, source: DataSource) -> FeatureView:
 
 offer_catalog = catalogue_view("offer_catalog", offer_catalog_source)
 
-# What a customer said in the quiz, for customers the ranking knows nothing else about yet.
+# What a customer said in the quiz, pushed as they answer: the next ranking's stated favourite
+# (on-demand `quiz_matches_category`) and cold start for customers the ranking knows nothing else
+# about yet. A plain view over the push source, so materialization and training read the mart.
+# `stated_*`, not `quiz_*`: customer_profile's quiz fields are the answer as of its snapshot.
 customer_quiz = FeatureView(
     name="customer_quiz",
     entities=[customer],
     ttl=timedelta(days=400),  # a monthly quiz: last year's answer still says something
     schema=[
-        Field(name="quiz_favourite_category", dtype=String, tags=STATED),
-        Field(name="quiz_prefers_rewards", dtype=Int32, tags=STATED),
+        Field(name="stated_favourite_category", dtype=String, tags=STATED),
+        Field(name="stated_prefers_rewards", dtype=Int32, tags=STATED),
+        Field(name="stated_planning_travel", dtype=Int32, tags=STATED),
     ],
-    source=customer_quiz_source,
+    source=customer_quiz_push_source,
     online=True,
-    description="Each customer's latest quiz answer (cold start).",
+    description="Each customer's latest quiz answer, live (pushed) or from the mart.",
     tags={"layer": "serving", "contains_sensitive": "true"},
 )
 

@@ -1,7 +1,8 @@
 """Request-time features: what depends on the pair (customer, offer) or on the request itself.
 
 The customer's spend per category and the offer's category live in different views; the model
-needs them joined ("how much of this customer's wallet goes to *this offer's* category"). The
+needs them joined ("how much of this customer's wallet goes to *this offer's* category"), and
+the quiz answer a customer just gave (``customer_quiz``, pushed) must move the next ranking. The
 logic is :func:`smartstack.featurestore.transforms.offer_context`, in Python mode on column
 lists with NumPy, so the same code serves 30 online rows and a training set of millions.
 """
@@ -14,6 +15,7 @@ from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64
 from feature_views import (
     customer_profile,
+    customer_quiz,
     customer_recent_spend,
     customer_spend,
     offer_stats,
@@ -53,7 +55,14 @@ OFFER_CONTEXT_SCHEMA = [
 
 
 @on_demand_feature_view(
-    sources=[customer_spend, customer_profile, offer_stats, customer_recent_spend, ranking_request],
+    sources=[
+        customer_spend,
+        customer_profile,
+        customer_quiz,
+        offer_stats,
+        customer_recent_spend,
+        ranking_request,
+    ],
     schema=OFFER_CONTEXT_SCHEMA,
     mode="python",
     description="Customer x offer affinity and request-time context.",

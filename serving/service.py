@@ -1,5 +1,5 @@
-"""BentoML service: ``POST /rank`` and ``POST /explain``, plus BentoML's ``/livez``, ``/readyz``,
-``/metrics`` and OpenAPI docs.
+"""BentoML service: ``POST /rank``, ``/explain``, ``/feedback``, ``/quiz`` and ``/engagement``,
+plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and OpenAPI docs.
 
 Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the repository root:
 
@@ -9,15 +9,19 @@ Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the reposito
 from __future__ import annotations
 
 import gc
+from datetime import datetime
 
 import bentoml
 from bentoml.exceptions import NotFound, ServiceUnavailable
 
-from smartstack.events.contracts import FeedbackEvent
-from smartstack.events.producers import FeedbackReceipt, PublishFailed, feedback_sink
+from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
+from smartstack.events.interactions import Interactions
+from smartstack.events.producers import CustomerEvent, EventReceipt, PublishFailed, event_sink
+from smartstack.featurestore import store
 from smartstack.featurestore.guarded import FeaturesUnavailable
 from smartstack.serving.admin import RELOAD_ROUTE, ReloadResponse, authorize, reload_response
 from smartstack.serving.app import RankingApp
+from smartstack.serving.engagement import EngagementRequest, EngagementResponse, UnknownCustomer
 from smartstack.serving.ranker import NotExplainable
 from smartstack.serving.schemas import (
     ExplainRequest,
@@ -43,7 +47,10 @@ class RankingService:
     def __init__(self) -> None:
         self.settings = get_settings()
         self.app = RankingApp(self.settings)
-        self.feedback_sink = feedback_sink(self.settings)
+        self.event_sink = event_sink(
+            self.settings,
+            lambda: Interactions.from_settings(self.settings, store.get_store(self.settings)),
+        )
         # Everything imported and loaded so far (BentoML, MLflow, Feast, pandas: about 470,000
         # objects) lives as long as the process. Frozen, the cyclic GC stops scanning it: one
         # full collection over it takes about 240 ms here, a stall every request then waits out.
@@ -92,20 +99,40 @@ class RankingService:
             raise ServiceUnavailable(f"cannot explain now ({exc.kind}); retry later") from None
 
     @bentoml.api(route="/feedback")
-    def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> FeedbackReceipt:
+    def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> EventReceipt:
         """Record what a customer did with an offer, or their 1–5 rating of its explanation.
         Answers once the event is durable; 503 with the reason if the broker cannot take it now
         (nothing is stored: retry with the same event_id, duplicates are dropped by id)."""
+        return self._store(event, ctx)
+
+    @bentoml.api(route="/quiz")
+    def quiz(self, answer: QuizAnswerEvent, /, ctx: bentoml.Context) -> EventReceipt:
+        """Record a customer's answers to the monthly quiz (the questions come with
+        `/engagement` when the quiz is due). The next ranking uses them within seconds; like
+        feedback, durable when answered, 503 to retry with the same event_id."""
+        return self._store(answer, ctx)
+
+    @bentoml.api(route="/engagement", input_spec=EngagementRequest)
+    def engagement(self, customer_id: str, timestamp: datetime | None = None) -> EngagementResponse:
+        """A customer's weekly streak, badges earned, the next badges with progress, and
+        whether the monthly quiz is due (with its questions). 404 for an unknown customer."""
+        request = EngagementRequest.model_construct(customer_id=customer_id, timestamp=timestamp)
         try:
-            self.feedback_sink.send(event)
+            return self.app.engagement.read(request)
+        except UnknownCustomer as exc:
+            raise NotFound(str(exc)) from None
+
+    def _store(self, event: CustomerEvent, ctx: bentoml.Context) -> EventReceipt:
+        try:
+            self.event_sink.send(event)
         except PublishFailed as exc:
             ctx.response.status_code = 503
             ctx.response.headers["Retry-After"] = "1"
-            return FeedbackReceipt(
+            return EventReceipt(
                 event_id=event.event_id,
-                error=f"feedback not stored: {exc}; retry with the same event_id",
+                error=f"not stored: {exc}; retry with the same event_id",
             )
-        return FeedbackReceipt(event_id=event.event_id, stored=self.feedback_sink.name)
+        return EventReceipt(event_id=event.event_id, stored=self.event_sink.name)
 
     @bentoml.api(route=RELOAD_ROUTE)
     def reload(self, ctx: bentoml.Context) -> ReloadResponse:
@@ -126,4 +153,4 @@ class RankingService:
     @bentoml.on_shutdown
     def shutdown(self) -> None:
         self.app.close()
-        self.feedback_sink.close()
+        self.event_sink.close()

@@ -1,18 +1,19 @@
-{#- Whether any feedback has landed: DuckDB reads the Parquet folder, and `read_parquet` of a
-    glob without files is an error; BigQuery reads the `feedback` table of the dataset, which
-    exists only once the first load made it. At parse time (no database) it is true, so dbt
-    always records the dependency on the source. -#}
-{% macro feedback_has_landed() -%}
+{#- Whether an event table (`feedback`, `quiz_answers`) has landed yet: DuckDB reads the
+    table's Parquet folder (`SMARTSTACK_<TABLE>_DIR`), and `read_parquet` of a glob without files
+    is an error; BigQuery reads the table of that name in the dataset, which exists only once the
+    first load made it. At parse time (no database) it is true, so dbt always records the
+    dependency on the source. -#}
+{% macro has_landed(table) -%}
   {%- if not execute -%}
     {{ return(true) }}
   {%- elif target.type == 'duckdb' -%}
-    {%- set folder = env_var('SMARTSTACK_FEEDBACK_DIR', '../var/data/feedback') -%}
+    {%- set folder = env_var('SMARTSTACK_' ~ table | upper ~ '_DIR', '../var/data/' ~ table) -%}
     {%- set found = run_query("select count(*) from glob('" ~ folder ~ "/*.parquet')") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
   {%- else -%}
-    {%- set table = adapter.get_relation(
-        database=target.database, schema=target.schema, identifier='feedback') -%}
-    {{ return(table is not none) }}
+    {%- set relation = adapter.get_relation(
+        database=target.database, schema=target.schema, identifier=table) -%}
+    {{ return(relation is not none) }}
   {%- endif -%}
 {%- endmacro %}
 

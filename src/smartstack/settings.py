@@ -13,6 +13,7 @@ prefix (``SMARTSTACK_SERVING_FEATURE_TIMEOUT_MS`` is ``serving.feature_timeout_m
 
 - ``serving``: the ranking service's deadlines, caps, ranking log and admin token;
 - ``llm``: the OpenAI-compatible endpoint explanations may call, and its limits;
+- ``engagement``: the badge rules and quiz files, and where engagement state lives;
 - ``training``: the model's parameters from ``training/params.yaml`` (``SMARTSTACK_TRAINING_PARAMS``
   points elsewhere), with the active data set's section applied, plus the retrieval chunk size.
 
@@ -40,7 +41,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from smartstack.paths import AIRFLOW_VENV, DBT_PROJECT_DIR, TRAINING_PARAMS
+from smartstack.paths import (
+    AIRFLOW_VENV,
+    DBT_PROJECT_DIR,
+    ENGAGEMENT_RULES,
+    QUIZ_QUESTIONS,
+    TRAINING_PARAMS,
+)
 
 
 class Profile(StrEnum):
@@ -145,6 +152,22 @@ class ServingSettings(_Section):
     )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token that remote callers of /admin/* must present."
+    )
+
+
+class EngagementSettings(_Section):
+    """Streaks, badges and the monthly quiz: the rule files and where the state lives."""
+
+    rules: Path = Field(ENGAGEMENT_RULES, description="The badges, streak and guardrail file.")
+    quiz: Path = Field(QUIZ_QUESTIONS, description="The monthly quiz's questions.")
+    quiz_interval_days: int = Field(
+        30, ge=1, description="A quiz answered longer ago than this is due again."
+    )
+    store_path: Path | None = Field(
+        None, description="The embedded store (local profile). Default: <home>/engagement/."
+    )
+    redis_prefix: str = Field(
+        "smartstack:engagement", min_length=1, description="Key prefix in Redis (prod profile)."
     )
 
 
@@ -314,6 +337,7 @@ class Settings(BaseSettings):
     # Components
     serving: ServingSettings = ServingSettings()
     llm: LLMSettings = LLMSettings()
+    engagement: EngagementSettings = EngagementSettings()
     training: TrainingSettings = TrainingSettings()
 
     @classmethod
@@ -368,8 +392,10 @@ class Settings(BaseSettings):
     def _is_set(cls, name: str, data: dict[str, Any]) -> bool:
         """Whether ``data`` holds a value for the field, under its name or an alias."""
         keys = {k.lower().removeprefix("smartstack_") for k in data}
-        aliases = {a.lower().removeprefix("smartstack_") for a in _choices(
-            cls.model_fields[name].validation_alias)}
+        aliases = {
+            a.lower().removeprefix("smartstack_")
+            for a in _choices(cls.model_fields[name].validation_alias)
+        }
         return bool(({name} | aliases) & keys)
 
     @model_validator(mode="after")

@@ -35,21 +35,34 @@ def _tables_read(statement: exp.Expression) -> list[exp.Table]:
 def _fake_keyfile(path: Path) -> Path:
     """A syntactically valid service-account key that can sign nothing useful."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "smartstack-ci", "private_key_id": "0",
-        "private_key": pem, "client_email": "ci@smartstack-ci.iam.gserviceaccount.com",
-        "client_id": "0", "token_uri": "https://oauth2.googleapis.com/token",
-    }))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "smartstack-ci",
+                "private_key_id": "0",
+                "private_key": pem,
+                "client_email": "ci@smartstack-ci.iam.gserviceaccount.com",
+                "client_id": "0",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def bigquery_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("home-bigquery")
-    return Settings(home=home, warehouse="bigquery", bigquery_project="smartstack-ci",
-                    bigquery_keyfile=_fake_keyfile(home / "key.json"))
+    return Settings(
+        home=home,
+        warehouse="bigquery",
+        bigquery_project="smartstack-ci",
+        bigquery_keyfile=_fake_keyfile(home / "key.json"),
+    )
 
 
 def test_dbt_parse_on_the_bigquery_target(bigquery_settings: Settings) -> None:
@@ -62,8 +75,14 @@ def test_every_model_compiles_to_bigquery_sql(bigquery_settings: Settings, mode:
     target = bigquery_settings.home / "dbt" / f"target-{mode}"
     env["DBT_TARGET_PATH"] = str(target)
     script = Path(__file__).with_name("compile_bigquery.py")
-    done = subprocess.run([sys.executable, str(script), mode], env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
     models = target / "compiled" / "smartstack" / "models"
@@ -77,16 +96,20 @@ def test_every_model_compiles_to_bigquery_sql(bigquery_settings: Settings, mode:
         tables = _tables_read(sqlglot.parse_one(sql, read="bigquery"))
         # Every table a model reads is a table of the BigQuery dataset, fully qualified.
         assert all((t.catalog, t.db) == ("smartstack-ci", "smartstack") for t in tables), (
-            path.name, [t.sql(dialect="bigquery") for t in tables]
+            path.name,
+            [t.sql(dialect="bigquery") for t in tables],
         )
         if not tables:
             spines.append(path.stem)
     # Only the dates every feature is computed at read no table (they come from the vars), and,
-    # on a first build where no table exists yet, the feedback staging model (an empty result
-    # with the feedback table's columns until the stream's sink created it).
-    first_build = ["stg_events__feedback"] if mode == "full" else []
+    # on a first build where no table exists yet, the staging models of the landed event tables
+    # (an empty result with the table's columns until the stream's sink created it).
+    first_build = ["stg_events__feedback", "stg_events__quiz_answers"] if mode == "full" else []
     assert spines == ["int_snapshot_dates_generated", *first_build]
     if mode == "incremental":
-        daily = target / "compiled/smartstack/models/intermediate/int_transactions_aggregated_daily.sql"
+        daily = (
+            target / "compiled/smartstack/models/intermediate/int_transactions_aggregated_daily.sql"
+        )
         assert "from `smartstack-ci`.`smartstack`.`int_transactions_aggregated_daily`" in (
-            daily.read_text())
+            daily.read_text()
+        )

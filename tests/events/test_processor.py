@@ -13,8 +13,11 @@ import pytest
 from smartstack.data.schema import MERCHANT_CATEGORIES
 from smartstack.events.contracts import Topic, serialize
 from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.interactions import Interactions
+from smartstack.events.online_quiz import OnlineQuizWriter
 from smartstack.events.online_writer import OnlineSpendWriter
 from smartstack.events.processor import StreamProcessor, Totals
+from smartstack.events.quiz_table import QuizAnswerTable
 from smartstack.events.recent_spend import RecentSpendState
 from smartstack.featurestore import store
 from smartstack.settings import Settings
@@ -70,11 +73,15 @@ def test_good_events_are_applied_and_bad_ones_dead_lettered_with_the_reason(
 
     settings = Settings(home=feast_home)
     table = FeedbackTable(feast_home / "feedback")
+    feature_store = store.get_store(settings)
+    interactions = Interactions(
+        table, QuizAnswerTable(feast_home / "quiz"), OnlineQuizWriter(feature_store), None
+    )
     processor = StreamProcessor(
         broker,
         RecentSpendState(feast_home / "state.sqlite"),
-        OnlineSpendWriter(store.get_store(settings)),
-        table,
+        OnlineSpendWriter(feature_store),
+        interactions,
         group="test-processor",
         batch_wait=0.2,
     )

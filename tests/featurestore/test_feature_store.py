@@ -27,7 +27,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from smartstack.data.schema import MERCHANT_CATEGORIES
+from smartstack.events.online_quiz import FAVOURITE, OnlineQuizWriter, QuizRow
 from smartstack.featurestore import store
+from smartstack.featurestore.catalogue import QuizAnswers
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.featurestore.rows import (
     ReadTimeout,
@@ -37,6 +39,7 @@ from smartstack.featurestore.rows import (
     entity_rows,
     python_value,
 )
+from smartstack.ranking.smartscore import WEIGHTS, smartscore
 from smartstack.settings import OnlineStore
 from tests.featurestore.conftest import build_store, fresh_postgres_database
 
@@ -142,6 +145,44 @@ def test_pushed_spend_reaches_the_online_store_without_a_batch_run(configured) -
     assert before != 4321.5
     assert after.matrix[0, travel] == 4321.5
     assert after.matrix[0, reader.names.index("offer_category_recent_spend")] == 4321.5
+
+
+def test_a_live_quiz_answer_moves_the_next_ranking(configured) -> None:
+    """A quiz answer written as the stream processor writes it is read by the next request: the
+    offers of the stated category match it (and SmartScore adds its bonus), whatever the
+    profile's snapshot of an older answer says; a customer the store knows only by that answer
+    stays a cold start, which ranks by it."""
+    fs = store.get_store(configured)
+    when = store.snapshot_time(configured) + timedelta(minutes=5)
+    reader = OnlineFeatureReader(fs)
+    match = reader.names.index("quiz_matches_category")
+    customer = "CUST-0000001"  # not among SAMPLE_CUSTOMERS, which other tests compare
+    before = reader.read(customer, OFFERS, when)
+    categories = [o["merchant_category"] for o in before.offers]
+    profile = before.customer["quiz_favourite_category"]
+    stated = next(c for c in categories if c and c not in (profile, before.customer[FAVOURITE]))
+
+    writer = OnlineQuizWriter(fs)
+    older = QuizRow(customer, when - timedelta(minutes=1), profile or "gas", False, False)
+    assert writer.write([QuizRow(customer, when, stated, True, True), older]) == 1
+    after = reader.read(customer, OFFERS, when)
+
+    assert after.customer[FAVOURITE] == stated
+    assert after.customer["quiz_favourite_category"] == profile  # the batch snapshot is unchanged
+    assert after.customer_as_of == before.customer_as_of  # pushed rows are no new snapshot
+    assert after.matrix[:, match].tolist() == [float(c == stated) for c in categories]
+    bonus = smartscore(after.matrix, reader.names) - smartscore(before.matrix, reader.names)
+    expected = WEIGHTS["stated"] * (after.matrix[:, match] - before.matrix[:, match])
+    np.testing.assert_allclose(bonus, expected, atol=1e-12)
+
+    newcomer = "CUST-9999998"
+    assert writer.write([QuizRow(newcomer, when, stated, False, False)]) == 1
+    assert not reader.read(newcomer, OFFERS, when).customer_found
+    quiz = QuizAnswers(fs, "customer_quiz", timeout_s=1.0)
+    try:
+        assert quiz.favourite(newcomer) == stated
+    finally:
+        quiz.close()
 
 
 def test_model_features_are_the_feature_service(configured) -> None:

@@ -201,8 +201,9 @@ def answer_the_quiz(settings: Settings, customer: str, favourite: str) -> None:
         {
             "customer_id": [customer],
             "event_timestamp": [pd.Timestamp("2026-06-28", tz="UTC")],
-            "quiz_favourite_category": [favourite],
-            "quiz_prefers_rewards": [1],
+            "stated_favourite_category": [favourite],
+            "stated_prefers_rewards": [1],
+            "stated_planning_travel": [0],
         }
     )
     store.get_store(settings).write_to_online_store("customer_quiz", answer)

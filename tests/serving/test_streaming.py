@@ -1,7 +1,9 @@
 """Real-time loop over a real broker: travel transactions of a dining-heavy customer reach the
 online store through the stream processor within seconds and move travel offers up in `/rank`;
-`POST /feedback` publishes to Kafka, lands once in the feedback table, becomes a training label,
-and answers 503 (storing nothing) while the broker is down."""
+so does a quiz answer of "travel"; `POST /feedback` publishes to Kafka, lands once in the
+feedback table, becomes a training label, counts toward streaks and badges (except spending,
+for a customer whose spend is rising sharply), and answers 503 (storing nothing) while the
+broker is down."""
 
 from __future__ import annotations
 
@@ -56,8 +58,13 @@ class Stack:
 def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv" / "bin" / "smartstack"), "events", "process",
-             "--batch-wait", "0.2"],
+            [
+                str(PROJECT_ROOT / ".venv" / "bin" / "smartstack"),
+                "events",
+                "process",
+                "--batch-wait",
+                "0.2",
+            ],
             env=project_environment(**env),
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -65,8 +72,8 @@ def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _register_champion(registry: Registry, dataset: Dataset) -> None:
-    """A champion that must rank an offer higher when its category's recent spend rises (a
-    monotone constraint), so the test checks the real-time path and not what a model trained
+    """A champion that must rank an offer higher when its category's recent spend rises or the
+    customer names its category in the quiz (monotone constraints), so the tests check the real-time path and not what a model trained
     on a small data set happened to learn about one feature. The raw per-category recent spend
     columns are left out (a model may use any subset of the service), so recent spend reaches
     the score only through that constrained feature."""
@@ -78,7 +85,7 @@ def _register_champion(registry: Registry, dataset: Dataset) -> None:
         n_estimators=200,
         max_depth=3,
         n_jobs=1,
-        monotone_constraints={"offer_category_recent_spend": 1},
+        monotone_constraints={"offer_category_recent_spend": 1, "quiz_matches_category": 1},
     )
     model.fit(frame[names].astype(float), frame["redeemed"])
     client = registry.client()
@@ -160,9 +167,13 @@ def dining_heavy_customer(dataset: Dataset) -> str:
 
 
 def online_travel_spend(stack: Stack, dataset: Dataset, customer: str) -> float | None:
-    row = store.get_store(stack.settings).get_online_features(
-        ["customer_recent_spend:recent_spend_travel"], [{"customer_id": customer}]
-    ).to_dict()
+    row = (
+        store.get_store(stack.settings)
+        .get_online_features(
+            ["customer_recent_spend:recent_spend_travel"], [{"customer_id": customer}]
+        )
+        .to_dict()
+    )
     return row["recent_spend_travel"][0]
 
 
@@ -173,7 +184,9 @@ def travel_offers(stack: Stack, dataset: Dataset, customer: str) -> dict[str, tu
     body = response.json()
     assert body["tier"] == "model"
     travel = set(dataset.offers[dataset.offers.merchant_category == "travel"].offer_id)
-    return {o["offer_id"]: (o["rank"], o["score"]) for o in body["offers"] if o["offer_id"] in travel}
+    return {
+        o["offer_id"]: (o["rank"], o["score"]) for o in body["offers"] if o["offer_id"] in travel
+    }
 
 
 def test_travel_spend_reaches_the_ranking_within_seconds(stack: Stack, dataset: Dataset) -> None:
@@ -212,10 +225,136 @@ def test_travel_spend_reaches_the_ranking_within_seconds(stack: Stack, dataset: 
     assert all(after[o][1] >= score for o, (_, score) in before.items()), (before, after)
     assert any(after[o][1] > score for o, (_, score) in before.items()), (before, after)
 
-    def rank_sum(shown: dict[str, tuple[int, float]]) -> int:
-        return sum(shown[o][0] if o in shown else 31 for o in set(before) | set(after))
+    assert rank_sum(after, before) < rank_sum(before, after), (before, after)
 
-    assert rank_sum(after) < rank_sum(before), (before, after)
+
+def rank_sum(shown: dict[str, tuple[int, float]], other: dict[str, tuple[int, float]]) -> int:
+    """Sum of the ranks of the offers in either ranking (31: not in the top 30)."""
+    return sum(shown[o][0] if o in shown else 31 for o in set(shown) | set(other))
+
+
+def quiz_customer(dataset: Dataset) -> str:
+    """A customer other than the dining-heavy one, with features, travel offers open to their
+    card, and a latest quiz answer (if any) that is not travel."""
+    answers = pd.read_parquet(dataset.data_dir / "features" / "customer_quiz_answers.parquet")
+    latest = answers.sort_values("event_timestamp").groupby("customer_id").tail(1)
+    travel_fans = set(latest[latest.stated_favourite_category == "travel"].customer_id)
+    at = pd.Timestamp(REQUEST_TIME)
+    offers = dataset.offers
+    travel = offers[
+        (offers.merchant_category == "travel") & (offers.valid_from <= at) & (offers.valid_to >= at)
+    ]
+    open_to_all = {p for products in travel.eligible_card_products for p in products.split(",")}
+    taken = {dining_heavy_customer(dataset)}
+    spend = pd.read_parquet(dataset.data_dir / "features" / "customer_recent_spend.parquet")
+    known = set(spend.customer_id)
+    for customer, card in dataset.customers.itertuples(index=False):
+        if card in open_to_all and customer in known and customer not in travel_fans | taken:
+            return str(customer)
+    pytest.fail("no customer to take the quiz")
+
+
+def engagement(stack: Stack, customer: str) -> dict:
+    response = stack.server.http.post("/engagement", json={"customer_id": customer})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def quiz_answer(customer: str, favourite: str) -> dict:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "customer_id": customer,
+        "answered_at": datetime.now(UTC).isoformat(),
+        "favourite_category": favourite,
+        "reward_preference": "rewards",
+        "planning_travel": favourite == "travel",
+        "timezone": "Europe/Berlin",
+    }
+
+
+def post_quiz(stack: Stack, answer: dict) -> None:
+    response = stack.server.http.post("/quiz", json=answer)
+    assert response.json() == {"event_id": answer["event_id"], "stored": "kafka", "error": None}
+
+
+def test_a_quiz_answer_moves_travel_offers_up_within_seconds(
+    stack: Stack, dataset: Dataset
+) -> None:
+    """The issue's bound: the next ranking moves within 5 s (a liveness bound; the measured
+    latency is in docs/benchmarks.md). A known customer's travel offers gain score through the
+    model's `quiz_matches_category` (monotone in the test's champion, so none may lose), and a
+    customer the store has no features for gets travel offers first (cold start by the quiz)."""
+    customer = quiz_customer(dataset)
+    before = travel_offers(stack, dataset, customer)
+    assert before, "no travel offer is shown to this customer"
+    status = engagement(stack, customer)["quiz"]
+    assert status["due"] and {q["id"] for q in status["questions"]} >= {"favourite_category"}
+
+    post_quiz(stack, quiz_answer(customer, "travel"))
+    waited = _wait_for(
+        lambda: any(
+            after[o][1] > score
+            for after in [travel_offers(stack, dataset, customer)]
+            for o, (_, score) in before.items()
+            if o in after
+        ),
+        5.0,
+        "travel offers gained score after the quiz answer",
+    )
+    print(f"quiz answer to a changed ranking: {waited:.2f}s")
+    after = travel_offers(stack, dataset, customer)
+    assert set(before) <= set(after), (before, after)
+    assert all(after[o][1] >= score for o, (_, score) in before.items()), (before, after)
+    assert all(after[o][0] <= rank for o, (rank, _) in before.items()), (before, after)
+
+    status = engagement(stack, customer)
+    assert not status["quiz"]["due"] and status["quiz"]["questions"] == []
+    assert "quiz_taker" in {b["id"] for b in status["badges"]}
+
+    newcomer = f"NEW-{uuid.uuid4().hex[:12]}"
+    assert stack.server.rank(newcomer, k=5).json()["tier"] == "popularity"
+    post_quiz(stack, quiz_answer(newcomer, "travel"))
+    travel = set(dataset.offers[dataset.offers.merchant_category == "travel"].offer_id)
+
+    def travel_first() -> bool:
+        body = stack.server.rank(newcomer, k=5).json()
+        return body["tier"] == "cold_start_quiz" and body["offers"][0]["offer_id"] in travel
+
+    _wait_for(travel_first, 5.0, "the newcomer's ranking put travel first")
+
+
+def test_engagement_counts_feedback_but_not_spending_of_a_rising_spender(
+    stack: Stack, dataset: Dataset
+) -> None:
+    spend = pd.read_parquet(
+        dataset.data_dir / "features" / "customer_spend_features.parquet",
+        columns=["customer_id", "event_timestamp", "spend_30d", "spend_90d"],
+    )
+    latest = spend[spend.event_timestamp == spend.event_timestamp.max()]
+    ratio = latest.spend_30d / (latest.spend_90d / 3)
+    rising = str(latest[ratio > 1.6].customer_id.iloc[0])
+    steady = str(latest[(ratio < 1.2) & (latest.spend_30d > 0)].customer_id.iloc[0])
+    for customer in (rising, steady):
+        for kind in ("redeem", "rating"):
+            extra = (
+                {"rating": 5, "source": "template", "feature_version": "v"}
+                if kind == "rating"
+                else {}
+            )
+            event = {**feedback(kind, customer, "OFR-001", "req-eng", **extra)}
+            if kind == "rating":
+                del event["request_id"]
+            response = stack.server.http.post("/feedback", json=event)
+            assert response.status_code == 200, response.text
+
+    _wait_for(lambda: engagement(stack, steady)["badges"], 10, "the steady customer's badge")
+    _wait_for(lambda: engagement(stack, rising)["withheld_spending"] == 1, 10, "the guardrail")
+    steady_view, rising_view = engagement(stack, steady), engagement(stack, rising)
+    assert "first_redemption" in {b["id"] for b in steady_view["badges"]}
+    assert "first_redemption" not in {b["id"] for b in rising_view["badges"]}
+    assert rising_view["streak"]["longest_weeks"] == 1  # the rating still counts
+    progress = {b["id"]: b["value"] for b in rising_view["next_badges"]}
+    assert progress["first_redemption"] == 0 and progress["critic"] == 1
 
 
 def feedback(kind: str, customer: str, offer: str, request: str, **extra: object) -> dict:
@@ -267,8 +406,13 @@ def test_feedback_is_published_landed_once_and_becomes_a_label(
     data.mkdir()
     for part in ("raw", "feedback", "manifest.json"):
         (data / part).symlink_to(stack.settings.data_dir / part)
-    assert run_dbt(["run", "--select", "+training_impressions"],
-                   Settings(home=tmp_path / "home", data_dir=data)) == 0
+    assert (
+        run_dbt(
+            ["run", "--select", "+training_impressions"],
+            Settings(home=tmp_path / "home", data_dir=data),
+        )
+        == 0
+    )
     labels = pd.read_parquet(data / "features" / "training_impressions.parquet")
     mine = labels[
         (labels.customer_id == customer)

@@ -14,7 +14,7 @@ responses as (
         is_planning_travel,
         {{ day_number('answered_at') }} as answered_day
 
-    from {{ ref('stg_smartstack__quiz_responses') }}
+    from {{ ref('int_quiz_responses_unioned') }}
 
 ),
 

@@ -12,6 +12,7 @@ import typer
 from smartstack.cli import data as data_commands
 from smartstack.cli import (
     dbt,
+    engagement,
     evaluation,
     events,
     feast,
@@ -47,6 +48,7 @@ app.add_typer(serving.app, name="serving")
 app.add_typer(serving.explanations_app, name="explanations")
 app.add_typer(events.app, name="events")
 app.add_typer(events.feedback_app, name="feedback")
+app.add_typer(engagement.app, name="engagement")
 
 
 def main() -> None:

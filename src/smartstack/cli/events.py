@@ -141,6 +141,8 @@ class _Progress:
             console.print(
                 f"{totals.consumed:,} events ({rate:,.0f}/s): {totals.transactions:,} "
                 f"transactions applied, {totals.feedback_landed:,} feedback landed, "
+                f"{totals.quiz_landed:,} quiz answers landed, "
+                f"{totals.engagement_counted:,} engagement activities counted, "
                 f"{totals.dead_letters:,} dead letters, {totals.duplicates:,} duplicates"
             )
             self._since, self._consumed = now, totals.consumed
@@ -198,29 +200,29 @@ def process(
     progress_every: Annotated[float, typer.Option(help="Seconds between progress lines.")] = 10.0,
 ) -> None:
     """Run the stream processor (a consumer-group member) until SIGTERM or Ctrl-C: recent spend
-    into the online store, feedback into the feedback table, bad events to the dead-letter
-    topic."""
+    and quiz answers into the online store, feedback and quiz answers into their tables and the
+    engagement store, bad events to the dead-letter topic."""
     settings = settings_of(ctx)
     servers = _servers(settings)  # before the heavy imports: a missing broker answers at once
 
     from confluent_kafka import KafkaException
     from prometheus_client import start_http_server
 
-    from smartstack.events.feedback_table import FeedbackTable
-    from smartstack.events.processor import (
-        TRANSIENT_STORE_ERRORS,
-        DeadLetterFailed,
-        StreamProcessor,
-    )
+    from smartstack.engagement.rules import RuleFileError
+    from smartstack.events.interactions import TRANSIENT_STORE_ERRORS, Interactions
+    from smartstack.events.processor import DeadLetterFailed, StreamProcessor
+    from smartstack.featurestore import store
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("smartstack").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", message="Stream feature views are experimental")
     writer = _online_writer(settings)
     state = _window_state(settings, seed)
-    processor = StreamProcessor(
-        servers, state, writer, FeedbackTable.from_settings(settings), group, max_batch, batch_wait
-    )
+    try:
+        interactions = Interactions.from_settings(settings, store.get_store(settings))
+    except RuleFileError as error:
+        raise fail(f"{error}.") from None
+    processor = StreamProcessor(servers, state, writer, interactions, group, max_batch, batch_wait)
     signal.signal(signal.SIGTERM, lambda *_: processor.stop())
     signal.signal(signal.SIGINT, lambda *_: processor.stop())
     if metrics_port:
@@ -233,9 +235,9 @@ def process(
         raise fail(f"stopped: {error}; restart to resume from the last commit.", 1) from None
     finally:
         state.close()
+        interactions.close()
     console.print(
-        f"stopped after {totals.consumed:,} events in {totals.batches:,} batches; "
-        "offsets committed"
+        f"stopped after {totals.consumed:,} events in {totals.batches:,} batches; offsets committed"
     )
 
 
@@ -257,4 +259,3 @@ def summary(ctx: typer.Context) -> None:
             f"{row.source}\t{row.template_id or '-'}\t{row.model or '-'}\t"
             f"{row.mean_rating:.3f}\t{row.count}"
         )
-

@@ -68,6 +68,17 @@ def materialize(
         f"online store ({settings.online_store}) loaded up to {end.isoformat()} "
         f"in {time.perf_counter() - started:.1f}s"
     )
+    if active(settings).quiz_view:
+        from smartstack.events.online_quiz import OnlineQuizWriter, restore_live_answers
+        from smartstack.events.quiz_table import QuizAnswerTable
+
+        table = QuizAnswerTable.from_settings(settings)
+        try:
+            restored = restore_live_answers(table, OnlineQuizWriter(store.get_store(settings)), end)
+        finally:
+            table.close()
+        if restored:
+            console.print(f"{restored:,} quiz answers given since written again over the batch's")
 
 
 @app.command()

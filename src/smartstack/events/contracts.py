@@ -18,6 +18,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +35,7 @@ from smartstack.data.schema import (
     DEVICE_CATEGORIES,
     IMPRESSION_CHANNELS,
     MERCHANT_CATEGORIES,
+    REWARD_PREFERENCES,
     TRANSACTION_CHANNELS,
 )
 
@@ -44,6 +46,7 @@ class Topic(StrEnum):
     transactions = "smartstack.transactions.v1"
     clickstream = "smartstack.clickstream.v1"
     feedback = "smartstack.feedback.v1"
+    quiz = "smartstack.quiz.v1"
     dead_letters = "smartstack.dead-letters.v1"
 
 
@@ -55,7 +58,17 @@ def _utc(value: datetime) -> datetime:
     return value if value.utcoffset() == _ZERO else value.astimezone(UTC)
 
 
+def _zone(name: str) -> str:
+    """An IANA time zone this machine's tz database knows (``Europe/Berlin``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError("unknown_time_zone", "not a known IANA time zone") from None
+    return name
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
 CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 OfferId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -71,6 +84,8 @@ TransactionChannel = _choice("TransactionChannel", TRANSACTION_CHANNELS)
 ImpressionChannel = _choice("ImpressionChannel", IMPRESSION_CHANNELS)
 ClickstreamEventName = _choice("ClickstreamEventName", CLICKSTREAM_EVENTS)
 DeviceCategory = _choice("DeviceCategory", DEVICE_CATEGORIES)
+RewardPreference = _choice("RewardPreference", REWARD_PREFERENCES)
+EventId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class _Contract(BaseModel):
@@ -136,7 +151,7 @@ class FeedbackEvent(_Contract):
     wrote the explanation they rate (quote the ``explanation`` fields of ``/rank``).
     """
 
-    event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    event_id: EventId
     kind: Annotated[FeedbackKind, Field(strict=False)]
     customer_id: CustomerId
     offer_id: OfferId
@@ -151,6 +166,9 @@ class FeedbackEvent(_Contract):
     )
     template_id: str | None = Field(None, max_length=128)
     model: str | None = Field(None, max_length=128)
+    timezone: TimeZone | None = Field(
+        None, description="The customer's IANA time zone, where the client knows it (streaks)."
+    )
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Self:
@@ -174,11 +192,25 @@ class FeedbackEvent(_Contract):
         return self
 
 
-Event = TransactionEvent | ClickstreamEvent | FeedbackEvent
+class QuizAnswerEvent(_Contract):
+    """One customer's answers to the monthly quiz; the fields are the questions of
+    ``engagement/quiz.yaml``. ``event_id`` is chosen by the client, as for feedback."""
+
+    event_id: EventId
+    customer_id: CustomerId
+    answered_at: UtcDatetime
+    favourite_category: MerchantCategory
+    reward_preference: RewardPreference
+    planning_travel: bool
+    timezone: TimeZone | None = None
+
+
+Event = TransactionEvent | ClickstreamEvent | FeedbackEvent | QuizAnswerEvent
 CONTRACTS: dict[Topic, type[_Contract]] = {
     Topic.transactions: TransactionEvent,
     Topic.clickstream: ClickstreamEvent,
     Topic.feedback: FeedbackEvent,
+    Topic.quiz: QuizAnswerEvent,
 }
 
 

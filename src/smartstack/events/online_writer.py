@@ -68,6 +68,12 @@ class OnlineSpendWriter:
         if key is None:
             if len(self._keys) >= _KEY_CACHE:
                 self._keys.clear()
-            key = self._keys[customer] = EntityKey(join_keys=[self._join_key])
-            key.entity_values.add().string_val = customer
+            key = self._keys[customer] = entity_key(self._join_key, customer)
         return key
+
+
+def entity_key(join_key: str, value: str) -> EntityKey:
+    """The online store's key of one entity with a single string join key."""
+    key = EntityKey(join_keys=[join_key])
+    key.entity_values.add().string_val = value
+    return key

@@ -5,47 +5,42 @@ Each batch (up to ``max_batch`` messages, or what arrived within ``batch_wait`` 
 1. validate every message against its topic's contract; a failure is published to the
    dead-letter topic with the reason in the ``dlq.reason`` header (and the source topic,
    partition and offset), never dropped;
-2. land feedback events in the feedback table (deduplicated by event id);
+2. land feedback events in the feedback table and quiz answers in the quiz table (deduplicated
+   by event id), push the quiz answers to the online store (the next ranking uses them) and
+   count feedback and answers in the engagement store (idempotent per event id);
 3. add transactions to the recent-spend state and push one row per touched customer to the
    online store (a pure function of the state, so a repeated push is harmless);
 4. wait for the dead letters' acknowledgements, then commit the state and the consumed offsets
    in one SQLite transaction, then commit the offsets to Kafka (for lag monitoring).
 
-A crash anywhere before step 4 re-delivers the batch on restart: feedback and transactions
-already applied are recognised by id, so every event counts once. Clickstream events are
-validated (bad ones dead-lettered) and counted; no streaming feature reads them yet.
+A crash anywhere before step 4 re-delivers the batch on restart: feedback, quiz answers,
+engagement and transactions already applied are recognised by id, so every event counts once.
+Clickstream events are validated (bad ones dead-lettered) and counted; no streaming feature
+reads them yet.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
-from tenacity import (
-    before_sleep_log,
-    retry,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential,
-)
 
 from smartstack.events.contracts import (
     ContractViolation,
     FeedbackEvent,
+    QuizAnswerEvent,
     Topic,
     TransactionEvent,
     parse,
 )
-from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.interactions import Interactions, store_retry
 from smartstack.events.kafka import consumer_config, producer_config
 from smartstack.events.online_writer import OnlineSpendWriter
 from smartstack.events.recent_spend import BatchChanges, RecentSpendState
@@ -62,22 +57,13 @@ BATCH_SECONDS = Histogram(
     "Time to apply one micro-batch (validate, land, push online, commit).",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
 )
-ONLINE_ROWS = Counter(
-    "smartstack_stream_online_rows", "Customer rows pushed to the online store."
-)
+ONLINE_ROWS = Counter("smartstack_stream_online_rows", "Customer rows pushed to the online store.")
 EVENT_LAG = Gauge(
     "smartstack_stream_event_lag_seconds",
     "Wall-clock time minus the event time of the newest transaction applied.",
 )
 
-SUBSCRIBED = (Topic.transactions, Topic.clickstream, Topic.feedback)
-# An online store that is restarting or briefly unreachable (Redis, a locked SQLite file).
-TRANSIENT_STORE_ERRORS = (
-    OSError,
-    sqlite3.OperationalError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
+SUBSCRIBED = (Topic.transactions, Topic.clickstream, Topic.feedback, Topic.quiz)
 
 
 class DeadLetterFailed(RuntimeError):
@@ -93,6 +79,8 @@ class Totals:
     duplicates: int = 0
     too_old: int = 0
     feedback_landed: int = 0
+    quiz_landed: int = 0
+    engagement_counted: int = 0
     clickstream: int = 0
     dead_letters: int = 0
     online_rows: int = 0
@@ -106,14 +94,14 @@ class StreamProcessor:
         servers: str,
         state: RecentSpendState,
         writer: OnlineSpendWriter,
-        feedback: FeedbackTable,
+        interactions: Interactions,
         group: str,
         max_batch: int = 50_000,
         batch_wait: float = 0.5,
     ) -> None:
         self.state = state
         self.writer = writer
-        self.feedback = feedback
+        self.interactions = interactions
         self.totals = Totals()
         self._max_batch = max_batch
         self._batch_wait = batch_wait
@@ -165,6 +153,7 @@ class StreamProcessor:
         started = time.perf_counter()
         transactions: list[TransactionEvent] = []
         feedback: list[FeedbackEvent] = []
+        answers: list[QuizAnswerEvent] = []
         offsets: dict[tuple[str, int], int] = {}
         totals = self.totals
         for message in messages:
@@ -185,15 +174,23 @@ class StreamProcessor:
                 transactions.append(event)
             elif isinstance(event, FeedbackEvent):
                 feedback.append(event)
+            elif isinstance(event, QuizAnswerEvent):
+                answers.append(event)
             else:
                 totals.clickstream += 1
                 EVENTS.labels(topic, "validated").inc()
 
-        if feedback:
-            landed = self.feedback.append(feedback)
-            totals.feedback_landed += landed
-            EVENTS.labels(Topic.feedback.value, "landed").inc(landed)
-            EVENTS.labels(Topic.feedback.value, "duplicate").inc(len(feedback) - landed)
+        if feedback or answers:
+            landed = self.interactions.land(feedback, answers)
+            totals.feedback_landed += landed.feedback
+            totals.quiz_landed += landed.quiz
+            totals.engagement_counted += landed.counted
+            for topic, events, new in (
+                (Topic.feedback, feedback, landed.feedback),
+                (Topic.quiz, answers, landed.quiz),
+            ):
+                EVENTS.labels(topic.value, "landed").inc(new)
+                EVENTS.labels(topic.value, "duplicate").inc(len(events) - new)
 
         changes = BatchChanges()
         if transactions:
@@ -222,13 +219,7 @@ class StreamProcessor:
         totals.seconds_applying += elapsed
         BATCH_SECONDS.observe(elapsed)
 
-    @retry(
-        retry=retry_if_exception_type(TRANSIENT_STORE_ERRORS),
-        stop=stop_after_delay(20),  # well inside max.poll.interval.ms (30 s)
-        wait=wait_exponential(multiplier=0.2, max=5),
-        before_sleep=before_sleep_log(log, logging.WARNING),
-        reraise=True,
-    )
+    @store_retry
     def _write_online(self, rows: list[tuple[str, datetime, dict[int, float]]]) -> int:
         """The batch's rows into the online store, retried while the store is unreachable (the
         rows are a pure function of the state, so a retry writes the same)."""

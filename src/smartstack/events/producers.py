@@ -1,4 +1,5 @@
-"""Producers: the generator's history replayed as a live stream, and the service's feedback.
+"""Producers: the generator's history replayed as a live stream, and the service's feedback and
+quiz answers.
 
 Both validate against the contract before sending, key by customer (one customer's events stay
 in order on one partition) and use the idempotent, acks=all producer.
@@ -22,12 +23,21 @@ from pydantic import BaseModel, Field
 from smartstack.events.contracts import (
     CONTRACTS,
     FeedbackEvent,
+    QuizAnswerEvent,
     Topic,
     serialize,
 )
-from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.interactions import Interactions
 from smartstack.events.kafka import producer_config
 from smartstack.settings import Settings
+
+# What the service accepts from customers.
+CustomerEvent = FeedbackEvent | QuizAnswerEvent
+
+
+def topic_of(event: CustomerEvent) -> Topic:
+    """The topic an event travels on (by isinstance: BentoML hands the endpoint a subclass)."""
+    return Topic.feedback if isinstance(event, FeedbackEvent) else Topic.quiz
 
 # Raw table behind each replayable topic.
 REPLAY_TABLES: dict[Topic, str] = {
@@ -110,28 +120,29 @@ def replay(
     return sent
 
 
-class FeedbackReceipt(BaseModel):
-    """The answer of ``POST /feedback``: where the event is now durable, or why it is not."""
+class EventReceipt(BaseModel):
+    """The answer of ``POST /feedback`` and ``POST /quiz``: where the event is now durable, or
+    why it is not."""
 
     event_id: str
     stored: str | None = Field(
-        None, description="kafka (the feedback topic) or table (embedded mode, no broker)"
+        None, description="kafka (the event's topic) or table (embedded mode, no broker)"
     )
     error: str | None = Field(None, description="why nothing was stored (HTTP 503): retry")
 
 
-class FeedbackSink(Protocol):
-    """Where ``POST /feedback`` puts an accepted event; ``send`` returns once it is durable."""
+class EventSink(Protocol):
+    """Where the service puts an accepted event; ``send`` returns once it is durable."""
 
     name: str
 
-    def send(self, event: FeedbackEvent) -> None: ...
+    def send(self, event: CustomerEvent) -> None: ...
 
     def close(self) -> None: ...
 
 
-class KafkaFeedbackPublisher:
-    """Publishes to the feedback topic and waits for the broker's acknowledgement.
+class KafkaEventPublisher:
+    """Publishes to the event's topic and waits for the broker's acknowledgement.
 
     ``send`` returns only when the event is acknowledged by all in-sync replicas and raises
     :class:`PublishFailed` otherwise, so the endpoint never answers 200 for an event that could
@@ -159,7 +170,7 @@ class KafkaFeedbackPublisher:
             )
         )
 
-    def send(self, event: FeedbackEvent) -> None:
+    def send(self, event: CustomerEvent) -> None:
         producer = self._producer
         done = threading.Event()
         outcome: list[KafkaError | None] = []
@@ -170,7 +181,7 @@ class KafkaFeedbackPublisher:
 
         try:
             producer.produce(
-                Topic.feedback.value,
+                topic_of(event).value,
                 serialize(event),
                 key=event.customer_id.encode(),
                 on_delivery=delivered,
@@ -180,7 +191,7 @@ class KafkaFeedbackPublisher:
             while not done.is_set() and time.monotonic() < deadline:
                 producer.poll(0.05)
         except BufferError:
-            raise PublishFailed("the feedback queue is full") from None
+            raise PublishFailed("the producer's queue is full") from None
         except KafkaException as error:
             self._replace(producer)
             raise PublishFailed(f"the producer failed: {error.args[0].str()}") from None
@@ -199,24 +210,27 @@ class KafkaFeedbackPublisher:
         self._producer.flush(self._timeout)
 
 
-class DirectFeedbackWriter:
-    """Embedded mode (no broker configured): the event goes straight to the feedback table,
-    through the same deduplicating append the stream processor uses."""
+class DirectEventWriter:
+    """Embedded mode (no broker configured): the event is applied at once, through the same
+    idempotent steps the stream processor takes (tables, online quiz view, engagement)."""
 
     name = "table"
 
-    def __init__(self, table: FeedbackTable) -> None:
-        self._table = table
+    def __init__(self, interactions: Interactions) -> None:
+        self._interactions = interactions
 
-    def send(self, event: FeedbackEvent) -> None:
-        self._table.append([event])
+    def send(self, event: CustomerEvent) -> None:
+        if isinstance(event, FeedbackEvent):
+            self._interactions.land([event], [])
+        else:
+            self._interactions.land([], [event])
 
     def close(self) -> None:
-        self._table.close()
+        self._interactions.close()
 
 
-def feedback_sink(settings: Settings) -> FeedbackSink:
-    """Kafka when a broker is configured, else the local feedback table."""
+def event_sink(settings: Settings, interactions: Callable[[], Interactions]) -> EventSink:
+    """Kafka when a broker is configured, else ``interactions()`` applied in this process."""
     if settings.kafka_bootstrap_servers:
-        return KafkaFeedbackPublisher(settings.kafka_bootstrap_servers)
-    return DirectFeedbackWriter(FeedbackTable.from_settings(settings))
+        return KafkaEventPublisher(settings.kafka_bootstrap_servers)
+    return DirectEventWriter(interactions())

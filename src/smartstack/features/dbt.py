@@ -99,6 +99,7 @@ def profile_environment(settings: Settings) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "SMARTSTACK_RAW_DIR": str(settings.raw_dir),
         "SMARTSTACK_FEEDBACK_DIR": str(settings.data_dir / "feedback"),
+        "SMARTSTACK_QUIZ_ANSWERS_DIR": str(settings.data_dir / "quiz_answers"),
         "SMARTSTACK_FEATURES_DIR": str(settings.features_dir),
         "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,
@@ -111,7 +112,9 @@ def profile_environment(settings: Settings) -> dict[str, str]:
 
 
 def dbt_command(
-    command: Sequence[str], settings: Settings, target: str | None = None,
+    command: Sequence[str],
+    settings: Settings,
+    target: str | None = None,
     extra_vars: Mapping[str, object] | None = None,
 ) -> list[str]:
     """The full dbt command line: the subcommand and its options, then target and vars."""
@@ -132,7 +135,9 @@ def dbt_vars(
 
 
 def run_dbt(
-    command: Sequence[str], settings: Settings, target: str | None = None,
+    command: Sequence[str],
+    settings: Settings,
+    target: str | None = None,
     extra_vars: Mapping[str, object] | None = None,
 ) -> int:
     """Run one dbt command (e.g. ``["build", "--select", "marts"]``) and return its exit code.

@@ -90,7 +90,7 @@ class QuizAnswers:
 
     def favourite(self, customer_id: str) -> str | None:
         ((values, _),) = self._rows.read([customer_id])
-        return values.get("quiz_favourite_category")
+        return values.get("stated_favourite_category")
 
     def close(self) -> None:
         self._rows.close()

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from feast import FeatureStore, FeatureView, StreamFeatureView
+from feast import FeatureStore, FeatureView
 
 from smartstack.featurestore.config import FEATURE_SERVICE
 from smartstack.featurestore.rows import ViewRead, entity_rows
@@ -38,16 +38,17 @@ class OnlineFeatures:
     matrix: np.ndarray  # one row per offer, NaN where a value is missing
     customer: dict[str, Any]  # every customer-level value read (for reasons and explanations)
     offers: list[dict[str, Any]]  # every offer-level value read, per offer
-    customer_found: bool  # False when the customer has no row in the online store
-    customer_as_of: datetime | None = None  # newest batch (not streamed) customer row read
+    customer_found: bool  # False when no view of the service has a row of the customer
+    customer_as_of: datetime | None = None  # newest batch (not pushed) customer row read
     feature_service: str = FEATURE_SERVICE  # the service these values were read for
 
     @property
     def version(self) -> str:
         """Which materialized snapshot of the customer these values are: keys cached text.
 
-        Streamed views are left out: they change every few seconds, and explanations cite only
-        batch features, so their text stays valid until the next materialization.
+        Views fed by a push source (recent spend, quiz answers) are left out: they change at any
+        moment, and explanations cite only batch features, so their text stays valid until the
+        next materialization.
         """
         stamp = self.customer_as_of.strftime("%Y%m%dT%H%M%S") if self.customer_as_of else "none"
         return f"{self.feature_service}@{stamp}"
@@ -128,7 +129,7 @@ class OnlineFeatureReader:
                 v,
                 v.entity_columns[0].name,
                 [f.name for f in v.features],
-                isinstance(v, StreamFeatureView),
+                v.stream_source is not None,
             )
             for v in needed.values()
         ]
@@ -170,11 +171,18 @@ class OnlineFeatureReader:
                 self._offers[offer_id] = (now, row, _floats([row[n] for n in self._offer_cols]))
         return [self._offers[o] for o in offer_ids]
 
+    def knows(self, customer_id: str) -> bool:
+        """Whether the online store has any feature of the customer."""
+        ((customer, _),) = self._customers.read([customer_id])
+        return any(v is not None for v in customer.values())
+
     def read(
         self, customer_id: str, offer_ids: Sequence[str], request_time: datetime
     ) -> OnlineFeatures:
         ((customer, as_of),) = self._customers.read([customer_id])
-        customer_found = any(v is not None for v in customer.values())
+        # Known means a value of the service's own views: a quiz answer alone (an on-demand
+        # input) leaves the customer to cold start, which ranks by that answer.
+        customer_found = any(customer[c] is not None for c in self._customer_cols)
         cached = self._offer_rows(offer_ids)
         offers = [row for _, row, _ in cached]
         n = len(offer_ids)

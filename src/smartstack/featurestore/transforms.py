@@ -39,6 +39,18 @@ def _per_offer_category(
     return _column([columns[c][i] if c in columns else None for i, c in enumerate(category)])
 
 
+def _stated_favourite(inputs: Mapping[str, list[Any]]) -> np.ndarray:
+    """Each row's stated favourite category: the customer's latest quiz answer
+    (``customer_quiz``, pushed as they answer) where there is one, else the profile's answer as
+    of its snapshot. A missing answer is None online and NaN in a training frame."""
+    live = inputs["stated_favourite_category"]
+    profile = inputs["quiz_favourite_category"]
+    return np.array(
+        [now if isinstance(now, str) else then for now, then in zip(live, profile, strict=True)],
+        dtype=object,
+    )
+
+
 def offer_context(inputs: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
     """Customer × offer affinity and request-time context, on column lists."""
     categories = list(inputs["merchant_category"])
@@ -51,7 +63,7 @@ def offer_context(inputs: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
         stretch = _column(inputs["min_spend"]) / avg_ticket
     points_share = _column(inputs["points_redemption_share"])
     is_points = offer_type == "points"
-    favourite = np.array(inputs["quiz_favourite_category"], dtype=object)
+    favourite = _stated_favourite(inputs)
     stamps = inputs["request_timestamp"]
     return {
         "offer_category_share_30d": _per_offer_category(inputs, "share_", "_30d", categories),

@@ -9,6 +9,9 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from smartstack.datasets import active, feature_service_name
+from smartstack.engagement.quiz import load_quiz
+from smartstack.engagement.rules import load_rules
+from smartstack.engagement.store import open_store
 from smartstack.featurestore import store
 from smartstack.featurestore.catalogue import QuizAnswers
 from smartstack.featurestore.guarded import GuardedReader
@@ -17,6 +20,7 @@ from smartstack.messaging.explainer import Explainer
 from smartstack.ranking import smartscore
 from smartstack.serving.caps import Caps, FrequencyCaps, LastServed, RedisFrequencyCaps
 from smartstack.serving.catalog import FeastCatalogue, UnknownOffers
+from smartstack.serving.engagement import EngagementView
 from smartstack.serving.model import Champion
 from smartstack.serving.ranker import Ranker
 from smartstack.serving.schemas import (
@@ -94,6 +98,12 @@ class RankingApp:
             explainer=self.explainer,
             explain_top=config.explain_top,
         )
+        self.engagement = EngagementView(
+            open_store(settings, load_rules(settings.engagement.rules)),
+            load_quiz(settings.engagement.quiz),
+            settings.engagement.quiz_interval_days,
+            known=self._reader.knows,
+        )
         self.state.start()
         if self.snapshots is not None:
             self.snapshots.start()
@@ -145,6 +155,7 @@ class RankingApp:
             self.snapshots.close()
         self.explainer.cache.close()
         self.caps.close()
+        self.engagement.close()
 
 
 def _unknown_offers(model: str, field: str, exc: UnknownOffers) -> ValidationError:

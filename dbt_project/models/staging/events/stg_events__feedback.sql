@@ -7,7 +7,7 @@ with
 
 source as (
 
-    {% if feedback_has_landed() %}
+    {% if has_landed('feedback') %}
     select * from {{ source('events', 'feedback') }}
     {% else %}
     select

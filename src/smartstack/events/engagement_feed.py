@@ -1,0 +1,144 @@
+"""Feedback and quiz answers as engagement activities, applied to the engagement store.
+
+The stream processor calls :meth:`EngagementFeed.apply` with each micro-batch's events (every
+valid one, landed before or not: the store counts an id once, so a batch redelivered after a
+crash adds nothing twice); the service does the same when no broker is configured, and
+``smartstack engagement rebuild`` with the landed tables. Only what engagement counts becomes
+an activity: redemptions, ratings, clicks and quiz answers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+
+from feast import FeatureStore
+
+from smartstack.datasets import active
+from smartstack.engagement.rules import Action, load_rules
+from smartstack.engagement.signals import OfferCategories, SpendGuard
+from smartstack.engagement.state import Activity
+from smartstack.engagement.store import EngagementStore, open_store
+from smartstack.events.contracts import FeedbackEvent, FeedbackKind, QuizAnswerEvent
+from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.landed import LandedEvents
+from smartstack.events.quiz_table import QuizAnswerTable
+from smartstack.settings import Settings
+
+_ACTIONS = {
+    FeedbackKind.redeem: Action.redeem,
+    FeedbackKind.rating: Action.rating,
+    FeedbackKind.click: Action.click,
+}
+# Offer id -> merchant category (None: not in the catalogue).
+Categories = Callable[[str], str | None]
+
+
+def activities(
+    feedback: Sequence[FeedbackEvent], quiz: Sequence[QuizAnswerEvent], categories: Categories
+) -> list[Activity]:
+    """The events engagement counts, feedback first, each source in its own order. Ids are
+    prefixed by source: a feedback id and a quiz id may be equal."""
+    found = [
+        Activity(
+            f"feedback:{event.event_id}",
+            event.customer_id,
+            action,
+            event.occurred_at,
+            categories(event.offer_id) if action is Action.redeem else None,
+            event.timezone,
+        )
+        for event in feedback
+        if (action := _ACTIONS.get(event.kind)) is not None
+    ]
+    found += [
+        Activity(
+            f"quiz:{event.event_id}",
+            event.customer_id,
+            Action.quiz,
+            event.answered_at,
+            None,
+            event.timezone,
+        )
+        for event in quiz
+    ]
+    return found
+
+
+class EngagementFeed:
+    """Applies events to the store, with the guardrail's verdict for the spending customers."""
+
+    def __init__(self, store: EngagementStore, guard: SpendGuard, categories: Categories) -> None:
+        self.store = store
+        self.guard = guard
+        self._categories = categories
+
+    @classmethod
+    def from_settings(cls, settings: Settings, feature_store: FeatureStore) -> EngagementFeed:
+        """The configured store and rule file (raises ``RuleFileError`` for a bad file)."""
+        store = open_store(settings, load_rules(settings.engagement.rules))
+        return cls.from_store(store, feature_store, settings)
+
+    @classmethod
+    def from_store(
+        cls, store: EngagementStore, feature_store: FeatureStore, settings: Settings
+    ) -> EngagementFeed:
+        """A feed into ``store``, with the guardrail and offer categories of the feature store."""
+        return cls(
+            store,
+            SpendGuard(feature_store, store.rules.guardrail),
+            OfferCategories(feature_store, active(settings)).category,
+        )
+
+    def close(self) -> None:
+        self.guard.close()
+        self.store.close()
+
+    def apply(
+        self, feedback: Sequence[FeedbackEvent] = (), quiz: Sequence[QuizAnswerEvent] = ()
+    ) -> int:
+        """Count what was not counted before; returns how many activities were new."""
+        found = activities(feedback, quiz, self._categories)
+        guardrail = self.store.rules.guardrail
+        spending = (
+            {a.customer_id for a in found if a.action in guardrail.spending_actions}
+            if guardrail
+            else set()
+        )
+        return self.store.apply(found, self.guard.rising(spending))
+
+
+def _landed_batches(
+    table: LandedEvents, contract: type[FeedbackEvent] | type[QuizAnswerEvent]
+) -> Iterator[tuple[object, int, list]]:
+    """``(landed_at, source rank, events)`` per landed part, in landing order."""
+    rank = 0 if contract is FeedbackEvent else 1  # the processor lands feedback first
+    for part in table.parts():
+        if not part.num_rows:
+            continue
+        rows = part.drop_columns(["landed_at"]).to_pylist()
+        events = [
+            contract.model_validate({k: v for k, v in row.items() if v is not None}) for row in rows
+        ]
+        yield part.column("landed_at")[0].as_py(), rank, events
+
+
+def replay(
+    feedback: FeedbackTable,
+    quiz: QuizAnswerTable,
+    feed: EngagementFeed,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Count every landed event again, batch by landed batch in landing order (the order the
+    live path counted them in); returns how many activities were new to the store."""
+    counted = 0
+    merged = heapq.merge(
+        _landed_batches(feedback, FeedbackEvent),
+        _landed_batches(quiz, QuizAnswerEvent),
+        key=lambda item: (item[0], item[1]),
+    )
+    for _, rank, events in merged:
+        counted += feed.apply(events, []) if rank == 0 else feed.apply([], events)
+        if on_batch:
+            on_batch(counted)
+    return counted

@@ -1,0 +1,129 @@
+"""What happens to a customer's feedback and quiz answers, wherever they arrive.
+
+The stream processor applies each micro-batch through :class:`Interactions`, and the service
+does the same for one event when no broker is configured, so both paths land, push and count
+alike:
+
+1. feedback into the feedback table, quiz answers into the quiz table (each deduplicated by
+   event id);
+2. quiz answers into the online store's quiz view, so the next ranking uses them;
+3. both into the engagement store (idempotent per event id).
+
+Every step is idempotent, so a batch applied again after a crash changes nothing twice, and
+each store write is retried while its store is briefly unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+from feast import FeatureStore
+from tenacity import (
+    before_sleep_log,
+    retry,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
+from smartstack.events.engagement_feed import EngagementFeed
+from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.online_quiz import OnlineQuizWriter, QuizRow
+from smartstack.events.quiz_table import QuizAnswerTable
+from smartstack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A store that is restarting or briefly unreachable (Redis, a locked SQLite file).
+TRANSIENT_STORE_ERRORS = (
+    OSError,
+    sqlite3.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+# A store write retried while the store is unreachable (each write is idempotent).
+store_retry = retry(
+    retry=retry_if_exception_type(TRANSIENT_STORE_ERRORS),
+    stop=stop_after_delay(20),  # well inside the processor's max.poll.interval.ms (30 s)
+    wait=wait_exponential(multiplier=0.2, max=5),
+    before_sleep=before_sleep_log(log, logging.WARNING),
+    reraise=True,
+)
+
+
+@dataclass(frozen=True)
+class Landed:
+    feedback: int  # new rows in the feedback table
+    quiz: int  # new rows in the quiz table
+    counted: int  # new activities in the engagement store
+
+
+class Interactions:
+    def __init__(
+        self,
+        feedback: FeedbackTable,
+        quiz: QuizAnswerTable,
+        quiz_online: OnlineQuizWriter,
+        engagement: EngagementFeed | None,
+    ) -> None:
+        self.feedback = feedback
+        self.quiz = quiz
+        self._quiz_online = quiz_online
+        self.engagement = engagement
+
+    @classmethod
+    def from_settings(cls, settings: Settings, feature_store: FeatureStore) -> Interactions:
+        """The configured tables and stores (``RuleFileError`` for a bad rule file)."""
+        return cls(
+            FeedbackTable.from_settings(settings),
+            QuizAnswerTable.from_settings(settings),
+            OnlineQuizWriter(feature_store),
+            EngagementFeed.from_settings(settings, feature_store),
+        )
+
+    def land(self, feedback: Sequence[FeedbackEvent], answers: Sequence[QuizAnswerEvent]) -> Landed:
+        landed_feedback = self.feedback.append(feedback) if feedback else 0
+        landed_quiz = self.quiz.append(answers) if answers else 0
+        if answers:
+            self._write_quiz_online(answers)
+        counted = (
+            self._count(self.engagement, feedback, answers)
+            if self.engagement is not None and (feedback or answers)
+            else 0
+        )
+        return Landed(landed_feedback, landed_quiz, counted)
+
+    @store_retry
+    def _write_quiz_online(self, answers: Sequence[QuizAnswerEvent]) -> int:
+        """Every answer, landed before or not: the newest per customer wins in the store, so
+        writing one again is harmless."""
+        return self._quiz_online.write(
+            QuizRow(
+                a.customer_id,
+                a.answered_at,
+                str(a.favourite_category),
+                str(a.reward_preference) == "rewards",
+                a.planning_travel,
+            )
+            for a in answers
+        )
+
+    @staticmethod
+    @store_retry
+    def _count(
+        feed: EngagementFeed,
+        feedback: Sequence[FeedbackEvent],
+        answers: Sequence[QuizAnswerEvent],
+    ) -> int:
+        return feed.apply(feedback, answers)
+
+    def close(self) -> None:
+        self.feedback.close()
+        self.quiz.close()
+        if self.engagement is not None:
+            self.engagement.close()

@@ -1,0 +1,175 @@
+"""Landed event tables: every event of a topic once, as Parquet parts dbt and training read.
+
+Layout: ``<data_dir>/<table>/part-*.parquet`` (one part per landed batch) beside a SQLite
+ledger ``_ledger.sqlite`` that lists the committed parts and every event id ever landed. They
+live outside ``raw/`` because regenerating the synthetic data replaces ``raw/`` whole, and
+events are not generated. dbt reads each as a source of ``events``; locally DuckDB reads the
+Parquet in place. :mod:`~smartstack.events.feedback_table` and
+:mod:`~smartstack.events.quiz_table` are the two tables.
+
+Exactly once, with several writers (the stream processor, the service in embedded mode):
+an append holds the ledger's write lock from start to end, drops ids already landed, writes the
+part (temporary name, then an atomic rename) and commits the ids with the part's name. A writer
+that dies between the rename and the commit leaves a part the ledger does not list; the next
+append (or :meth:`recover`) deletes it before doing anything else, and since its ids were not
+committed, their redelivery lands them again. Readers that glob the folder in that moment could
+see such a part: the dbt staging model also keeps one row per ``event_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
+
+from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
+
+Landable = FeedbackEvent | QuizAnswerEvent
+
+LEDGER = "_ledger.sqlite"
+# Zero rows: keeps the folder's glob non-empty, so dbt builds before any feedback exists.
+SCHEMA_PART = "schema.parquet"
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    wait=wait_random(0.01, 0.2),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+def _create_ledger(db: sqlite3.Connection) -> None:
+    """WAL mode and the ledger's tables, retried while another process does the same.
+
+    Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without waiting out the connection's timeout, when two processes open the
+    same new ledger together (its deadlock avoidance): seen when two writers start at once.
+    """
+    db.execute("pragma journal_mode=wal")
+    db.executescript(
+        """
+        create table if not exists parts (name text primary key, rows integer not null);
+        create table if not exists landed (
+            event_id text primary key, part text not null
+        ) without rowid;
+        """
+    )
+
+
+class LandedEvents:
+    """Append-only, deduplicated by ``event_id``; safe for several processes at once."""
+
+    def __init__(self, directory: Path, schema: pa.Schema) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.schema = schema
+        self._lock = threading.Lock()  # one connection, shared by a server's threads
+        self._db = sqlite3.connect(
+            directory / LEDGER, isolation_level=None, timeout=30, check_same_thread=False
+        )
+        _create_ledger(self._db)
+        self.recover()
+
+    def append(self, events: Sequence[Landable]) -> int:
+        """Land the events not landed before; returns how many were new."""
+        with self._lock:
+            return self._append(events)
+
+    def _append(self, events: Sequence[Landable]) -> int:
+        db = self._db
+        db.execute("begin immediate")  # one appender at a time, across processes
+        try:
+            self._remove_orphans()
+            first: dict[str, Landable] = {}  # each id's first copy, in first-arrival order
+            for event in events:
+                first.setdefault(event.event_id, event)
+            unique = list(first.values())
+            known = self._known([e.event_id for e in unique])
+            new = [e for e in unique if e.event_id not in known]
+            if new:
+                name = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.parquet"
+                self._write(self._to_table(new), name)
+                db.execute("insert into parts values (?, ?)", (name, len(new)))
+                db.executemany(
+                    "insert into landed values (?, ?)", ((e.event_id, name) for e in new)
+                )
+            db.execute("commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
+        return len(new)
+
+    def recover(self) -> int:
+        """Delete parts left by a writer that died before committing; returns how many."""
+        with self._lock:
+            self._db.execute("begin immediate")
+            try:
+                removed = self._remove_orphans()
+                self._db.execute("commit")
+            except BaseException:
+                self._db.execute("rollback")
+                raise
+        return removed
+
+    def read(self) -> pa.Table:
+        """Every committed row (parts the ledger lists), in landing order."""
+        return pa.concat_tables([self.schema.empty_table(), *self.parts()])
+
+    def parts(self) -> Iterator[pa.Table]:
+        """Each committed part (one landed batch), in landing order."""
+        with self._lock:
+            names = [n for (n,) in self._db.execute("select name from parts order by rowid")]
+        for name in names:
+            yield pq.read_table(self.directory / name, schema=self.schema)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _known(self, event_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                i
+                for (i,) in self._db.execute(
+                    f"select event_id from landed where event_id in ({marks})", chunk
+                )
+            )
+        return known
+
+    def _remove_orphans(self) -> int:
+        if not (self.directory / SCHEMA_PART).exists():
+            self._write(self.schema.empty_table(), SCHEMA_PART)
+        committed = {n for (n,) in self._db.execute("select name from parts")}
+        removed = 0
+        for path in self.directory.iterdir():
+            orphan = path.name.startswith("part-") and path.name not in committed
+            if orphan or path.name.startswith(".tmp-"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def _to_table(self, events: Sequence[Landable]) -> pa.Table:
+        landed = datetime.now(UTC)
+        rows = [e.model_dump(mode="python") | {"landed_at": landed} for e in events]
+        return pa.Table.from_pylist(rows, schema=self.schema)
+
+    def _write(self, table: pa.Table, name: str) -> None:
+        temporary = self.directory / f".tmp-{name}"
+        pq.write_table(table, temporary)
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.directory / name)
