@@ -9,8 +9,9 @@ Starts a local tansu broker on a free port and publishes N feedback events (clic
 redemptions and impressions of C customers over 20 weeks; 5% redelivered copies), applies the
 Feast repo into a scratch home, then for each configuration runs the stream processor from an
 empty state until it has consumed all N: validation, the feedback table's deduplicating append,
-the guardrail's online read for the batch's redeeming customers and the engagement store's
-batch update (one SQLite transaction, or WATCH/MULTI on Redis under a fresh key prefix). The
+the guardrail's online read for the batch's redeeming customers, the engagement store's batch
+update (one SQLite transaction, or WATCH/MULTI per 500 customers on Redis under a fresh key
+prefix) and the batch's engagement signals written to the online store. The
 clock starts at the first consumed batch (the group join is not counted). Prints one JSON line
 per configuration.
 """
@@ -84,6 +85,7 @@ def main(
     from smartstack.events.feedback_table import FeedbackTable
     from smartstack.events.interactions import Interactions
     from smartstack.events.kafka import ensure_topics, producer_config, start_broker
+    from smartstack.events.online_engagement import OnlineEngagementWriter
     from smartstack.events.online_quiz import OnlineQuizWriter
     from smartstack.events.online_writer import OnlineSpendWriter
     from smartstack.events.processor import StreamProcessor
@@ -129,6 +131,7 @@ def main(
                     QuizAnswerTable(home / "quiz"),
                     OnlineQuizWriter(fs),
                     engagement,
+                    OnlineEngagementWriter(fs, "customer_engagement") if engagement else None,
                 ),
                 group=f"bench-{name}-{time.time_ns()}",
             )

@@ -36,6 +36,7 @@ customer_profile_source = mart_source("customer_profile_features")
 offer_stats_source = mart_source("offer_features")
 offer_catalog_source = mart_source("offer_catalog")
 customer_quiz_source = mart_source("customer_quiz_answers")
+customer_engagement_source = mart_source("customer_engagement_features")
 customer_recent_spend_batch_source = mart_source("customer_recent_spend")
 
 # The Starbucks data set's marts (dbt models/marts/starbucks).
@@ -56,6 +57,13 @@ customer_recent_spend_push_source = PushSource(
 customer_quiz_push_source = PushSource(
     name="customer_quiz_push",
     batch_source=customer_quiz_source,
+)
+
+# Engagement signals pushed by the stream processor as it counts feedback and quiz answers; the
+# mart computes the same signals as of each snapshot, for materialization and training.
+customer_engagement_push_source = PushSource(
+    name="customer_engagement_push",
+    batch_source=customer_engagement_source,
 )
 
 # What only the request knows: when it is made.

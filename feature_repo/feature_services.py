@@ -4,7 +4,8 @@ Training asks for the active data set's service in ``get_historical_features`` a
 the same service in ``get_online_features``; the model's columns are this service's features in
 order. ``offer_ranking_v1`` serves the synthetic data set, ``offer_completion_starbucks_v1``
 the Starbucks one (``smartstack.datasets``; the ``feature_service`` setting overrides). A change
-to a feature set is a new service version (``offer_ranking_v2``), never an edit.
+to a feature set is a new service version, never an edit: ``offer_ranking_v2`` is version 1 plus
+the engagement signals (opt in with the ``feature_service`` setting).
 """
 
 from feast import FeatureService
@@ -18,48 +19,59 @@ from feature_views import (
     starbucks_customer_offer_history,
     starbucks_offer_stats,
 )
-from on_demand_features import offer_context, starbucks_offer_context
+from on_demand_features import engagement_signals, offer_context, starbucks_offer_context
+
+# Version 1's features, which version 2 extends: frozen, as every released version's are.
+OFFER_RANKING_V1_FEATURES = [
+    customer_spend,
+    customer_profile[
+        [
+            "tenure_months",
+            "is_new_customer",
+            "offer_impressions_90d",
+            "offers_clicked_90d",
+            "redemptions_90d",
+            "points_redemption_share",
+            "points_click_share",
+            "offer_click_rate_90d",
+            "active_days_30d",
+            "searches_30d",
+            "promotion_selects_30d",
+            "has_quiz",
+            "quiz_prefers_rewards",
+            "quiz_planning_travel",
+            "days_since_quiz",
+        ]
+    ],
+    offer_stats[
+        [
+            "offer_value",
+            "min_spend",
+            "value_score",
+            "days_to_expiry",
+            "impressions_count",
+            "view_rate_smoothed",
+            "click_rate_smoothed",
+            "redemption_rate_smoothed",
+        ]
+    ],
+    customer_recent_spend,
+    offer_context,
+]
 
 offer_ranking_v1 = FeatureService(
     name="offer_ranking_v1",
-    features=[
-        customer_spend,
-        customer_profile[
-            [
-                "tenure_months",
-                "is_new_customer",
-                "offer_impressions_90d",
-                "offers_clicked_90d",
-                "redemptions_90d",
-                "points_redemption_share",
-                "points_click_share",
-                "offer_click_rate_90d",
-                "active_days_30d",
-                "searches_30d",
-                "promotion_selects_30d",
-                "has_quiz",
-                "quiz_prefers_rewards",
-                "quiz_planning_travel",
-                "days_since_quiz",
-            ]
-        ],
-        offer_stats[
-            [
-                "offer_value",
-                "min_spend",
-                "value_score",
-                "days_to_expiry",
-                "impressions_count",
-                "view_rate_smoothed",
-                "click_rate_smoothed",
-                "redemption_rate_smoothed",
-            ]
-        ],
-        customer_recent_spend,
-        offer_context,
-    ],
+    features=OFFER_RANKING_V1_FEATURES,
     description="Features of the XGBoost offer ranker, version 1: numeric only, so the model "
     "reads them as they come.",
+    tags={"model": "offer-ranker"},
+)
+
+offer_ranking_v2 = FeatureService(
+    name="offer_ranking_v2",
+    features=[*OFFER_RANKING_V1_FEATURES, engagement_signals],
+    description="Features of the XGBoost offer ranker, version 2: version 1 plus the customer's "
+    "engagement (streak alive, weeks since the last qualifying week, badges).",
     tags={"model": "offer-ranker"},
 )
 

@@ -8,6 +8,7 @@ Fields that describe a person indirectly carry ``sensitive`` tags.
 from datetime import timedelta
 
 from data_sources import (
+    customer_engagement_push_source,
     customer_profile_source,
     customer_quiz_push_source,
     offer_catalog_source,
@@ -172,6 +173,25 @@ customer_quiz = FeatureView(
     online=True,
     description="Each customer's latest quiz answer, live (pushed) or from the mart.",
     tags={"layer": "serving", "contains_sensitive": "true"},
+)
+
+# Streak and badges, pushed by the stream processor as it counts each redemption, rating, click
+# and quiz answer; the on-demand `engagement_signals` turns them into what the model reads at
+# the request's time (a streak is alive only up to the week after its last week).
+customer_engagement = FeatureView(
+    name="customer_engagement",
+    entities=[customer],
+    ttl=timedelta(days=400),  # a customer back after months still has their badges
+    schema=[
+        Field(name="engagement_last_week", dtype=Int64),
+        Field(name="engagement_streak_run", dtype=Int64),
+        Field(name="engagement_badge_count", dtype=Int64),
+    ],
+    source=customer_engagement_push_source,
+    online=True,
+    description="Each customer's last qualifying week, the run of weeks ending there and their "
+    "badge count, live (pushed) or from the mart.",
+    tags={"layer": "serving"},
 )
 
 # Fresh behaviour: the stream processor pushes recent spend per category within seconds.

@@ -5,6 +5,7 @@ needs them joined ("how much of this customer's wallet goes to *this offer's* ca
 the quiz answer a customer just gave (``customer_quiz``, pushed) must move the next ranking. The
 logic is :func:`smartstack.featurestore.transforms.offer_context`, in Python mode on column
 lists with NumPy, so the same code serves 30 online rows and a training set of millions.
+``engagement_signals`` does the same for the streak, which depends on the request's week.
 """
 
 from typing import Any
@@ -14,6 +15,7 @@ from feast import Field
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64
 from feature_views import (
+    customer_engagement,
     customer_profile,
     customer_quiz,
     customer_recent_spend,
@@ -69,6 +71,23 @@ OFFER_CONTEXT_SCHEMA = [
 )
 def offer_context(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
     from smartstack.featurestore.transforms import offer_context as transform
+
+    return {name: values.tolist() for name, values in transform(inputs).items()}
+
+
+@on_demand_feature_view(
+    sources=[customer_engagement, ranking_request],
+    schema=[
+        Field(name="streak_weeks", dtype=Int64),
+        Field(name="weeks_since_engagement", dtype=Float64),
+        Field(name="badge_count", dtype=Int64),
+    ],
+    mode="python",
+    description="The customer's engagement at the request's time: the streak still alive, "
+    "weeks since the last qualifying week, badges.",
+)
+def engagement_signals(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    from smartstack.featurestore.transforms import engagement_signals as transform
 
     return {name: values.tolist() for name, values in transform(inputs).items()}
 

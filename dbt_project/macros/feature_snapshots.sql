@@ -53,6 +53,15 @@
 {%- endmacro %}
 
 
+{#- The week of a UTC timestamp as engagement numbers it (smartstack.engagement.state
+    .week_number in zone UTC): ISO weeks, Monday to Sunday, numbered (ordinal of the Monday - 1)
+    // 7 so that consecutive weeks are consecutive integers across years. Day 0 (1970-01-01) is
+    a Thursday, three days into week 102737, hence the shift. -#}
+{% macro week_number(timestamp_expression) -%}
+  (cast(floor(({{ day_number(timestamp_expression) }} + 3) / 7.0) as {{ dbt.type_bigint() }}) + 102737)
+{%- endmacro %}
+
+
 {#- numerator / denominator, or `otherwise` when the denominator is zero or null. -#}
 {% macro safe_ratio(numerator, denominator, otherwise='null') -%}
   case

@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "datasets": {"data"},
     "engagement": {"data", "datasets", "featurestore"},
     "events": {"data", "datasets", "engagement"},
-    "features": {"data", "datasets"},
+    "features": {"data", "datasets", "engagement"},
     "quality": {"data", "datasets"},
     "featurestore": {"data", "datasets"},
     "messaging": {"datasets", "events"},

@@ -1,6 +1,7 @@
 """Compile the dbt project for the BigQuery target without credentials or network.
 
-Run as a script (``python compile_bigquery.py full|incremental``) in the environment that
+Run as a script (``python compile_bigquery.py full|incremental VARS``, VARS the JSON of
+``smartstack.features.dbt.dbt_vars``) in the environment that
 ``smartstack.features.dbt.dbt_environment`` builds. dbt only talks to BigQuery to ask whether a
 model's table exists (for ``is_incremental()``); that one call is answered here instead, "no"
 for a first build and "yes, a table" for an incremental one, so both branches get compiled.
@@ -15,7 +16,7 @@ from dbt.adapters.bigquery.impl import BigQueryAdapter
 from dbt.cli.main import dbtRunner
 
 
-def main(mode: str) -> int:
+def main(mode: str, variables: str) -> int:
     def get_relation(self: BigQueryAdapter, database: str, schema: str, identifier: str):
         if mode == "full":
             return None
@@ -25,10 +26,10 @@ def main(mode: str) -> int:
     with mock.patch.object(BigQueryAdapter, "get_relation", get_relation):
         result = dbtRunner().invoke(
             ["compile", "--target", "bigquery", "--no-populate-cache", "--select",
-             "resource_type:model"]
+             "resource_type:model", "--vars", variables]
         )
     return 0 if result.success else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -24,6 +24,9 @@ SMARTSTACK = str(Path(sys.executable).parent / "smartstack")
 CUT_AT = datetime(2026, 5, 29, tzinfo=UTC)
 # The mart whose values look forward from event_timestamp by design (labels).
 LABEL_TABLES = ("training_impressions",)
+# Marts of what customers do live (landed feedback, quiz answers): empty on generated data, so
+# test_dbt_engagement.py lands events and checks them as of every date instead.
+EVENT_TABLES = ("customer_engagement_features",)
 # Time columns of each raw event table: rows at or after the cut are dropped (the first column)
 # or, for later outcomes of an earlier event, forgotten (the others).
 EVENT_TIMES: dict[str, tuple[str, ...]] = {

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlglot import exp
 
-from smartstack.features.dbt import dbt_environment, run_dbt
+from smartstack.features.dbt import dbt_environment, dbt_vars, run_dbt
 from smartstack.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def test_every_model_compiles_to_bigquery_sql(bigquery_settings: Settings, mode:
     env["DBT_TARGET_PATH"] = str(target)
     script = Path(__file__).with_name("compile_bigquery.py")
     done = subprocess.run(
-        [sys.executable, str(script), mode],
+        [sys.executable, str(script), mode, json.dumps(dbt_vars(bigquery_settings))],
         env=env,
         capture_output=True,
         text=True,

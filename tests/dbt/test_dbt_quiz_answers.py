@@ -15,25 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from smartstack.data.manifest import Manifest
-from smartstack.data.schema import RAW_SCHEMAS, TIMESTAMP
+from smartstack.data.schema import RAW_SCHEMAS
+from smartstack.events.quiz_table import QUIZ_ANSWER_SCHEMA as LANDED
 from smartstack.features.dbt import run_dbt
 from smartstack.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-# What the stream processor lands per answer (contract QuizAnswerEvent v1).
-LANDED = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("schema_version", pa.int32()),
-        ("customer_id", pa.string()),
-        ("answered_at", TIMESTAMP),
-        ("favourite_category", pa.string()),
-        ("reward_preference", pa.string()),
-        ("planning_travel", pa.bool_()),
-        ("landed_at", TIMESTAMP),
-    ]
-)
 # The answer's columns in the quiz mart (feature view customer_quiz) and in the profile mart.
 STATED = ["stated_favourite_category", "stated_prefers_rewards", "stated_planning_travel"]
 PROFILE = ["quiz_favourite_category", "quiz_prefers_rewards", "quiz_planning_travel"]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from smartstack.features.dbt import FeatureBuildError, project_dir, wrapped_command
-from smartstack.settings import Settings
+from smartstack.paths import ENGAGEMENT_RULES
+from smartstack.settings import EngagementSettings, Settings
 
 SMARTSTACK_DBT = str(Path(sys.executable).parent / "smartstack-dbt")
 WINDOW = {"impression_start": "2026-02-01T00:00:00+00:00", "snapshot": "2026-03-31T00:00:00+00:00"}
@@ -50,6 +51,31 @@ def test_vars_the_caller_passes_win(settings: Settings) -> None:
 def test_commands_without_vars_get_none(settings: Settings) -> None:
     assert "--vars" not in wrapped_command(["deps"], settings)
     assert "--vars" not in wrapped_command(["--version"], settings)
+
+
+def test_the_engagement_rules_file_is_passed_as_vars(settings: Settings, tmp_path: Path) -> None:
+    """dbt counts badges with the rules the live store follows: the active badges of the
+    configured file (a retired one is left out), and a broken file stops dbt with its reason."""
+    rules = tmp_path / "rules.yaml"
+    critic = "    target: 5\n"  # the last line of the `critic` badge
+    rules.write_text(ENGAGEMENT_RULES.read_text().replace(critic, critic + "    retired: true\n"))
+    configured = settings.model_copy(update={"engagement": EngagementSettings(rules=rules)})
+    variables = _vars(wrapped_command(["build"], configured))
+    assert variables["engagement_streak_qualifying"] == ["rating", "redeem"]
+    assert [b["id"] for b in variables["engagement_badges"]] == [
+        "first_redemption",
+        "explorer",
+        "four_week_streak",
+        "quiz_taker",
+    ]
+    assert variables["engagement_badges"][1] == {
+        "id": "explorer",
+        "metric": "redeemed_categories",
+        "target": 3,
+    }
+    rules.write_text("version: 1\nbadges: []\n")
+    with pytest.raises(FeatureBuildError, match="rules.yaml.*streak"):
+        wrapped_command(["build"], configured)
 
 
 def test_a_target_the_warehouse_setting_does_not_use_is_refused(settings: Settings) -> None:

@@ -25,7 +25,7 @@ def test_a_hundred_concurrent_copies_of_one_event_count_once(make_store: MakeSto
 
     def deliver() -> None:
         barrier.wait()
-        counted.append(store.apply([redemption]))
+        counted.append(store.apply([redemption]).new)
 
     threads = [threading.Thread(target=deliver) for _ in range(100)]
     for thread in threads:
@@ -60,9 +60,11 @@ def test_a_redelivered_batch_changes_nothing(make_store: MakeStore) -> None:
         Activity(f"feedback:{n}", f"C{n % 3}", Action.redeem, T0 + timedelta(days=7 * n), "dining")
         for n in range(12)
     ]
-    assert store.apply(batch) == 12
+    assert store.apply(batch).new == 12
     before = [s.to_json() for s in store.customers()]
-    assert store.apply(batch[4:] + batch[:2]) == 0
+    again = store.apply(batch[4:] + batch[:2])
+    assert again.new == 0 and again.changed == frozenset()
+    assert [s.customer_id for s in again.states] == ["C0", "C1", "C2"]
     assert [s.to_json() for s in store.customers()] == before
 
 

@@ -39,6 +39,26 @@ def click(event_id: str, customer: str, offer: str, at: datetime) -> FeedbackEve
     )
 
 
+def feedback_event(
+    event_id: str, kind: str, customer: str, offer: str, at: datetime, **extra: object
+) -> FeedbackEvent:
+    """A valid feedback event of ``kind``: ratings carry what they rate, the funnel kinds the
+    request id ``/rank`` returned."""
+    fields = (
+        {"rating": 4, "feature_version": "offer_ranking_v1@x", "source": "template"}
+        if kind == "rating"
+        else {"request_id": f"req-{event_id}"}
+    )
+    return FeedbackEvent(
+        event_id=event_id,
+        kind=kind,
+        customer_id=customer,
+        offer_id=offer,
+        occurred_at=at,
+        **{**fields, **extra},
+    )
+
+
 def publish(servers: str, topic: Topic, messages: Iterable[tuple[str, bytes | None]]) -> int:
     """Publish ``(key, value)`` pairs and wait until every one is acknowledged."""
     producer = Producer(producer_config(servers))

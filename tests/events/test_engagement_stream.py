@@ -14,6 +14,7 @@ from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent, Topic
 from smartstack.events.engagement_feed import EngagementFeed, replay
 from smartstack.events.feedback_table import FeedbackTable
 from smartstack.events.interactions import Interactions
+from smartstack.events.online_engagement import OnlineEngagementWriter
 from smartstack.events.online_quiz import OnlineQuizWriter, QuizRow, restore_live_answers
 from smartstack.events.online_writer import OnlineSpendWriter
 from smartstack.events.processor import StreamProcessor
@@ -22,7 +23,7 @@ from smartstack.events.recent_spend import RecentSpendState
 from smartstack.featurestore import store
 from smartstack.paths import ENGAGEMENT_RULES
 from smartstack.settings import Settings
-from tests.events.helpers import publish_events
+from tests.events.helpers import feedback_event, publish_events
 from tests.events.test_processor import run_until
 
 T0 = datetime(2025, 12, 22, 10, tzinfo=UTC)  # a Monday: weeks run over New Year
@@ -30,17 +31,11 @@ CATEGORIES = {"OFR-D": "dining", "OFR-T": "travel", "OFR-G": "gas"}
 
 
 def _redeem(n: int, customer: str, offer: str, at: datetime) -> FeedbackEvent:
-    return FeedbackEvent(
-        event_id=f"r{n}", kind="redeem", customer_id=customer, offer_id=offer,
-        occurred_at=at, request_id=f"req-{n}",
-    )  # fmt: skip
+    return feedback_event(f"r{n}", "redeem", customer, offer, at)
 
 
 def _rating(n: int, customer: str, at: datetime) -> FeedbackEvent:
-    return FeedbackEvent(
-        event_id=f"s{n}", kind="rating", customer_id=customer, offer_id="OFR-D", occurred_at=at,
-        rating=4, feature_version="v1", source="template", timezone="America/New_York",
-    )  # fmt: skip
+    return feedback_event(f"s{n}", "rating", customer, "OFR-D", at, timezone="America/New_York")
 
 
 def _answer(n: int, customer: str, favourite: str, at: datetime) -> QuizAnswerEvent:
@@ -85,7 +80,12 @@ def test_stream_engagement_counts_once_and_rebuilds_to_the_live_state(
         broker,
         RecentSpendState(feast_home / "state.sqlite"),
         OnlineSpendWriter(feature_store),
-        Interactions(*tables, OnlineQuizWriter(feature_store), live),
+        Interactions(
+            *tables,
+            OnlineQuizWriter(feature_store),
+            live,
+            OnlineEngagementWriter(feature_store, "customer_engagement"),
+        ),
         group="test-engagement",
         max_batch=7,  # several batches, duplicates across them
         batch_wait=0.2,
@@ -106,6 +106,17 @@ def test_stream_engagement_counts_once_and_rebuilds_to_the_live_state(
         ["customer_quiz:stated_favourite_category"], [{"customer_id": "CUST-A"}]
     ).to_dict()
     assert online["stated_favourite_category"] == ["travel"]  # the newest answer
+    signals = feature_store.get_online_features(
+        [
+            "customer_engagement:engagement_last_week",
+            "customer_engagement:engagement_streak_run",
+            "customer_engagement:engagement_badge_count",
+        ],
+        [{"customer_id": "CUST-A"}, {"customer_id": "CUST-B"}],
+    ).to_dict()
+    assert signals["engagement_last_week"] == [a.weeks[-1], b.weeks[-1]]
+    assert signals["engagement_streak_run"] == [4, 3]
+    assert signals["engagement_badge_count"] == [len(a.badges), len(b.badges)]
 
     rebuilt = _feed(feast_home, "rebuilt", settings)
     assert replay(*tables, rebuilt) == len(feedback) + 2

@@ -25,6 +25,8 @@ from tests.conftest import BuiltHome
 pytestmark = pytest.mark.slow
 
 RUNS = {"synthetic": "built", "starbucks": "built_starbucks"}
+# Marts of what customers do live (feedback, quiz answers): empty until the stream lands some.
+FED_BY_EVENTS = {"customer_engagement_features"}
 
 
 def test_every_adapter_has_a_run_here() -> None:
@@ -62,7 +64,11 @@ def test_every_feast_mart_has_its_key_and_event_time(
     adapter, built = run
     snapshot = Manifest.read(built.settings.data_dir).snapshot
     for mart in adapter.feast_marts:
-        frame = pd.read_parquet(built.settings.features_dir / f"{mart}.parquet")
+        # dbt-duckdb writes an empty model as one row of nulls (the columns keep their types).
+        frame = pd.read_parquet(built.settings.features_dir / f"{mart}.parquet").dropna(how="all")
+        if mart in FED_BY_EVENTS:
+            assert frame.empty, mart
+            continue
         assert len(frame) > 0, mart
         keys = {"customer_id", "offer_id"} & set(frame.columns)
         assert keys and frame[sorted(keys)].notna().all().all(), mart

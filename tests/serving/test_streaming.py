@@ -482,3 +482,27 @@ def test_embedded_mode_without_a_broker_writes_feedback_to_the_table(
     assert response.json()["stored"] == "table"
     rows = FeedbackTable.from_settings(sqlite_server.settings).read().to_pylist()
     assert [r["kind"] for r in rows if r["event_id"] == event["event_id"]] == ["redeem"]
+
+
+def test_engagement_rebuilt_from_the_landed_tables_equals_the_live_state(
+    stack: Stack, dataset: Dataset
+) -> None:
+    customer = str(dataset.customers.customer_id.iloc[11])
+    ranked = stack.server.rank(customer, k=2).json()
+    offer = ranked["offers"][0]["offer_id"]
+    for kind in ("click", "redeem"):
+        event = feedback(kind, customer, offer, ranked["request_id"])
+        assert stack.server.http.post("/feedback", json=event).status_code == 200
+    _wait_for(
+        lambda: engagement(stack, customer)["badges"], 10, "the redemption counted in engagement"
+    )
+    env = {"SMARTSTACK_HOME": str(stack.settings.home), "KAFKA_BOOTSTRAP_SERVERS": stack.broker}
+    result = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "smartstack"), "engagement", "rebuild", "--verify"],
+        env=project_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the rebuilt state equals the live state" in result.stderr

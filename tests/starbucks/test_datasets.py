@@ -28,7 +28,10 @@ def test_the_feature_service_follows_the_data_set_and_the_setting_wins(tmp_path:
 
 
 def test_dbt_gets_the_data_set_and_its_as_of_interval(tmp_path: Path) -> None:
-    assert dbt_vars(Settings(home=tmp_path)) == {"dataset": "synthetic"}
+    synthetic = dbt_vars(Settings(home=tmp_path))
+    assert synthetic["dataset"] == "synthetic"
+    assert set(synthetic) == {"dataset", "engagement_streak_qualifying", "engagement_badges"}
+    # No engagement in the Starbucks data set: no engagement rules either.
     starbucks = dbt_vars(Settings(home=tmp_path, dataset="starbucks"))
     assert starbucks == {"dataset": "starbucks", "feature_interval_days": 1}
 

@@ -58,7 +58,9 @@ def reevaluate(ctx: typer.Context, path: RulesFile = None) -> None:
         awarded = store.reevaluate(rules)
     finally:
         store.close()
-    console.print(f"rules v{rules.version} in force; {awarded:,} badges awarded")
+    console.print(
+        f"rules v{rules.version} in force; {awarded:,} badge{'' if awarded == 1 else 's'} awarded"
+    )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from smartstack.cli.console import console, fail, settings_of
+from smartstack.settings import Settings
 
 app = typer.Typer(
     help="Feast feature store: register definitions, load the online store, build training sets.",
@@ -68,17 +69,41 @@ def materialize(
         f"online store ({settings.online_store}) loaded up to {end.isoformat()} "
         f"in {time.perf_counter() - started:.1f}s"
     )
-    if active(settings).quiz_view:
-        from smartstack.events.online_quiz import OnlineQuizWriter, restore_live_answers
-        from smartstack.events.quiz_table import QuizAnswerTable
+    _restore_live_rows(settings, end)
 
+
+def _restore_live_rows(settings: Settings, end: datetime) -> None:
+    """Write again what the stream wrote after ``end``: on SQLite the batch rows just loaded
+    replace newer live ones (Redis keeps the newer by its timestamp)."""
+    from smartstack.datasets import active
+    from smartstack.engagement.rules import load_rules
+    from smartstack.engagement.store import open_store
+    from smartstack.events.online_engagement import OnlineEngagementWriter
+    from smartstack.events.online_quiz import OnlineQuizWriter, restore_live_answers
+    from smartstack.events.quiz_table import QuizAnswerTable
+    from smartstack.featurestore import store
+
+    dataset = active(settings)
+    feature_store = store.get_store(settings)
+    if dataset.quiz_view:
         table = QuizAnswerTable.from_settings(settings)
         try:
-            restored = restore_live_answers(table, OnlineQuizWriter(store.get_store(settings)), end)
+            restored = restore_live_answers(table, OnlineQuizWriter(feature_store), end)
         finally:
             table.close()
         if restored:
-            console.print(f"{restored:,} quiz answers given since written again over the batch's")
+            console.print(f"{restored:,} quiz answers given since written again")
+    if dataset.engagement_view:
+        engagement = open_store(settings, load_rules(settings.engagement.rules))
+        try:
+            newer = [
+                s for s in engagement.customers() if s.last_activity_at and s.last_activity_at > end
+            ]
+            written = OnlineEngagementWriter(feature_store, dataset.engagement_view).write(newer)
+        finally:
+            engagement.close()
+        if written:
+            console.print(f"{written:,} customers' engagement since written again")
 
 
 @app.command()

@@ -10,7 +10,7 @@ Each data set is one implementation (:mod:`smartstack.datasets.synthetic`,
   its source can raise (:class:`SourceError` and its subclasses: one sentence each);
 - **features**: the dbt vars that enable its models, the marts Feast reads, the feature service
   of its model, its offer catalogue view and popularity (what serving reads) and, where it has
-  one, the quiz view cold start reads;
+  them, the quiz view cold start reads and the engagement view the stream pushes to;
 - **training**: the labelled mart, the targets, how rows are grouped for ranking metrics, the
   segments and subsets reported apart, the demographic-only baseline's view;
 - **explanations**: the :class:`~smartstack.datasets.vocabulary.Vocabulary` its offers and
@@ -94,11 +94,12 @@ class DatasetAdapter(ABC):
     # -- features
     dbt_vars: ClassVar[Mapping[str, Any]] = {}
     feature_marts: ClassVar[tuple[str, ...]]  # point-in-time feature marts Feast reads
-    serving_marts: ClassVar[tuple[str, ...]] = ()  # marts of the catalogue and quiz views
+    serving_marts: ClassVar[tuple[str, ...]] = ()  # marts of the catalogue, quiz, engagement
     feature_service: ClassVar[str]  # default; the feature_service setting overrides it
     catalogue_view: ClassVar[str]  # offer terms, validity and eligibility, by offer id
     popularity: ClassVar[FeatureRef]  # the smoothed rate the non-personal tiers order by
     quiz_view: ClassVar[str | None] = None  # stated favourite category, by customer id
+    engagement_view: ClassVar[str | None] = None  # engagement signals, by customer id
     # Every card product of the data set (an offer listing them all is open to every card);
     # empty: the data set has no card restrictions.
     card_products: ClassVar[tuple[str, ...]] = ()
@@ -130,10 +131,10 @@ class DatasetAdapter(ABC):
 
     @property
     def catalogue_views(self) -> tuple[str, ...]:
-        """Views serving reads besides the feature service's: registered with it."""
+        """Views registered beside the feature service: those serving reads, and the
+        engagement view, so the stream processor can push to it whichever service is active."""
         views = [self.catalogue_view, self.popularity.view]
-        if self.quiz_view:
-            views.append(self.quiz_view)
+        views += [v for v in (self.quiz_view, self.engagement_view) if v]
         return tuple(dict.fromkeys(views))
 
     @property

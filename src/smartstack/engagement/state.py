@@ -73,6 +73,15 @@ class CustomerEngagement:
             previous = week
         return longest
 
+    @property
+    def streak_run(self) -> int:
+        """Weeks in a row ending at the last qualifying week (0: never engaged)."""
+        weeks = set(self.weeks)
+        run = 0
+        while self.weeks and self.weeks[-1] - run in weeks:
+            run += 1
+        return run
+
     def current_streak(self, now: datetime) -> int:
         """Weeks in a row up to this week, or up to last week while this one is still open."""
         this_week = week_number(now, self.timezone)

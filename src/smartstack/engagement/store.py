@@ -29,6 +29,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -49,18 +50,32 @@ def _new_in_order(activities: Sequence[Activity], seen: AbstractSet[str]) -> lis
     return fresh
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What one batch did: how many activities were new, and the state of every customer of the
+    batch (changed or, for a batch delivered again, as the first delivery left it: what depends
+    on the state can be written again after a crash)."""
+
+    new: int
+    states: tuple[CustomerEngagement, ...]
+    changed: frozenset[str]  # customers whose state this batch changed
+
+
 def _updated(
     states: dict[str, CustomerEngagement],
-    fresh: Iterable[Activity],
+    fresh: Sequence[Activity],
     rules: RuleSet,
     rising: AbstractSet[str],
-) -> None:
+) -> Applied:
+    """Apply ``fresh`` to ``states`` (the batch's customers as stored)."""
     for activity in fresh:
         customer = activity.customer_id
         state = states.get(customer)
         if state is None:
             state = states[customer] = CustomerEngagement(customer)
         apply(state, activity, rules, customer in rising)
+    changed = frozenset(a.customer_id for a in fresh)
+    return Applied(len(fresh), tuple(states[c] for c in sorted(states)), changed)
 
 
 class EngagementStore(ABC):
@@ -70,9 +85,11 @@ class EngagementStore(ABC):
         self.rules = rules
 
     @abstractmethod
-    def apply(self, activities: Sequence[Activity], rising: AbstractSet[str] = frozenset()) -> int:
+    def apply(
+        self, activities: Sequence[Activity], rising: AbstractSet[str] = frozenset()
+    ) -> Applied:
         """Count the activities not counted before (``rising``: customers the guardrail holds
-        back); returns how many were new."""
+        back)."""
 
     @abstractmethod
     def get(self, customer_id: str) -> CustomerEngagement | None: ...
@@ -138,9 +155,11 @@ class SqliteEngagementStore(EngagementStore):
             """
         )
 
-    def apply(self, activities: Sequence[Activity], rising: AbstractSet[str] = frozenset()) -> int:
+    def apply(
+        self, activities: Sequence[Activity], rising: AbstractSet[str] = frozenset()
+    ) -> Applied:
         if not activities:
-            return 0
+            return Applied(0, (), frozenset())
         with self._lock:
             db = self._db
             db.execute("begin immediate")
@@ -148,15 +167,15 @@ class SqliteEngagementStore(EngagementStore):
                 self._rules_in_force()
                 seen = self._seen([a.event_id for a in activities])
                 fresh = _new_in_order(activities, seen)
-                states = self._load({a.customer_id for a in fresh})
-                _updated(states, fresh, self.rules, rising)
+                states = self._load({a.customer_id for a in activities})
+                applied = _updated(states, fresh, self.rules, rising)
                 db.executemany("insert into seen values (?)", ((a.event_id,) for a in fresh))
-                self._write(states.values())
+                self._write(s for s in applied.states if s.customer_id in applied.changed)
                 db.execute("commit")
             except BaseException:
                 db.execute("rollback")
                 raise
-        return len(fresh)
+        return applied
 
     def get(self, customer_id: str) -> CustomerEngagement | None:
         with self._lock:
@@ -237,6 +256,9 @@ class SqliteEngagementStore(EngagementStore):
         )
 
 
+_WATCH_GROUP = 500  # customers per Redis transaction
+
+
 class RedisEngagementStore(EngagementStore):
     """The production store: a JSON string and a set of seen ids per customer in Redis."""
 
@@ -261,27 +283,55 @@ class RedisEngagementStore(EngagementStore):
     def _rules_key(self) -> str:
         return f"{self._prefix}:rules"
 
-    def apply(self, activities: Sequence[Activity], rising: AbstractSet[str] = frozenset()) -> int:
-        if not activities:
-            return 0
-        by_customer: dict[str, list[str]] = {}
+    def apply(
+        self, activities: Sequence[Activity], rising: AbstractSet[str] = frozenset()
+    ) -> Applied:
+        """One optimistic transaction per group of customers: a redelivery only ever repeats a
+        customer's events, so atomicity per customer is what counting once needs, and Redis's
+        ``WATCH`` costs time quadratic in the keys one client watches (20,000 keys took
+        2.6 s here, 500 about a millisecond)."""
+        by_customer: dict[str, list[Activity]] = {}
         for activity in activities:
-            by_customer.setdefault(activity.customer_id, []).append(activity.event_id)
+            by_customer.setdefault(activity.customer_id, []).append(activity)
         customers = sorted(by_customer)
+        new, states, changed = 0, [], set()
+        for start in range(0, len(customers), _WATCH_GROUP):
+            group = customers[start : start + _WATCH_GROUP]
+            applied = self._apply_group(group, by_customer, rising)
+            new += applied.new
+            states += applied.states
+            changed |= applied.changed
+        return Applied(new, tuple(states), frozenset(changed))
+
+    def _apply_group(
+        self,
+        customers: list[str],
+        by_customer: dict[str, list[Activity]],
+        rising: AbstractSet[str],
+    ) -> Applied:
+        # Each customer's activities in arrival order (customers are independent).
+        activities = [a for c in customers for a in by_customer[c]]
+        ids = {c: [a.event_id for a in by_customer[c]] for c in customers}
         keys = [self._rules_key, *(self._state_key(c) for c in customers)]
         with self._redis.pipeline() as transaction:
             while True:
                 try:
                     transaction.watch(*keys)
-                    states, seen = self._read(customers, by_customer)
+                    states, seen = self._read(customers, ids)
                     fresh = _new_in_order(activities, seen)
-                    _updated(states, fresh, self.rules, rising)
+                    applied = _updated(states, fresh, self.rules, rising)
                     transaction.multi()
-                    self._queue_writes(transaction, states.values())
+                    self._queue_writes(
+                        transaction,
+                        [s for s in applied.states if s.customer_id in applied.changed],
+                    )
+                    counted: dict[str, list[str]] = {}
                     for activity in fresh:
-                        transaction.sadd(self._seen_key(activity.customer_id), activity.event_id)
+                        counted.setdefault(activity.customer_id, []).append(activity.event_id)
+                    for customer, event_ids in counted.items():
+                        transaction.sadd(self._seen_key(customer), *event_ids)
                     transaction.execute()
-                    return len(fresh)
+                    return applied
                 except redis.WatchError:
                     continue  # another writer changed one of these customers: compute again
 

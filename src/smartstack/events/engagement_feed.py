@@ -18,7 +18,7 @@ from smartstack.datasets import active
 from smartstack.engagement.rules import Action, load_rules
 from smartstack.engagement.signals import OfferCategories, SpendGuard
 from smartstack.engagement.state import Activity
-from smartstack.engagement.store import EngagementStore, open_store
+from smartstack.engagement.store import Applied, EngagementStore, open_store
 from smartstack.events.contracts import FeedbackEvent, FeedbackKind, QuizAnswerEvent
 from smartstack.events.feedback_table import FeedbackTable
 from smartstack.events.landed import LandedEvents
@@ -96,8 +96,8 @@ class EngagementFeed:
 
     def apply(
         self, feedback: Sequence[FeedbackEvent] = (), quiz: Sequence[QuizAnswerEvent] = ()
-    ) -> int:
-        """Count what was not counted before; returns how many activities were new."""
+    ) -> Applied:
+        """Count what was not counted before."""
         found = activities(feedback, quiz, self._categories)
         guardrail = self.store.rules.guardrail
         spending = (
@@ -138,7 +138,8 @@ def replay(
         key=lambda item: (item[0], item[1]),
     )
     for _, rank, events in merged:
-        counted += feed.apply(events, []) if rank == 0 else feed.apply([], events)
+        applied = feed.apply(events, []) if rank == 0 else feed.apply([], events)
+        counted += applied.new
         if on_batch:
             on_batch(counted)
     return counted

@@ -7,7 +7,8 @@ alike:
 1. feedback into the feedback table, quiz answers into the quiz table (each deduplicated by
    event id);
 2. quiz answers into the online store's quiz view, so the next ranking uses them;
-3. both into the engagement store (idempotent per event id).
+3. both into the engagement store (idempotent per event id), and the changed customers'
+   engagement signals into the online store's engagement view (where the data set has one).
 
 Every step is idempotent, so a batch applied again after a crash changes nothing twice, and
 each store write is retried while its store is briefly unreachable.
@@ -30,9 +31,13 @@ from tenacity import (
     wait_exponential,
 )
 
+from smartstack.datasets import active
+from smartstack.engagement.state import CustomerEngagement
+from smartstack.engagement.store import Applied
 from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
 from smartstack.events.engagement_feed import EngagementFeed
 from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.online_engagement import OnlineEngagementWriter
 from smartstack.events.online_quiz import OnlineQuizWriter, QuizRow
 from smartstack.events.quiz_table import QuizAnswerTable
 from smartstack.settings import Settings
@@ -70,20 +75,24 @@ class Interactions:
         quiz: QuizAnswerTable,
         quiz_online: OnlineQuizWriter,
         engagement: EngagementFeed | None,
+        engagement_online: OnlineEngagementWriter | None = None,
     ) -> None:
         self.feedback = feedback
         self.quiz = quiz
         self._quiz_online = quiz_online
         self.engagement = engagement
+        self._engagement_online = engagement_online
 
     @classmethod
     def from_settings(cls, settings: Settings, feature_store: FeatureStore) -> Interactions:
         """The configured tables and stores (``RuleFileError`` for a bad rule file)."""
+        view = active(settings).engagement_view
         return cls(
             FeedbackTable.from_settings(settings),
             QuizAnswerTable.from_settings(settings),
             OnlineQuizWriter(feature_store),
             EngagementFeed.from_settings(settings, feature_store),
+            OnlineEngagementWriter(feature_store, view) if view else None,
         )
 
     def land(self, feedback: Sequence[FeedbackEvent], answers: Sequence[QuizAnswerEvent]) -> Landed:
@@ -91,11 +100,12 @@ class Interactions:
         landed_quiz = self.quiz.append(answers) if answers else 0
         if answers:
             self._write_quiz_online(answers)
-        counted = (
-            self._count(self.engagement, feedback, answers)
-            if self.engagement is not None and (feedback or answers)
-            else 0
-        )
+        counted = 0
+        if self.engagement is not None and (feedback or answers):
+            applied = self._count(self.engagement, feedback, answers)
+            counted = applied.new
+            if self._engagement_online is not None and applied.states:
+                self._write_signals(self._engagement_online, applied.states)
         return Landed(landed_feedback, landed_quiz, counted)
 
     @store_retry
@@ -119,8 +129,15 @@ class Interactions:
         feed: EngagementFeed,
         feedback: Sequence[FeedbackEvent],
         answers: Sequence[QuizAnswerEvent],
-    ) -> int:
+    ) -> Applied:
         return feed.apply(feedback, answers)
+
+    @staticmethod
+    @store_retry
+    def _write_signals(writer: OnlineEngagementWriter, states: Sequence[CustomerEngagement]) -> int:
+        """The batch's customers' signals, changed or not: a pure function of their state, so
+        a batch applied again after a crash writes what the first attempt may not have."""
+        return writer.write(states)
 
     def close(self) -> None:
         self.feedback.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from smartstack.data.manifest import Manifest
 from smartstack.datasets import active
+from smartstack.engagement.rules import RuleFileError, load_rules
 from smartstack.settings import Settings, Warehouse
 
 # Manifest keys passed to dbt as vars of the same name.
@@ -129,9 +130,34 @@ def dbt_vars(
 ) -> dict[str, object]:
     """The vars every dbt command of the project gets (``smartstack dbt`` and ``smartstack-dbt``
     alike): which data set it is (it enables that data set's models) and its own vars, the
-    feature window, then ``extra_vars``."""
+    feature window, the engagement rules, then ``extra_vars``."""
     dataset = {"dataset": settings.dataset, **active(settings).dbt_vars}
-    return {**dataset, **manifest_vars(settings), **(extra_vars or {})}
+    return {
+        **dataset,
+        **manifest_vars(settings),
+        **engagement_vars(settings),
+        **(extra_vars or {}),
+    }
+
+
+def engagement_vars(settings: Settings) -> dict[str, object]:
+    """The engagement rules file as the vars ``customer_engagement_features`` counts with: the
+    actions that make a week count and the active badges. Read here, not copied into
+    dbt_project.yml, so the offline features follow the file the live store follows. None for
+    a data set without engagement."""
+    if active(settings).engagement_view is None:
+        return {}
+    try:
+        rules = load_rules(settings.engagement.rules)
+    except RuleFileError as error:
+        raise FeatureBuildError(str(error)) from None
+    return {
+        "engagement_streak_qualifying": sorted(action.value for action in rules.streak.qualifying),
+        "engagement_badges": [
+            {"id": badge.id, "metric": badge.metric.value, "target": badge.target}
+            for badge in rules.active
+        ],
+    }
 
 
 def run_dbt(

@@ -1,4 +1,5 @@
-"""Request-time feature logic behind the ``offer_context`` on-demand feature view.
+"""Request-time feature logic behind the ``offer_context`` and ``engagement_signals`` on-demand
+feature views.
 
 Feast stores an on-demand transformation as source text and runs it without its module's
 globals, so the view's function only imports and calls this one. Keeping the logic here also
@@ -7,8 +8,9 @@ makes it testable and lets one definition serve online reads and training sets a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -86,4 +88,51 @@ def offer_context(inputs: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
         "request_day_of_week": np.array(
             [s.weekday() if isinstance(s, datetime) else -1 for s in stamps]
         ),
+    }
+
+
+def _utc_week(moment: Any) -> int | None:
+    """The UTC week of ``moment`` numbered as engagement numbers weeks (``week_number`` of
+    :mod:`smartstack.engagement.state` in UTC, which this layer may not import): the Monday's
+    ordinal − 1, floor-divided by 7. A naive time is UTC; no time (None) has no week."""
+    if not isinstance(moment, datetime):
+        return None
+    day = (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+    return (day.toordinal() - day.weekday() - 1) // 7
+
+
+def _count(value: Any) -> int | None:
+    """An Int64 feature value as an int: None online and NaN in a training frame are missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)
+
+
+def engagement_signals(inputs: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
+    """The customer's engagement as the model sees it at the request's time.
+
+    ``customer_engagement`` holds the run of weeks ending at the last qualifying week, which
+    says nothing about whether the streak is still alive: as in the engagement store's
+    ``current_streak``, it is while the last qualifying week is this week or last week (this
+    one is still open), and 0 after. A customer never engaged has streak 0, no weeks since
+    (NaN: XGBoost's missing value, not "long ago") and no badges.
+    """
+    streak, weeks_since, badges = [], [], []
+    for moment, last, run, count in zip(
+        inputs["request_timestamp"],
+        inputs["engagement_last_week"],
+        inputs["engagement_streak_run"],
+        inputs["engagement_badge_count"],
+        strict=True,
+    ):
+        this_week, last_week = _utc_week(moment), _count(last)
+        known = this_week is not None and last_week is not None
+        alive = known and last_week >= this_week - 1
+        streak.append((_count(run) or 0) if alive else 0)
+        weeks_since.append(max(0, this_week - last_week) if known else math.nan)
+        badges.append(_count(count) or 0)
+    return {
+        "streak_weeks": np.array(streak, dtype=np.int64),
+        "weeks_since_engagement": np.array(weeks_since, dtype=float),
+        "badge_count": np.array(badges, dtype=np.int64),
     }

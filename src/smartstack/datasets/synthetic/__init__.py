@@ -45,11 +45,12 @@ class SyntheticAdapter(DatasetAdapter):
         "customer_profile_features",
         "offer_features",
     )
-    serving_marts = ("offer_catalog", "customer_quiz_answers")
+    serving_marts = ("offer_catalog", "customer_quiz_answers", "customer_engagement_features")
     feature_service = "offer_ranking_v1"
     catalogue_view = "offer_catalog"
     popularity = FeatureRef("offer_stats", "redemption_rate_smoothed")
     quiz_view = "customer_quiz"
+    engagement_view = "customer_engagement"
     card_products = CARD_PRODUCTS
     labelled_mart = "training_impressions"
     targets = (REDEEMED,)
