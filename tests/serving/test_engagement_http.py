@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import Dataset, Server
+from conftest import QUIZ_ONLY_CUSTOMER, Dataset, Server
 
 from smartstack.events.quiz_table import QuizAnswerTable
 
@@ -49,6 +49,23 @@ def test_a_quiz_answer_is_stored_once_and_the_quiz_is_no_longer_due(
     table = QuizAnswerTable.from_settings(sqlite_server.settings)
     ids = table.read().column("event_id").to_pylist()
     assert ids.count(answer["event_id"]) == 1
+
+
+def test_an_answer_the_online_store_holds_counts_for_the_quiz_being_due(
+    sqlite_server: Server,
+) -> None:
+    """The quiz-only customer's answer (2026-06-28) reached the online store without passing
+    through engagement, as the data set's history does."""
+
+    def quiz_at(moment: str) -> dict:
+        body = {"customer_id": QUIZ_ONLY_CUSTOMER, "timestamp": moment}
+        response = sqlite_server.http.post("/engagement", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["quiz"]
+
+    soon = quiz_at("2026-06-29T12:00:00Z")
+    assert soon["due"] is False and soon["last_answered_at"].startswith("2026-06-28")
+    assert quiz_at("2026-08-01T12:00:00Z")["due"] is True
 
 
 def test_bad_quiz_answers_are_a_400_naming_the_field(sqlite_server: Server) -> None:

@@ -78,7 +78,8 @@ def materializations(store: FeatureStore, views: Sequence[str]) -> tuple[datetim
 
 
 class QuizAnswers:
-    """Each customer's latest stated favourite category, from the online store."""
+    """Each customer's latest quiz answer, from the online store: the stated favourite
+    category (cold start) and when it was given (whether the monthly quiz is due)."""
 
     def __init__(self, store: FeatureStore, view_name: str, timeout_s: float) -> None:
         view = store.get_feature_view(view_name)
@@ -91,6 +92,11 @@ class QuizAnswers:
     def favourite(self, customer_id: str) -> str | None:
         ((values, _),) = self._rows.read([customer_id])
         return values.get("stated_favourite_category")
+
+    def answered_at(self, customer_id: str) -> datetime | None:
+        """When the latest answer the store holds was given (batch-loaded or live)."""
+        ((_, at),) = self._rows.read([customer_id])
+        return at.replace(tzinfo=UTC) if at else None
 
     def close(self) -> None:
         self._rows.close()

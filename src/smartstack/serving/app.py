@@ -103,6 +103,7 @@ class RankingApp:
             load_quiz(settings.engagement.quiz),
             settings.engagement.quiz_interval_days,
             known=self._reader.knows,
+            answered_at=self._quiz.answered_at if self._quiz else lambda _customer: None,
         )
         self.state.start()
         if self.snapshots is not None:

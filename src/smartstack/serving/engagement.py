@@ -80,11 +80,13 @@ class EngagementView:
         quiz: Quiz,
         quiz_interval_days: int,
         known: Callable[[str], bool],
+        answered_at: Callable[[str], datetime | None],
     ) -> None:
         self._store = store
         self._quiz = quiz
         self._interval = quiz_interval_days
         self._known = known
+        self._answered_at = answered_at
 
     def read(self, request: EngagementRequest) -> EngagementResponse:
         customer = request.customer_id
@@ -95,7 +97,11 @@ class EngagementView:
                 raise UnknownCustomer(f"customer_id: no customer {customer!r} is known")
             state = CustomerEngagement(customer)
         rules = self._store.rules
-        due = quiz_due(state.last_quiz_at, now, self._interval)
+        # Answers given before engagement existed (the data set's history) count too.
+        last_answer = max(
+            (t for t in (state.last_quiz_at, self._answered_at(customer)) if t), default=None
+        )
+        due = quiz_due(last_answer, now, self._interval)
         return EngagementResponse(
             customer_id=customer,
             rules_version=rules.version,
@@ -123,7 +129,7 @@ class EngagementView:
             withheld_spending=state.withheld,
             quiz=QuizStatus(
                 due=due,
-                last_answered_at=state.last_quiz_at,
+                last_answered_at=last_answer,
                 version=self._quiz.version,
                 questions=list(self._quiz.questions) if due else [],
             ),
