@@ -167,12 +167,12 @@ def _window_state(settings: Settings, seed: bool) -> RecentSpendState:
 def _online_writer(settings: Settings) -> OnlineSpendWriter:
     from feast.errors import FeatureViewNotFoundException
 
-    from smartstack.events.online_writer import OnlineSpendWriter, StreamViewMismatch
+    from smartstack.events.online_writer import OnlineSpendWriter, ViewMismatch
     from smartstack.featurestore import store
 
     try:
         return OnlineSpendWriter(store.get_store(settings))
-    except (FeatureViewNotFoundException, StreamViewMismatch) as error:
+    except (FeatureViewNotFoundException, ViewMismatch) as error:
         raise fail(f"{error}: run `smartstack feast apply` first.") from None
 
 

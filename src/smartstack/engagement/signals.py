@@ -43,15 +43,16 @@ class SpendGuard:
         for view, feature in ((recent_view, self._recent), (baseline_view, self._baseline)):
             reads.setdefault(view, []).append(feature)
         try:
-            views = [
-                ViewRead(store.get_feature_view(name), "customer_id", features, False)
-                for name, features in reads.items()
-            ]
+            found = {name: store.get_feature_view(name) for name in reads}
         except FeatureViewNotFoundException as error:
             # A data set without these features (Starbucks has no 90-day spend): nothing to
             # compare, so nobody is held back; said once, loudly.
             log.warning("guardrail %s is off: %s", guardrail.id, error)
             return
+        views = [
+            ViewRead(view, view.entity_columns[0].name, reads[name], False)
+            for name, view in found.items()
+        ]
         self._rows = entity_rows(store.config, views, timeout_s)
 
     @property

@@ -1,10 +1,9 @@
 """One customer's engagement, and how one activity changes it: pure functions, no storage.
 
-A week is an ISO week (Monday to Sunday) in the customer's time zone, numbered so that
-consecutive weeks are consecutive integers across year boundaries (2020-W53 then 2021-W01):
-the week of local day ``d`` is ``(ordinal of its Monday − 1) // 7``. Local days come from the
-event's UTC time converted with the zone's rules, so a daylight-saving change moves no event
-into the wrong week.
+A week is an ISO week (Monday to Sunday) in the customer's time zone, numbered by
+:func:`smartstack.data.weeks.week_of` (consecutive weeks are consecutive integers across year
+boundaries). Local days come from the event's UTC time converted with the zone's rules, so a
+daylight-saving change moves no event into the wrong week.
 
 Badges are awarded when their metric reaches the target, at the event time of the activity
 that reached it; once earned a badge is kept, whatever later happens to its rule. Both stores
@@ -15,11 +14,12 @@ that reached it; once earned a badge is kept, whatever later happens to its rule
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from smartstack.data.weeks import week_of
 from smartstack.engagement.rules import METRIC_ACTION, Action, Badge, Metric, RuleSet
 
 
@@ -73,24 +73,23 @@ class CustomerEngagement:
             previous = week
         return longest
 
+    def _run_ending(self, week: int) -> int:
+        """Qualifying weeks in a row ending at ``week`` (0 when ``week`` does not qualify)."""
+        weeks = set(self.weeks)
+        run = 0
+        while week - run in weeks:
+            run += 1
+        return run
+
     @property
     def streak_run(self) -> int:
         """Weeks in a row ending at the last qualifying week (0: never engaged)."""
-        weeks = set(self.weeks)
-        run = 0
-        while self.weeks and self.weeks[-1] - run in weeks:
-            run += 1
-        return run
+        return self._run_ending(self.weeks[-1]) if self.weeks else 0
 
     def current_streak(self, now: datetime) -> int:
         """Weeks in a row up to this week, or up to last week while this one is still open."""
         this_week = week_number(now, self.timezone)
-        weeks = set(self.weeks)
-        end = this_week if this_week in weeks else this_week - 1
-        run = 0
-        while end - run in weeks:
-            run += 1
-        return run
+        return self._run_ending(this_week) or self._run_ending(this_week - 1)
 
     def weeks_since_last(self, now: datetime) -> int | None:
         """Whole weeks since the last qualifying week (0: this week); None: never engaged."""
@@ -151,9 +150,8 @@ def zone(name: str) -> ZoneInfo:
 
 
 def week_number(moment: datetime, timezone: str) -> int:
-    local: date = moment.astimezone(zone(timezone)).date()
-    monday = local - timedelta(days=local.weekday())
-    return (monday.toordinal() - 1) // 7
+    """The week of ``moment`` in ``timezone`` (:func:`~smartstack.data.weeks.week_of`)."""
+    return week_of(moment.astimezone(zone(timezone)).date())
 
 
 def iso_week(number: int) -> str:

@@ -8,9 +8,10 @@ once:
 
 - SQLite: the batch runs in one ``BEGIN IMMEDIATE`` transaction (one writer at a time, across
   processes);
-- Redis: optimistic locking: ``WATCH`` the batch's customer keys, read states and seen ids,
-  compute, then write in ``MULTI``/``EXEC``; a concurrent writer to any of those customers
-  aborts the ``EXEC`` and the batch is computed again from what that writer left. Every writer
+- Redis: optimistic locking, per group of customers of the batch: ``WATCH`` their keys, read
+  states and seen ids, compute, then write in ``MULTI``/``EXEC``; a concurrent writer to any of
+  those customers aborts the ``EXEC`` and the group is computed again from what that writer
+  left. Every writer
   of a seen set also writes the customer's state key, so watching the state keys suffices.
 
 A batch costs a few round trips (Redis) or one transaction (SQLite), not one per event: the
@@ -83,6 +84,13 @@ class EngagementStore(ABC):
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
+        self._stored_rules: str | bytes | None = None  # the text self.rules was parsed from
+
+    def _use_stored_rules(self, stored: str | bytes | None) -> None:
+        """Put the rules another writer stored in force (parsed only when the text changed)."""
+        if stored is not None and stored != self._stored_rules:
+            self.rules = RuleSet.model_validate_json(stored)
+            self._stored_rules = stored
 
     @abstractmethod
     def apply(
@@ -109,12 +117,6 @@ class EngagementStore(ABC):
     def reevaluate(self, rules: RuleSet) -> int:
         """Use ``rules`` from now on and award every badge they make due (atomically per
         customer); badges of retired rules are kept. Returns how many badges were awarded."""
-
-
-def _newer(current: RuleSet, stored: str | bytes) -> RuleSet:
-    """The stored rule set unless it is the one in hand (parsed only when it changed)."""
-    rules = RuleSet.model_validate_json(stored)
-    return current if rules == current else rules
 
 
 def _award_due(
@@ -221,33 +223,24 @@ class SqliteEngagementStore(EngagementStore):
 
     def _rules_in_force(self) -> None:
         row = self._db.execute("select value from meta where key = 'rules'").fetchone()
-        if row is not None:
-            self.rules = _newer(self.rules, row[0])
+        self._use_stored_rules(row[0] if row else None)
 
     def _seen(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                i
-                for (i,) in self._db.execute(
-                    f"select event_id from seen where event_id in ({marks})", chunk
-                )
-            )
-        return found
+        return {i for (i,) in self._rows_in("select event_id from seen where event_id", ids)}
 
     def _load(self, customers: set[str]) -> dict[str, CustomerEngagement]:
-        states: dict[str, CustomerEngagement] = {}
-        ids = sorted(customers)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for customer, text in self._db.execute(
-                f"select customer_id, state from customers where customer_id in ({marks})", chunk
-            ):
-                states[customer] = CustomerEngagement.from_json(json.loads(text))
-        return states
+        query = "select customer_id, state from customers where customer_id"
+        return {
+            customer: CustomerEngagement.from_json(json.loads(text))
+            for customer, text in self._rows_in(query, sorted(customers))
+        }
+
+    def _rows_in(self, query: str, keys: list[str]) -> Iterator[tuple[str, ...]]:
+        """The rows of ``<query> in (<keys>)``, 500 keys per statement (SQLite's variable
+        limit)."""
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            yield from self._db.execute(f"{query} in ({','.join('?' * len(chunk))})", chunk)
 
     def _write(self, states: Iterable[CustomerEngagement]) -> None:
         self._db.executemany(
@@ -345,8 +338,7 @@ class RedisEngagementStore(EngagementStore):
         for customer in customers:
             reads.smismember(self._seen_key(customer), ids[customer])
         stored_rules, texts, *members = reads.execute()
-        if stored_rules is not None:
-            self.rules = _newer(self.rules, stored_rules)
+        self._use_stored_rules(stored_rules)
         states = {
             c: CustomerEngagement.from_json(json.loads(t))
             for c, t in zip(customers, texts, strict=True)
@@ -361,7 +353,7 @@ class RedisEngagementStore(EngagementStore):
         return states, seen
 
     def _queue_writes(
-        self, pipe: redis.client.Pipeline, states: Iterable[CustomerEngagement]
+        self, pipe: redis.client.Pipeline, states: Sequence[CustomerEngagement]
     ) -> None:
         written = [s.customer_id for s in states]
         if not written:
@@ -371,14 +363,13 @@ class RedisEngagementStore(EngagementStore):
 
     def get(self, customer_id: str) -> CustomerEngagement | None:
         stored_rules, text = self._redis.mget([self._rules_key, self._state_key(customer_id)])
-        if stored_rules is not None:
-            self.rules = _newer(self.rules, stored_rules)
+        self._use_stored_rules(stored_rules)
         return CustomerEngagement.from_json(json.loads(text)) if text else None
 
     def customers(self) -> Iterator[CustomerEngagement]:
         ids = sorted(m.decode() for m in self._redis.smembers(self._index_key))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for start in range(0, len(ids), _WATCH_GROUP):
+            chunk = ids[start : start + _WATCH_GROUP]
             for text in self._redis.mget([self._state_key(c) for c in chunk]):
                 if text:
                     yield CustomerEngagement.from_json(json.loads(text))
@@ -388,8 +379,8 @@ class RedisEngagementStore(EngagementStore):
         self._redis.set(self._rules_key, rules.model_dump_json())
         ids = sorted(m.decode() for m in self._redis.smembers(self._index_key))
         awarded = 0
-        for start in range(0, len(ids), 500):
-            keys = [self._state_key(c) for c in ids[start : start + 500]]
+        for start in range(0, len(ids), _WATCH_GROUP):
+            keys = [self._state_key(c) for c in ids[start : start + _WATCH_GROUP]]
             with self._redis.pipeline() as transaction:
                 while True:
                     try:

@@ -112,16 +112,7 @@ class Interactions:
     def _write_quiz_online(self, answers: Sequence[QuizAnswerEvent]) -> int:
         """Every answer, landed before or not: the newest per customer wins in the store, so
         writing one again is harmless."""
-        return self._quiz_online.write(
-            QuizRow(
-                a.customer_id,
-                a.answered_at,
-                str(a.favourite_category),
-                str(a.reward_preference) == "rewards",
-                a.planning_travel,
-            )
-            for a in answers
-        )
+        return self._quiz_online.write(QuizRow.of(a.model_dump()) for a in answers)
 
     @staticmethod
     @store_retry

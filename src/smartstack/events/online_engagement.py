@@ -11,54 +11,38 @@ materialization. Written through ``online_write_batch``, like the other live vie
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from feast import FeatureStore
 from feast.protos.feast.types.Value_pb2 import Value
 
 from smartstack.engagement.state import CustomerEngagement
-from smartstack.events.online_writer import entity_key
+from smartstack.events.online_writer import ViewWriter, entity_key
 
 LAST_WEEK = "engagement_last_week"
 STREAK_RUN = "engagement_streak_run"
 BADGE_COUNT = "engagement_badge_count"
 
 
-class EngagementViewMismatch(RuntimeError):
-    """The registered engagement view lacks a feature the writer writes."""
-
-
 class OnlineEngagementWriter:
     def __init__(self, store: FeatureStore, view_name: str) -> None:
-        view = store.get_feature_view(view_name)
-        names = {field.name for field in view.features}
-        missing = [n for n in (LAST_WEEK, STREAK_RUN, BADGE_COUNT) if n not in names]
-        if missing:
-            raise EngagementViewMismatch(
-                f"the registry's {view_name} view lacks {', '.join(missing)}"
-            )
-        self._view = view
-        self._join_key = view.entity_columns[0].name
-        self._config = store.config
-        self._online_store = store._get_provider().online_store
+        self._writer = ViewWriter(
+            store, store.get_feature_view(view_name), (LAST_WEEK, STREAK_RUN, BADGE_COUNT)
+        )
 
     def write(self, states: Iterable[CustomerEngagement]) -> int:
         """One row per state that has an activity; returns how many were written."""
-        written = datetime.now(UTC)
-        data = [
-            (
-                entity_key(self._join_key, state.customer_id),
-                {
-                    LAST_WEEK: Value(int64_val=state.weeks[-1]) if state.weeks else Value(),
-                    STREAK_RUN: Value(int64_val=state.streak_run),
-                    BADGE_COUNT: Value(int64_val=len(state.badges)),
-                },
-                state.last_activity_at,
-                written,
-            )
-            for state in states
-            if state.last_activity_at is not None
-        ]
-        if data:
-            self._online_store.online_write_batch(self._config, self._view, data, None)
-        return len(data)
+        return self._writer.write_rows(
+            [
+                (
+                    entity_key(self._writer.join_key, state.customer_id),
+                    {
+                        LAST_WEEK: Value(int64_val=state.weeks[-1]) if state.weeks else Value(),
+                        STREAK_RUN: Value(int64_val=state.streak_run),
+                        BADGE_COUNT: Value(int64_val=len(state.badges)),
+                    },
+                    state.last_activity_at,
+                )
+                for state in states
+                if state.last_activity_at is not None
+            ]
+        )

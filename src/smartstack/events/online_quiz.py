@@ -10,25 +10,22 @@ converting a DataFrame per call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 import pyarrow.compute as pc
 from feast import FeatureStore
 from feast.protos.feast.types.Value_pb2 import Value
 
-from smartstack.events.online_writer import entity_key
+from smartstack.events.online_writer import ViewWriter, entity_key
 from smartstack.events.quiz_table import QuizAnswerTable
 
 QUIZ_VIEW = "customer_quiz"
 FAVOURITE = "stated_favourite_category"
 PREFERS_REWARDS = "stated_prefers_rewards"
 PLANNING_TRAVEL = "stated_planning_travel"
-
-
-class QuizViewMismatch(RuntimeError):
-    """The registered quiz view lacks a feature the writer writes."""
 
 
 @dataclass(frozen=True)
@@ -41,20 +38,25 @@ class QuizRow:
     prefers_rewards: bool
     planning_travel: bool
 
+    @classmethod
+    def of(cls, answer: Mapping[str, Any]) -> QuizRow:
+        """From an answer's fields (``QuizAnswerEvent`` dumped, or a landed row)."""
+        return cls(
+            answer["customer_id"],
+            answer["answered_at"],
+            str(answer["favourite_category"]),
+            str(answer["reward_preference"]) == "rewards",
+            answer["planning_travel"],
+        )
+
 
 class OnlineQuizWriter:
     """Writes each customer's newest answer of a batch to ``customer_quiz``."""
 
     def __init__(self, store: FeatureStore) -> None:
-        view = store.get_feature_view(QUIZ_VIEW)
-        names = {field.name for field in view.features}
-        missing = [n for n in (FAVOURITE, PREFERS_REWARDS, PLANNING_TRAVEL) if n not in names]
-        if missing:
-            raise QuizViewMismatch(f"the registry's {QUIZ_VIEW} view lacks {', '.join(missing)}")
-        self._view = view
-        self._join_key = view.entity_columns[0].name
-        self._config = store.config
-        self._online_store = store._get_provider().online_store
+        self._writer = ViewWriter(
+            store, store.get_feature_view(QUIZ_VIEW), (FAVOURITE, PREFERS_REWARDS, PLANNING_TRAVEL)
+        )
 
     def write(self, rows: Iterable[QuizRow]) -> int:
         """Write the rows in one call; returns how many were written.
@@ -67,23 +69,20 @@ class OnlineQuizWriter:
             kept = newest.get(row.customer_id)
             if kept is None or row.answered_at > kept.answered_at:
                 newest[row.customer_id] = row
-        written = datetime.now(UTC)
-        data = [
-            (
-                entity_key(self._join_key, row.customer_id),
-                {
-                    FAVOURITE: Value(string_val=row.favourite_category),
-                    PREFERS_REWARDS: Value(int32_val=int(row.prefers_rewards)),
-                    PLANNING_TRAVEL: Value(int32_val=int(row.planning_travel)),
-                },
-                row.answered_at,
-                written,
-            )
-            for row in newest.values()
-        ]
-        if data:
-            self._online_store.online_write_batch(self._config, self._view, data, None)
-        return len(data)
+        return self._writer.write_rows(
+            [
+                (
+                    entity_key(self._writer.join_key, row.customer_id),
+                    {
+                        FAVOURITE: Value(string_val=row.favourite_category),
+                        PREFERS_REWARDS: Value(int32_val=int(row.prefers_rewards)),
+                        PLANNING_TRAVEL: Value(int32_val=int(row.planning_travel)),
+                    },
+                    row.answered_at,
+                )
+                for row in newest.values()
+            ]
+        )
 
 
 def restore_live_answers(table: QuizAnswerTable, writer: OnlineQuizWriter, after: datetime) -> int:
@@ -93,14 +92,5 @@ def restore_live_answers(table: QuizAnswerTable, writer: OnlineQuizWriter, after
     snapshot; on SQLite the last write wins, so it would put an older answer over a live one
     given since (Redis keeps the newer by its timestamp). Called right after materializing;
     returns how many customers' answers were written."""
-    frame = table.read().filter(pc.field("answered_at") > after).to_pylist()
-    return writer.write(
-        QuizRow(
-            row["customer_id"],
-            row["answered_at"],
-            row["favourite_category"],
-            row["reward_preference"] == "rewards",
-            row["planning_travel"],
-        )
-        for row in frame
-    )
+    answers = table.read().filter(pc.field("answered_at") > after).to_pylist()
+    return writer.write(QuizRow.of(answer) for answer in answers)

@@ -39,6 +39,7 @@ def topic_of(event: CustomerEvent) -> Topic:
     """The topic an event travels on (by isinstance: BentoML hands the endpoint a subclass)."""
     return Topic.feedback if isinstance(event, FeedbackEvent) else Topic.quiz
 
+
 # Raw table behind each replayable topic.
 REPLAY_TABLES: dict[Topic, str] = {
     Topic.transactions: "transactions",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from smartstack.data.schema import CARD_PRODUCTS, MERCHANT_CATEGORIES
+from smartstack.data.weeks import week_of
 
 CARD_TIER = {product: tier for tier, product in enumerate(CARD_PRODUCTS)}
 _CATEGORIES = frozenset(MERCHANT_CATEGORIES)
@@ -92,13 +93,11 @@ def offer_context(inputs: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
 
 
 def _utc_week(moment: Any) -> int | None:
-    """The UTC week of ``moment`` numbered as engagement numbers weeks (``week_number`` of
-    :mod:`smartstack.engagement.state` in UTC, which this layer may not import): the Monday's
-    ordinal − 1, floor-divided by 7. A naive time is UTC; no time (None) has no week."""
+    """The UTC week of ``moment`` (:func:`~smartstack.data.weeks.week_of`); a naive time is
+    UTC, no time (None) has no week."""
     if not isinstance(moment, datetime):
         return None
-    day = (moment.astimezone(UTC) if moment.tzinfo else moment).date()
-    return (day.toordinal() - day.weekday() - 1) // 7
+    return week_of((moment.astimezone(UTC) if moment.tzinfo else moment).date())
 
 
 def _count(value: Any) -> int | None:
