@@ -57,10 +57,10 @@ def paced(call: Callable[[], object], requests: int, gap_s: float) -> dict[str, 
     return {"p50_ms": round(p50, 3), "p90_ms": round(p90, 3), "p99_ms": round(p99, 3)}
 
 
-def http_post(port: int, body: Callable[[], bytes]) -> Callable[[], object]:
+def http_post(port: int, body: Callable[[], bytes], authorization: str) -> Callable[[], object]:
     """One keep-alive connection posting ``/rank``; fails loudly on anything but 200."""
     connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Authorization": authorization}
 
     def post() -> bytes:
         connection.request("POST", "/rank", body(), headers)
@@ -106,6 +106,7 @@ def main() -> None:
     bench_serving.ensure_model(settings)
     customers = bench_serving.customer_ids(settings)
     offers = bench_serving.candidate_offers(settings)
+    authorization = bench_serving.service_authorization(settings)
 
     def request() -> dict:
         return bench_serving.rank_body(random.choice(customers), offers)
@@ -145,11 +146,15 @@ def main() -> None:
         gc.freeze()
         layers: dict[str, Callable[[], object]] = {
             "redis PING": redis_ping(redis_port),
-            "floor HTTP": http_post(floor_port, lambda: json.dumps(request()).encode()),
+            "floor HTTP": http_post(
+                floor_port, lambda: json.dumps(request()).encode(), authorization
+            ),
             "ranking in process": lambda: app.rank(
                 RankRequest.model_validate_json(json.dumps(request()))
             ),
-            "ours HTTP": http_post(ours_port, lambda: json.dumps(request()).encode()),
+            "ours HTTP": http_post(
+                ours_port, lambda: json.dumps(request()).encode(), authorization
+            ),
         }
         for name, call in layers.items():
             for gap in GAPS_MS:

@@ -223,6 +223,14 @@ def ensure_model(settings: object) -> str:
     return f"models:/{name}/{version}"
 
 
+def service_authorization(settings: object) -> str:
+    """The ``Authorization`` header of a server-to-server caller of ``/rank``."""
+    token = settings.auth.service_token  # type: ignore[attr-defined]
+    if token is None:
+        raise SystemExit("no service token configured (SMARTSTACK_AUTH_SERVICE_TOKEN)")
+    return f"Bearer {token.get_secret_value()}"
+
+
 def k6(
     url: str, seconds: int, workdir: Path, env: dict[str, str], *, rate: int = 0, vus: int = 0
 ) -> dict:
@@ -331,6 +339,8 @@ def main() -> None:
         "BENCH_CUSTOMERS": str(work / "customers.txt"),
         "BENCH_OFFERS": ",".join(offers),
         "BENCH_TIMESTAMP": TIMESTAMP,
+        # Every target gets the header /rank needs (the others ignore it), so all pay for it.
+        "BENCH_AUTHORIZATION": service_authorization(base),
     }
     bentoml_config = work / "bentoml.yaml"
     bentoml_config.write_text(f"services:\n  offer_ranker:\n    workers: {args.workers}\n")
@@ -430,7 +440,9 @@ def main() -> None:
                         )
                     if target == "ours":
                         tier = httpx.post(
-                            f"{url}/rank", json=rank_body(customers[0], offers)
+                            f"{url}/rank",
+                            json=rank_body(customers[0], offers),
+                            headers={"Authorization": load_env["BENCH_AUTHORIZATION"]},
                         ).json()["tier"]
                         assert tier == "model", f"the benchmark must exercise the model, got {tier}"
                     k6(url, 5, work, load_env, vus=4)  # warm-up, not recorded

@@ -7,7 +7,8 @@
 // wrk. Go's HTTP client costs the two shared cores far less than a Python load generator.
 //
 // Environment: BENCH_URL, BENCH_RATE (requests/s) or BENCH_VUS, BENCH_SECONDS, BENCH_CUSTOMERS
-// (file, one id a line), BENCH_OFFERS (comma-separated), BENCH_TIMESTAMP, BENCH_OUT (summary).
+// (file, one id a line), BENCH_OFFERS (comma-separated), BENCH_TIMESTAMP, BENCH_OUT (summary),
+// BENCH_AUTHORIZATION (the service token's header value).
 import http from "k6/http";
 import { SharedArray } from "k6/data";
 
@@ -45,7 +46,10 @@ export default function () {
     k: 10,
   });
   http.post(`${__ENV.BENCH_URL}/rank`, body, {
-    headers: { "Content-Type": "application/json" },
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: __ENV.BENCH_AUTHORIZATION,
+    },
     timeout: "5s",
   });
 }

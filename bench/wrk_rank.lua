@@ -1,6 +1,7 @@
 -- wrk script for bench/bench_serving.py: POST /rank, a random customer x the same 30 offers.
 -- Environment: BENCH_CUSTOMERS (file, one id a line), BENCH_OFFERS (comma-separated),
--- BENCH_TIMESTAMP, BENCH_OUT (where the summary goes as JSON).
+-- BENCH_TIMESTAMP, BENCH_OUT (where the summary goes as JSON), BENCH_AUTHORIZATION (the service
+-- token's header value).
 local bodies = {}
 
 function init(args)
@@ -18,8 +19,8 @@ function init(args)
 end
 
 function request()
-  return wrk.format("POST", "/rank", {["Content-Type"] = "application/json"},
-    bodies[math.random(#bodies)])
+  return wrk.format("POST", "/rank", {["Content-Type"] = "application/json",
+    ["Authorization"] = os.getenv("BENCH_AUTHORIZATION")}, bodies[math.random(#bodies)])
 end
 
 function done(summary, latency, requests)

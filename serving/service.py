@@ -1,5 +1,9 @@
 """BentoML service: ``POST /rank``, ``/explain``, ``/feedback``, ``/quiz`` and ``/engagement``,
-plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and OpenAPI docs.
+plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and OpenAPI docs, and the customer's web app
+under ``/app/`` (with its local sign-in under ``/auth/``).
+
+Every endpoint about a customer needs ``Authorization: Bearer``: the customer's own token (a
+token for another customer gets 403) or the service token of server-to-server callers.
 
 Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the repository root:
 
@@ -21,7 +25,9 @@ from smartstack.featurestore import store
 from smartstack.featurestore.guarded import FeaturesUnavailable
 from smartstack.serving.admin import RELOAD_ROUTE, ReloadResponse, authorize, reload_response
 from smartstack.serving.app import RankingApp
+from smartstack.serving.auth import TokenVerifier
 from smartstack.serving.engagement import EngagementRequest, EngagementResponse, UnknownCustomer
+from smartstack.serving.gate import PersonalRoutes
 from smartstack.serving.ranker import NotExplainable
 from smartstack.serving.schemas import (
     ExplainRequest,
@@ -30,9 +36,15 @@ from smartstack.serving.schemas import (
     RankResponse,
     RequestContext,
 )
+from smartstack.serving.web import APP_PATH, AUTH_PATH, sign_in_app, web_app
 from smartstack.settings import get_settings
 
+# The answers about one customer: never kept by a shared cache.
+PERSONAL_ROUTES = ("/rank", "/explain", "/feedback", "/quiz", "/engagement")
 
+
+@bentoml.asgi_app(web_app(get_settings()), path=APP_PATH)
+@bentoml.asgi_app(sign_in_app(get_settings()), path=AUTH_PATH)
 @bentoml.service(
     name="offer_ranker",
     workers=1,
@@ -154,3 +166,10 @@ class RankingService:
     def shutdown(self) -> None:
         self.app.close()
         self.event_sink.close()
+
+
+# In front of the endpoints: a configuration without a way to verify tokens stops the service
+# here, before it serves anyone.
+RankingService.add_asgi_middleware(
+    PersonalRoutes, verifier=TokenVerifier(get_settings().auth), routes=PERSONAL_ROUTES
+)

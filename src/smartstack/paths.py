@@ -18,3 +18,5 @@ ENGAGEMENT_DIR = PROJECT_ROOT / "engagement"
 ENGAGEMENT_RULES = ENGAGEMENT_DIR / "rules.yaml"
 QUIZ_QUESTIONS = ENGAGEMENT_DIR / "quiz.yaml"
 MODEL_CARD_TEMPLATE = TRAINING_DIR / "model_card.md"
+WEB_DIR = PROJECT_ROOT / "web"
+WEB_DIST = WEB_DIR / "dist"  # the built app (`npm run build` in web/)

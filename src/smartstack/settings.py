@@ -14,6 +14,8 @@ prefix (``SMARTSTACK_SERVING_FEATURE_TIMEOUT_MS`` is ``serving.feature_timeout_m
 - ``serving``: the ranking service's deadlines, caps, ranking log and admin token;
 - ``llm``: the OpenAI-compatible endpoint explanations may call, and its limits;
 - ``engagement``: the badge rules and quiz files, and where engagement state lives;
+- ``auth``: how the endpoints the web app calls verify who is asking (tokens, service token);
+- ``web``: where the built web app is and which clock it shows offers for;
 - ``training``: the model's parameters from ``training/params.yaml`` (``SMARTSTACK_TRAINING_PARAMS``
   points elsewhere), with the active data set's section applied, plus the retrieval chunk size.
 
@@ -47,6 +49,7 @@ from smartstack.paths import (
     ENGAGEMENT_RULES,
     QUIZ_QUESTIONS,
     TRAINING_PARAMS,
+    WEB_DIST,
 )
 
 
@@ -89,6 +92,20 @@ _PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "kafka_bootstrap_servers": "kafka:9092",
         "mlflow_tracking_uri": "postgresql://smartstack:smartstack@postgres:5432/mlflow",
     },
+}
+# Section values that differ by profile, applied to the keys the caller left unset. The local
+# profile signs its own tokens with a fixed, public key: its sign-in page lets anyone be anyone,
+# so the key protects nothing there; prod has no key until one is configured.
+_PROFILE_SECTIONS: dict[Profile, dict[str, dict[str, Any]]] = {
+    Profile.local: {
+        "auth": {
+            "signing_key": "smartstack-local-signing-key-for-the-local-profile-only",
+            "service_token": "smartstack-local-service-token",
+            "local_sign_in": True,
+        },
+        "web": {"clock": "dataset"},
+    },
+    Profile.prod: {"auth": {"local_sign_in": False}, "web": {"clock": "wall"}},
 }
 # A data set other than this one gets its own home (``<home>/<dataset>``).
 DEFAULT_DATASET = "synthetic"
@@ -168,6 +185,43 @@ class EngagementSettings(_Section):
     )
     redis_prefix: str = Field(
         "smartstack:engagement", min_length=1, description="Key prefix in Redis (prod profile)."
+    )
+
+
+class AuthSettings(_Section):
+    """Who may call the endpoints the web app uses (``/rank``, ``/explain``, ``/feedback``,
+    ``/quiz``, ``/engagement``): a customer with a signed token, about themselves only, or a
+    server-to-server caller with the service token."""
+
+    signing_key: SecretStr | None = Field(
+        None, description="HS256 key of the tokens this platform signs (local sign-in)."
+    )
+    jwks_url: str | None = Field(
+        None,
+        description="The identity provider's JWKS: tokens signed with its RS256 keys are "
+        "accepted (a bank's sign-in), besides those of `signing_key`.",
+    )
+    issuer: str | None = Field(None, description="The `iss` tokens must carry (unset: any).")
+    audience: str = Field("smartstack", description="The `aud` tokens must carry.")
+    customer_claim: str = Field("sub", description="The claim that holds the customer id.")
+    token_minutes: float = Field(60.0, gt=0, description="Lifetime of locally signed tokens.")
+    service_token: SecretStr | None = Field(
+        None, description="Bearer token of server-to-server callers (any customer)."
+    )
+    local_sign_in: bool = Field(
+        False, description="The sign-in page listing sample customers (local profile only)."
+    )
+
+
+class WebSettings(_Section):
+    """The customer's web app, served by the ranking service under ``/app/``."""
+
+    dist_dir: Path = Field(WEB_DIST, description="The built app (`npm run build` in web/).")
+    clock: Literal["wall", "dataset"] = Field(
+        "wall",
+        description="The moment the app shows offers for: the wall clock, or the data set's "
+        "snapshot (a generated or historical data set ends in the past) advancing from when "
+        "the app loads.",
     )
 
 
@@ -338,6 +392,8 @@ class Settings(BaseSettings):
     serving: ServingSettings = ServingSettings()
     llm: LLMSettings = LLMSettings()
     engagement: EngagementSettings = EngagementSettings()
+    auth: AuthSettings = AuthSettings()
+    web: WebSettings = WebSettings()
     training: TrainingSettings = TrainingSettings()
 
     @classmethod
@@ -369,6 +425,10 @@ class Settings(BaseSettings):
         for name, value in _PROFILE_DEFAULTS[profile].items():
             if not cls._is_set(name, merged):
                 merged[name] = value
+        for name, values in _PROFILE_SECTIONS[profile].items():
+            given = merged.get(name, {})
+            if isinstance(given, dict):  # a section object passed whole is taken as it is
+                merged[name] = {**values, **given}
         home = Path(merged.get("home", cls.model_fields["home"].default))
         dataset = merged.get("dataset", DEFAULT_DATASET)
         if not cls._is_set("home", data) and dataset != DEFAULT_DATASET:
@@ -441,6 +501,8 @@ class Settings(BaseSettings):
         values = self.model_dump(mode="json")
         values["llm"]["api_key"] = "***" if self.llm.api_key else None
         values["serving"]["admin_token"] = "***" if self.serving.admin_token else None
+        for key in ("signing_key", "service_token"):
+            values["auth"][key] = "***" if getattr(self.auth, key) else None
         for key in ("postgres_url", "mlflow_tracking_uri", "redis_url"):
             values[key] = _mask_password(values[key])
         return values

@@ -10,6 +10,7 @@ another online store.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -28,7 +29,7 @@ from pydantic import SecretStr
 
 from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
-from smartstack.paths import PROJECT_ROOT
+from smartstack.paths import PROJECT_ROOT, WEB_DIST
 from smartstack.settings import Settings
 from tests.conftest import SMARTSTACK, BuiltHome, free_port, project_environment
 from tests.messaging.openai_server import OpenAICompatibleServer
@@ -153,7 +154,10 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.http = httpx.Client(base_url=self.url, timeout=10)
+        # A server-to-server caller: the tests of customers' own tokens set their own header.
+        self.http = httpx.Client(
+            base_url=self.url, timeout=10, headers=service_authorization(settings)
+        )
         self._wait_ready(log)
 
     def _wait_ready(self, log: Path, timeout: float = 180) -> None:
@@ -192,6 +196,39 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
+
+
+def register_responsive_champion(registry: Registry, dataset: Dataset) -> None:
+    """A champion that must rank an offer higher when its category's recent spend rises or the
+    customer names its category in the quiz (monotone constraints), so the tests check the
+    real-time path and not what a model trained on a small data set happened to learn about one feature. The raw per-category recent spend
+    columns are left out (a model may use any subset of the service), so recent spend reaches
+    the score only through that constrained feature."""
+    names = [n for n in dataset.feature_names if not n.startswith("recent_spend_")]
+    # Feast's point-in-time join returns rows in no fixed order, and XGBoost's histograms sum
+    # in row order: sorted, the same data always gives the same model.
+    frame = dataset.training_frame.sort_values("impression_id", ignore_index=True)
+    model = xgb.XGBClassifier(
+        n_estimators=200,
+        max_depth=3,
+        n_jobs=1,
+        monotone_constraints={"offer_category_recent_spend": 1, "quiz_matches_category": 1},
+    )
+    model.fit(frame[names].astype(float), frame["redeemed"])
+    client = registry.client()
+    experiment = client.create_experiment("responsive-champion", registry.artifacts.as_uri())
+    mlflow.set_tracking_uri(registry.uri)
+    mlflow.set_registry_uri(registry.uri)
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
+    registry.set_champion(str(info.registered_model_version))
+
+
+def service_authorization(settings: Settings) -> dict[str, str]:
+    """The ``Authorization`` header of a server-to-server caller."""
+    token = settings.auth.service_token
+    assert token is not None, "the test settings carry the local profile's service token"
+    return {"Authorization": f"Bearer {token.get_secret_value()}"}
 
 
 def answer_the_quiz(settings: Settings, customer: str, favourite: str) -> None:
@@ -249,6 +286,23 @@ def llm() -> Iterator[OpenAICompatibleServer]:
     server.stop()
 
 
+def require_web_build() -> Path:
+    """The built web app, built now if a source changed (``make web``, as ``make test`` does
+    first): skipped where npm is missing, a failure in CI."""
+    if shutil.which("npm") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("npm is not installed in CI: the web app cannot be built")
+        pytest.skip("npm is not installed: the web app cannot be built")
+    done = subprocess.run(["make", "-s", "web"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return WEB_DIST
+
+
+@pytest.fixture(scope="session")
+def web_build() -> Path:
+    return require_web_build()
+
+
 @pytest.fixture(scope="session")
 def sqlite_server(
     built: BuiltHome, llm: OpenAICompatibleServer, tmp_path_factory: pytest.TempPathFactory
@@ -262,6 +316,8 @@ def sqlite_server(
         llm={"base_url": llm.base_url, "model": LLM_MODEL, "api_key": SecretStr("sk-test")},
     )
     answer_the_quiz(settings, QUIZ_ONLY_CUSTOMER, QUIZ_ONLY_FAVOURITE)
+    if shutil.which("npm") is not None:
+        require_web_build()  # the server serves the app it finds when it starts
     server = Server(settings, root / "server.log")
     yield server
     server.stop()

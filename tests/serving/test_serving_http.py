@@ -11,7 +11,14 @@ import time
 import httpx
 import pandas as pd
 import pytest
-from conftest import QUIZ_ONLY_CUSTOMER, QUIZ_ONLY_FAVOURITE, REQUEST_TIME, Dataset, Server
+from conftest import (
+    QUIZ_ONLY_CUSTOMER,
+    QUIZ_ONLY_FAVOURITE,
+    REQUEST_TIME,
+    Dataset,
+    Server,
+    service_authorization,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +179,11 @@ def test_a_new_champion_swaps_in_under_load_and_every_answer_is_scored(
     stop = threading.Event()
 
     def load() -> None:
-        with httpx.Client(base_url=sqlite_server.url, timeout=10) as client:
+        with httpx.Client(
+            base_url=sqlite_server.url,
+            timeout=10,
+            headers=service_authorization(sqlite_server.settings),
+        ) as client:
             for customer in itertools.cycle(customers):
                 if stop.is_set():
                     return

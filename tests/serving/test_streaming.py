@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
-import xgboost as xgb
 from conftest import (
-    MODEL,
     REQUEST_TIME,
     TEST_SERVING,
     Dataset,
@@ -29,6 +26,7 @@ from conftest import (
     Server,
     configured,
     free_port,
+    register_responsive_champion,
 )
 
 from smartstack.events.contracts import Topic, TransactionEvent, serialize
@@ -71,32 +69,6 @@ def _start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _register_champion(registry: Registry, dataset: Dataset) -> None:
-    """A champion that must rank an offer higher when its category's recent spend rises or the
-    customer names its category in the quiz (monotone constraints), so the tests check the real-time path and not what a model trained
-    on a small data set happened to learn about one feature. The raw per-category recent spend
-    columns are left out (a model may use any subset of the service), so recent spend reaches
-    the score only through that constrained feature."""
-    names = [n for n in dataset.feature_names if not n.startswith("recent_spend_")]
-    # Feast's point-in-time join returns rows in no fixed order, and XGBoost's histograms sum
-    # in row order: sorted, the same data always gives the same model.
-    frame = dataset.training_frame.sort_values("impression_id", ignore_index=True)
-    model = xgb.XGBClassifier(
-        n_estimators=200,
-        max_depth=3,
-        n_jobs=1,
-        monotone_constraints={"offer_category_recent_spend": 1, "quiz_matches_category": 1},
-    )
-    model.fit(frame[names].astype(float), frame["redeemed"])
-    client = registry.client()
-    experiment = client.create_experiment("streaming-tests", registry.artifacts.as_uri())
-    mlflow.set_tracking_uri(registry.uri)
-    mlflow.set_registry_uri(registry.uri)
-    with mlflow.start_run(experiment_id=experiment):
-        info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
-    registry.set_champion(str(info.registered_model_version))
-
-
 def _wait_for(condition, timeout: float, what: str) -> float:  # noqa: ANN001
     """Seconds until ``condition()`` held; fails after ``timeout``."""
     started = time.monotonic()
@@ -119,8 +91,9 @@ def stack(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     processor = None
     try:
         stack.broker_process = start_broker("127.0.0.1", port, stack.broker_log)
-        _register_champion(Registry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root),
-                           dataset)  # fmt: skip
+        register_responsive_champion(
+            Registry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root), dataset
+        )
         env = {"SMARTSTACK_HOME": str(settings.home), "KAFKA_BOOTSTRAP_SERVERS": servers}
         processor = _start_processor(env, stack.processor_log)
         _wait_for(lambda: "assigned" in stack.processor_log.read_text(), 60, "processor joined")

@@ -98,7 +98,7 @@ def up(
                     _start(supervisor, service)
                 if not _show_sample_ranking(settings, log_dir) and exit_after_run:
                     raise typer.Exit(1)
-            _show_urls(services, time.monotonic() - started)
+            _show_urls(services, f"http://localhost:{ports.serving}", time.monotonic() - started)
             if exit_after_run:
                 return
             console.print("[bold]Running. Press Ctrl-C to stop everything.")
@@ -207,7 +207,11 @@ def _show_sample_ranking(settings: Settings, log_dir: Path) -> bool:
     customer = _a_customer(settings)
     at = snapshot_time(settings) - timedelta(hours=12)
     try:
-        response = rank(settings.serving.url, customer, at, k=3)
+        token = settings.auth.service_token
+        response = rank(
+            settings.serving.url, customer, at, k=3,
+            token=token.get_secret_value() if token else None,
+        )  # fmt: skip
     except (ServingError, ServingUnreachable) as error:
         log = log_dir / "bentoml.log"
         console.print(f"[bold red]the sample request failed:[/] {error}; see {log}")
@@ -230,11 +234,12 @@ def _a_customer(settings: Settings) -> str:
     return str(pq.read_table(part, columns=["customer_id"]).column(0)[0].as_py())
 
 
-def _show_urls(services: list[ManagedService], seconds: float) -> None:
+def _show_urls(services: list[ManagedService], serving_url: str, seconds: float) -> None:
     console.rule(f"[bold]Smart Stack is up ({seconds / 60:.1f} min)")
     for service in services:
         if service.url:
             console.print(f"  {service.name:<20} {service.url}")
+    console.print(f"  {'web app':<20} {serving_url}/app/  (sign in as a sample customer)")
     console.print("  Airflow needs no login on this machine (simple auth manager, all admins).")
 
 

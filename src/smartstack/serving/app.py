@@ -23,6 +23,7 @@ from smartstack.serving.catalog import FeastCatalogue, UnknownOffers
 from smartstack.serving.engagement import EngagementView
 from smartstack.serving.model import Champion
 from smartstack.serving.ranker import Ranker
+from smartstack.serving.reasons import ReasonLabels
 from smartstack.serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -97,6 +98,7 @@ class RankingApp:
             reasons_per_offer=config.reasons_per_offer,
             explainer=self.explainer,
             explain_top=config.explain_top,
+            reason_labels=ReasonLabels(dataset.vocabulary),
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),

@@ -18,7 +18,10 @@ import pandas as pd
 from feast import FeatureStore
 
 from smartstack.datasets.adapter import DatasetAdapter
+from smartstack.datasets.vocabulary import Vocabulary
 from smartstack.featurestore.catalogue import catalogue_frame, materializations
+from smartstack.messaging.templates import terms_usd, times
+from smartstack.serving.schemas import OfferCard
 
 # What the customer is offered, as explanations quote it (catalogue column -> term).
 OFFER_TERMS = {
@@ -53,8 +56,15 @@ class UnknownOffers(ValueError):
 
 
 class OfferCatalog:
-    def __init__(self, offers: Iterable[Offer], card_products: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        offers: Iterable[Offer],
+        card_products: Iterable[str] = (),
+        vocabulary: Vocabulary | None = None,
+    ) -> None:
         self._offers = {o.offer_id: o for o in offers}
+        # Built once per catalogue load: every response quotes them as they are.
+        self.cards = {o.offer_id: offer_card(o, vocabulary) for o in self._offers.values()}
         # Every card product of the data set: an offer listing them all is open to all.
         self._all_cards = frozenset(card_products)
         # Most popular first; the id breaks ties so the order is stable.
@@ -63,7 +73,12 @@ class OfferCatalog:
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, card_products: Iterable[str] = ()) -> OfferCatalog:
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        card_products: Iterable[str] = (),
+        vocabulary: Vocabulary | None = None,
+    ) -> OfferCatalog:
         """From the catalogue rows Feast returns (``catalogue_frame``): one per offer."""
         return cls(
             (
@@ -82,6 +97,7 @@ class OfferCatalog:
                 for row in frame.to_dict("records")
             ),
             card_products,
+            vocabulary,
         )
 
     def __len__(self) -> int:
@@ -121,6 +137,38 @@ class OfferCatalog:
         return [o for o in self.by_popularity if o in wanted]
 
 
+def offer_card(offer: Offer, vocabulary: Vocabulary | None) -> OfferCard:
+    """The offer in the data set's words (its own names where no vocabulary says more)."""
+    terms = offer.terms
+    category = offer.merchant_category
+    kind = str(terms.get("offer_type") or "")
+    label, noun, unit = category, kind.replace("_", " "), None
+    if vocabulary is not None:
+        if category in vocabulary.categories:
+            label = vocabulary.category(category).label
+        if kind in vocabulary.offer_types:
+            offer_type = vocabulary.offer_type(kind)
+            noun, unit = offer_type.singular, offer_type.unit
+    value = terms.get("value")
+    min_spend = terms.get("min_spend")
+    return OfferCard.model_construct(
+        headline=str(terms.get("headline") or f"{noun} {offer.offer_id}"),
+        category=label,
+        offer_type=noun,
+        value=_stated_value(float(value), unit) if value is not None and unit else None,
+        min_spend=float(min_spend) if min_spend else None,
+        valid_to=offer.valid_to,
+    )
+
+
+def _stated_value(value: float, unit: str) -> str:
+    if unit == "x":
+        return f"{times(value)} points"
+    if unit == "pct":
+        return f"{value:g}% off"
+    return terms_usd(value)
+
+
 def _card_products(listed: str | None) -> frozenset[str] | None:
     """The card products an offer is open to; None (a source without card products) restricts
     nobody."""
@@ -152,4 +200,4 @@ class FeastCatalogue:
 
     def load(self) -> OfferCatalog:
         frame = catalogue_frame(self._store, self._dataset)
-        return OfferCatalog.from_frame(frame, self._dataset.card_products)
+        return OfferCatalog.from_frame(frame, self._dataset.card_products, self._dataset.vocabulary)

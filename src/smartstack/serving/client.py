@@ -1,8 +1,9 @@
 """HTTP calls to a running ranking service, for the pipeline and the run command.
 
 ``reload`` asks the service to pick up a newly promoted champion now (``POST /admin/reload``);
-``rank`` asks for one customer's offers. A service that is not listening raises
-:class:`ServingUnreachable`, which callers treat as "nothing to tell", not as a failure.
+``rank`` asks for one customer's offers, as a server-to-server caller (the service token). A
+service that is not listening raises :class:`ServingUnreachable`, which callers treat as "nothing
+to tell", not as a failure.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ def rank(
     k: int = 3,
     channel: str = "app",
     timeout: float = 30.0,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """``POST /rank`` for one customer as of ``at``."""
+    """``POST /rank`` for one customer as of ``at``, with the service token if given."""
     body = {
         "customer_id": customer_id,
         "context": {"channel": channel, "timestamp": at.isoformat()},
         "k": k,
     }
-    return _post(url, "/rank", body, {}, timeout)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return _post(url, "/rank", body, headers, timeout)
 
 
 def _post(

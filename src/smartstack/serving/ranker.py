@@ -32,7 +32,7 @@ from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
-from smartstack.serving.reasons import reason_codes
+from smartstack.serving.reasons import ReasonLabels, reason_codes
 from smartstack.serving.schemas import (
     ModelInfo,
     OfferExplanation,
@@ -70,11 +70,11 @@ class Ranking:
     leaves: Leaves | None = None  # the leaves each offer reached in the scorer's trees
     online: OnlineFeatures | None = None  # the customer's values, for explanations
 
-    def reasons(self, n: int, per_offer: int) -> list[list[Reason]]:
+    def reasons(self, n: int, per_offer: int, label: ReasonLabels) -> list[list[Reason]]:
         """Reason codes of the first ``n`` offers (a model tier's only)."""
         if self.scorer is None or self.features is None or self.leaves is None:
             return [[] for _ in range(n)]
-        return reason_codes(self.scorer, self.features, self.leaves, n, per_offer)
+        return reason_codes(self.scorer, self.features, self.leaves, n, per_offer, label)
 
 
 class Ranker:
@@ -91,6 +91,7 @@ class Ranker:
         reasons_per_offer: int,
         explainer: Explainer | None = None,
         explain_top: int = 0,
+        reason_labels: ReasonLabels | None = None,
     ) -> None:
         self._read = read_features
         self._state = state
@@ -103,6 +104,7 @@ class Ranker:
         self._reasons = reasons_per_offer
         self._explainer = explainer
         self._explain_top = explain_top
+        self._labels = reason_labels or ReasonLabels()
 
     def rank(
         self, request: RankRequest, *, live_explanations: bool = False, record: bool = True
@@ -125,7 +127,7 @@ class Ranker:
             offers = self._caps.allowed(customer, offers)
         ranking = self._chain(state, customer, offers, at)
         top = ranking.offer_ids[: request.k]
-        reasons = ranking.reasons(len(top), self._reasons)
+        reasons = ranking.reasons(len(top), self._reasons, self._labels)
         texts = (
             self._explanations(customer, catalog, ranking, top, reasons, live_explanations)
             if request.explain
@@ -142,6 +144,7 @@ class Ranker:
                     offer_id=o,
                     rank=i + 1,
                     score=s,
+                    offer=catalog.cards[o],
                     reasons=offer_reasons,
                     explanation=texts[i] if i < len(texts) else None,
                 )
@@ -187,7 +190,7 @@ class Ranker:
         ranking = self._personal(state, [offer_id], features)
         if not ranking.offer_ids:
             raise NotExplainable(f"offer {offer_id} is not open to this customer's card")
-        (reasons,) = ranking.reasons(1, self._reasons)
+        (reasons,) = ranking.reasons(1, self._reasons, self._labels)
         texts = self._explanations(customer, state.catalog, ranking, [offer_id], [reasons], True)
         if not texts:
             raise FeaturesUnavailable("explanation_error")

@@ -72,6 +72,7 @@ class ExplainRequest(BaseModel):
 
 class Reason(BaseModel):
     feature: str
+    label: str = Field(description="What the feature means, in words a customer reads.")
     contribution: float = Field(description="The feature's share of the score (log-odds).")
     value: float | None = Field(description="The feature value the model saw (null: missing).")
 
@@ -87,10 +88,22 @@ class OfferExplanation(BaseModel):
     fallback_reason: str | None = Field(description="why template text stands in for LLM text")
 
 
+class OfferCard(BaseModel):
+    """The offer as a customer reads it: what an app shows on its card."""
+
+    headline: str
+    category: str = Field(description="The merchant category's label.")
+    offer_type: str = Field(description="What kind of offer, in words: 'points offer'.")
+    value: str | None = Field(description="The offer's value as stated: '3x points', '$5'.")
+    min_spend: float | None = Field(description="Spend needed to earn it (USD; null: none).")
+    valid_to: datetime | None = Field(description="Last moment it may be redeemed (null: none).")
+
+
 class RankedOffer(BaseModel):
     offer_id: str
     rank: int
     score: float
+    offer: OfferCard
     reasons: list[Reason]
     explanation: OfferExplanation | None = None
 
