@@ -9,10 +9,16 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.synced
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.synced
+# The customer's web app (web/): npm installs its lock exactly, Vite builds it into web/dist,
+# which the ranking service serves under /app/. Rebuilt only when a source file changed.
+WEB_MODULES := web/node_modules/.package-lock.json
+WEB_BUILD := web/dist/index.html
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
+	web/index.html web/package.json web/vite.config.ts web/tsconfig.json
 
-.PHONY: run run-batch test test-quick lint lock bench-generate setup setup-airflow clean
+.PHONY: run run-batch test test-quick test-web lint lock bench-generate setup setup-airflow web clean
 
-run: $(AIRFLOW_STAMP)
+run: $(AIRFLOW_STAMP) $(WEB_BUILD)
 	$(VENV)/bin/smartstack up
 
 run-batch: $(STAMP)
@@ -21,8 +27,13 @@ run-batch: $(STAMP)
 # The DAG tests run Airflow from its own environment. Two workers or more (pytest-xdist): the
 # suite waits on services and subprocesses as much as it computes; tests/conftest.py schedules each
 # module, and each folder sharing a costly fixture, on one worker.
-test: $(AIRFLOW_STAMP)
+test: $(AIRFLOW_STAMP) $(WEB_BUILD) test-web
 	$(VENV)/bin/pytest --numprocesses auto
+
+# The web app's component tests (Vitest + Testing Library in jsdom); the browser tests against
+# the real service are part of pytest (tests/serving/test_web_browser.py).
+test-web: $(WEB_MODULES)
+	cd web && npm test
 
 # The quick local loop: every test that needs no built data set, service or Airflow run.
 test-quick: $(STAMP)
@@ -37,6 +48,14 @@ bench-generate: $(STAMP)
 setup: $(STAMP)
 
 setup-airflow: $(AIRFLOW_STAMP)
+
+web: $(WEB_BUILD)
+
+$(WEB_MODULES): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(WEB_BUILD): $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && npm run build
 
 # The project environment: uv installs the lock exactly, then the project itself (editable).
 # Bytecode is compiled at install time: every pipeline step is a fresh process (Airflow tasks
@@ -64,4 +83,4 @@ lock: $(STAMP)
 	$(UV) pip compile --quiet requirements/airflow.in --python-version 3.11 -o requirements/airflow.lock
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache web/dist
