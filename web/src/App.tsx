@@ -13,8 +13,11 @@ import { ErrorState } from "./components/ErrorState";
 
 type ConfigState = { status: "loading" } | { status: "error"; message: string } | { status: "ready"; config: AppConfig };
 
-export function App() {
-  const [config, setConfig] = useState<ConfigState>({ status: "loading" });
+/** `initialConfig`: the configuration main.tsx fetched before the first render, if it could. */
+export function App({ initialConfig }: { initialConfig?: AppConfig }) {
+  const [config, setConfig] = useState<ConfigState>(() =>
+    initialConfig ? { status: "ready", config: initialConfig } : { status: "loading" },
+  );
   // A token from the identity provider wins over a stored session.
   const [session, setSession] = useState<Session | null>(() => takeFragmentToken() ?? loadSession());
   const [notice, setNotice] = useState<string | null>(null);
@@ -29,7 +32,9 @@ export function App() {
       (err) => setConfig({ status: "error", message: describeError(err).message }),
     );
   }, []);
-  useEffect(loadConfig, [loadConfig]);
+  useEffect(() => {
+    if (!initialConfig) loadConfig();
+  }, [initialConfig, loadConfig]);
 
   const signIn = useCallback((next: Session) => {
     saveSession(next);

@@ -9,8 +9,16 @@ export function Engagement({ data }: { data: EngagementData }) {
     <section data-testid="engagement" className="card engagement" aria-labelledby={titleId}>
       <h2 id={titleId}>Your progress</h2>
       <p data-testid="streak" className="streak">
-        <span className="streak-count">{streak.current_weeks}-week streak</span>
-        <span className="muted"> · longest {streak.longest_weeks} {streak.longest_weeks === 1 ? "week" : "weeks"}</span>
+        {streak.current_weeks > 0 ? (
+          <span className="streak-count">{streak.current_weeks}-week streak</span>
+        ) : (
+          <span className="streak-count">No streak yet</span>
+        )}
+        {streak.longest_weeks > 0 ? (
+          <span className="muted"> · longest {streak.longest_weeks} {streak.longest_weeks === 1 ? "week" : "weeks"}</span>
+        ) : (
+          <span className="muted"> · redeem an offer or rate an explanation this week to start one</span>
+        )}
       </p>
       <h3>Badges</h3>
       {badges.length > 0 ? (

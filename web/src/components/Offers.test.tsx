@@ -126,4 +126,15 @@ describe("offers list", () => {
     expect([bar.value, bar.max]).toEqual([1, 3]);
     expect(next.textContent).toContain("1/3");
   });
+
+  it("invites a first streak instead of showing a 0-week one", async () => {
+    const none = { current_weeks: 0, longest_weeks: 0, last_week: null, weeks_since_last: null };
+    renderSignedIn({
+      "POST /rank": [200, rankOf([coffee])],
+      "POST /engagement": [200, engagementOf({ streak: none })],
+    });
+    const streak = await screen.findByTestId("streak");
+    expect(streak.textContent).toContain("No streak yet");
+    expect(streak.textContent).not.toContain("0-week");
+  });
 });
