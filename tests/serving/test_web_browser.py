@@ -227,6 +227,7 @@ def test_answering_the_quiz_moves_the_ranking(
     before = open_as(page, app_server, customer, WEEK_TWO)
     quiz = page.get_by_test_id("quiz")
     expect(quiz).to_be_visible()
+    assert serious_violations(page) == []
     # Name the category of the lowest offer shown: the champion scores it higher when it is the
     # customer's stated favourite (a monotone constraint).
     favourite = dataset.offers.set_index("offer_id").loc[
@@ -310,7 +311,7 @@ def test_a_stopped_service_shows_an_error_with_a_retry(
     page.get_by_role("button", name="Refresh").click()
     error = page.get_by_test_id("error")
     expect(error).to_contain_text("can't reach Smart Stack")
-    retry = error.get_by_role("button", name="Retry")
-    retry.click()
+    assert serious_violations(page) == []
+    error.get_by_role("button", name="Retry").click()
     expect(page.get_by_test_id("error")).to_be_visible()
     assert page.get_by_test_id("offers").count() == 0
