@@ -493,10 +493,13 @@ def rank_body(customer_id: str, offers: list[str]) -> dict:
 
 
 def candidate_offers(settings: object) -> list[str]:
-    """The 30 offers every benchmarked request ranks."""
-    from smartstack.serving.catalog import OfferCatalog
+    """The 30 offers every benchmarked request ranks (the catalogue as the service loads it)."""
+    from smartstack.datasets import active
+    from smartstack.featurestore import store
+    from smartstack.serving.catalog import FeastCatalogue
 
-    return sorted(OfferCatalog.load(settings).ids)[:30]
+    catalogue = FeastCatalogue(store.get_store(settings), active(settings)).load()
+    return sorted(catalogue.ids)[:30]
 
 
 def customer_ids(settings: object) -> list[str]:
