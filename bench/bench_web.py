@@ -13,7 +13,7 @@ visit (the same context again: the hashed assets come from the browser's cache, 
 ``immutable`` header allows). Each navigation asks about a different customer, so the service
 ranks for real every time (warm: a few navigations before the recorded ones).
 
-    .venv/bin/python bench/bench_web.py --home var --runs 30 --screenshots docs/img
+    .venv/bin/python bench/bench_web.py --home var --runs 40 --screenshots docs/img
 
 Prints a Markdown table and writes ``<home>/bench_web.json``; with ``--screenshots``, also
 saves each page of the app at desktop and phone width (the README shows them).

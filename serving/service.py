@@ -39,12 +39,13 @@ from smartstack.serving.schemas import (
 from smartstack.serving.web import APP_PATH, AUTH_PATH, sign_in_app, web_app
 from smartstack.settings import get_settings
 
-# The answers about one customer: never kept by a shared cache.
-PERSONAL_ROUTES = ("/rank", "/explain", "/feedback", "/quiz", "/engagement")
+# Built before the service: a configuration without a way to verify tokens stops it here,
+# before it serves anyone. One verifier (one key cache) for the gate and the local sign-in.
+VERIFIER = TokenVerifier(get_settings().auth)
 
 
 @bentoml.asgi_app(web_app(get_settings()), path=APP_PATH)
-@bentoml.asgi_app(sign_in_app(get_settings()), path=AUTH_PATH)
+@bentoml.asgi_app(sign_in_app(get_settings(), VERIFIER), path=AUTH_PATH)
 @bentoml.service(
     name="offer_ranker",
     workers=1,
@@ -168,8 +169,10 @@ class RankingService:
         self.event_sink.close()
 
 
-# In front of the endpoints: a configuration without a way to verify tokens stops the service
-# here, before it serves anyone.
+# Every endpoint answers about one customer but the admin ones, which check their own caller:
+# guarded unless left out here on purpose, so a new endpoint cannot be forgotten.
 RankingService.add_asgi_middleware(
-    PersonalRoutes, verifier=TokenVerifier(get_settings().auth), routes=PERSONAL_ROUTES
+    PersonalRoutes,
+    verifier=VERIFIER,
+    routes=[api.route for api in RankingService.apis.values() if api.route != RELOAD_ROUTE],
 )

@@ -105,7 +105,6 @@ _PROFILE_SECTIONS: dict[Profile, dict[str, dict[str, Any]]] = {
         },
         "web": {"clock": "dataset"},
     },
-    Profile.prod: {"auth": {"local_sign_in": False}, "web": {"clock": "wall"}},
 }
 # A data set other than this one gets its own home (``<home>/<dataset>``).
 DEFAULT_DATASET = "synthetic"
@@ -425,7 +424,7 @@ class Settings(BaseSettings):
         for name, value in _PROFILE_DEFAULTS[profile].items():
             if not cls._is_set(name, merged):
                 merged[name] = value
-        for name, values in _PROFILE_SECTIONS[profile].items():
+        for name, values in _PROFILE_SECTIONS.get(profile, {}).items():
             given = merged.get(name, {})
             if isinstance(given, dict):  # a section object passed whole is taken as it is
                 merged[name] = {**values, **given}

@@ -201,9 +201,9 @@ class Server:
 def register_responsive_champion(registry: Registry, dataset: Dataset) -> None:
     """A champion that must rank an offer higher when its category's recent spend rises or the
     customer names its category in the quiz (monotone constraints), so the tests check the
-    real-time path and not what a model trained on a small data set happened to learn about one feature. The raw per-category recent spend
-    columns are left out (a model may use any subset of the service), so recent spend reaches
-    the score only through that constrained feature."""
+    real-time path and not what a model trained on a small data set happened to learn about one
+    feature. The raw per-category recent spend columns are left out (a model may use any subset
+    of the service), so recent spend reaches the score only through that constrained feature."""
     names = [n for n in dataset.feature_names if not n.startswith("recent_spend_")]
     # Feast's point-in-time join returns rows in no fixed order, and XGBoost's histograms sum
     # in row order: sorted, the same data always gives the same model.

@@ -145,11 +145,13 @@ def test_rs256_tokens_verify_against_the_identity_providers_jwks(bank: JwksServe
 
 
 def test_the_prod_profile_starts_with_no_key_and_no_local_sign_in() -> None:
-    prod = Settings(profile="prod")
+    prod = Settings(_env_file=None, profile="prod")
     assert prod.auth.signing_key is None and not prod.auth.local_sign_in
     with pytest.raises(AuthNotConfigured, match="SMARTSTACK_AUTH_JWKS_URL"):
         TokenVerifier(prod.auth)
-    local = Settings(profile="local")
+    local = Settings(_env_file=None, profile="local")
     assert local.auth.local_sign_in and local.auth.service_token is not None
-    configured = Settings(profile="prod", auth={"jwks_url": "https://bank.example/jwks"})
+    configured = Settings(
+        _env_file=None, profile="prod", auth={"jwks_url": "https://bank.example/jwks"}
+    )
     assert configured.auth.jwks_url and not configured.auth.local_sign_in

@@ -146,9 +146,16 @@ def test_sign_in_shows_ranked_offers_with_explanations_accessibly(
     assert chips and all(r["label"] in " ".join(chips) for r in top["reasons"])
     expect(card.get_by_test_id("offer-validity")).to_contain_text("2026")
     assert serious_violations(page) == []
-    # Keyboard: the first action of the first offer is reachable and has a name.
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.tagName") in ("BUTTON", "A", "INPUT")
+    # Keyboard: Tab reaches the first offer's first action, and Enter sends it.
+    for _ in range(12):  # the header's buttons and the explanation's stars come first
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Interested":
+            break
+    assert card.evaluate("(el) => el.contains(document.activeElement)")
+    with page.expect_response(lambda r: r.url.endswith("/feedback")) as sent:
+        page.keyboard.press("Enter")
+    assert sent.value.status == 200 and sent.value.request.post_data_json["kind"] == "click"
+    expect(card).to_contain_text("Saved")
     # A phone-sized screen: one column, nothing wider than the screen.
     page.set_viewport_size(PHONE)
     expect(page.get_by_test_id("offer").first).to_be_visible()
@@ -235,7 +242,7 @@ def test_answering_the_quiz_moves_the_ranking(
     ]
     label = next(
         option["label"]
-        for question in _questions(page, app_server, customer)
+        for question in _engagement(app_server, customer)["quiz"]["questions"]
         if question["id"] == "favourite_category"
         for option in question["options"]
         if option["value"] == favourite
@@ -273,10 +280,6 @@ def _quiz_due(server: Server, dataset: Dataset) -> str:
     return next(c for c in candidates if _engagement(server, c)["quiz"]["due"])
 
 
-def _questions(page: Page, server: Server, customer: str) -> list[dict]:
-    return _engagement(server, customer)["quiz"]["questions"]
-
-
 def test_a_token_for_another_customer_is_refused(
     page: Page, app_server: Server, dataset: Dataset
 ) -> None:
@@ -312,6 +315,8 @@ def test_a_stopped_service_shows_an_error_with_a_retry(
     error = page.get_by_test_id("error")
     expect(error).to_contain_text("can't reach Smart Stack")
     assert serious_violations(page) == []
-    error.get_by_role("button", name="Retry").click()
+    # Retry asks again (and still nobody answers).
+    with page.expect_event("requestfailed", lambda r: r.url.endswith("/rank")):
+        error.get_by_role("button", name="Retry").click()
     expect(page.get_by_test_id("error")).to_be_visible()
     assert page.get_by_test_id("offers").count() == 0

@@ -12,7 +12,8 @@ import pytest
 from conftest import REQUEST_TIME, Dataset, Server
 from starlette.testclient import TestClient
 
-from smartstack.serving.web import sign_in_app
+from smartstack.serving.auth import TokenVerifier
+from smartstack.serving.web import sign_in_app, web_app
 from smartstack.settings import Settings
 
 
@@ -82,6 +83,42 @@ def test_every_personal_endpoint_wants_a_token_and_refuses_another_customers(
         assert bad.status_code == 400 and "context" in bad.text
 
 
+def test_a_customer_token_gets_nothing_the_gate_cannot_read(
+    sqlite_server: Server, dataset: Dataset
+) -> None:
+    """Fails closed: BentoML would also parse a form body, which the gate does not read."""
+    mine, theirs = (str(c) for c in dataset.customers.customer_id.iloc[-16:-14])
+    auth = {"Authorization": f"Bearer {_token(sqlite_server, mine)}"}
+    with httpx.Client(base_url=sqlite_server.url, timeout=10) as browser:
+        form = browser.post("/engagement", data={"customer_id": theirs}, headers=auth)
+        assert form.status_code == 415 and "application/json" in form.json()["error"]
+        multipart = browser.post("/engagement", files={"customer_id": (None, theirs)}, headers=auth)
+        assert multipart.status_code == 415
+        for body in (b"[]", b'{"customer_id": 7}', b"{", b"[" * 100_000):
+            response = browser.post(
+                "/engagement", content=body, headers={**auth, "Content-Type": "application/json"}
+            )
+            assert response.status_code == 400, (body[:20], response.text)
+            assert response.json()["error"].startswith("customer_id: required")
+        odd = browser.post(
+            "/engagement", json={"customer_id": mine}, headers={"Authorization": b"Bearer \xe9"}
+        )
+        assert odd.status_code == 401
+        # The service token's form bodies are the endpoint's business (as before).
+        service = sqlite_server.http.post("/engagement", json={"customer_id": mine})
+        assert service.status_code == 200
+
+
+def test_every_endpoint_of_the_api_but_the_admin_one_wants_a_token(sqlite_server: Server) -> None:
+    """Deny by default: an endpoint added later is guarded without anyone listing it."""
+    spec = httpx.get(f"{sqlite_server.url}/docs.json").json()
+    endpoints = [path for path, ops in spec["paths"].items() if "post" in ops]
+    assert {"/rank", "/feedback", "/engagement", "/admin/reload"} <= set(endpoints)
+    for path in endpoints:
+        answer = httpx.post(f"{sqlite_server.url}{path}", json={})
+        assert (answer.status_code == 401) == (path != "/admin/reload"), (path, answer.text)
+
+
 def test_the_service_token_asks_about_any_customer(sqlite_server: Server, dataset: Dataset) -> None:
     customer = str(dataset.customers.customer_id.iloc[-13])
     response = sqlite_server.rank(customer, k=2)  # the test client carries the service token
@@ -136,10 +173,36 @@ def test_the_sign_in_page_lists_sample_customers_and_checks_its_input(
     assert extra.status_code == 400 and "customer_id" in extra.json()["error"]
 
 
+def test_hashed_assets_are_immutable_and_nothing_else_is(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    for name in ("index.html", "assets/app-1a2b.js", "assets/fonts/x-3c4d.woff2", "img/assets.png"):
+        (dist / name).parent.mkdir(parents=True, exist_ok=True)
+        (dist / name).write_text("x")
+    settings = Settings(_env_file=None, web={"dist_dir": dist, "clock": "wall"})
+    with TestClient(web_app(settings)) as client:
+        cache = {path: client.get(path).headers.get("cache-control") for path in (
+            "/", "/index.html", "/assets/app-1a2b.js", "/assets/fonts/x-3c4d.woff2",
+            "/img/assets.png", "/config.json",
+        )}  # fmt: skip
+        missing = client.get("/assets/gone-5e6f.js")
+    immutable = "public, max-age=31536000, immutable"
+    assert cache == {
+        "/": "no-cache",
+        "/index.html": "no-cache",
+        "/assets/app-1a2b.js": immutable,
+        "/assets/fonts/x-3c4d.woff2": immutable,
+        "/img/assets.png": "no-cache",
+        "/config.json": "no-cache",
+    }
+    assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
+
+
 @pytest.mark.parametrize("route", ["/customers", "/token"])
 def test_local_sign_in_is_off_in_prod(route: str) -> None:
-    settings = Settings(profile="prod", auth={"jwks_url": "https://bank.example/jwks"})
-    with TestClient(sign_in_app(settings)) as client:
+    settings = Settings(
+        _env_file=None, profile="prod", auth={"jwks_url": "https://bank.example/jwks"}
+    )
+    with TestClient(sign_in_app(settings, TokenVerifier(settings.auth))) as client:
         response = client.request(
             "POST" if route == "/token" else "GET", route, json={"customer_id": "CUST-1"}
         )

@@ -71,6 +71,20 @@ describe("sign-in", () => {
     expect(server.to("POST", "/rank")[0].headers.Authorization).toBe(`Bearer ${token}`);
   });
 
+  it("reads the customer from the claim the configuration names", async () => {
+    const token = jwt({ sub: "user-7f3a", customer: "CUST-0000043", exp: 2000000000 });
+    window.history.replaceState(null, "", `/app/#token=${token}`);
+    const server = mockServer({
+      "POST /rank": [200, rankOf([coffee], { customer_id: "CUST-0000043" })],
+      "POST /engagement": [200, engagementOf()],
+    });
+    render(<App initialConfig={{ ...config, sign_in: "external", customer_claim: "customer" }} />);
+
+    expect(await screen.findByTestId("offers")).toBeTruthy();
+    expect(server.to("POST", "/rank")[0].body.customer_id).toBe("CUST-0000043");
+    expect(server.to("GET", "/app/config.json")).toHaveLength(0);
+  });
+
   it("sign out drops the session and shows sign-in", async () => {
     const { user } = renderSignedIn({ "POST /rank": [200, rankOf([coffee])], "GET /auth/customers": [200, customers] });
     await screen.findByTestId("offers");

@@ -19,7 +19,7 @@ export function App({ initialConfig }: { initialConfig?: AppConfig }) {
     initialConfig ? { status: "ready", config: initialConfig } : { status: "loading" },
   );
   // A token from the identity provider wins over a stored session.
-  const [session, setSession] = useState<Session | null>(() => takeFragmentToken() ?? loadSession());
+  const [session, setSession] = useState<Session | null>(() => takeFragmentToken(initialConfig?.customer_claim) ?? loadSession());
   const [notice, setNotice] = useState<string | null>(null);
 
   const loadConfig = useCallback(() => {
@@ -75,7 +75,7 @@ export function App({ initialConfig }: { initialConfig?: AppConfig }) {
         {config.status === "error" && <ErrorState message={config.message} onRetry={loadConfig} />}
         {config.status === "ready" &&
           (api ? (
-            <Dashboard api={api} channel={config.config.channel || "web"} />
+            <Dashboard api={api} channel={config.config.channel} />
           ) : (
             <SignIn mode={config.config.sign_in} notice={notice} onSignedIn={signIn} />
           ))}

@@ -10,6 +10,8 @@ export type SignInMode = "local" | "external";
 
 export interface AppConfig {
   sign_in: SignInMode;
+  /** The token claim that names the customer (the identity provider's choice). */
+  customer_claim: string;
   as_of: string | null;
   channel: string;
 }
@@ -47,7 +49,7 @@ export interface Reason {
   feature: string;
   label: string;
   contribution: number;
-  value: number | string | null;
+  value: number | null;
 }
 
 export interface Explanation {
@@ -55,8 +57,8 @@ export interface Explanation {
   source: string;
   template_id: string | null;
   model: string | null;
-  feature_version: string | null;
-  fallback_reason?: string | null;
+  feature_version: string;
+  fallback_reason: string | null;
 }
 
 export interface RankedOffer {
@@ -72,7 +74,7 @@ export interface RankResponse {
   request_id: string;
   customer_id: string;
   tier: Tier;
-  model: { name: string; version: string } | null;
+  model: { name: string; version: string | null };
   offers: RankedOffer[];
 }
 
@@ -96,7 +98,7 @@ export interface ActionEvent extends EventBase {
 export interface RatingEvent extends EventBase {
   kind: "rating";
   rating: number;
-  feature_version: string | null;
+  feature_version: string;
   source: string;
   template_id: string | null;
   model: string | null;

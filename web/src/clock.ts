@@ -12,7 +12,7 @@ export function setClock(asOf: string | null, loadedAt: number = Date.now()): vo
   offsetMs = Number.isNaN(start) ? 0 : start - loadedAt;
 }
 
-export function now(): Date {
+function now(): Date {
   return new Date(Date.now() + offsetMs);
 }
 

@@ -1,9 +1,9 @@
 /** Builders for the events the app posts; each carries its own id so a resend is recognised as the same event. */
-import type { ActionKind, ActionEvent, QuizAnswers, QuizValue, RankedOffer, RatingEvent } from "./api";
+import type { ActionKind, ActionEvent, Explanation, QuizAnswers, QuizValue, RankedOffer, RatingEvent } from "./api";
 import { nowIso, timeZone } from "./clock";
 
 /** crypto.randomUUID exists only in secure contexts; plain-http deployments get the same v4 layout by hand. */
-export function newEventId(): string {
+function newEventId(): string {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
@@ -38,16 +38,15 @@ export function actionEvent(served: ServedOffer, kind: ActionKind): ActionEvent 
 }
 
 /** A rating is about the explanation, so it names exactly which explanation was shown. */
-export function ratingEvent(served: ServedOffer, rating: number): RatingEvent {
-  const explanation = served.offer.explanation;
+export function ratingEvent(served: ServedOffer, explanation: Explanation, rating: number): RatingEvent {
   return {
     ...base(served),
     kind: "rating",
     rating,
-    feature_version: explanation?.feature_version ?? null,
-    source: explanation?.source ?? "",
-    template_id: explanation?.template_id ?? null,
-    model: explanation?.model ?? null,
+    feature_version: explanation.feature_version,
+    source: explanation.source,
+    template_id: explanation.template_id,
+    model: explanation.model,
   };
 }
 

@@ -29,17 +29,16 @@ export function clearSession(): void {
   sessionStorage.removeItem(KEY);
 }
 
-/** The JWT's `sub` claim, read without verification: the server verifies every call. */
-export function jwtSubject(token: string): string | null {
+/** The JWT's customer claim, read without verification: the server verifies every call. */
+function jwtCustomer(token: string, claim: string): string | null {
   const part = token.split(".")[1];
   if (!part) return null;
   try {
     const base64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
     const payload: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    if (payload && typeof payload === "object" && "sub" in payload && typeof payload.sub === "string") {
-      return payload.sub;
-    }
+    const value: unknown = payload && typeof payload === "object" ? (payload as Record<string, unknown>)[claim] : null;
+    if (typeof value === "string") return value;
   } catch {
     // Not a JWT we can read.
   }
@@ -50,12 +49,12 @@ export function jwtSubject(token: string): string | null {
  * Take a `#token=…` handed over by the identity provider, store it as the
  * session and clear the fragment. Returns the stored session, if any.
  */
-export function takeFragmentToken(): Session | null {
+export function takeFragmentToken(claim = "sub"): Session | null {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
   const token = params.get("token");
   if (token === null) return null;
   window.history.replaceState(null, "", window.location.pathname + window.location.search);
-  const customer_id = jwtSubject(token);
+  const customer_id = jwtCustomer(token, claim);
   if (customer_id === null) return null;
   const session = { token, customer_id };
   saveSession(session);

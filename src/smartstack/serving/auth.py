@@ -4,9 +4,10 @@ A customer's browser presents a JWT whose ``sub`` (``auth.customer_claim``) is t
 id, and may ask only about that customer: a token for A asking about B is refused (403), a
 request without a token too (401). Tokens are verified with PyJWT: HS256 with the platform's own
 key (the local sign-in page signs them), RS256 with the keys a bank's identity provider
-publishes as a JWKS (``auth.jwks_url``; fetched once and cached, refetched for an unknown key
-id). Server-to-server callers (the pipeline, load tests, a bank's back end) present the service
-token instead and may ask about any customer.
+publishes as a JWKS (``auth.jwks_url``): PyJWT's client keeps the key set for 5 minutes and
+fetches it again after that, or (at most every 30 s) for a key id it does not hold, so a key
+the provider withdraws stops verifying within minutes. Server-to-server callers (the pipeline,
+load tests, a bank's back end) present the service token instead and may ask about any customer.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Caller:
 
 @dataclass(frozen=True)
 class IssuedToken:
+    """A token the platform signed, and what the app needs to know of it."""
+
     token: str
     customer_id: str
     expires_at: datetime
@@ -76,10 +79,15 @@ class TokenVerifier:
         self._key = config.signing_key.get_secret_value() if config.signing_key else None
         self._service = config.service_token.get_secret_value() if config.service_token else None
         self._jwks = (
-            jwt.PyJWKClient(config.jwks_url, cache_keys=True, timeout=_JWKS_TIMEOUT_S)
+            jwt.PyJWKClient(config.jwks_url, cache_keys=False, timeout=_JWKS_TIMEOUT_S)
             if config.jwks_url
             else None
         )
+
+    @property
+    def may_fetch_keys(self) -> bool:
+        """Whether verifying may wait on the identity provider (a JWKS fetch)."""
+        return self._jwks is not None
 
     def caller(self, authorization: str | None) -> Caller:
         """Who the ``Authorization`` header says is asking, verified."""
@@ -89,7 +97,9 @@ class TokenVerifier:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Authorization must be 'Bearer <token>'")
-        if self._service is not None and hmac.compare_digest(token, self._service):
+        if self._service is not None and hmac.compare_digest(
+            token.encode(), self._service.encode()
+        ):
             return Caller(customer_id=None)
         customer = self._claims(token).get(self._config.customer_claim)
         if not isinstance(customer, str) or not customer:
@@ -142,10 +152,7 @@ class TokenVerifier:
                 return self._jwks.get_signing_key_from_jwt(token).key
             except jwt.PyJWKClientError as error:
                 raise Unauthorized(f"no identity-provider key verifies it: {error}") from None
-        accepted = [name for name, usable in self._algorithms().items() if usable]
+        accepted = ("HS256",) * (self._key is not None) + ("RS256",) * (self._jwks is not None)
         raise Unauthorized(
             f"tokens signed with {algorithm} are not accepted here (only {', '.join(accepted)})"
         )
-
-    def _algorithms(self) -> dict[str, bool]:
-        return {"HS256": self._key is not None, "RS256": self._jwks is not None}

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow.dataset as ds
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -53,15 +54,25 @@ class CachedStaticFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:  # fmt: skip
         response = super().file_response(full_path, stat_result, scope, status_code)
-        hashed = Path(full_path).parent.name == "assets"
+        served = Path(full_path).resolve().relative_to(Path(self.directory).resolve())
+        hashed = served.parts[0] == "assets" and status_code == 200
         response.headers["Cache-Control"] = IMMUTABLE if hashed else REVALIDATE
         return response
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """A missing file is not cached either: the next deploy may bring it."""
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as missing:
+            headers = {**(missing.headers or {}), "Cache-Control": "no-store"}
+            raise HTTPException(missing.status_code, missing.detail, headers) from None
 
 
 def app_config(settings: Settings) -> dict[str, Any]:
     """What the app needs to know before it signs anyone in."""
     return {
         "sign_in": "local" if settings.auth.local_sign_in else "external",
+        "customer_claim": settings.auth.customer_claim,
         "as_of": _dataset_now(settings).isoformat() if settings.web.clock == "dataset" else None,
         "channel": "web",
     }
@@ -95,14 +106,16 @@ def web_app(settings: Settings) -> Starlette:
 
 
 class TokenRequest(BaseModel):
+    """``POST /auth/token``: whom to sign in as."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
     customer_id: CustomerId
 
 
-def sign_in_app(settings: Settings) -> Starlette:
+def sign_in_app(settings: Settings, verifier: TokenVerifier) -> Starlette:
     """``/auth``: sample customers and a signed token for one of them (local profile only)."""
-    verifier = TokenVerifier(settings.auth) if settings.auth.local_sign_in else None
+    signer = verifier if settings.auth.local_sign_in else None
 
     def refused() -> Response:
         return JSONResponse(
@@ -110,7 +123,7 @@ def sign_in_app(settings: Settings) -> Starlette:
         )
 
     async def customers(_: Request) -> Response:
-        if verifier is None:
+        if signer is None:
             return refused()
         return JSONResponse(
             {"customers": sample_customers(settings.raw_dir / "customers")},
@@ -118,7 +131,7 @@ def sign_in_app(settings: Settings) -> Starlette:
         )
 
     async def token(request: Request) -> Response:
-        if verifier is None:
+        if signer is None:
             return refused()
         try:
             asked = TokenRequest.model_validate_json(await request.body())
@@ -128,7 +141,7 @@ def sign_in_app(settings: Settings) -> Starlette:
                 for e in error.errors(include_url=False)
             )
             return JSONResponse({"error": problems}, 400)
-        issued = verifier.issue(asked.customer_id)
+        issued = signer.issue(asked.customer_id)
         return JSONResponse(
             {
                 "token": issued.token,

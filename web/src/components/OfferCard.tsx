@@ -4,7 +4,7 @@
  * same event_id, so the backend can tell a resend from a second response.
  */
 import { useId, useRef, useState } from "react";
-import { ApiError, describeError, type Api, type FeedbackEvent } from "../api";
+import { ApiError, describeError, type Api, type Explanation, type FeedbackEvent } from "../api";
 import { actionEvent, ratingEvent, type ServedOffer } from "../events";
 import { minSpend, validity } from "../format";
 import { Stars } from "./Stars";
@@ -70,8 +70,8 @@ export function OfferCard({ api, served, onRemoved, onFeedbackSent }: Props) {
   const redeem = async () => {
     if (await send("redeem", () => actionEvent(served, "redeem"))) setRedeemed(true);
   };
-  const rate = async (stars: number) => {
-    if (await send(`rating:${stars}`, () => ratingEvent(served, stars))) setRating(stars);
+  const rate = async (shown: Explanation, stars: number) => {
+    if (await send(`rating:${stars}`, () => ratingEvent(served, shown, stars))) setRating(stars);
   };
 
   const done = [saved && "Saved", redeemed && "Redeemed", rating !== null && "Thanks for rating"].filter(Boolean);
@@ -106,7 +106,7 @@ export function OfferCard({ api, served, onRemoved, onFeedbackSent }: Props) {
           ))}
         </ul>
       )}
-      {explanation && <Stars value={rating} disabled={rating !== null} onRate={rate} />}
+      {explanation && <Stars value={rating} disabled={rating !== null} onRate={(stars) => rate(explanation, stars)} />}
       <div className="actions" role="group" aria-labelledby={titleId}>
         <button type="button" className="btn" onClick={interested} disabled={saved}>
           Interested

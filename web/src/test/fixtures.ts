@@ -1,7 +1,7 @@
 /** Sample API answers shaped like the backend's. */
 import type { AppConfig, Engagement, RankedOffer, RankResponse } from "../api";
 
-export const config: AppConfig = { sign_in: "local", as_of: null, channel: "web" };
+export const config: AppConfig = { sign_in: "local", customer_claim: "sub", as_of: null, channel: "web" };
 
 export const coffee: RankedOffer = {
   offer_id: "OFF-001",

@@ -33,7 +33,6 @@ export function mockServer(routes: Record<string, Handler | [number, unknown]>) 
   });
   vi.stubGlobal("fetch", fetchMock);
   return {
-    routes,
     calls,
     /** Calls to one endpoint, in order. */
     to: (method: string, path: string) => calls.filter((c) => c.method === method && c.path === path),

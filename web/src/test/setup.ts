@@ -1,6 +1,10 @@
 import { afterEach, beforeEach, vi } from "vitest";
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { setClock } from "../clock";
+
+// CI shares two cores with the Python suite's servers: wait longer than the default second
+// before calling an element missing.
+configure({ asyncUtilTimeout: 5000 });
 
 beforeEach(() => {
   sessionStorage.clear();
