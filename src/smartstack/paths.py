@@ -18,5 +18,6 @@ ENGAGEMENT_DIR = PROJECT_ROOT / "engagement"
 ENGAGEMENT_RULES = ENGAGEMENT_DIR / "rules.yaml"
 QUIZ_QUESTIONS = ENGAGEMENT_DIR / "quiz.yaml"
 MODEL_CARD_TEMPLATE = TRAINING_DIR / "model_card.md"
+EXPERIMENTS_FILE = PROJECT_ROOT / "experiments" / "experiments.yaml"
 WEB_DIR = PROJECT_ROOT / "web"
 WEB_DIST = WEB_DIR / "dist"  # the built app (`npm run build` in web/)

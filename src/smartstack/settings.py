@@ -14,6 +14,7 @@ prefix (``SMARTSTACK_SERVING_FEATURE_TIMEOUT_MS`` is ``serving.feature_timeout_m
 - ``serving``: the ranking service's deadlines, caps, ranking log and admin token;
 - ``llm``: the OpenAI-compatible endpoint explanations may call, and its limits;
 - ``engagement``: the badge rules and quiz files, and where engagement state lives;
+- ``experiments``: the experiments file (which rankers share live traffic);
 - ``auth``: how the endpoints the web app calls verify who is asking (tokens, service token);
 - ``web``: where the built web app is and which clock it shows offers for;
 - ``training``: the model's parameters from ``training/params.yaml`` (``SMARTSTACK_TRAINING_PARAMS``
@@ -47,6 +48,7 @@ from smartstack.paths import (
     AIRFLOW_VENV,
     DBT_PROJECT_DIR,
     ENGAGEMENT_RULES,
+    EXPERIMENTS_FILE,
     QUIZ_QUESTIONS,
     TRAINING_PARAMS,
     WEB_DIST,
@@ -185,6 +187,12 @@ class EngagementSettings(_Section):
     redis_prefix: str = Field(
         "smartstack:engagement", min_length=1, description="Key prefix in Redis (prod profile)."
     )
+
+
+class ExperimentsSettings(_Section):
+    """Experiments on live traffic: the file that says which rankers share it."""
+
+    file: Path = Field(EXPERIMENTS_FILE, description="The experiments file (versioned data).")
 
 
 class AuthSettings(_Section):
@@ -391,6 +399,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = ServingSettings()
     llm: LLMSettings = LLMSettings()
     engagement: EngagementSettings = EngagementSettings()
+    experiments: ExperimentsSettings = ExperimentsSettings()
     auth: AuthSettings = AuthSettings()
     web: WebSettings = WebSettings()
     training: TrainingSettings = TrainingSettings()

@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": set(),  # the standard library only: Airflow's environment imports it
     "data": set(),
     "ranking": set(),
+    "experiments": set(),
     "datasets": {"data"},
     "engagement": {"data", "datasets", "featurestore"},
     "events": {"data", "datasets", "engagement"},
@@ -47,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "datasets",
         "engagement",
         "events",
+        "experiments",
         "features",
         "featurestore",
         "messaging",

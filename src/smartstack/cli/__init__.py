@@ -15,6 +15,7 @@ from smartstack.cli import (
     engagement,
     evaluation,
     events,
+    experiments,
     feast,
     pipeline,
     quality,
@@ -49,6 +50,7 @@ app.add_typer(serving.explanations_app, name="explanations")
 app.add_typer(events.app, name="events")
 app.add_typer(events.feedback_app, name="feedback")
 app.add_typer(engagement.app, name="engagement")
+app.add_typer(experiments.app, name="experiments")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Experiments on live traffic: the experiments file, deterministic assignment, readout checks."""
