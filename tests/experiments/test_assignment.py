@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -12,6 +13,7 @@ import pytest
 from smartstack.experiments.assignment import Assigner
 from smartstack.experiments.config import parse_experiments
 from smartstack.experiments.readout import sample_ratio_mismatch
+from smartstack.paths import PROJECT_ROOT
 
 DURING = datetime(2026, 7, 15, tzinfo=UTC)
 IDS = [f"CUST-{i:07d}" for i in range(100_000)]
@@ -60,19 +62,21 @@ def test_assignment_is_the_same_in_another_process() -> None:
     sample = IDS[:2_000]
     here = [a.arm.name if (a := assigner(ab()).assign(c, DURING)) else "" for c in sample]
     program = (
-        "import json, sys; from datetime import datetime, UTC;"
+        "import json;"
         "from tests.experiments.test_assignment import ab, assigner, IDS, DURING;"
         "a = assigner(ab()); print(json.dumps([x.arm.name if (x := a.assign(c, DURING)) else ''"
         " for c in IDS[:2000]]))"
     )
+    # From the repository root: a test that ran dbt before may have moved this process's cwd.
     there = subprocess.run(
         [sys.executable, "-c", program],
         capture_output=True,
         text=True,
-        check=True,
+        cwd=PROJECT_ROOT,
         env={"PYTHONHASHSEED": "123", "PATH": ""},
-    ).stdout
-    assert here == __import__("json").loads(there)
+    )
+    assert there.returncode == 0, there.stderr
+    assert here == json.loads(there.stdout)
 
 
 def test_customers_are_assigned_only_while_the_experiment_runs() -> None:
