@@ -26,8 +26,7 @@ class ServingError(Exception):
 
 def reload(url: str, token: str | None = None, timeout: float = 30.0) -> dict[str, Any]:
     """``POST /admin/reload``: the service checks the registry now; returns what it serves."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return _post(url, RELOAD_ROUTE, {}, headers, timeout)
+    return _post(url, RELOAD_ROUTE, {}, _bearer(token), timeout)
 
 
 def rank(
@@ -45,8 +44,11 @@ def rank(
         "context": {"channel": channel, "timestamp": at.isoformat()},
         "k": k,
     }
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return _post(url, "/rank", body, headers, timeout)
+    return _post(url, "/rank", body, _bearer(token), timeout)
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _post(

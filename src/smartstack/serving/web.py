@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from smartstack.events.contracts import CustomerId
+from smartstack.events.contracts import CustomerId, describe
 from smartstack.serving.auth import TokenVerifier
 from smartstack.serving.gate import PRIVATE
 from smartstack.settings import Settings
@@ -136,11 +136,7 @@ def sign_in_app(settings: Settings, verifier: TokenVerifier) -> Starlette:
         try:
             asked = TokenRequest.model_validate_json(await request.body())
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                for e in error.errors(include_url=False)
-            )
-            return JSONResponse({"error": problems}, 400)
+            return JSONResponse({"error": describe(error)}, 400)
         issued = signer.issue(asked.customer_id)
         return JSONResponse(
             {
