@@ -158,6 +158,8 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
             ("archetype", pa.string()),
             ("activity_per_day", pa.float64()),
             ("reward_affinity", pa.float64()),
+            # Spend level against a Green card holder's typical ticket (scales the spend stretch)
+            ("spend_mult", pa.float64()),
             ("is_drifting", pa.bool_()),
             ("drift_at", TIMESTAMP),
         ]

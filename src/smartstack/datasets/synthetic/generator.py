@@ -5,8 +5,8 @@ activity rate, a spend level and a liking for reward points over discounts. Tran
 answers, offer impressions and clickstream follow from that latent state; a share of dining-heavy
 customers drifts to travel part-way through the history. Offer outcomes come from a utility
 that depends on the customer's current taste, the offer type and value, spend thresholds,
-recency and stated quiz preferences. The utility is written to ``ground_truth/`` for oracle
-evaluation only.
+recency and stated quiz preferences (:mod:`.utility`, shared with the evaluation-only
+:mod:`.truth`). The utility is written to ``ground_truth/`` for oracle evaluation only.
 
 Generation runs in fixed-size chunks of customers, each with its own seed derived from
 ``(seed, chunk_index)``, so output is identical for a seed whatever the number of workers, and
@@ -44,13 +44,19 @@ from smartstack.data.schema import (
     TRANSACTION_CHANNELS,
 )
 from smartstack.datasets.synthetic import world as catalog
+from smartstack.datasets.synthetic.utility import (
+    CAT,
+    US_PER_DAY,
+    K,
+    OfferArrays,
+    Population,
+    funnel,
+    micros,
+)
 
 US_PER_MINUTE = 60_000_000
 US_PER_HOUR = 60 * US_PER_MINUTE
-US_PER_DAY = 24 * US_PER_HOUR
 ID_BLOCK = 10**9  # ids are chunk_index * ID_BLOCK + local index: unique and worker-independent
-K = len(MERCHANT_CATEGORIES)
-CAT = {c: i for i, c in enumerate(MERCHANT_CATEGORIES)}
 
 
 @dataclass(frozen=True)
@@ -79,10 +85,6 @@ class GeneratorConfig:
         return -(-self.customers // self.chunk_size)
 
 
-def _us(ts: datetime) -> int:
-    return int(ts.timestamp() * 1_000_000)
-
-
 def _ts(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     """Microseconds since the epoch as a UTC timestamp array (nulls where not ``valid``)."""
     mask = None if valid is None else ~valid
@@ -95,35 +97,6 @@ def _ts(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
 
 def _pick(values: tuple[str, ...], index: np.ndarray) -> pa.Array:
     return pa.array(values).take(pa.array(index))
-
-
-@dataclass(frozen=True)
-class _OfferArrays:
-    """The offer catalogue as column arrays, for vectorized sampling."""
-
-    ids: tuple[str, ...]
-    category: np.ndarray
-    is_points: np.ndarray
-    value_score: np.ndarray
-    min_spend: np.ndarray
-    valid_from: np.ndarray
-    valid_to: np.ndarray
-    eligible: np.ndarray  # [card product, offer] -> bool
-
-    @classmethod
-    def from_catalogue(cls, offers: list[catalog.Offer]) -> _OfferArrays:
-        return cls(
-            ids=tuple(o.offer_id for o in offers),
-            category=np.array([CAT[o.merchant_category] for o in offers]),
-            is_points=np.array([o.offer_type == "points" for o in offers]),
-            value_score=np.array([o.value_score for o in offers]),
-            min_spend=np.array([o.min_spend for o in offers]),
-            valid_from=np.array([_us(o.valid_from) for o in offers]),
-            valid_to=np.array([_us(o.valid_to) for o in offers]),
-            eligible=np.array(
-                [[card in o.eligible_card_products for o in offers] for card in CARD_PRODUCTS]
-            ),
-        )
 
 
 def _offers_table(offers: list[catalog.Offer]) -> pa.Table:
@@ -148,11 +121,6 @@ def _offers_table(offers: list[catalog.Offer]) -> pa.Table:
     )
 
 
-def _last_before(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Index of the last sorted key strictly below each query key (-1 when there is none)."""
-    return np.searchsorted(keys, query, side="left") - 1
-
-
 @dataclass(frozen=True)
 class _ChunkState:
     """What every table builder of one block of customers shares.
@@ -163,19 +131,18 @@ class _ChunkState:
 
     cfg: GeneratorConfig
     index: int
-    offers: _OfferArrays
+    offers: OfferArrays
     rng: np.random.Generator
     n: int  # customers in this chunk
     customer_ids: pa.Array
     start_us: int
     end_us: int
-    span: int  # per-customer composite keys (customer, time) need a span wider than the history
 
     @classmethod
-    def create(cls, config: GeneratorConfig, index: int, offers: _OfferArrays) -> _ChunkState:
+    def create(cls, config: GeneratorConfig, index: int, offers: OfferArrays) -> _ChunkState:
         first = index * config.chunk_size
         n = min(config.chunk_size, config.customers - first)
-        start_us, end_us = _us(config.start), _us(config.end)
+        start_us, end_us = micros(config.start), micros(config.end)
         return cls(
             cfg=config,
             index=index,
@@ -185,7 +152,6 @@ class _ChunkState:
             customer_ids=pa.array([f"CUST-{i:07d}" for i in range(first, first + n)]),
             start_us=start_us,
             end_us=end_us,
-            span=end_us - start_us + US_PER_DAY,
         )
 
     def ids(self, count: int, offset: int = 0) -> np.ndarray:
@@ -228,7 +194,7 @@ class _QuizAnswers:
 
 
 def _chunk_tables(
-    config: GeneratorConfig, chunk_index: int, offers: _OfferArrays
+    config: GeneratorConfig, chunk_index: int, offers: OfferArrays
 ) -> dict[str, pa.Table]:
     """Every table for one block of customers.
 
@@ -371,6 +337,7 @@ def _customer_truth(chunk: _ChunkState, latent: _Latent) -> pa.Table:
         "archetype": _pick(tuple(catalog.ARCHETYPES), latent.archetype),
         "activity_per_day": pa.array(latent.activity),
         "reward_affinity": pa.array(latent.reward_affinity),
+        "spend_mult": pa.array(latent.spend_mult),
         "is_drifting": pa.array(latent.drifting),
         "drift_at": _ts(latent.drift_us, latent.drifting),
     }
@@ -521,7 +488,7 @@ def _draw_requests(chunk: _ChunkState, latent: _Latent) -> _Requests:
     rng, cfg, off = chunk.rng, chunk.cfg, chunk.offers
     engagement = np.clip(np.sqrt(latent.activity / 0.55), 0.4, 2.0)
     req_cust = np.repeat(np.arange(chunk.n), rng.poisson(cfg.requests_per_customer * engagement))
-    imp_start = _us(cfg.impression_start)
+    imp_start = micros(cfg.impression_start)
     req_t = imp_start + (
         rng.random(req_cust.size) * (chunk.end_us - imp_start - US_PER_HOUR)
     ).astype(np.int64)
@@ -547,77 +514,6 @@ def _draw_requests(chunk: _ChunkState, latent: _Latent) -> _Requests:
         channel=req_channel[req],
         offer=shown.ravel(),
         position=np.tile(np.arange(1, k + 1), req_cust.size),
-    )
-
-
-def _days_since_category_purchase(
-    chunk: _ChunkState, purchases: _Purchases, requests: _Requests
-) -> np.ndarray:
-    """Days since the customer's last purchase in the offer's category (90 when none)."""
-    span, cust, t = chunk.span, requests.cust, requests.t
-    cat = chunk.offers.category[requests.offer]
-    keys = (purchases.cust * K + purchases.cat) * span + (purchases.t - chunk.start_us)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    j = _last_before(keys, (cust * K + cat) * span + (t - chunk.start_us))
-    found = (j >= 0) & (keys[np.maximum(j, 0)] // span == cust * K + cat)
-    last_t = purchases.t[order][np.maximum(j, 0)]
-    return np.where(found, (t - last_t) / US_PER_DAY, 90.0).clip(0, 90)
-
-
-def _days_since_any_purchase(
-    chunk: _ChunkState, purchases: _Purchases, requests: _Requests
-) -> np.ndarray:
-    """Days since the customer's last purchase of any kind (90 when none)."""
-    span, cust, t = chunk.span, requests.cust, requests.t
-    keys = purchases.cust * span + (purchases.t - chunk.start_us)
-    j = _last_before(keys, cust * span + (t - chunk.start_us))
-    found = (j >= 0) & (purchases.cust[np.maximum(j, 0)] == cust)
-    return np.where(found, (t - purchases.t[np.maximum(j, 0)]) / US_PER_DAY, 90.0)
-
-
-def _stated_match(chunk: _ChunkState, answers: _QuizAnswers, requests: _Requests) -> np.ndarray:
-    """Whether the quiz answer the customer gave most recently before seeing the offer named
-    the offer's category."""
-    span, cust, t = chunk.span, requests.cust, requests.t
-    if answers.cust.size == 0:  # nobody in the chunk answered (a chunk of a few customers)
-        return np.zeros(cust.size, dtype=bool)
-    keys = answers.cust * span + (answers.t - chunk.start_us)
-    j = _last_before(keys, cust * span + (t - chunk.start_us))
-    answered = (j >= 0) & (answers.cust[np.maximum(j, 0)] == cust)
-    return answered & (answers.favourite[np.maximum(j, 0)] == chunk.offers.category[requests.offer])
-
-
-def _utility(
-    chunk: _ChunkState,
-    latent: _Latent,
-    requests: _Requests,
-    days_since_cat: np.ndarray,
-    stated_match: np.ndarray,
-) -> np.ndarray:
-    """The hidden utility of each impression: current taste for the offer's category, fit of
-    its type, value, spend threshold against the customer's usual ticket, category recency and
-    the stated quiz preference."""
-    off, cust, t, offer = chunk.offers, requests.cust, requests.t, requests.offer
-    cat = off.category[offer]
-    taste = np.where(
-        t >= latent.drift_us[cust], latent.pref_after[cust, cat], latent.pref[cust, cat]
-    )
-    type_fit = np.where(
-        off.is_points[offer], latent.reward_affinity[cust], 1.0 - latent.reward_affinity[cust]
-    )
-    mean_ticket = np.array([catalog.CATEGORIES[c].mean_amount for c in MERCHANT_CATEGORIES])
-    stretch = np.log(
-        np.maximum(off.min_spend[offer], 1.0) / (mean_ticket[cat] * latent.spend_mult[cust])
-    )
-    return (
-        1.6 * np.log(taste * K + 0.05)
-        + 2.4 * (type_fit - 0.5)
-        + 1.2 * off.value_score[offer]
-        - 0.5 * np.maximum(stretch, 0.0)
-        - 0.35 * np.log1p(days_since_cat / 7.0)
-        + 0.6 * stated_match
-        - 0.6
     )
 
 
@@ -653,17 +549,28 @@ def _impressions(
     Uniform logging keeps the training data free of the previous model's selection bias.
     """
     requests = _draw_requests(chunk, latent)
-    days_since_cat = _days_since_category_purchase(chunk, purchases, requests)
-    days_since_any = _days_since_any_purchase(chunk, purchases, requests)
-    stated_match = _stated_match(chunk, answers, requests)
-    utility = _utility(chunk, latent, requests, days_since_cat, stated_match)
-
-    base_view = np.array([0.75, 0.6, 0.4])[requests.channel]
+    population = Population.create(
+        pref=latent.pref,
+        pref_after=latent.pref_after,
+        drift_us=latent.drift_us,
+        reward_affinity=latent.reward_affinity,
+        spend_mult=latent.spend_mult,
+        purchases=(purchases.cust, purchases.t, purchases.cat),
+        answers=(answers.cust, answers.t, answers.favourite),
+    )
     position = requests.position
-    p_view = base_view * (0.55 + 0.45 * np.exp(-days_since_any / 14.0)) * 0.97 ** (position - 1)
-    p_click_given_view = _sigmoid(utility)
-    p_redeem_given_click = _sigmoid(utility + 1.0)
-    outcomes = _draw_outcomes(chunk, requests, p_view, p_click_given_view, p_redeem_given_click)
+    chances = funnel(
+        population,
+        chunk.offers,
+        requests.cust,
+        requests.offer,
+        requests.t,
+        requests.channel,
+        position,
+    )
+    outcomes = _draw_outcomes(
+        chunk, requests, chances.p_view, chances.p_click_given_view, chances.p_redeem_given_click
+    )
     stage = outcomes.viewed.astype(np.int64) + outcomes.clicked + outcomes.redeemed
 
     size = requests.offer.size
@@ -689,9 +596,9 @@ def _impressions(
     truth = pa.Table.from_arrays(
         [
             pa.array(impression_ids),
-            pa.array(utility),
-            pa.array(p_view * p_click_given_view),
-            pa.array(p_view * p_click_given_view * p_redeem_given_click),
+            pa.array(chances.utility),
+            pa.array(chances.p_click),
+            pa.array(chances.p_redeem),
         ],
         schema=GROUND_TRUTH_SCHEMAS["impression_truth"],
     )
@@ -828,10 +735,6 @@ def _clickstream(
     )
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def _sample_rows(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """One categorical draw per row index from that row's probability vector."""
     cdf = np.cumsum(probs, axis=1)[rows]
@@ -857,7 +760,7 @@ TABLE_GROUPS: dict[str, str] = {
 
 
 def _write_chunk(
-    config: GeneratorConfig, chunk_index: int, offers: _OfferArrays, staging: Path
+    config: GeneratorConfig, chunk_index: int, offers: OfferArrays, staging: Path
 ) -> dict[str, int]:
     tables = _chunk_tables(config, chunk_index, offers)
     for name, table in tables.items():
@@ -884,7 +787,7 @@ def generate(
     staging = out_dir / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     offers = catalog.build_offer_catalogue(config.impression_start, config.end)
-    offer_arrays = _OfferArrays.from_catalogue(offers)
+    offer_arrays = OfferArrays.from_catalogue(offers)
     (staging / "raw" / "offers").mkdir(parents=True)
     pq.write_table(_offers_table(offers), staging / "raw" / "offers" / "part-00000.parquet")
 
