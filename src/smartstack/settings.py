@@ -193,6 +193,19 @@ class ExperimentsSettings(_Section):
     """Experiments on live traffic: the file that says which rankers share it."""
 
     file: Path = Field(EXPERIMENTS_FILE, description="The experiments file (versioned data).")
+    shadow_dir: Path | None = Field(None, description="Default: <home>/serving/shadow.")
+    shadow_flush_seconds: float = Field(1.0, gt=0, description="How often shadow jobs are scored.")
+    shadow_buffer_size: int = Field(
+        10_000, ge=1, description="Shadow jobs waiting beyond this are dropped (and counted)."
+    )
+    seed: int | None = Field(
+        None, description="Seeds exploration, interleaving and the shadow share (None: random)."
+    )
+    top_k: int = Field(3, ge=1, le=4, description="Slots whose clicks measure a ranker's value.")
+    confidence: float = Field(0.95, gt=0, lt=1, description="Of every interval reported.")
+    tracking_experiment: str = Field(
+        "offer-experiments", description="The MLflow experiment readouts and estimates go to."
+    )
 
 
 class AuthSettings(_Section):
@@ -271,6 +284,12 @@ class PromotionSettings(_Section):
     min_lift_over_smartscore: float = 0.0  # first run, when there is no champion
     segment_tolerance: float = 0.02  # largest allowed drop of `metric` in any segment
     min_segment_rows: int = 600  # smaller segments are reported, not gated (too noisy)
+    # Also require the challenger's off-policy lower bound (click rate in the top k, from
+    # logged traffic) to clear the champion's estimate; see docs/experiments.md.
+    off_policy: bool = False
+    off_policy_source: Literal["generator", "service"] = "generator"
+    off_policy_estimator: Literal["ips", "snips", "dr"] = "dr"
+    off_policy_requests: int = Field(20_000, ge=100)
 
 
 class TuningSettings(_Section):

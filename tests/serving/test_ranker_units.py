@@ -65,6 +65,8 @@ CATALOG = OfferCatalog(
 class State:
     """The serving state without a model: the rules rank."""
 
+    champion_alias = "champion"
+
     current = ServingState(model=None, catalog=CATALOG)
 
 
@@ -187,9 +189,7 @@ def test_caps_and_unknown_offers() -> None:
 
 
 def test_snapshot_writer_writes_features_and_nulls(tmp_path: Path) -> None:
-    writer = SnapshotWriter(
-        tmp_path, NAMES, flush_rankings=100, flush_seconds=60, buffer_size=10
-    )
+    writer = SnapshotWriter(tmp_path, NAMES, flush_rankings=100, flush_seconds=60, buffer_size=10)
     writer.start()
     now = datetime.now(UTC)
     common = {"served_at": now, "request_time": AT, "channel": "app", "model_name": "m"}

@@ -15,7 +15,7 @@ import pytest
 from smartstack.datasets import active
 from smartstack.featurestore import store
 from smartstack.serving.catalog import FeastCatalogue
-from smartstack.serving.model import Champion
+from smartstack.serving.model import RegistryAlias
 from smartstack.serving.state import ServingStateHolder
 from smartstack.settings import Settings
 from tests.conftest import BuiltHome
@@ -46,7 +46,7 @@ def home(built: BuiltHome, tmp_path) -> Settings:  # noqa: ANN001
 def holder(settings: Settings, names: list[str], tracking_uri: str | None = None):  # noqa: ANN201
     feature_store = store.get_store(settings)
     return ServingStateHolder(
-        Champion(tracking_uri or settings.mlflow_tracking_uri, MODEL, "champion", names),
+        RegistryAlias(tracking_uri or settings.mlflow_tracking_uri, MODEL, "champion", names),
         FeastCatalogue(feature_store, active(settings)),
         POLL_SECONDS,
     )
@@ -93,7 +93,7 @@ def test_a_registry_that_cannot_be_asked_keeps_the_model(
     assert loaded is not None
     # The same holder, now asking a registry server that is not there (no retries: at once).
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    state._champion = Champion(
+    state._champion = RegistryAlias(
         f"http://127.0.0.1:{free_port()}", MODEL, "champion", dataset.feature_names
     )
     refreshed = state.refresh()
@@ -101,9 +101,7 @@ def test_a_registry_that_cannot_be_asked_keeps_the_model(
     assert (refreshed.version, refreshed.model_changed) == (loaded.version, False)
 
 
-def test_a_champion_that_fails_to_load_keeps_the_model(
-    home: Settings, dataset: Dataset
-) -> None:
+def test_a_champion_that_fails_to_load_keeps_the_model(home: Settings, dataset: Dataset) -> None:
     state = holder(home, dataset.feature_names)
     loaded = state.current.model
     registry = Registry(home.mlflow_tracking_uri, home.mlflow_artifact_root)

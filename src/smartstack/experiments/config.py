@@ -59,8 +59,11 @@ class CustomerSlice(_Strict):
 
 
 class Experiment(_Strict):
+    """``ab``: each customer sees their arm's ranking. ``interleaving``: each customer in the
+    slice sees the team-draft interleaving of the two arms' rankings (shares do not apply)."""
+
     name: Name
-    kind: Literal["ab"] = "ab"
+    kind: Literal["ab", "interleaving"] = "ab"
     salt: str = Field(min_length=1, max_length=128, description="Seeds the assignment hash.")
     start: AwareDatetime
     end: AwareDatetime
@@ -74,6 +77,8 @@ class Experiment(_Strict):
         names = [arm.name for arm in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arms: names repeat ({', '.join(names)})")
+        if self.kind == "interleaving" and len(self.arms) != 2:
+            raise ValueError(f"arms: interleaving takes exactly 2 arms, not {len(self.arms)}")
         total = sum(arm.share for arm in self.arms)
         if abs(total - 1) > _TOLERANCE:
             raise ValueError(f"arms: shares sum to {total:g}, not 1")
@@ -86,9 +91,30 @@ class Experiment(_Strict):
         return self.start < other.end and other.start < self.end
 
 
+class Shadow(_Strict):
+    """A ranker that scores a share of the requests beside the served one, never served."""
+
+    ranker: Name = Field(description="A registry alias of the model, or 'smartscore'.")
+    share: Share = Field(description="The share of personal rankings it also scores.")
+
+
+class Exploration(_Strict):
+    """Served orders sampled from the scores (Plackett–Luce), so that any ranker can be
+    evaluated off-policy from the log; the probability of what was shown is logged."""
+
+    temperature: float = Field(gt=0, le=100, description="Softmax temperature of the scores.")
+
+
 class ExperimentsFile(_Strict):
     version: int = Field(ge=1)
+    shadow: Shadow | None = None
+    exploration: Exploration | None = None
     experiments: tuple[Experiment, ...] = ()
+
+    def rankers(self) -> set[str]:
+        """Every ranker the file names (the service loads each registry alias among them)."""
+        named = {arm.ranker for e in self.experiments for arm in e.arms}
+        return named | ({self.shadow.ranker} if self.shadow else set())
 
     @model_validator(mode="after")
     def _no_shared_customers(self) -> Self:
@@ -115,16 +141,29 @@ def parse_experiments(
     except ValidationError as error:
         raise ExperimentFileError(f"{source}: {_describe(error, raw)}") from None
     if rankers is not None:
-        known = {*rankers, SMARTSCORE}
-        aliases = ", ".join(sorted(rankers)) or "none"
-        for experiment in parsed.experiments:
-            for index, arm in enumerate(experiment.arms):
-                if arm.ranker not in known:
-                    raise ExperimentFileError(
-                        f"{source}: experiment '{experiment.name}': arms.{index}.ranker: "
-                        f"'{arm.ranker}' is neither a registry alias ({aliases}) nor '{SMARTSCORE}'"
-                    )
+        unknown = unknown_rankers(parsed, rankers)
+        if unknown:
+            raise ExperimentFileError(f"{source}: {unknown[0]}")
     return parsed
+
+
+def unknown_rankers(parsed: ExperimentsFile, rankers: Collection[str]) -> list[str]:
+    """A sentence for each ranker of ``parsed`` that is neither in ``rankers`` (the registry's
+    aliases) nor SmartScore, naming the experiment and field."""
+    known = {*rankers, SMARTSCORE}
+    aliases = ", ".join(sorted(rankers)) or "none"
+    named = [
+        (f"experiment '{e.name}': arms.{index}.ranker", arm.ranker)
+        for e in parsed.experiments
+        for index, arm in enumerate(e.arms)
+    ]
+    if parsed.shadow is not None:
+        named.append(("shadow.ranker", parsed.shadow.ranker))
+    return [
+        f"{where}: '{ranker}' is neither a registry alias ({aliases}) nor '{SMARTSCORE}'"
+        for where, ranker in named
+        if ranker not in known
+    ]
 
 
 def load_experiments(path: Path, rankers: Collection[str] | None = None) -> ExperimentsFile:

@@ -21,7 +21,8 @@ from smartstack.ranking import smartscore
 from smartstack.serving.caps import Caps, FrequencyCaps, LastServed, RedisFrequencyCaps
 from smartstack.serving.catalog import FeastCatalogue, UnknownOffers
 from smartstack.serving.engagement import EngagementView
-from smartstack.serving.model import Champion
+from smartstack.serving.experiments import ExperimentsSource
+from smartstack.serving.model import RegistryAlias
 from smartstack.serving.ranker import Ranker
 from smartstack.serving.reasons import ReasonLabels
 from smartstack.serving.schemas import (
@@ -30,6 +31,7 @@ from smartstack.serving.schemas import (
     RankRequest,
     RankResponse,
 )
+from smartstack.serving.shadow import ShadowScorer
 from smartstack.serving.snapshots import SnapshotWriter
 from smartstack.serving.state import Refreshed, ServingStateHolder
 from smartstack.settings import OnlineStore, Settings
@@ -51,13 +53,14 @@ class RankingApp:
         )
         names = self._reader.names
         self.state = ServingStateHolder(
-            Champion(
+            RegistryAlias(
                 settings.mlflow_tracking_uri, settings.registered_model_name, config.model_alias,
                 names,
             ),
             FeastCatalogue(feature_store, dataset),
             config.model_poll_seconds,
             on_catalogue_change=self._reader.refresh,
+            experiments=ExperimentsSource(settings.experiments.file),
         )  # fmt: skip
         self.snapshots = (
             SnapshotWriter(
@@ -66,6 +69,17 @@ class RankingApp:
                 config.snapshot_flush_rankings,
                 config.snapshot_flush_seconds,
                 config.snapshot_buffer_size,
+            )
+            if log_snapshots
+            else None
+        )
+        trial = settings.experiments
+        self.shadow = (
+            ShadowScorer(
+                trial.shadow_dir or settings.home / "serving" / "shadow",
+                smartscore.smartscore,
+                trial.shadow_flush_seconds,
+                trial.shadow_buffer_size,
             )
             if log_snapshots
             else None
@@ -99,6 +113,9 @@ class RankingApp:
             explainer=self.explainer,
             explain_top=config.explain_top,
             reason_labels=ReasonLabels(dataset.vocabulary),
+            shadow=self.shadow,
+            seed=trial.seed,
+            explored_positions=trial.top_k,
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),
@@ -110,11 +127,17 @@ class RankingApp:
         self.state.start()
         if self.snapshots is not None:
             self.snapshots.start()
+        if self.shadow is not None:
+            self.shadow.start()
 
     @property
     def ready(self) -> bool:
         """Ready to answer: everything is loaded and the background parts are running."""
-        return self.state.running and (self.snapshots is None or self.snapshots.running)
+        return (
+            self.state.running
+            and (self.snapshots is None or self.snapshots.running)
+            and (self.shadow is None or self.shadow.running)
+        )
 
     def rank(self, request: RankRequest) -> RankResponse:
         """Rank, reporting unknown candidates as a validation error on their field (HTTP 400)."""
@@ -156,6 +179,8 @@ class RankingApp:
             self._quiz.close()
         if self.snapshots is not None:
             self.snapshots.close()
+        if self.shadow is not None:
+            self.shadow.close()
         self.explainer.cache.close()
         self.caps.close()
         self.engagement.close()

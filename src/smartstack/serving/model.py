@@ -1,6 +1,6 @@
 """The registry's champion: which version an alias names, and that version loaded for serving.
 
-:class:`smartstack.serving.state.ServingStateHolder` asks :class:`Champion` at start, on every
+:class:`smartstack.serving.state.ServingStateHolder` asks :class:`RegistryAlias` at start, on every
 poll and on ``POST /admin/reload``, and swaps the loaded model in with the rest of the state.
 """
 
@@ -61,16 +61,18 @@ class RegistryUnavailable(Exception):
     """The registry could not be asked (down, erroring): keep serving what is loaded."""
 
 
-class Champion:
+class RegistryAlias:
     """The version a registry alias names, and that version loaded for serving."""
 
-    def __init__(
-        self, tracking_uri: str, name: str, alias: str, feature_names: list[str]
-    ) -> None:
+    def __init__(self, tracking_uri: str, name: str, alias: str, feature_names: list[str]) -> None:
         self.name = name
         self.alias = alias
         self._tracking_uri = tracking_uri
         self._feature_names = feature_names
+
+    def with_alias(self, alias: str) -> RegistryAlias:
+        """The same registered model under another alias (an experiment's challenger)."""
+        return RegistryAlias(self._tracking_uri, self.name, alias, self._feature_names)
 
     def version(self) -> str | None:
         """The version the alias points at; None when the alias (or the model) was removed.
@@ -106,4 +108,3 @@ class Champion:
             np.array([position[n] for n in names]),
             list(names),
         )
-

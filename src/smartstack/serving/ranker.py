@@ -11,25 +11,35 @@ Without features the card product is unknown, so the non-personal tiers only sho
 to every card product; a replayed ranking was already filtered for the customer's product.
 Each request reads the serving state (model and catalogue) once, so a reload never mixes two of
 them within one ranking.
+
+Personal rankings follow the experiments file (:mod:`smartstack.serving.experiments`): the
+customer's arm picks the ranker (or two, interleaved), the served order may be sampled from the
+scores (exploration, with the probability of what was shown logged), and a share of rankings is
+scored again by a shadow ranker off the request path.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
+from smartstack.experiments.config import SMARTSCORE
+from smartstack.experiments.exploration import PlackettLuce, greedy
+from smartstack.experiments.interleaving import team_draft
 from smartstack.featurestore.guarded import FeaturesUnavailable, ReadFeatures
 from smartstack.featurestore.online import OnlineFeatures
 from smartstack.messaging.explainer import Explainer, OfferToExplain
 from smartstack.messaging.explanation import Explanation
 from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
+from smartstack.serving.experiments import FALLBACKS, Route
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
 from smartstack.serving.reasons import ReasonLabels, reason_codes
@@ -42,6 +52,7 @@ from smartstack.serving.schemas import (
     Reason,
     Tier,
 )
+from smartstack.serving.shadow import ShadowJob, ShadowScorer
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
 from smartstack.serving.state import ServingState, ServingStateHolder
 from smartstack.serving.treepaths import Leaves
@@ -69,6 +80,22 @@ class Ranking:
     scorer: LoadedModel | None = None  # the model that scored them, for reasons
     leaves: Leaves | None = None  # the leaves each offer reached in the scorer's trees
     online: OnlineFeatures | None = None  # the customer's values, for explanations
+    route: Route | None = None  # the experiment arm of a personal ranking
+    # Of the shown offers (the first k): the probability that each is at its position, and
+    # of the whole shown list, under the policy that chose them (1 when sorted by score).
+    propensities: np.ndarray | None = None
+    list_propensity: float | None = None
+    teams: tuple[str, ...] | None = None  # interleaving: which arm's pick each shown offer is
+
+    def take(self, order: np.ndarray) -> Ranking:
+        """The same ranking in another order (``order`` indexes the current one)."""
+        return replace(
+            self,
+            offer_ids=[self.offer_ids[i] for i in order],
+            scores=self.scores[order],
+            features=None if self.features is None else self.features[order],
+            leaves=None if self.leaves is None else self.leaves.take(order),
+        )
 
     def reasons(self, n: int, per_offer: int, label: ReasonLabels) -> list[list[Reason]]:
         """Reason codes of the first ``n`` offers (a model tier's only)."""
@@ -92,6 +119,9 @@ class Ranker:
         explainer: Explainer | None = None,
         explain_top: int = 0,
         reason_labels: ReasonLabels | None = None,
+        shadow: ShadowScorer | None = None,
+        seed: int | None = None,
+        explored_positions: int = 3,
     ) -> None:
         self._read = read_features
         self._state = state
@@ -105,6 +135,22 @@ class Ranker:
         self._explainer = explainer
         self._explain_top = explain_top
         self._labels = reason_labels or ReasonLabels()
+        self._shadow = shadow
+        self._explored_positions = explored_positions
+        # Exploration, interleaving and the shadow share draw from one generator per request
+        # thread, each seeded from ``seed`` (None: the OS's entropy).
+        self._seeds = np.random.SeedSequence(seed)
+        self._seeds_lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        rng = getattr(self._local, "rng", None)
+        if rng is None:
+            with self._seeds_lock:
+                (seed,) = self._seeds.spawn(1)
+            rng = self._local.rng = np.random.default_rng(seed)
+        return rng
 
     def rank(
         self, request: RankRequest, *, live_explanations: bool = False, record: bool = True
@@ -125,7 +171,7 @@ class Ranker:
         offers = catalog.valid_at(candidates, at)
         if record:
             offers = self._caps.allowed(customer, offers)
-        ranking = self._chain(state, customer, offers, at)
+        ranking = self._chain(state, customer, offers, at, request.k)
         top = ranking.offer_ids[: request.k]
         reasons = ranking.reasons(len(top), self._reasons, self._labels)
         texts = (
@@ -154,13 +200,13 @@ class Ranker:
             ],
         )
         if record:
-            self._remember(request, response, ranking, top, at)
+            self._remember(state, request, response, ranking, top, at, started)
         TIERS.labels(tier=ranking.tier.value).inc()
         LATENCY.labels(tier=ranking.tier.value).observe(time.perf_counter() - started)
         return response
 
     def _chain(
-        self, state: ServingState, customer: str, offers: list[str], at: datetime
+        self, state: ServingState, customer: str, offers: list[str], at: datetime, k: int
     ) -> Ranking:
         if not offers:  # nothing valid and under its cap: nothing to read or score
             return self._nothing(state)
@@ -170,7 +216,8 @@ class Ranker:
             ERRORS.labels(kind=exc.kind).inc()
             return self._replay(customer, offers) or _popular(state.catalog, offers)
         if features.customer_found:
-            return self._personal(state, offers, features)
+            route = state.experiments.route(customer, at, self._state.champion_alias)
+            return self._personal(state, offers, features, route, k)
         return self._cold_start(state.catalog, customer, offers)
 
     def explain_offer(
@@ -187,7 +234,7 @@ class Ranker:
         features = self._read(customer, [offer_id], at)
         if not features.customer_found:
             raise NotExplainable(f"customer {customer} has no features in the online store")
-        ranking = self._personal(state, [offer_id], features)
+        ranking = self._personal(state, [offer_id], features, Route(self._state.champion_alias), 1)
         if not ranking.offer_ids:
             raise NotExplainable(f"offer {offer_id} is not open to this customer's card")
         (reasons,) = ranking.reasons(1, self._reasons, self._labels)
@@ -227,14 +274,18 @@ class Ranker:
 
     def _remember(
         self,
+        state: ServingState,
         request: RankRequest,
         response: RankResponse,
         ranking: Ranking,
         top: list[str],
         at: datetime,
+        started: float,
     ) -> None:
-        """Count the ranking as served: caps, the last-served cache and the feature snapshot."""
+        """Count the ranking as served: caps, the last-served cache, the feature snapshot, and
+        the shadow ranker's turn (``started``: when the request began, for its latency)."""
         customer = request.customer_id
+        served_at = datetime.now(UTC)
         self._caps.record(customer, top)
         if ranking.tier in (Tier.model, Tier.smartscore) and ranking.offer_ids:
             self._last_served.put(
@@ -246,13 +297,15 @@ class Ranker:
                     ranking.model.version,
                 ),
             )
+        self._shadow_turn(state, response, ranking, len(top), served_at, started)
         if self._snapshots is None:
             return
+        route = ranking.route
         self._snapshots.log(
             ServedRecord(
                 request_id=response.request_id,
                 customer_id=customer,
-                served_at=datetime.now(UTC),
+                served_at=served_at,
                 request_time=at,
                 channel=str(request.context.channel),
                 tier=ranking.tier.value,
@@ -261,6 +314,59 @@ class Ranker:
                 offer_ids=top,
                 scores=[o.score for o in response.offers],
                 features=None if ranking.features is None else ranking.features[: len(top)],
+                experiment=route.experiment if route else None,
+                arm=route.arm if route else None,
+                ranker=route.ranker if route else None,
+                propensities=None
+                if ranking.propensities is None
+                else [
+                    None if np.isnan(p) else p for p in ranking.propensities[: len(top)].tolist()
+                ],
+                list_propensity=ranking.list_propensity,
+                teams=None if ranking.teams is None else list(ranking.teams[: len(top)]),
+            )
+        )
+
+    def _shadow_turn(
+        self,
+        state: ServingState,
+        response: RankResponse,
+        ranking: Ranking,
+        k: int,
+        served_at: datetime,
+        started: float,
+    ) -> None:
+        """Hand a share of the personal rankings to the shadow ranker (never waited for)."""
+        shadow = state.experiments.plan.shadow
+        if (
+            self._shadow is None
+            or shadow is None
+            or ranking.features is None
+            or ranking.online is None
+            or self._rng.random() >= shadow.share
+        ):
+            return
+        model = None
+        if shadow.ranker != SMARTSCORE:
+            model = state.ranker(shadow.ranker, self._state.champion_alias)
+            if model is None:  # not loaded (yet): nothing to compare
+                return
+        self._shadow.submit(
+            ShadowJob(
+                request_id=response.request_id,
+                customer_id=response.customer_id,
+                served_at=served_at,
+                tier=ranking.tier.value,
+                model_name=ranking.model.name,
+                model_version=ranking.model.version,
+                offer_ids=ranking.offer_ids,
+                scores=[o.score for o in response.offers],
+                served_ms=(time.perf_counter() - started) * 1000,
+                matrix=ranking.features,
+                feature_names=ranking.online.names,
+                k=k,
+                ranker=shadow.ranker,
+                model=model,
             )
         )
 
@@ -273,7 +379,12 @@ class Ranker:
         )
 
     def _personal(
-        self, state: ServingState, offers: list[str], features: OnlineFeatures
+        self,
+        state: ServingState,
+        offers: list[str],
+        features: OnlineFeatures,
+        route: Route,
+        k: int,
     ) -> Ranking:
         eligible = set(state.catalog.eligible(offers, features.customer.get("card_product")))
         rows = [i for i, o in enumerate(offers) if o in eligible]
@@ -281,7 +392,26 @@ class Ranker:
         if not ids:
             return self._nothing(state)
         matrix = features.matrix[rows]
-        model = state.model
+        first = self._scored(state, route.ranker, ids, matrix, features)
+        if route.rival is not None:
+            second = self._scored(state, route.rival, ids, matrix, features)
+            drafted = _interleaved(first, second, k, self._rng)
+            rankers = {"a": route.ranker, "b": route.rival}
+            teams = tuple(rankers[team] for team in drafted.teams or ())
+            return replace(drafted, route=route, teams=teams)
+        return replace(self._explored(state, first, k), route=route)
+
+    def _scored(
+        self,
+        state: ServingState,
+        ranker: str,
+        ids: list[str],
+        matrix: np.ndarray,
+        features: OnlineFeatures,
+    ) -> Ranking:
+        """The offers sorted by one ranker: a registry alias's model (the champion's when the
+        alias is not loaded), else SmartScore, else popularity."""
+        model = self._model_of(state, ranker)
         if model is not None:
             try:
                 scores, leaves = model.score(matrix)
@@ -297,6 +427,42 @@ class Ranker:
             ERRORS.labels(kind="rules_error").inc()
             return _popular(state.catalog, ids, any_card=True)
         return _sorted(Tier.smartscore, self._rules_info, ids, scores, matrix, online=features)
+
+    def _model_of(self, state: ServingState, ranker: str) -> LoadedModel | None:
+        """The model of a ranker; the champion's when its alias is not loaded (counted); None
+        for SmartScore, or without a champion."""
+        if ranker == SMARTSCORE:
+            return None
+        champion = self._state.champion_alias
+        model = state.ranker(ranker, champion)
+        if model is None and ranker != champion:
+            FALLBACKS.labels(reason="ranker").inc()
+            return state.model
+        return model
+
+    def _explored(self, state: ServingState, ranking: Ranking, k: int) -> Ranking:
+        """The ranking as served: sorted, or, when the experiments file asks for exploration,
+        its first slots (up to ``explored_positions``, those off-policy evaluation reads)
+        sampled from the scores and the rest in score order; with the probability of each
+        shown offer at its slot (NaN past the sampled slots)."""
+        exploration = state.experiments.plan.exploration
+        if exploration is None or ranking.tier not in (Tier.model, Tier.smartscore):
+            shown = greedy(ranking.scores, k)
+            return replace(
+                ranking,
+                propensities=shown.position_propensities,
+                list_propensity=shown.list_propensity,
+            )
+        sampled = min(k, self._explored_positions)
+        shown = PlackettLuce(exploration.temperature).sample(ranking.scores, sampled, self._rng)
+        rest = np.setdiff1d(np.arange(len(ranking.offer_ids)), shown.order, assume_unique=True)
+        order = np.concatenate([shown.order, rest])  # the rest stay sorted by score
+        unsampled = np.full(max(0, min(k, order.size) - shown.order.size), np.nan)
+        return replace(
+            ranking.take(order),
+            propensities=np.concatenate([shown.position_propensities, unsampled]),
+            list_propensity=shown.list_propensity,
+        )
 
     def _replay(self, customer: str, offers: list[str]) -> Ranking | None:
         served = self._last_served.get(customer)
@@ -359,6 +525,17 @@ def _sorted(
         None if leaves is None else leaves.take(order),
         online,
     )
+
+
+def _interleaved(first: Ranking, second: Ranking, k: int, rng: np.random.Generator) -> Ranking:
+    """The team-draft interleaving of two rankings of the same offers: the shown ``k`` drafted
+    from both, the rest in the first's order. Scores, features and reasons are the first's."""
+    drafted = team_draft(first.offer_ids, second.offer_ids, k, rng)
+    position = {o: i for i, o in enumerate(first.offer_ids)}
+    shown = [position[o] for o in drafted.offer_ids]
+    taken = set(shown)
+    rest = [i for i in range(len(first.offer_ids)) if i not in taken]
+    return replace(first.take(np.array(shown + rest, dtype=int)), teams=drafted.teams)
 
 
 def _popular(catalog: OfferCatalog, offers: list[str], any_card: bool = False) -> Ranking:

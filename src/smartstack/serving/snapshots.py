@@ -46,6 +46,14 @@ class ServedRecord:
     offer_ids: list[str]  # in rank order
     scores: list[float]
     features: np.ndarray | None  # one row per served offer, in the feature service's order
+    experiment: str | None = None
+    arm: str | None = None
+    ranker: str | None = None  # the arm's ranker: a registry alias or 'smartscore'
+    # Per served offer, the probability of its position under the serving policy (1: sorted;
+    # None: past the slots exploration samples).
+    propensities: list[float | None] | None = None
+    list_propensity: float | None = None  # of the whole shown list
+    teams: list[str] | None = None  # interleaving: the ranker whose pick each offer is
 
 
 class SnapshotWriter:
@@ -81,6 +89,12 @@ class SnapshotWriter:
                 ("rank", pa.int16()),
                 ("score", pa.float64()),
                 ("features", pa.list_(pa.float64())),
+                ("experiment", pa.string()),
+                ("arm", pa.string()),
+                ("ranker", pa.string()),
+                ("propensity", pa.float64()),
+                ("list_propensity", pa.float64()),
+                ("team", pa.string()),
             ],
             metadata={"feature_names": json.dumps(feature_names)},
         )
@@ -150,6 +164,13 @@ class SnapshotWriter:
         def per_ranking(values: list[object], kind: pa.DataType | None = None) -> pa.Array:
             return pa.array(values, kind).take(per_offer)
 
+        def per_offer_values(values: list[list | None], kind: pa.DataType) -> pa.Array:
+            """One value per served offer; nulls for a ranking without them."""
+            filled = [
+                v if v is not None else [None] * n for v, n in zip(values, repeat, strict=True)
+            ]
+            return pa.array(filled, pa.list_(kind)).flatten()
+
         stamp = pa.timestamp("us", tz="UTC")
         table = pa.Table.from_arrays(
             [
@@ -165,6 +186,12 @@ class SnapshotWriter:
                 pa.array(ranks, pa.int16()),
                 pa.array([r.scores for r in records], pa.list_(pa.float64())).flatten(),
                 features,
+                per_ranking([r.experiment for r in records], pa.string()),
+                per_ranking([r.arm for r in records], pa.string()),
+                per_ranking([r.ranker for r in records], pa.string()),
+                per_offer_values([r.propensities for r in records], pa.float64()),
+                per_ranking([r.list_propensity for r in records], pa.float64()),
+                per_offer_values([r.teams for r in records], pa.string()),
             ],
             schema=self._schema,
         )

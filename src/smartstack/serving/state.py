@@ -1,8 +1,9 @@
 """What a ranking reads besides the request's features, as one state that reloads.
 
-The champion (from the model registry) and the offer catalogue with each offer's popularity
-(through the feature store) change between deployments: a promotion moves the alias, a pipeline
-run materializes a new catalogue. :class:`ServingStateHolder` loads both at start, checks the
+The champion (from the model registry), the offer catalogue with each offer's popularity
+(through the feature store), the experiments file and the other registry aliases it names
+change between deployments: a promotion moves the alias, a pipeline run materializes a new
+catalogue, an experiment starts. :class:`ServingStateHolder` loads both at start, checks the
 registries every ``poll_seconds`` and on ``POST /admin/reload``, and swaps in a new
 :class:`ServingState` with one reference assignment once everything in it is loaded. A request
 reads :attr:`ServingStateHolder.current` once and keeps that reference to its end, so it never
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from smartstack.experiments.config import SMARTSCORE, unknown_rankers
 from smartstack.serving.catalog import OfferCatalog
-from smartstack.serving.model import Champion, LoadedModel, RegistryUnavailable
+from smartstack.serving.experiments import ExperimentsSource, LiveExperiments
+from smartstack.serving.model import LoadedModel, RegistryAlias, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,13 @@ class ServingState:
     catalog: OfferCatalog
     # When the catalogue's materializations ended, oldest first: the catalogue's version.
     materializations: tuple[datetime, ...] = ()
+    experiments: LiveExperiments = LiveExperiments()
+    # The other registry aliases the experiments name (challenger, ...), loaded.
+    rankers: Mapping[str, LoadedModel] = field(default_factory=dict)
+
+    def ranker(self, alias: str, champion: str) -> LoadedModel | None:
+        """The loaded model of a registry alias (the champion's under its own alias)."""
+        return self.model if alias == champion else self.rankers.get(alias)
 
     @property
     def catalogue_as_of(self) -> datetime | None:
@@ -66,12 +76,14 @@ class ServingStateHolder:
 
     def __init__(
         self,
-        champion: Champion,
+        champion: RegistryAlias,
         catalogue: CatalogueSource,
         poll_seconds: float,
         on_catalogue_change: Callable[[], None] = lambda: None,
+        experiments: ExperimentsSource | None = None,
     ) -> None:
         self._champion = champion
+        self._experiments = experiments
         self._catalogue = catalogue
         self._poll_seconds = poll_seconds
         self._on_catalogue_change = on_catalogue_change
@@ -83,6 +95,10 @@ class ServingStateHolder:
     @property
     def model_name(self) -> str:
         return self._champion.name
+
+    @property
+    def champion_alias(self) -> str:
+        return self._champion.alias
 
     def _initial(self) -> ServingState:
         """The catalogue must load (nothing can be ranked without it); the model may be absent."""
@@ -97,7 +113,14 @@ class ServingStateHolder:
                 model = self._champion.load(version)
             except Exception:
                 log.exception("could not load %s version %s", self._champion.name, version)
-        state = ServingState(model, self._catalogue.load(), self._catalogue.materializations())
+        experiments, rankers = self._experiments_now(LiveExperiments(), {})
+        state = ServingState(
+            model,
+            self._catalogue.load(),
+            self._catalogue.materializations(),
+            experiments,
+            rankers,
+        )
         served = f"version {version}" if model else "no model"
         log.info("serving %s, %d offers", served, len(state.catalog))
         return state
@@ -120,12 +143,16 @@ class ServingStateHolder:
         """
         with self._lock:
             before = self.current
-            model = self._model(before.model)
+            model = self._model(self._champion, before.model)
             catalog, loaded = self._catalogue_now(before, reload_catalogue)
-            after = ServingState(model, catalog, loaded)
+            experiments, rankers = self._experiments_now(before.experiments, before.rankers)
+            after = ServingState(model, catalog, loaded, experiments, rankers)
             model_changed = _version(after.model) != _version(before.model)
             catalogue_changed = catalog is not before.catalog
-            if model_changed or catalogue_changed:
+            experiments_changed = experiments is not before.experiments or any(
+                rankers.get(a) is not before.rankers.get(a) for a in {*rankers, *before.rankers}
+            )
+            if model_changed or catalogue_changed or experiments_changed:
                 self.current = after
             if catalogue_changed:
                 self._on_catalogue_change()
@@ -141,10 +168,34 @@ class ServingStateHolder:
             catalogue_changed,
         )
 
-    def _model(self, current: LoadedModel | None) -> LoadedModel | None:
-        name, alias = self._champion.name, self._champion.alias
+    def _experiments_now(
+        self, current: LiveExperiments, loaded: Mapping[str, LoadedModel]
+    ) -> tuple[LiveExperiments, dict[str, LoadedModel]]:
+        """The experiments file (read again if it changed) and the models of the aliases it
+        names; a file naming an alias the registry does not have is not used."""
+        if self._experiments is None:
+            return current, {}
+        experiments = self._experiments.load() if self._experiments.changed(current) else current
+        rankers: dict[str, LoadedModel] = {}
+        missing: list[str] = []
+        for alias in sorted(experiments.rankers() - {SMARTSCORE, self._champion.alias}):
+            source = self._champion.with_alias(alias)
+            model = self._model(source, loaded.get(alias))
+            if model is not None:
+                rankers[alias] = model
+            elif _gone(source):
+                missing.append(alias)
+        if missing and experiments.problem is None:
+            known = {*rankers, self._champion.alias}
+            problem = "; ".join(unknown_rankers(experiments.plan, known))
+            log.error("experiments file not used, the champion serves everyone: %s", problem)
+            experiments = experiments.broken(problem)
+        return experiments, rankers
+
+    def _model(self, source: RegistryAlias, current: LoadedModel | None) -> LoadedModel | None:
+        name, alias = source.name, source.alias
         try:
-            version = self._champion.version()
+            version = source.version()
         except RegistryUnavailable as exc:
             log.warning("model registry unavailable, keeping the current model: %s", exc)
             return current
@@ -155,7 +206,7 @@ class ServingStateHolder:
         if current is not None and current.version == version:
             return current
         try:
-            loaded = self._champion.load(version)
+            loaded = source.load(version)
         except Exception:
             log.exception("could not load %s version %s; keeping the current one", name, version)
             return current
@@ -177,6 +228,14 @@ class ServingStateHolder:
     def _poll(self) -> None:
         while not self._stop.wait(self._poll_seconds):
             self.refresh()
+
+
+def _gone(source: RegistryAlias) -> bool:
+    """The registry says the alias does not exist (not merely that it cannot be asked)."""
+    try:
+        return source.version() is None
+    except RegistryUnavailable:
+        return False
 
 
 def _version(model: LoadedModel | None) -> str | None:
