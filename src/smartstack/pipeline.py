@@ -157,6 +157,14 @@ STEPS: tuple[Step, ...] = (
         skip=(NOTHING_TO_DO,),
         timeout_minutes=5,
     ),
+    Step(
+        "experiment_readouts",
+        "experiments",
+        ("experiments", "readout"),
+        "Read out every live experiment (rates per arm, sample-ratio check, interleaving "
+        "preference, shadow agreement) into MLflow; a broken split fails the task.",
+        timeout_minutes=30,
+    ),
 )
 
 

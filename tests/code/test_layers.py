@@ -32,21 +32,34 @@ ALLOWED: dict[str, set[str]] = {
     "quality": {"data", "datasets"},
     "featurestore": {"data", "datasets"},
     "messaging": {"datasets", "events"},
-    "training": {"data", "datasets", "featurestore", "ranking"},
+    # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
+    "training": {"data", "datasets", "evaluation", "experiments", "featurestore", "ranking"},
     "serving": {
         "data",
         "datasets",
         "engagement",
         "events",
+        "experiments",
         "featurestore",
         "messaging",
         "ranking",
+    },  # fmt: skip
+    # Rankers judged on logged traffic: the registry's models and the catalogue as served.
+    "evaluation": {
+        "data",
+        "datasets",
+        "events",
+        "experiments",
+        "featurestore",
+        "ranking",
+        "serving",
     },  # fmt: skip
     "stack": {"featurestore"},
     "cli": {
         "data",
         "datasets",
         "engagement",
+        "evaluation",
         "events",
         "experiments",
         "features",

@@ -59,6 +59,10 @@ class Registry:
         """Train a small ranker on the training set and register it; returns its version."""
         model = xgb.XGBClassifier(n_estimators=trees, max_depth=3, n_jobs=1)
         model.fit(frame[names].astype(float), frame["redeemed"].astype(int))
+        return self.register_model(model)
+
+    def register_model(self, model: xgb.XGBClassifier) -> str:
+        """Register a fitted model; returns its version."""
         client = self.client()
         experiment = client.get_experiment_by_name("serving-tests")
         experiment_id = (

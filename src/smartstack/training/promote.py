@@ -11,7 +11,10 @@ The challenger passes when
    champion by ``min_improvement``, or, when there is no champion yet, SmartScore by
    ``min_lift_over_smartscore`` (and strictly);
 2. no segment with at least ``min_segment_rows`` test rows (card product, new/tenured,
-   drifting/stable) loses more than ``segment_tolerance`` of that metric against the reference.
+   drifting/stable) loses more than ``segment_tolerance`` of that metric against the reference;
+3. with ``off_policy`` on and a champion to compare with, its off-policy lower bound (click
+   rate in the top k, estimated from logged traffic: :mod:`smartstack.evaluation`) clears the
+   champion's estimate.
 
 Every decision is recorded: the version is tagged ``validation_status`` = passed/rejected with
 ``validation_reason``, the training run gets the same tags, and a ``promote-v<N>`` run in the
@@ -146,10 +149,18 @@ def _judge(
     passed, reason = gate(
         challenger, reference.report, reference.name, reference.margin, config.promotion
     )
+    off_policy: dict[str, float] = {}
+    if config.promotion.off_policy and champion_version is not None:
+        cleared, sentence, off_policy = off_policy_rule(
+            settings, version, champion_version, config.promotion
+        )
+        reason = _with_rule(passed, reason, cleared, sentence)
+        passed = passed and cleared
     _record_verdict(tracking, version, passed, reason, reference.name, data)
     _log_promotion_run(
-        tracking, version, passed, reason, challenger, reference, data, config.promotion
-    )
+        tracking, version, passed, reason, challenger, reference, data, config.promotion,
+        off_policy,
+    )  # fmt: skip
     return Decision(
         version,
         passed,
@@ -160,6 +171,48 @@ def _judge(
         champion_version,
         version if passed else champion_version,
     ), tracking
+
+
+def off_policy_rule(
+    settings: Settings, version: str, champion_version: str, cfg: PromotionSettings
+) -> tuple[bool, str, dict[str, float]]:
+    """Whether the candidate's off-policy lower bound clears the champion's estimate (click
+    rate in the top k, from the configured log), a sentence saying so, and the figures."""
+    from smartstack.evaluation.job import LogSource, evaluate_rankers
+    from smartstack.experiments.ope import clears
+
+    candidate, champion = f"v{version}", f"v{champion_version}"
+    evaluation = evaluate_rankers(
+        settings,
+        [candidate, champion],
+        source=LogSource(cfg.off_policy_source),
+        max_requests=cfg.off_policy_requests,
+    )
+    estimator = cfg.off_policy_estimator
+    new = evaluation.of(candidate).estimates[estimator]
+    old = evaluation.of(champion).estimates[estimator]
+    cleared = clears(new, old)
+    sentence = (
+        f"off-policy {estimator.upper()} click rate in the top {evaluation.k} "
+        f"({evaluation.requests} {cfg.off_policy_source} requests): lower bound {new.low:.4f} "
+        f"{'clears' if cleared else 'does not clear'} champion v{champion_version}'s "
+        f"{old.value:.4f}"
+    )
+    figures = {
+        "ope_challenger_value": new.value,
+        "ope_challenger_low": new.low,
+        "ope_challenger_high": new.high,
+        "ope_champion_value": old.value,
+        "ope_cleared": float(cleared),
+    }
+    return cleared, sentence, figures
+
+
+def _with_rule(passed: bool, reason: str, cleared: bool, sentence: str) -> str:
+    """The offline verdict's sentence with the off-policy rule's added."""
+    if passed and not cleared:
+        return f"rejected: {sentence}"
+    return f"{reason}; {sentence}"
 
 
 def _challenger_version(tracking: registry.Tracking) -> str:
@@ -232,8 +285,10 @@ def _log_promotion_run(
     reference: _Reference,
     data: dataset.TrainingData,
     cfg: PromotionSettings,
+    off_policy: dict[str, float],
 ) -> None:
-    """A ``promote-v<N>`` run holding the gate's settings and both models' figures."""
+    """A ``promote-v<N>`` run holding the gate's settings and both models' figures (and the
+    off-policy estimates when that rule is on)."""
     with mlflow.start_run(
         experiment_id=tracking.experiment_id,
         run_name=f"promote-v{version}",
@@ -256,5 +311,5 @@ def _log_promotion_run(
         )
         figures = flatten(challenger, "challenger") | flatten(reference.report, "reference")
         figures["passed"] = float(passed)
-        mlflow.log_metrics(figures)
+        mlflow.log_metrics(figures | off_policy)
         mlflow.log_text(reason, "decision.txt")
