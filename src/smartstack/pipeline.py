@@ -149,6 +149,14 @@ STEPS: tuple[Step, ...] = (
         outputs=(EXPLANATIONS,),
     ),
     Step(
+        "experiment_readouts",
+        "serving",
+        ("experiments", "readout"),
+        "Read out every live experiment (rates per arm, sample-ratio check, interleaving "
+        "preference, shadow agreement) into MLflow; a broken split fails the task.",
+        timeout_minutes=30,
+    ),
+    Step(
         "reload",
         "serving",
         ("serving", "reload"),
@@ -156,14 +164,6 @@ STEPS: tuple[Step, ...] = (
         inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
         skip=(NOTHING_TO_DO,),
         timeout_minutes=5,
-    ),
-    Step(
-        "experiment_readouts",
-        "experiments",
-        ("experiments", "readout"),
-        "Read out every live experiment (rates per arm, sample-ratio check, interleaving "
-        "preference, shadow agreement) into MLflow; a broken split fails the task.",
-        timeout_minutes=30,
     ),
 )
 
