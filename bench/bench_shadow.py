@@ -74,8 +74,13 @@ def ensure_challenger(settings: object) -> str:
     )
     model.fit(frame[names].astype(float), frame["redeemed"].astype(int))
     experiment = client.get_experiment_by_name("bench-serving")
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment("bench-serving", settings.mlflow_artifact_root.as_uri())  # type: ignore[attr-defined]
+    )
     mlflow.set_tracking_uri(uri)
-    with mlflow.start_run(experiment_id=experiment.experiment_id):
+    with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.xgboost.log_model(model, name="model", registered_model_name=name)
     version = str(info.registered_model_version)
     client.set_registered_model_alias(name, "challenger", version)

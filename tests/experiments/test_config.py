@@ -98,3 +98,54 @@ def test_the_cli_check_exits_2_with_the_sentence(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["experiments", "check", str(bad)])
     assert result.exit_code == 2
     assert "experiment 'challenger-ab': arms: Tuple should have at least 2 items" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"shadow": {"ranker": "challenger", "share": 1.5}}, "shadow.share: Input should be less"),
+        (
+            {"shadow": {"ranker": "challnger", "share": 0.1}},
+            "shadow.ranker: 'challnger' is neither",
+        ),
+        ({"exploration": {"temperature": 0}}, "exploration.temperature: Input should be greater"),
+    ],
+)
+def test_shadow_and_exploration_are_validated_naming_the_field(extra: dict, message: str) -> None:
+    with pytest.raises(ExperimentFileError, match=message):
+        parse_experiments({"version": 1, **extra}, "test", ("champion", "challenger"))
+
+
+def test_interleaving_takes_exactly_two_arms() -> None:
+    three = [{"name": n, "ranker": "champion", "share": 1 / 3} for n in ("a", "b", "c")]
+    with pytest.raises(ExperimentFileError, match="interleaving takes exactly 2 arms, not 3"):
+        parse(experiment(kind="interleaving", arms=three))
+    assert parse(experiment(kind="interleaving")).experiments[0].kind == "interleaving"
+
+
+def test_the_file_names_every_ranker_the_service_must_load() -> None:
+    plan = parse_experiments(
+        {
+            "version": 1,
+            "shadow": {"ranker": "candidate", "share": 0.1},
+            "experiments": [experiment()],
+        },
+        "test",
+    )
+    assert plan.rankers() == {"champion", "challenger", "candidate"}
+
+
+def test_the_cli_check_lists_shadow_and_exploration(tmp_path: Path) -> None:
+    good = tmp_path / "experiments.yaml"
+    plan = {
+        "version": 1,
+        "shadow": {"ranker": "smartscore", "share": 0.1},
+        "exploration": {"temperature": 0.5},
+        "experiments": [experiment(kind="interleaving")],
+    }
+    good.write_text(yaml.safe_dump(plan))
+    result = CliRunner().invoke(app, ["experiments", "check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "challenger-ab (interleaving)" in result.output
+    assert "shadow: smartscore on 10% of personal rankings" in result.output
+    assert "exploration: Plackett–Luce, temperature 0.5" in result.output

@@ -244,13 +244,19 @@ def test_simulated_traffic_is_read_out_and_its_estimates_cover_the_truth(
     assert interleaved.preference.wins_a + interleaved.preference.wins_b > 0
 
     done = subprocess.run(
-        [SMARTSTACK, "experiments", "readout", "--no-mlflow"],
+        [SMARTSTACK, "experiments", "readout"],
         env=project_environment(**settings.environment()),
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "challenger-ab" in done.stderr and "rules-interleaved" in done.stderr
     assert "shadow:" in done.stderr
+    client = server.registry.client()
+    experiment = client.get_experiment_by_name(settings.experiments.tracking_experiment)
+    runs = client.search_runs([experiment.experiment_id], "tags.kind = 'readout'")
+    assert {r.data.params["experiment"] for r in runs} == {"challenger-ab", "rules-interleaved"}
+    ab_run = next(r for r in runs if r.data.params["experiment"] == "challenger-ab")
+    assert {"control_click_rate", "treatment_click_rate", "srm_p_value"} <= set(ab_run.data.metrics)
 
 
 def test_the_simulators_plan_is_seeded_and_inside_its_window(built: BuiltHome) -> None:

@@ -51,8 +51,15 @@ def check(ctx: typer.Context, path: ExperimentsPath = None) -> None:
     for e in experiments.experiments:
         arms = ", ".join(f"{a.name} = {a.ranker} ({a.share:.0%})" for a in e.arms)
         console.print(
-            f"  {e.name}: {e.start:%Y-%m-%d %H:%M} to {e.end:%Y-%m-%d %H:%M} UTC, customers "
-            f"{e.customers.start:.0%}–{e.customers.end:.0%}: {arms}"
+            f"  {e.name} ({e.kind}): {e.start:%Y-%m-%d %H:%M} to {e.end:%Y-%m-%d %H:%M} UTC, "
+            f"customers {e.customers.start:.0%}–{e.customers.end:.0%}: {arms}"
+        )
+    if experiments.shadow is not None:
+        shadow = experiments.shadow
+        console.print(f"  shadow: {shadow.ranker} on {shadow.share:.0%} of personal rankings")
+    if experiments.exploration is not None:
+        console.print(
+            f"  exploration: Plackett–Luce, temperature {experiments.exploration.temperature}"
         )
 
 
