@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--requests", type=int, default=2000, help="per fold")
-    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=6000, help="impressions per comparison")
     args = parser.parse_args()
@@ -216,7 +216,7 @@ def main() -> None:
         order = {r: i for i, r in enumerate(il_served["request_id"].drop_duplicates())}
         outcomes = []
         for request_id, group in log.groupby("request_id"):
-            teams = group.sort_values("rank")["team"].map({"champion": "a", "smartscore": "b"})
+            teams = group.sort_values("rank")["team"].map({"model": "a", "rules": "b"})
             outcomes.append((order[request_id], credit(list(teams), list(group["clicked"]))))
         outcomes.sort()
         il_p = []

@@ -154,6 +154,7 @@ STEPS: tuple[Step, ...] = (
         ("experiments", "readout"),
         "Read out every live experiment (rates per arm, sample-ratio check, interleaving "
         "preference, shadow agreement) into MLflow; a broken split fails the task.",
+        final=(GATE_FAILED, BAD_INPUT),
         timeout_minutes=30,
     ),
     Step(

@@ -149,3 +149,16 @@ def test_the_cli_check_lists_shadow_and_exploration(tmp_path: Path) -> None:
     assert "challenger-ab (interleaving)" in result.output
     assert "shadow: smartscore on 10% of personal rankings" in result.output
     assert "exploration: Plackett–Luce, temperature 0.5" in result.output
+
+
+def test_interleaving_compares_two_different_rankers() -> None:
+    same = [{"name": n, "ranker": "champion", "share": 0.5} for n in ("a", "b")]
+    with pytest.raises(ExperimentFileError, match="interleaving compares two different rankers"):
+        parse(experiment(kind="interleaving", arms=same))
+
+
+def test_a_file_that_is_not_text_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    binary = tmp_path / "experiments.yaml"
+    binary.write_bytes(b"\xff\xfe\x00version: 1")
+    with pytest.raises(ExperimentFileError, match="not UTF-8 text"):
+        load_experiments(binary)

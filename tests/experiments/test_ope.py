@@ -9,6 +9,8 @@ target's expected click rate over the same requests.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -252,3 +254,27 @@ def test_snips_warns_about_a_slot_the_target_never_agrees_on() -> None:
         estimates = evaluate(log, k=2, resamples=200, estimators=("snips",))
     # slot 0: 1 click in 2 weighted rounds; slot 1 counts as 0
     assert estimates["snips"].value == pytest.approx(0.25)
+
+
+def test_clusters_resample_whole_customers() -> None:
+    """Rewards that share a customer's taste are not independent: resampling customers widens
+    the interval; one cluster per request is the request bootstrap itself."""
+    rng = np.random.default_rng(0)
+    n, customers = 3000, 60
+    customer = rng.integers(0, customers, n)
+    taste = rng.random(customers)
+    rounds = Rounds(
+        request=np.arange(n),
+        position=np.zeros(n, dtype=int),
+        reward=(rng.random(n) < taste[customer]).astype(float),
+        logged_propensity=np.ones(n),
+        target_propensity=np.ones(n),
+    )
+    by_request = evaluate(rounds, k=1, estimators=("ips",), resamples=500)["ips"]
+    by_customer = evaluate(
+        replace(rounds, cluster=customer), k=1, estimators=("ips",), resamples=500
+    )["ips"]
+    own = evaluate(replace(rounds, cluster=np.arange(n)), k=1, estimators=("ips",), resamples=500)
+    assert by_customer.value == pytest.approx(by_request.value)
+    assert by_customer.high - by_customer.low > 2 * (by_request.high - by_request.low)
+    assert (own["ips"].low, own["ips"].high) == (by_request.low, by_request.high)

@@ -4,6 +4,7 @@ experiments file serves the champion and is counted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -185,11 +186,11 @@ def test_interleaving_shows_both_rankers_picks_and_logs_the_teams() -> None:
     for record in snapshots.records:
         assert record.arm == "interleaved"
         assert sorted(record.offer_ids) == ["A", "B", "D"]
-        assert set(record.teams) <= {"champion", "challenger"}
-        # Each ranker's first pick is its own best offer.
+        assert set(record.teams) <= {"control", "treatment"}  # the arms
+        # Each arm's first pick is its ranker's best offer.
         first = record.offer_ids[0]
-        assert first == {"champion": "D", "challenger": "A"}[record.teams[0]]
-    assert {r.teams[0] for r in snapshots.records} == {"champion", "challenger"}
+        assert first == {"control": "D", "treatment": "A"}[record.teams[0]]
+    assert {r.teams[0] for r in snapshots.records} == {"control", "treatment"}
 
 
 def test_a_shadow_ranking_is_logged_beside_the_served_one_and_never_served(
@@ -256,3 +257,50 @@ def test_exploration_samples_only_the_evaluated_slots_of_a_long_list() -> None:
         left = [o for o in ["D", "B", "A"] if o not in record.offer_ids[:2]]
         assert record.offer_ids[2] == left[0]
     assert len(orders) > 1
+
+
+def test_a_shadow_ranking_that_fails_costs_only_itself(tmp_path: Path) -> None:
+    from smartstack.serving.metrics import ERRORS
+
+    shadow = ShadowScorer(tmp_path, lambda m, n: m[:, 0], flush_seconds=30, buffer_size=100)
+    rank, _ = ranker(State({"shadow": {"ranker": "challenger", "share": 1.0}}), shadow)
+    good = [rank.rank(request(f"CUST-{i}")) for i in range(3)]
+    broken = shadow._jobs[1]
+    shadow._jobs[1] = replace(broken, matrix=broken.matrix[:, :1])  # the model cannot score it
+    before = ERRORS.labels(kind="shadow_error")._value.get()
+    shadow.start()
+    shadow.close()  # scores and writes what is queued
+    logged = pq.read_table(tmp_path).column("request_id").to_pylist()
+    assert sorted(logged) == sorted(r.request_id for r in good if r.request_id != broken.request_id)
+    assert ERRORS.labels(kind="shadow_error")._value.get() - before == 1
+
+
+def test_scores_exploration_cannot_take_are_served_sorted_and_counted() -> None:
+    from smartstack.serving.metrics import ERRORS
+
+    rank, snapshots = ranker(State({"exploration": {"temperature": 1e-310}}))
+    before = ERRORS.labels(kind="exploration_error")._value.get()
+    response = rank.rank(request("CUST-1"))
+    assert [o.offer_id for o in response.offers] == ["D", "B", "A"]
+    assert snapshots.records[-1].propensities == [1.0, 1.0, 1.0]
+    assert ERRORS.labels(kind="exploration_error")._value.get() - before == 1
+
+
+def test_the_experiments_file_is_read_again_only_when_it_changes(tmp_path: Path) -> None:
+    import os
+
+    from smartstack.serving.experiments import ExperimentsSource
+
+    path = tmp_path / "experiments.yaml"
+    path.write_text("version: 1\nshadow: {ranker: challenger, share: 0.1}\n")
+    source = ExperimentsSource(path)
+    first = source.load()
+    assert first.problem is None and first.plan.shadow is not None
+    assert source.load() is first  # unchanged: the same reading, not parsed again
+    path.write_bytes(b"\xff\xfe not text")
+    os.utime(path, ns=(first.stamp + 10**9, first.stamp + 10**9))
+    broken = source.load()
+    assert "not UTF-8 text" in broken.problem and broken.plan.shadow is None
+    assert broken.route("CUST-1", datetime.now(UTC), "champion").ranker == "champion"
+    path.unlink()
+    assert source.load().problem is None  # no file: no experiments

@@ -126,7 +126,7 @@ def test_customers_are_served_by_their_arm_and_the_log_records_it(
             assert rows["propensity"].between(0, 1, inclusive="right").all()
         else:
             assert set(rows["arm"]) == {"interleaved"}
-            assert set(rows["team"]) <= {"champion", "smartscore"}
+            assert set(rows["team"]) <= {"model", "rules"}  # the arms, not their rankers
 
 
 def test_the_shadow_ranker_is_logged_and_never_served(server: Server, dataset: Dataset) -> None:

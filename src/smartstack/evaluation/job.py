@@ -63,7 +63,7 @@ def logged_slots(
 ) -> LoggedSlots:
     if source is LogSource.generator:
         return generator_slots(settings, k, max_requests=max_requests, seed=seed)
-    slots = service_slots(settings, k, max_requests=None, seed=seed)
+    slots = service_slots(settings, k)
     explored = slots.frame.groupby("request_id")["logged_propensity"].transform(
         lambda p: p.notna().all() and (p < 1).any()
     )

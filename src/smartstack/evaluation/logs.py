@@ -10,8 +10,10 @@ Two sources, one shape (one row per request and slot, ``position`` 1..k):
   policy: the propensity of an offer at a slot is 1 / (offers it could have shown), which needs
   the candidates (:mod:`smartstack.evaluation.candidates`) and is filled in there.
 
-Requests whose clicks the snapshot may not have seen yet (the last ``settle_days``) are left
-out: an unobserved click is not a skip.
+Generator requests whose clicks the snapshot may not have seen yet (its last ``settle_days``)
+are left out: an unobserved click is not a skip. For the service's log, ``settle_hours`` leaves
+out the rankings served in the last hours (0 by default: the simulator's feedback is in at once;
+live traffic wants a day).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from smartstack.events.feedback_table import FeedbackTable
+from smartstack.serving.snapshots import RANKING_LOG_SCHEMA
 from smartstack.settings import Settings
 
 SLOT_COLUMNS = [
@@ -112,11 +116,11 @@ def read_ranking_log(settings: Settings) -> pd.DataFrame:
     directory = ranking_log_dir(settings)
     if not directory.exists() or not any(directory.rglob("*.parquet")):
         raise NoLoggedTraffic(f"no ranking log at {directory}: serve some rankings first")
-    dataset = ds.dataset(
-        directory, format="parquet", partitioning="hive", exclude_invalid_files=True
-    )
-    columns = [c for c in dataset.schema.names if c not in ("features", "date")]
-    return dataset.to_table(columns=columns).to_pandas()
+    # The writer's schema, not the first file's: parts written before a column existed read
+    # as nulls in it.
+    schema = pa.schema([f for f in RANKING_LOG_SCHEMA if f.name != "features"])
+    dataset = ds.dataset(directory, schema=schema, format="parquet", exclude_invalid_files=True)
+    return dataset.to_table().to_pandas()
 
 
 def outcomes(settings: Settings) -> pd.DataFrame:
@@ -127,27 +131,23 @@ def outcomes(settings: Settings) -> pd.DataFrame:
     finally:
         table.close()
     events = events[events["request_id"].notna()]
-    flags = pd.crosstab([events["request_id"], events["offer_id"]], events["kind"]).clip(upper=1)
-    return pd.DataFrame(
-        {
-            "clicked": flags.get("click", 0).astype(bool),
-            "redeemed": flags.get("redeem", 0).astype(bool),
-        },
-        index=flags.index,
-    ).reset_index()
+    events = events[events["kind"].isin(["click", "redeem"])]
+    flags = pd.crosstab([events["request_id"], events["offer_id"]], events["kind"])
+    flags = flags.reindex(columns=["click", "redeem"], fill_value=0) > 0  # a kind not seen yet
+    return flags.rename(columns={"click": "clicked", "redeem": "redeemed"}).reset_index()
 
 
-def service_slots(
-    settings: Settings, k: int, *, max_requests: int | None = None, seed: int = 0
-) -> LoggedSlots:
+def service_slots(settings: Settings, k: int, *, settle_hours: float = 0.0) -> LoggedSlots:
     """The service's served top-k lists with their logged propensities and outcomes."""
     log = read_ranking_log(settings)
     log = log[log["tier"].isin(["model", "smartscore"])]
+    if settle_hours:
+        log = log[log["served_at"] <= pd.Timestamp.now(tz="UTC") - timedelta(hours=settle_hours)]
     frame = log.rename(columns={"rank": "position", "propensity": "logged_propensity"})
     frame = frame.assign(position=frame["position"].astype(int))
     frame = _complete(frame, k)
     frame = frame.merge(outcomes(settings), on=["request_id", "offer_id"], how="left")
     frame[["clicked", "redeemed"]] = frame[["clicked", "redeemed"]].eq(True)  # no event: False
-    frame = _sample(frame.rename(columns={"request_time": "request_timestamp"}), max_requests, seed)
+    frame = frame.rename(columns={"request_time": "request_timestamp"})
     extra = ["experiment", "arm", "ranker", "team", "list_propensity", "model_version"]
     return LoggedSlots(frame[SLOT_COLUMNS + extra].copy(), "service", k)

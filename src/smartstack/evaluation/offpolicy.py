@@ -105,6 +105,7 @@ def estimate(
     """IPS, SNIPS and DR estimates of each target ranker's reward rate in the top k."""
     logged = slots.frame
     request = pd.factorize(logged["request_id"])[0]
+    customer = pd.factorize(logged["customer_id"])[0]  # the bootstrap resamples customers
     models = reward_model(slots, pool, reward, seed)
     q_logged = _predict(models, logged, pool)
     out = []
@@ -124,6 +125,7 @@ def estimate(
             target_propensity=matched,
             q_logged=q_logged,
             q_target=q_target,
+            cluster=customer,
         )
         estimates = evaluate(
             rounds,

@@ -1,8 +1,8 @@
 """Readouts of live experiments from the ranking log, the feedback table and the shadow log.
 
-- A/B: per arm, customers and rankings, the click and redemption rate in the top k with a
-  confidence interval (normal approximation over rankings), and the sample-ratio check on
-  customers (the unit that is randomized) against the configured shares.
+- A/B: per arm, customers and rankings, the click and redemption rate per shown slot in the top
+  k with a confidence interval over customers (the unit that is randomized; delta method for
+  the ratio), and the sample-ratio check on customers against the configured shares.
 - Interleaving: per ranking, the team whose picks drew more clicks wins; the preference test
   over the rankings with a winner.
 - Shadow: how often the shadow ranker agrees with the served one (same first offer, overlap of
@@ -58,18 +58,18 @@ class ExperimentReadout:
         return self.srm_p_value is None or self.srm_p_value > 0.01
 
 
-def _rate(per_ranking: np.ndarray, confidence: float) -> Rate:
-    """The mean of per-ranking rates with a normal-approximation interval."""
-    n = len(per_ranking)
-    if n == 0:
+def _rate(events: np.ndarray, slots: np.ndarray, confidence: float) -> Rate:
+    """Events per shown slot over customers (each customer's sums, since customers are what
+    was randomized and their rankings are not independent), with a delta-method interval for
+    the ratio of means."""
+    n = len(slots)
+    if n < 2:
         return Rate(float("nan"), float("nan"), float("nan"))
-    mean = float(per_ranking.mean())
-    half = (
-        float(norm.ppf(0.5 + confidence / 2) * per_ranking.std(ddof=1) / np.sqrt(n))
-        if n > 1
-        else float("inf")
-    )
-    return Rate(mean, mean - half, mean + half)
+    rate = events.sum() / slots.sum()
+    residual = events - rate * slots
+    se = np.sqrt((residual**2).sum() / (n * (n - 1))) / slots.mean()
+    half = float(norm.ppf(0.5 + confidence / 2) * se)
+    return Rate(float(rate), float(rate - half), float(rate + half))
 
 
 def _top_k_with_outcomes(settings: Settings, experiment: str, k: int) -> pd.DataFrame:
@@ -86,42 +86,44 @@ def ab_readout(
     settings: Settings, experiment: Experiment, k: int, confidence: float
 ) -> ExperimentReadout:
     frame = _top_k_with_outcomes(settings, experiment.name, k)
-    per_ranking = frame.groupby(["arm", "request_id"]).agg(
-        customer=("customer_id", "first"),
+    per_customer = frame.groupby(["arm", "customer_id"]).agg(
+        rankings=("request_id", "nunique"),
         clicks=("clicked", "sum"),
         redemptions=("redeemed", "sum"),
         slots=("offer_id", "size"),
     )
     arms = []
     for arm in experiment.arms:
-        rows = per_ranking.loc[arm.name] if arm.name in per_ranking.index else per_ranking.iloc[:0]
+        rows = (
+            per_customer.loc[arm.name] if arm.name in per_customer.index else per_customer.iloc[:0]
+        )
+        slots = rows["slots"].to_numpy(float)
         arms.append(
             ArmReadout(
                 arm.name,
                 arm.ranker,
                 arm.share,
-                int(rows["customer"].nunique()),
                 len(rows),
-                _rate((rows["clicks"] / rows["slots"]).to_numpy(float), confidence),
-                _rate((rows["redemptions"] / rows["slots"]).to_numpy(float), confidence),
+                int(rows["rankings"].sum()),
+                _rate(rows["clicks"].to_numpy(float), slots, confidence),
+                _rate(rows["redemptions"].to_numpy(float), slots, confidence),
             )
         )
-    customers = {a.arm: a.customers for a in arms}
-    srm = sample_ratio_mismatch(customers, {a.name: a.share for a in experiment.arms})
+    # An arm with no share expects no one: the check is over the arms that take customers.
+    shares = {a.name: a.share for a in experiment.arms if a.share > 0}
+    srm = sample_ratio_mismatch({a.arm: a.customers for a in arms}, shares)
     return ExperimentReadout(experiment.name, experiment.kind, k, arms, srm, None)
 
 
 def interleaving_readout(settings: Settings, experiment: Experiment, k: int) -> ExperimentReadout:
     frame = _top_k_with_outcomes(settings, experiment.name, k)
-    first, second = (arm.ranker for arm in experiment.arms)
+    first, second = (arm.name for arm in experiment.arms)
+    frame = frame[frame["arm"] == "interleaved"].sort_values(["request_id", "rank"])
     team = frame["team"].map({first: "a", second: "b"})
+    frame = frame[team.notna()]  # a team that is neither arm: another kind of experiment
     outcomes_ = [
-        credit(list(group_teams), list(group_clicks))
-        for (_, group_teams), (_, group_clicks) in zip(
-            team.groupby(frame["request_id"]),
-            frame["clicked"].groupby(frame["request_id"]),
-            strict=True,
-        )
+        credit(list(group["team"].map({first: "a", second: "b"})), list(group["clicked"]))
+        for _, group in frame.groupby("request_id", sort=False)
     ]
     preference = preference_test(outcomes_)
     return ExperimentReadout(experiment.name, experiment.kind, k, [], None, preference)
@@ -130,8 +132,8 @@ def interleaving_readout(settings: Settings, experiment: Experiment, k: int) -> 
 @dataclass(frozen=True)
 class ShadowReadout:
     rankings: int
-    top1_agreement: float  # the same first offer
-    overlap: float  # mean share of the served top k the shadow ranker also put in its top k
+    top1_agreement: float  # the same first offer as the served ranker's own order
+    overlap: float  # mean share of the served ranker's top k also in the shadow's top k
     served_scores: dict[str, float]  # quantiles
     shadow_scores: dict[str, float]
     tiers: dict[str, int]
@@ -151,7 +153,9 @@ def shadow_readout(settings: Settings) -> ShadowReadout:
         .to_table()
         .to_pandas()
     )
-    served, shadow = frame["served_offer_ids"], frame["shadow_offer_ids"]
+    # Against the served ranker's own order: exploration or interleaving may have shown
+    # another, and that is not the rankers disagreeing.
+    served, shadow = frame["served_ranker_offer_ids"], frame["shadow_offer_ids"]
     top1 = [bool(len(a) and len(b) and a[0] == b[0]) for a, b in zip(served, shadow, strict=True)]
     overlap = [
         len(set(a) & set(b)) / len(a) if len(a) else 1.0

@@ -79,6 +79,8 @@ class Experiment(_Strict):
             raise ValueError(f"arms: names repeat ({', '.join(names)})")
         if self.kind == "interleaving" and len(self.arms) != 2:
             raise ValueError(f"arms: interleaving takes exactly 2 arms, not {len(self.arms)}")
+        if self.kind == "interleaving" and self.arms[0].ranker == self.arms[1].ranker:
+            raise ValueError("arms: interleaving compares two different rankers")
         total = sum(arm.share for arm in self.arms)
         if abs(total - 1) > _TOLERANCE:
             raise ValueError(f"arms: shares sum to {total:g}, not 1")
@@ -100,9 +102,14 @@ class Shadow(_Strict):
 
 class Exploration(_Strict):
     """Served orders sampled from the scores (Plackett–Luce), so that any ranker can be
-    evaluated off-policy from the log; the probability of what was shown is logged."""
+    evaluated off-policy from the log; the probability of what was shown is logged.
+
+    The temperature is in the scores' own units: a model scoring redemption probabilities
+    (0 to 1) explores gently at 0.05–0.2 and almost uniformly at 1. Only the ``candidates``
+    best-scored offers are sampled from (exact propensities cost candidates² per request)."""
 
     temperature: float = Field(gt=0, le=100, description="Softmax temperature of the scores.")
+    candidates: int = Field(20, ge=2, le=40, description="The best-scored offers sampled from.")
 
 
 class ExperimentsFile(_Strict):
@@ -172,6 +179,8 @@ def load_experiments(path: Path, rankers: Collection[str] | None = None) -> Expe
         raw = yaml.safe_load(path.read_text())
     except OSError as error:
         raise ExperimentFileError(f"{path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ExperimentFileError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as error:
         raise ExperimentFileError(f"{path}: not valid YAML ({error})") from None
     return parse_experiments(raw, str(path), rankers)

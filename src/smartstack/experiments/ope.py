@@ -21,10 +21,11 @@ their k slots' rewards, divided by k. Three estimators:
   reweighted residuals of the logged ones: unbiased when either the propensities or the reward
   model are right, and narrower than IPS when the model is good.
 
-Intervals come from a bootstrap over requests (a request's k slots are resampled together,
-since they share a customer and a moment). Open Bandit Pipeline implements these estimators,
-but its last release (0.5.7) requires Python < 3.11, so they are written here on numpy and
-scipy.
+Intervals come from a bootstrap over clusters: requests by default (a request's k slots are
+resampled together, since they share a customer and a moment), or customers when given (a
+customer's requests are not independent of each other either). Open Bandit Pipeline
+implements these estimators, but its last release (0.5.7) requires Python < 3.11, so they are
+written here on numpy and scipy.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class Rounds:
     # expectation under the target at that slot (sum over offers a of P(a at j) q(a, j))
     q_logged: np.ndarray | None = None
     q_target: np.ndarray | None = None
+    # The unit the bootstrap resamples (the customer, whose requests are not independent of
+    # each other); None: each request is its own.
+    cluster: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         arrays = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -69,9 +73,10 @@ class Rounds:
             values = np.asarray(values)
             if values.ndim != 1:
                 raise ValueError(f"{name} must be one-dimensional, not of shape {values.shape}")
-            if name in ("request", "position") and not np.issubdtype(values.dtype, np.integer):
+            integral = ("request", "position", "cluster")
+            if name in integral and not np.issubdtype(values.dtype, np.integer):
                 raise ValueError(f"{name} must be integers, not {values.dtype}")
-            if name not in ("request", "position"):
+            if name not in integral:
                 values = values.astype(float)
                 if not np.all(np.isfinite(values)):
                     raise ValueError(f"{name} must be finite")
@@ -138,18 +143,41 @@ def evaluate(
             RuntimeWarning,
             stacklevel=2,
         )
-    # Each estimator: per-request samples (the bootstrap resamples requests, keeping a
-    # request's values together) and the statistic of them.
+    # Each estimator: per-cluster sums (the bootstrap resamples clusters, keeping a cluster's
+    # requests together) and the statistic of them: a ratio of sums, which is the mean over
+    # requests when every cluster is one request.
+    cluster = _clusters(rounds, slots)
+    requests = _summed(np.ones(len(slots)), cluster)
     samples: dict[str, tuple[list[np.ndarray], Callable[..., np.ndarray]]] = {
-        "ips": ([weighted.mean(axis=1)], np.mean),
-        "snips": ([*weighted.T, *weight.T], _self_normalised),
+        "ips": ([_summed(weighted.mean(axis=1), cluster), requests], _ratio),
+        "snips": ([*_summed(weighted, cluster).T, *_summed(weight, cluster).T], _self_normalised),
     }
     if "dr" in estimators:
         q_target, q_logged = table(rounds.q_target), table(rounds.q_logged)
-        samples["dr"] = ([(q_target + weight * (reward - q_logged)).mean(axis=1)], np.mean)
+        corrected = (q_target + weight * (reward - q_logged)).mean(axis=1)
+        samples["dr"] = ([_summed(corrected, cluster), requests], _ratio)
     return {
-        name: _estimate(name, *samples[name], confidence, resamples, seed) for name in estimators
+        name: _estimate(name, *samples[name], len(slots), confidence, resamples, seed)
+        for name in estimators
     }
+
+
+def _clusters(rounds: Rounds, slots: np.ndarray) -> np.ndarray:
+    """Each request's cluster, numbered from 0 (each request its own when none are given)."""
+    if rounds.cluster is None:
+        return np.arange(len(slots))
+    return np.unique(rounds.cluster[slots[:, 0]], return_inverse=True)[1]
+
+
+def _summed(values: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Per-request values (rows) summed per cluster."""
+    out = np.zeros((cluster.max() + 1, *values.shape[1:]))
+    np.add.at(out, cluster, values)
+    return out
+
+
+def _ratio(sums: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
+    return sums.sum(axis=axis) / counts.sum(axis=axis)
 
 
 def clears(challenger: Estimate, champion: Estimate) -> bool:
@@ -185,20 +213,21 @@ def _estimate(
     name: str,
     samples: list[np.ndarray],
     statistic: Callable[..., np.ndarray],
+    requests: int,
     confidence: float,
     resamples: int,
     seed: int,
 ) -> Estimate:
-    """The statistic of the per-request samples, and its interval from resampling requests."""
-    requests = samples[0].size
-    # Percentile, not BCa: BCa's acceleration is a jackknife over the requests (quadratic in
-    # them: 4·10^10 values at 200,000 requests), and it is undefined (NaN) when the bootstrap
+    """The statistic of the per-cluster samples, and its interval from resampling clusters."""
+    clusters = samples[0].size
+    # Percentile, not BCa: BCa's acceleration is a jackknife over the clusters (quadratic in
+    # them: 4·10^10 values at 200,000), and it is undefined (NaN) when the bootstrap
     # distribution is degenerate, as it is when almost every request earned nothing.
     result = bootstrap(
         [np.ascontiguousarray(sample) for sample in samples],
         statistic,
         n_resamples=resamples,
-        batch=max(1, _BOOTSTRAP_ELEMENTS // (requests * (len(samples) + 1))),
+        batch=max(1, _BOOTSTRAP_ELEMENTS // (clusters * (len(samples) + 1))),
         vectorized=True,
         paired=True,
         confidence_level=confidence,

@@ -50,6 +50,8 @@ class Route:
     experiment: str | None = None
     arm: str | None = None
     rival: str | None = None  # interleaving: the second arm's ranker
+    teams: tuple[str, str] | None = None  # interleaving: the two arms' names
+    teams: tuple[str, str] | None = None  # interleaving: the two arms' names
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ class LiveExperiments:
     plan: ExperimentsFile = _NO_EXPERIMENTS
     problem: str | None = None
     stamp: int | None = None  # the file's modification time (ns) when read
-    _assigner: Assigner = field(default_factory=lambda: Assigner(_NO_EXPERIMENTS), repr=False)
+    _assigner: Assigner = field(
+        default_factory=lambda: Assigner(_NO_EXPERIMENTS), repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, plan: ExperimentsFile, stamp: int | None) -> LiveExperiments:
@@ -83,15 +87,22 @@ class LiveExperiments:
         experiment = next(e for e in self.plan.experiments if e.name == assignment.experiment)
         if experiment.kind == "interleaving":
             first, second = experiment.arms
-            return Route(first.ranker, experiment.name, "interleaved", second.ranker)
+            return Route(
+                first.ranker,
+                experiment.name,
+                "interleaved",
+                second.ranker,
+                (first.name, second.name),
+            )
         return Route(assignment.arm.ranker, experiment.name, assignment.arm.name)
 
 
 class ExperimentsSource:
-    """Reads the experiments file when it has changed since the last reading."""
+    """The experiments file, read again only when its modification time changes."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._last = LiveExperiments(stamp=-1)  # nothing read yet
 
     def _stamp(self) -> int | None:
         try:
@@ -99,19 +110,20 @@ class ExperimentsSource:
         except OSError:
             return None
 
-    def changed(self, current: LiveExperiments) -> bool:
-        """The file changed, or the current reading is not in use (its aliases may exist now)."""
-        return current.problem is not None or self._stamp() != current.stamp
-
     def load(self) -> LiveExperiments:
-        """The file as it is now; no file: no experiments."""
+        """The file as it is now (no file: no experiments); a file that cannot be used is a
+        reading with its problem, logged once."""
         stamp = self._stamp()
+        if stamp == self._last.stamp:
+            return self._last
         if stamp is None:
-            return LiveExperiments(stamp=None)
+            self._last = LiveExperiments(stamp=None)
+            return self._last
         try:
-            live = LiveExperiments.of(load_experiments(self._path), stamp)
-        except ExperimentFileError as error:
-            log.error("experiments file not used, the champion serves everyone: %s", error)
-            return LiveExperiments(stamp=stamp).broken(str(error))
-        log.info("experiments file read: %d experiments", len(live.plan.experiments))
-        return live
+            self._last = LiveExperiments.of(load_experiments(self._path), stamp)
+            log.info("experiments file read: %d experiments", len(self._last.plan.experiments))
+        except Exception as error:  # whatever it is, the champion serves everyone
+            problem = str(error) if isinstance(error, ExperimentFileError) else repr(error)
+            log.error("experiments file not used, the champion serves everyone: %s", problem)
+            self._last = LiveExperiments(stamp=stamp).broken(problem)
+        return self._last

@@ -39,7 +39,7 @@ from smartstack.messaging.explainer import Explainer, OfferToExplain
 from smartstack.messaging.explanation import Explanation
 from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
-from smartstack.serving.experiments import FALLBACKS, Route
+from smartstack.serving.experiments import FALLBACKS, LiveExperiments, Route
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
 from smartstack.serving.reasons import ReasonLabels, reason_codes
@@ -85,7 +85,7 @@ class Ranking:
     # of the whole shown list, under the policy that chose them (1 when sorted by score).
     propensities: np.ndarray | None = None
     list_propensity: float | None = None
-    teams: tuple[str, ...] | None = None  # interleaving: which arm's pick each shown offer is
+    teams: tuple[str, ...] | None = None  # interleaving: the arm whose pick each offer is
 
     def take(self, order: np.ndarray) -> Ranking:
         """The same ranking in another order (``order`` indexes the current one)."""
@@ -360,7 +360,7 @@ class Ranker:
                 model_name=ranking.model.name,
                 model_version=ranking.model.version,
                 offer_ids=ranking.offer_ids,
-                scores=[o.score for o in response.offers],
+                scores=ranking.scores.tolist(),
                 served_ms=(time.perf_counter() - started) * 1000,
                 matrix=ranking.features,
                 feature_names=ranking.online.names,
@@ -396,8 +396,8 @@ class Ranker:
         if route.rival is not None:
             second = self._scored(state, route.rival, ids, matrix, features)
             drafted = _interleaved(first, second, k, self._rng)
-            rankers = {"a": route.ranker, "b": route.rival}
-            teams = tuple(rankers[team] for team in drafted.teams or ())
+            arms = dict(zip("ab", route.teams or ("a", "b"), strict=True))
+            teams = tuple(arms[team] for team in drafted.teams or ())
             return replace(drafted, route=route, teams=teams)
         return replace(self._explored(state, first, k), route=route)
 
@@ -443,8 +443,8 @@ class Ranker:
     def _explored(self, state: ServingState, ranking: Ranking, k: int) -> Ranking:
         """The ranking as served: sorted, or, when the experiments file asks for exploration,
         its first slots (up to ``explored_positions``, those off-policy evaluation reads)
-        sampled from the scores and the rest in score order; with the probability of each
-        shown offer at its slot (NaN past the sampled slots)."""
+        sampled from the best-scored offers' scores and the rest in score order; with the
+        probability of each shown offer at its slot (NaN past the sampled slots)."""
         exploration = state.experiments.plan.exploration
         if exploration is None or ranking.tier not in (Tier.model, Tier.smartscore):
             shown = greedy(ranking.scores, k)
@@ -454,7 +454,14 @@ class Ranker:
                 list_propensity=shown.list_propensity,
             )
         sampled = min(k, self._explored_positions)
-        shown = PlackettLuce(exploration.temperature).sample(ranking.scores, sampled, self._rng)
+        # The ranking is sorted: its first `candidates` offers are the best scored.
+        pool = ranking.scores[: exploration.candidates]
+        try:
+            shown = PlackettLuce(exploration.temperature).sample(pool, sampled, self._rng)
+        except ValueError:  # scores the softmax cannot take (overflow): serve them sorted
+            log.exception("exploration failed; serving the sorted order")
+            ERRORS.labels(kind="exploration_error").inc()
+            return self._explored(replace(state, experiments=LiveExperiments()), ranking, k)
         rest = np.setdiff1d(np.arange(len(ranking.offer_ids)), shown.order, assume_unique=True)
         order = np.concatenate([shown.order, rest])  # the rest stay sorted by score
         unsampled = np.full(max(0, min(k, order.size) - shown.order.size), np.nan)

@@ -33,6 +33,31 @@ from smartstack.serving.metrics import ERRORS
 log = logging.getLogger(__name__)
 
 
+# One row per served offer; the feature names are in each file's metadata.
+RANKING_LOG_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("served_at", pa.timestamp("us", tz="UTC")),
+        ("request_time", pa.timestamp("us", tz="UTC")),
+        ("channel", pa.string()),
+        ("tier", pa.string()),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),
+        ("offer_id", pa.string()),
+        ("rank", pa.int16()),
+        ("score", pa.float64()),
+        ("features", pa.list_(pa.float64())),
+        ("experiment", pa.string()),
+        ("arm", pa.string()),
+        ("ranker", pa.string()),
+        ("propensity", pa.float64()),
+        ("list_propensity", pa.float64()),
+        ("team", pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class ServedRecord:
     request_id: str
@@ -75,28 +100,8 @@ class SnapshotWriter:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
         self._parts = 0
-        self._schema = pa.schema(
-            [
-                ("request_id", pa.string()),
-                ("customer_id", pa.string()),
-                ("served_at", pa.timestamp("us", tz="UTC")),
-                ("request_time", pa.timestamp("us", tz="UTC")),
-                ("channel", pa.string()),
-                ("tier", pa.string()),
-                ("model_name", pa.string()),
-                ("model_version", pa.string()),
-                ("offer_id", pa.string()),
-                ("rank", pa.int16()),
-                ("score", pa.float64()),
-                ("features", pa.list_(pa.float64())),
-                ("experiment", pa.string()),
-                ("arm", pa.string()),
-                ("ranker", pa.string()),
-                ("propensity", pa.float64()),
-                ("list_propensity", pa.float64()),
-                ("team", pa.string()),
-            ],
-            metadata={"feature_names": json.dumps(feature_names)},
+        self._schema = RANKING_LOG_SCHEMA.with_metadata(
+            {"feature_names": json.dumps(feature_names)}
         )
 
     def start(self) -> None:

@@ -149,7 +149,7 @@ class ServingStateHolder:
             after = ServingState(model, catalog, loaded, experiments, rankers)
             model_changed = _version(after.model) != _version(before.model)
             catalogue_changed = catalog is not before.catalog
-            experiments_changed = experiments is not before.experiments or any(
+            experiments_changed = experiments != before.experiments or any(
                 rankers.get(a) is not before.rankers.get(a) for a in {*rankers, *before.rankers}
             )
             if model_changed or catalogue_changed or experiments_changed:
@@ -175,7 +175,7 @@ class ServingStateHolder:
         names; a file naming an alias the registry does not have is not used."""
         if self._experiments is None:
             return current, {}
-        experiments = self._experiments.load() if self._experiments.changed(current) else current
+        experiments = self._experiments.load()
         rankers: dict[str, LoadedModel] = {}
         missing: list[str] = []
         for alias in sorted(experiments.rankers() - {SMARTSCORE, self._champion.alias}):
@@ -188,7 +188,8 @@ class ServingStateHolder:
         if missing and experiments.problem is None:
             known = {*rankers, self._champion.alias}
             problem = "; ".join(unknown_rankers(experiments.plan, known))
-            log.error("experiments file not used, the champion serves everyone: %s", problem)
+            if problem != current.problem:
+                log.error("experiments file not used, the champion serves everyone: %s", problem)
             experiments = experiments.broken(problem)
         return experiments, rankers
 

@@ -178,16 +178,21 @@ def off_policy_rule(
 ) -> tuple[bool, str, dict[str, float]]:
     """Whether the candidate's off-policy lower bound clears the champion's estimate (click
     rate in the top k, from the configured log), a sentence saying so, and the figures."""
+    from smartstack.evaluation.candidates import UnknownRanker
     from smartstack.evaluation.job import LogSource, evaluate_rankers
+    from smartstack.evaluation.logs import NoLoggedTraffic
     from smartstack.experiments.ope import clears
 
     candidate, champion = f"v{version}", f"v{champion_version}"
-    evaluation = evaluate_rankers(
-        settings,
-        [candidate, champion],
-        source=LogSource(cfg.off_policy_source),
-        max_requests=cfg.off_policy_requests,
-    )
+    try:
+        evaluation = evaluate_rankers(
+            settings,
+            [candidate, champion],
+            source=LogSource(cfg.off_policy_source),
+            max_requests=cfg.off_policy_requests,
+        )
+    except (NoLoggedTraffic, UnknownRanker) as error:  # the rule cannot pass: fail closed
+        return False, f"the off-policy rule could not run: {error}", {"ope_cleared": 0.0}
     estimator = cfg.off_policy_estimator
     new = evaluation.of(candidate).estimates[estimator]
     old = evaluation.of(champion).estimates[estimator]
