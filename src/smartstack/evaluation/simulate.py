@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import httpx
 import numpy as np
 import pandas as pd
+from tenacity import retry, retry_if_result, stop_after_attempt, wait_exponential
 
 from smartstack.data.schema import IMPRESSION_CHANNELS
 from smartstack.datasets.synthetic.truth import HiddenUtility
@@ -156,8 +157,18 @@ class Simulator:
             if happened
         ]
 
+        @retry(
+            retry=retry_if_result(lambda status: status == 503),
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.1, max=2),
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        def status(event: dict) -> int:
+            """503: the service could not make it durable now; the same event_id again."""
+            return client.post(f"{self._url}/feedback", json=event).status_code
+
         def one(event: dict) -> bool:
-            return client.post(f"{self._url}/feedback", json=event).status_code < 400
+            return status(event) < 400
 
         with ThreadPoolExecutor(self._workers) as pool:
             return sum(not ok for ok in pool.map(one, events))

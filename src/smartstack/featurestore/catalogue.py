@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,10 @@ from smartstack.featurestore.rows import EntityRows, ViewRead, entity_rows
 # Every row ever written: the newest per entity wins.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# Feast's local offline store reads through ibis's default DuckDB connection, one per process,
+# which refuses a second call while one runs: the service reads the catalogue from its state
+# poller and from feedback threads (offer categories), so one read at a time.
+_OFFLINE_READ = threading.Lock()
 
 
 def latest_rows(
@@ -38,18 +43,19 @@ def latest_rows(
     key = view.entity_columns[0].name
     names = list(features or [f.name for f in view.features])
     offline = get_offline_store_from_config(store.config.offline_store)
-    job = offline.pull_latest_from_table_or_query(
-        config=store.config,
-        data_source=source,
-        join_key_columns=[key],
-        feature_name_columns=names,
-        timestamp_field=source.timestamp_field,
-        created_timestamp_column=source.created_timestamp_column or None,
-        start_date=_EARLIEST,
-        end_date=_LATEST,
-    )
-    with warnings.catch_warnings():  # ibis calls a DuckDB method DuckDB deprecated
+    with _OFFLINE_READ, warnings.catch_warnings():
+        # ibis calls a DuckDB method DuckDB deprecated
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="ibis")
+        job = offline.pull_latest_from_table_or_query(
+            config=store.config,
+            data_source=source,
+            join_key_columns=[key],
+            feature_name_columns=names,
+            timestamp_field=source.timestamp_field,
+            created_timestamp_column=source.created_timestamp_column or None,
+            start_date=_EARLIEST,
+            end_date=_LATEST,
+        )
         return job.to_df()[[key, *names]]
 
 
