@@ -88,6 +88,11 @@ def judge(settings: object, slots: object, truth: object, fold: int) -> list[dic
     return rows
 
 
+def save(home: Path, results: dict) -> None:
+    """What is measured so far (a part at a time, so a cut run keeps its finished parts)."""
+    (home / "bench_experiments.json").write_text(json.dumps(results, indent=2, default=str))
+
+
 def first_significant(p_values: list[tuple[int, float]]) -> int | None:
     """The first checkpoint from which every later p-value stays below 0.05."""
     found = None
@@ -156,6 +161,7 @@ def main() -> None:
         )
         print(f"generator fold {fold}: done", flush=True)
     results["generator"] = fold_table(rows)
+    save(home, results)
 
     # 3 and 4. Through the real service.
     work = Path(tempfile.mkdtemp(prefix="bench-experiments-"))
@@ -197,6 +203,7 @@ def main() -> None:
         rows += judge(fold_settings, slots, truth, fold)
         print(f"simulated fold {fold}: done", flush=True)
     results["simulated"] = fold_table(rows)
+    save(home, results)
 
     window = {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
     arms = [
@@ -243,7 +250,7 @@ def main() -> None:
         )
         print(comparisons[-1], flush=True)
     results["comparisons"] = comparisons
-    (home / "bench_experiments.json").write_text(json.dumps(results, indent=2, default=str))
+    save(home, results)
 
     for source in ("generator", "simulated"):
         print(f"\n{source} logs ({args.folds} folds of {args.requests} requests)\n")
