@@ -49,9 +49,6 @@ class Candidates:
     frame: pd.DataFrame
     names: list[str]
 
-    def per_request(self) -> pd.Series:
-        return self.frame.groupby("request_id", sort=False)["offer_id"].transform("size")
-
     def matrix(self) -> np.ndarray:
         return self.frame[self.names].to_numpy(dtype=np.float64)
 

@@ -20,6 +20,7 @@ from smartstack.evaluation.logs import (
     LoggedSlots,
     NoLoggedTraffic,
     generator_slots,
+    sample_requests,
     service_slots,
 )
 from smartstack.evaluation.offpolicy import RankerEstimates, estimate
@@ -73,10 +74,8 @@ def logged_slots(
             "the ranking log has no explored rankings (propensity below 1): turn exploration on "
             "in the experiments file for a while, or evaluate on --source generator"
         )
-    ids = frame["request_id"].drop_duplicates()
-    if max_requests is not None and len(ids) > max_requests:
-        frame = frame[frame["request_id"].isin(ids.sample(max_requests, random_state=seed))]
-    return LoggedSlots(frame.reset_index(drop=True), slots.source, k)
+    frame = sample_requests(frame.reset_index(drop=True), max_requests, seed)
+    return LoggedSlots(frame, slots.source, k)
 
 
 def evaluate_rankers(

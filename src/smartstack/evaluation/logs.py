@@ -69,7 +69,8 @@ def _complete(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     return frame[sizes == k].sort_values(["request_id", "position"], ignore_index=True)
 
 
-def _sample(frame: pd.DataFrame, max_requests: int | None, seed: int) -> pd.DataFrame:
+def sample_requests(frame: pd.DataFrame, max_requests: int | None, seed: int) -> pd.DataFrame:
+    """At most ``max_requests`` whole requests of ``frame``, a seeded sample."""
     if max_requests is None:
         return frame
     ids = frame["request_id"].drop_duplicates()
@@ -100,7 +101,7 @@ def generator_slots(
     # The labelled mart's request time is its event time.
     frame = labelled[labelled["event_timestamp"] <= end].drop(columns="event_timestamp")
     frame = _complete(frame.assign(position=frame["position"].astype(int)), k)
-    frame = _sample(frame, max_requests, seed)
+    frame = sample_requests(frame, max_requests, seed)
     frame["logged_propensity"] = np.nan
     frame["clicked"] = frame["clicked"].astype(bool)
     frame["redeemed"] = frame["redeemed"].astype(bool)

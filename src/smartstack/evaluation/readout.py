@@ -119,10 +119,10 @@ def interleaving_readout(settings: Settings, experiment: Experiment, k: int) -> 
     frame = _top_k_with_outcomes(settings, experiment.name, k)
     first, second = (arm.name for arm in experiment.arms)
     frame = frame[frame["arm"] == "interleaved"].sort_values(["request_id", "rank"])
-    team = frame["team"].map({first: "a", second: "b"})
-    frame = frame[team.notna()]  # a team that is neither arm: another kind of experiment
+    frame = frame.assign(side=frame["team"].map({first: "a", second: "b"}))
+    frame = frame[frame["side"].notna()]  # a team that is neither arm: another kind of experiment
     outcomes_ = [
-        credit(list(group["team"].map({first: "a", second: "b"})), list(group["clicked"]))
+        credit(list(group["side"]), list(group["clicked"]))
         for _, group in frame.groupby("request_id", sort=False)
     ]
     preference = preference_test(outcomes_)

@@ -39,7 +39,7 @@ from smartstack.messaging.explainer import Explainer, OfferToExplain
 from smartstack.messaging.explanation import Explanation
 from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
-from smartstack.serving.experiments import FALLBACKS, LiveExperiments, Route
+from smartstack.serving.experiments import FALLBACKS, Route
 from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
 from smartstack.serving.reasons import ReasonLabels, reason_codes
@@ -447,12 +447,7 @@ class Ranker:
         probability of each shown offer at its slot (NaN past the sampled slots)."""
         exploration = state.experiments.plan.exploration
         if exploration is None or ranking.tier not in (Tier.model, Tier.smartscore):
-            shown = greedy(ranking.scores, k)
-            return replace(
-                ranking,
-                propensities=shown.position_propensities,
-                list_propensity=shown.list_propensity,
-            )
+            return _shown_sorted(ranking, k)
         sampled = min(k, self._explored_positions)
         # The ranking is sorted: its first `candidates` offers are the best scored.
         pool = ranking.scores[: exploration.candidates]
@@ -461,7 +456,7 @@ class Ranker:
         except ValueError:  # scores the softmax cannot take (overflow): serve them sorted
             log.exception("exploration failed; serving the sorted order")
             ERRORS.labels(kind="exploration_error").inc()
-            return self._explored(replace(state, experiments=LiveExperiments()), ranking, k)
+            return _shown_sorted(ranking, k)
         rest = np.setdiff1d(np.arange(len(ranking.offer_ids)), shown.order, assume_unique=True)
         order = np.concatenate([shown.order, rest])  # the rest stay sorted by score
         unsampled = np.full(max(0, min(k, order.size) - shown.order.size), np.nan)
@@ -531,6 +526,14 @@ def _sorted(
         model,
         None if leaves is None else leaves.take(order),
         online,
+    )
+
+
+def _shown_sorted(ranking: Ranking, k: int) -> Ranking:
+    """The ranking in score order, its first ``k`` shown with certainty."""
+    shown = greedy(ranking.scores, k)
+    return replace(
+        ranking, propensities=shown.position_propensities, list_propensity=shown.list_propensity
     )
 
 
