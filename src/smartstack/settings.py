@@ -208,6 +208,36 @@ class ExperimentsSettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    """How long each log of customers' activity is kept (days; the daily DAG enforces it)."""
+
+    ranking_log_days: int = Field(180, ge=1, description="Ranking and shadow logs.")
+    feedback_days: int = Field(730, ge=1, description="Landed feedback, quiz and consent events.")
+    explanation_cache_days: int = Field(30, ge=1, description="Cached explanations.")
+
+
+class PrivacySettings(_Section):
+    """Consent, erasure and the audit trail."""
+
+    directory: Path | None = Field(
+        None,
+        description="The suppression list, the erasure journal and the audit log. "
+        "Default: <home>/privacy.",
+    )
+    unrecorded_consent: bool = Field(
+        True,
+        description="A purpose no source records (the public Starbucks data, a customer not yet "
+        "loaded) counts as granted (True) or refused (False).",
+    )
+    hash_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the customer ids the suppression list and the audit log keep "
+        "(never in clear) and of the audit chain. Unset: a key generated once in the privacy "
+        "directory.",
+    )
+    retention: RetentionSettings = RetentionSettings()
+
+
 class AuthSettings(_Section):
     """Who may call the endpoints the web app uses (``/rank``, ``/explain``, ``/feedback``,
     ``/quiz``, ``/engagement``): a customer with a signed token, about themselves only, or a
@@ -420,6 +450,7 @@ class Settings(BaseSettings):
     engagement: EngagementSettings = EngagementSettings()
     experiments: ExperimentsSettings = ExperimentsSettings()
     auth: AuthSettings = AuthSettings()
+    privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     training: TrainingSettings = TrainingSettings()
 
@@ -500,6 +531,10 @@ class Settings(BaseSettings):
         return self.data_dir / "raw"
 
     @property
+    def privacy_dir(self) -> Path:
+        return self.privacy.directory or self.home / "privacy"
+
+    @property
     def features_dir(self) -> Path:
         """Where the local warehouse writes the feature marts as Parquet."""
         return self.data_dir / "features"
@@ -528,6 +563,7 @@ class Settings(BaseSettings):
         values = self.model_dump(mode="json")
         values["llm"]["api_key"] = "***" if self.llm.api_key else None
         values["serving"]["admin_token"] = "***" if self.serving.admin_token else None
+        values["privacy"]["hash_key"] = "***" if self.privacy.hash_key else None
         for key in ("signing_key", "service_token"):
             values["auth"][key] = "***" if getattr(self.auth, key) else None
         for key in ("postgres_url", "mlflow_tracking_uri", "redis_url"):

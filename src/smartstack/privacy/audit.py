@@ -1,0 +1,162 @@
+"""An append-only, hash-chained log of privacy-relevant actions: erasures, consent changes and
+admin actions (reloads, rule and experiment changes).
+
+Each record is one JSON line carrying its sequence number, the previous record's hash and its
+own: HMAC-SHA256 (the privacy key) of the previous hash and the record's canonical JSON. A
+changed record no longer matches its hash; an inserted or deleted one breaks the sequence and
+the chain; a deleted tail is caught by the head file (last sequence number and hash), written
+after every append. Without the key nobody can write a chain that verifies. Customer ids
+appear only as references (:func:`~smartstack.privacy.keys.customer_ref`).
+
+Several processes append (the service's workers, the stream processor, the CLI): an append
+holds an exclusive ``flock`` on the log while it reads the tail and writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from smartstack.privacy.keys import customer_ref, hash_key
+from smartstack.settings import Settings
+
+LOG_FILE = "audit.jsonl"
+HEAD_FILE = "audit.head"
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    line: int  # 1-based line of the log (0: the head file)
+    problem: str
+
+
+class AuditLog:
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = path
+        self.head = path.with_name(HEAD_FILE)
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditLog:
+        return cls(settings.privacy_dir / LOG_FILE, hash_key(settings))
+
+    def customer(self, customer_id: str) -> str:
+        """The reference a record names a customer by."""
+        return customer_ref(self._key, customer_id)
+
+    def append(self, action: str, actor: str, **details: Any) -> dict[str, Any]:
+        """Add one record (``details``: JSON values) and return it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            seq, prev = self._tail(log)
+            record: dict[str, Any] = {
+                "seq": seq + 1,
+                "at": datetime.now(UTC).isoformat(),
+                "action": action,
+                "actor": actor,
+                "details": details,
+                "prev": prev,
+            }
+            record["hash"] = self._hash(record)
+            log.seek(0, os.SEEK_END)
+            log.write(_line(record))
+            log.flush()
+            os.fsync(log.fileno())
+            self._write_head(record["seq"], record["hash"])
+        return record
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as log:
+            for line in log:
+                if line.strip():
+                    yield json.loads(line)
+
+    def verify(self) -> list[AuditProblem]:
+        """Every break in the chain; empty when the log is intact."""
+        problems: list[AuditProblem] = []
+        seq, prev = 0, GENESIS
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as log:
+                for number, line in enumerate(log, start=1):
+                    try:
+                        record = json.loads(line)
+                        stored = record.pop("hash")
+                        ok = hmac.compare_digest(stored, self._hash(record))
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        problems.append(AuditProblem(number, "not a record of this log"))
+                        continue
+                    if not ok:
+                        problems.append(AuditProblem(number, "changed: its hash does not match"))
+                    if record.get("seq") != seq + 1:
+                        problems.append(
+                            AuditProblem(
+                                number,
+                                f"out of sequence: {record.get('seq')} after {seq} "
+                                "(a record was inserted or deleted)",
+                            )
+                        )
+                    if record.get("prev") != prev:
+                        problems.append(
+                            AuditProblem(number, "the chain breaks: previous hash differs")
+                        )
+                    seq, prev = int(record.get("seq", seq + 1)), stored
+        head = self._read_head()
+        if head != (seq, prev) and not (head is None and seq == 0):
+            problems.append(
+                AuditProblem(
+                    0,
+                    f"the head names record {head[0] if head else 'none'} but the log ends at "
+                    f"{seq}: records were removed from the end (or the head was changed)",
+                )
+            )
+        return problems
+
+    def _hash(self, record: dict[str, Any]) -> str:
+        body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _tail(log: Any) -> tuple[int, str]:
+        """The last record's sequence number and hash (0 and the genesis hash when empty)."""
+        log.seek(0, os.SEEK_END)
+        end = log.tell()
+        if end == 0:
+            return 0, GENESIS
+        step = 4096
+        start = max(0, end - step)
+        while True:
+            log.seek(start)
+            lines = log.read(end - start).splitlines()
+            tail = [ln for ln in lines if ln.strip()]
+            if tail and (start == 0 or len(tail) > 1):
+                last = json.loads(tail[-1])
+                return int(last["seq"]), str(last["hash"])
+            start = max(0, start - step)
+
+    def _write_head(self, seq: int, digest: str) -> None:
+        draft = self.head.with_suffix(".tmp")
+        draft.write_text(json.dumps({"seq": seq, "hash": digest}))
+        draft.replace(self.head)
+
+    def _read_head(self) -> tuple[int, str] | None:
+        try:
+            head = json.loads(self.head.read_text())
+            return int(head["seq"]), str(head["hash"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode()
