@@ -25,13 +25,14 @@ ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "ranking": set(),
     "experiments": set(),
-    "datasets": {"data"},
-    "engagement": {"data", "datasets", "featurestore"},
-    "events": {"data", "datasets", "engagement"},
+    "privacy": set(),  # consent, suppression, audit: honoured by every layer below the CLI
+    "datasets": {"data", "privacy"},
+    "engagement": {"data", "datasets", "featurestore", "privacy"},
+    "events": {"data", "datasets", "engagement", "privacy"},
     "features": {"data", "datasets", "engagement"},
     "quality": {"data", "datasets"},
     "featurestore": {"data", "datasets"},
-    "messaging": {"datasets", "events"},
+    "messaging": {"datasets", "events", "privacy"},
     # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
     "training": {"data", "datasets", "evaluation", "experiments", "featurestore", "ranking"},
     "serving": {
@@ -42,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "experiments",
         "featurestore",
         "messaging",
+        "privacy",
         "ranking",
     },  # fmt: skip
     # Rankers judged on logged traffic: the registry's models and the catalogue as served.
@@ -55,10 +57,22 @@ ALLOWED: dict[str, set[str]] = {
         "serving",
     },  # fmt: skip
     "stack": {"featurestore"},
+    # Erasure, the privacy scan and retention reach every store the platform writes.
+    "erasure": {
+        "data",
+        "datasets",
+        "engagement",
+        "events",
+        "featurestore",
+        "messaging",
+        "privacy",
+        "serving",
+    },  # fmt: skip
     "cli": {
         "data",
         "datasets",
         "engagement",
+        "erasure",
         "evaluation",
         "events",
         "experiments",
@@ -66,6 +80,7 @@ ALLOWED: dict[str, set[str]] = {
         "featurestore",
         "messaging",
         "pipeline",
+        "privacy",
         "quality",
         "ranking",
         "serving",

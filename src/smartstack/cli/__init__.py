@@ -18,6 +18,7 @@ from smartstack.cli import (
     experiments,
     feast,
     pipeline,
+    privacy,
     quality,
     serving,
     stack,
@@ -51,6 +52,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(events.feedback_app, name="feedback")
 app.add_typer(engagement.app, name="engagement")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(privacy.app, name="privacy")
 
 
 def main() -> None:
