@@ -79,6 +79,7 @@ class AuditLog:
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8") as log:
+            fcntl.flock(log, fcntl.LOCK_SH)  # never a line an append is still writing
             for line in log:
                 if line.strip():
                     yield json.loads(line)
@@ -87,31 +88,37 @@ class AuditLog:
         """Every break in the chain; empty when the log is intact."""
         problems: list[AuditProblem] = []
         seq, prev = 0, GENESIS
-        if self.path.exists():
-            with open(self.path, encoding="utf-8") as log:
-                for number, line in enumerate(log, start=1):
-                    try:
-                        record = json.loads(line)
-                        stored = record.pop("hash")
-                        ok = hmac.compare_digest(stored, self._hash(record))
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        problems.append(AuditProblem(number, "not a record of this log"))
-                        continue
-                    if not ok:
-                        problems.append(AuditProblem(number, "changed: its hash does not match"))
-                    if record.get("seq") != seq + 1:
-                        problems.append(
-                            AuditProblem(
-                                number,
-                                f"out of sequence: {record.get('seq')} after {seq} "
-                                "(a record was inserted or deleted)",
-                            )
+        if not self.path.exists():
+            return self._check_head(problems, seq, prev)
+        with open(self.path, encoding="utf-8") as log:
+            # Shared lock: an append in progress (its line written, its head not yet) would
+            # otherwise read as a removed tail.
+            fcntl.flock(log, fcntl.LOCK_SH)
+            for number, line in enumerate(log, start=1):
+                try:
+                    record = json.loads(line)
+                    stored = record.pop("hash")
+                    ok = hmac.compare_digest(stored, self._hash(record))
+                    int(record["seq"])
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    problems.append(AuditProblem(number, "not a record of this log"))
+                    continue
+                if not ok:
+                    problems.append(AuditProblem(number, "changed: its hash does not match"))
+                if record.get("seq") != seq + 1:
+                    problems.append(
+                        AuditProblem(
+                            number,
+                            f"out of sequence: {record.get('seq')} after {seq} "
+                            "(a record was inserted or deleted)",
                         )
-                    if record.get("prev") != prev:
-                        problems.append(
-                            AuditProblem(number, "the chain breaks: previous hash differs")
-                        )
-                    seq, prev = int(record.get("seq", seq + 1)), stored
+                    )
+                if record.get("prev") != prev:
+                    problems.append(AuditProblem(number, "the chain breaks: previous hash differs"))
+                seq, prev = int(record["seq"]), stored
+            return self._check_head(problems, seq, prev)
+
+    def _check_head(self, problems: list[AuditProblem], seq: int, prev: str) -> list[AuditProblem]:
         head = self._read_head()
         if head != (seq, prev) and not (head is None and seq == 0):
             problems.append(
@@ -143,6 +150,8 @@ class AuditLog:
             if tail and (start == 0 or len(tail) > 1):
                 last = json.loads(tail[-1])
                 return int(last["seq"]), str(last["hash"])
+            if start == 0:  # only blank lines: nothing was appended yet
+                return 0, GENESIS
             start = max(0, start - step)
 
     def _write_head(self, seq: int, digest: str) -> None:
