@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 
 from smartstack.datasets import active
 from smartstack.datasets.adapter import LandOptions
+from smartstack.privacy.parquet import customer_ids, drop_customers
+from smartstack.privacy.suppression import SuppressionList
 from smartstack.settings import Settings
 
 
@@ -51,10 +53,28 @@ def landed_row_counts(settings: Settings) -> dict[str, int]:
 
 
 def ingest(settings: Settings, source: Source, options: LandOptions) -> tuple[str, dict[str, int]]:
-    """Make the raw tables available under ``data_dir``; returns where they came from and
-    their row counts. The adapter's :class:`~smartstack.datasets.adapter.SourceError` says why
-    a source cannot be landed."""
-    if source is Source.landed:
-        return "landed", landed_row_counts(settings)
-    landed = active(settings).land(settings, options)
-    return landed.origin, landed_row_counts(settings)
+    """Make the raw tables available under ``data_dir``, without suppressed (erased)
+    customers; returns where they came from and their row counts. The adapter's
+    :class:`~smartstack.datasets.adapter.SourceError` says why a source cannot be landed."""
+    origin = "landed"
+    if source is Source.dataset:
+        origin = active(settings).land(settings, options).origin
+    leave_out_suppressed(settings)
+    return origin, landed_row_counts(settings)
+
+
+def leave_out_suppressed(settings: Settings) -> int:
+    """Remove erased customers' rows from the raw tables and the generator's truth: a data
+    set generated or read again holds them again. Returns how many rows were removed."""
+    suppression = SuppressionList.from_settings(settings)
+    try:
+        if not len(suppression):
+            return 0
+        roster = settings.raw_dir / "customers"
+        erased = suppression.suppressed(customer_ids(roster) if roster.is_dir() else ())
+    finally:
+        suppression.close()
+    if not erased:
+        return 0
+    removed = drop_customers(settings.raw_dir, erased)
+    return removed + drop_customers(settings.data_dir / "ground_truth", erased)

@@ -111,6 +111,11 @@ class EngagementStore(ABC):
         """Forget every customer and every seen id (before a rebuild)."""
 
     @abstractmethod
+    def forget(self, customer_id: str) -> bool:
+        """Delete one customer's state (an erasure); False if there was none. Seen event ids
+        are kept: they are random, and they keep a redelivered event from counting again."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     @abstractmethod
@@ -216,6 +221,14 @@ class SqliteEngagementStore(EngagementStore):
             self._db.executescript(
                 "begin immediate; delete from customers; delete from seen; commit;"
             )
+
+    def forget(self, customer_id: str) -> bool:
+        with self._lock:
+            with self._db:
+                deleted = self._db.execute(
+                    "delete from customers where customer_id = ?", (customer_id,)
+                ).rowcount
+        return deleted > 0
 
     def close(self) -> None:
         with self._lock:
@@ -403,6 +416,13 @@ class RedisEngagementStore(EngagementStore):
     def clear(self) -> None:
         for key in self._redis.scan_iter(match=f"{self._prefix}:*", count=1000):
             self._redis.delete(key)
+
+    def forget(self, customer_id: str) -> bool:
+        with self._redis.pipeline() as transaction:
+            transaction.delete(self._state_key(customer_id), self._seen_key(customer_id))
+            transaction.srem(self._index_key, customer_id)
+            deleted, _ = transaction.execute()
+        return bool(deleted)
 
     def close(self) -> None:
         self._redis.close()

@@ -108,7 +108,7 @@ class SqliteRows:
         self._wanted = [set(v.features) for v in views]
         self._streamed = [v.streamed for v in views]
         self._tables = [
-            compute_table_id(config.project, v.view, _versioned(config)) for v in self._views
+            compute_table_id(config.project, v.view, versioned(config)) for v in self._views
         ]
         self._local = threading.local()
         self._queries: dict[int, str] = {}  # query text by number of ids
@@ -177,7 +177,7 @@ class RedisRows:
     """
 
     def __init__(self, client: redis.Redis, config: RepoConfig, views: Sequence[ViewRead]) -> None:
-        if _versioned(config):
+        if versioned(config):
             raise ValueError("versioned online feature views are not supported by RedisRows")
         self._redis = client
         self._views = list(views)
@@ -222,7 +222,7 @@ class RedisRows:
         self._redis.close()
 
 
-def _versioned(config: RepoConfig) -> bool:
+def versioned(config: RepoConfig) -> bool:
     return bool(getattr(config.registry, "enable_online_feature_view_versioning", False))
 
 

@@ -81,12 +81,14 @@ class ServingStateHolder:
         poll_seconds: float,
         on_catalogue_change: Callable[[], None] = lambda: None,
         experiments: ExperimentsSource | None = None,
+        on_poll: Callable[[], None] = lambda: None,
     ) -> None:
         self._champion = champion
         self._experiments = experiments
         self._catalogue = catalogue
         self._poll_seconds = poll_seconds
         self._on_catalogue_change = on_catalogue_change
+        self._on_poll = on_poll
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="state-poller", daemon=True)
@@ -227,8 +229,13 @@ class ServingStateHolder:
             return current.catalog, current.materializations
 
     def _poll(self) -> None:
+        """Follow the registries, then run the poll's other duty (erased customers)."""
         while not self._stop.wait(self._poll_seconds):
             self.refresh()
+            try:
+                self._on_poll()
+            except Exception:  # the poller must outlive any one duty's failure
+                log.exception("the poll's other duty failed; trying again next poll")
 
 
 def _gone(source: RegistryAlias) -> bool:

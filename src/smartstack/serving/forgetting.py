@@ -1,0 +1,57 @@
+"""Erased customers leave this worker's memory: frequency caps, last-served rankings and
+cached explanations.
+
+An erasure runs in another process (the CLI, the admin endpoint of another worker, the stream
+processor), so it cannot reach into each worker's memory. Each worker follows the suppression
+list instead: when it grows, the worker asks which of the customers it holds are on it (their
+references, computed from the ids held: the list keeps no ids) and drops them. It runs on the
+state poller's beat, so every worker forgets within ``model_poll_seconds``; the worker that
+served ``POST /admin/erase`` forgets at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from smartstack.privacy.suppression import SuppressionList
+
+log = logging.getLogger(__name__)
+
+
+class CustomerMemory(Protocol):
+    """A per-process cache keyed by customer."""
+
+    def customers(self) -> Iterable[str]: ...
+
+    def forget(self, customer_ids: set[str]) -> int: ...
+
+
+class Forgetting:
+    def __init__(self, suppression: SuppressionList, memories: Sequence[CustomerMemory]) -> None:
+        self._suppression = suppression
+        self._memories = memories
+        self._known = len(suppression)
+
+    def poll(self) -> int:
+        """Sweep if the list grew since the last look; returns how many entries were dropped."""
+        size = len(self._suppression)
+        if size == self._known:
+            return 0
+        self._known = size
+        return self.sweep()
+
+    def sweep(self) -> int:
+        held: set[str] = set()
+        for memory in self._memories:
+            held.update(memory.customers())
+        erased = self._suppression.suppressed(held)
+        if not erased:
+            return 0
+        dropped = sum(memory.forget(erased) for memory in self._memories)
+        log.info("dropped %d cached entries of %d erased customers", dropped, len(erased))
+        return dropped
+
+    def close(self) -> None:
+        self._suppression.close()
