@@ -47,6 +47,7 @@ def reevaluate(ctx: typer.Context, path: RulesFile = None) -> None:
     (badges of retired rules are kept)."""
     from smartstack.engagement.rules import RuleFileError, load_rules
     from smartstack.engagement.store import open_store
+    from smartstack.privacy.audit import AuditLog
 
     settings = settings_of(ctx)
     try:
@@ -58,6 +59,13 @@ def reevaluate(ctx: typer.Context, path: RulesFile = None) -> None:
         awarded = store.reevaluate(rules)
     finally:
         store.close()
+    AuditLog.from_settings(settings).append(
+        "rules_changed",
+        "cli",
+        file=str(path or settings.engagement.rules),
+        version=rules.version,
+        badges_awarded=awarded,
+    )
     console.print(
         f"rules v{rules.version} in force; {awarded:,} badge{'' if awarded == 1 else 's'} awarded"
     )

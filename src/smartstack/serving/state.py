@@ -82,6 +82,7 @@ class ServingStateHolder:
         on_catalogue_change: Callable[[], None] = lambda: None,
         experiments: ExperimentsSource | None = None,
         on_poll: Callable[[], None] = lambda: None,
+        on_experiments_change: Callable[[LiveExperiments], None] = lambda _: None,
     ) -> None:
         self._champion = champion
         self._experiments = experiments
@@ -89,6 +90,7 @@ class ServingStateHolder:
         self._poll_seconds = poll_seconds
         self._on_catalogue_change = on_catalogue_change
         self._on_poll = on_poll
+        self._on_experiments_change = on_experiments_change
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="state-poller", daemon=True)
@@ -156,6 +158,8 @@ class ServingStateHolder:
             )
             if model_changed or catalogue_changed or experiments_changed:
                 self.current = after
+            if experiments.stamp != before.experiments.stamp:
+                self._on_experiments_change(experiments)
             if catalogue_changed:
                 self._on_catalogue_change()
                 log.info(
