@@ -38,6 +38,8 @@ offer_catalog_source = mart_source("offer_catalog")
 customer_quiz_source = mart_source("customer_quiz_answers")
 customer_engagement_source = mart_source("customer_engagement_features")
 customer_recent_spend_batch_source = mart_source("customer_recent_spend")
+# Built for every data set (not a model feature: what each customer consented to).
+customer_consent_source = mart_source("customer_consent")
 
 # The Starbucks data set's marts (dbt models/marts/starbucks).
 starbucks_demographics_source = mart_source("starbucks_customer_demographics")
@@ -64,6 +66,13 @@ customer_quiz_push_source = PushSource(
 customer_engagement_push_source = PushSource(
     name="customer_engagement_push",
     batch_source=customer_engagement_source,
+)
+
+# Consent changes written by the stream (and the service without a broker) within seconds; the
+# mart loads the recorded consent in batch.
+customer_consent_push_source = PushSource(
+    name="customer_consent_push",
+    batch_source=customer_consent_source,
 )
 
 # What only the request knows: when it is made.

@@ -8,6 +8,7 @@ Fields that describe a person indirectly carry ``sensitive`` tags.
 from datetime import timedelta
 
 from data_sources import (
+    customer_consent_push_source,
     customer_engagement_push_source,
     customer_profile_source,
     customer_quiz_push_source,
@@ -126,7 +127,6 @@ offer_stats = FeatureView(
 )
 
 
-
 def catalogue_view(name: str, source: DataSource) -> FeatureView:
     """A data set's offer catalogue in one shape: what the ranking service reads (through
     Feast's offline store when it loads or reloads) to know which offers exist, when they are
@@ -192,6 +192,26 @@ customer_engagement = FeatureView(
     description="Each customer's last qualifying week, the run of weeks ending there and their "
     "badge count, live (pushed) or from the mart.",
     tags={"layer": "serving"},
+)
+
+# What each customer consented to, purpose by purpose (smartstack.privacy.purposes): 1 given,
+# 0 refused, no value never recorded. Registered for every data set beside the feature service
+# (smartstack.featurestore.store), and in no feature service: it decides what may be done with
+# a customer, it is not something a model learns from. A consent stays until it is changed,
+# hence the long TTL.
+customer_consent = FeatureView(
+    name="customer_consent",
+    entities=[customer],
+    ttl=timedelta(days=3650),
+    schema=[
+        Field(name="consent_personalization", dtype=Int32),
+        Field(name="consent_llm_messaging", dtype=Int32),
+        Field(name="consent_analytics", dtype=Int32),
+    ],
+    source=customer_consent_push_source,
+    online=True,
+    description="Each customer's consent by purpose, live (pushed) or from the mart.",
+    tags={"layer": "privacy"},
 )
 
 # Fresh behaviour: the stream processor pushes recent spend per category within seconds.
@@ -301,9 +321,7 @@ starbucks_customer_offer_history = FeatureView(
     tags={"layer": "features", "dataset": "starbucks"},
 )
 
-starbucks_offer_catalog = catalogue_view(
-    "starbucks_offer_catalog", starbucks_offer_catalog_source
-)
+starbucks_offer_catalog = catalogue_view("starbucks_offer_catalog", starbucks_offer_catalog_source)
 
 starbucks_offer_stats = FeatureView(
     name="starbucks_offer_stats",

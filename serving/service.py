@@ -1,6 +1,6 @@
-"""BentoML service: ``POST /rank``, ``/explain``, ``/feedback``, ``/quiz`` and ``/engagement``,
-plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and OpenAPI docs, and the customer's web app
-under ``/app/`` (with its local sign-in under ``/auth/``).
+"""BentoML service: ``POST /rank``, ``/explain``, ``/feedback``, ``/quiz``, ``/consent`` and
+``/engagement``, plus BentoML's ``/livez``, ``/readyz``, ``/metrics`` and OpenAPI docs, and the
+customer's web app under ``/app/`` (with its local sign-in under ``/auth/``).
 
 Every endpoint about a customer needs ``Authorization: Bearer``: the customer's own token (a
 token for another customer gets 403) or the service token of server-to-server callers.
@@ -18,7 +18,7 @@ from datetime import datetime
 import bentoml
 from bentoml.exceptions import NotFound, ServiceUnavailable
 
-from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
+from smartstack.events.contracts import ConsentEvent, FeedbackEvent, QuizAnswerEvent
 from smartstack.events.interactions import Interactions
 from smartstack.events.producers import CustomerEvent, EventReceipt, PublishFailed, event_sink
 from smartstack.featurestore import store
@@ -124,6 +124,13 @@ class RankingService:
         `/engagement` when the quiz is due). The next ranking uses them within seconds; like
         feedback, durable when answered, 503 to retry with the same event_id."""
         return self._store(answer, ctx)
+
+    @bentoml.api(route="/consent")
+    def consent(self, event: ConsentEvent, /, ctx: bentoml.Context) -> EventReceipt:
+        """Record a customer's consent, purpose by purpose (every purpose stated: the newest
+        event is the whole answer). Within seconds the online consent view holds it and the
+        audit log records it; like `/feedback`, a 503 means retry with the same `event_id`."""
+        return self._store(event, ctx)
 
     @bentoml.api(route="/engagement", input_spec=EngagementRequest)
     def engagement(self, customer_id: str, timestamp: datetime | None = None) -> EngagementResponse:

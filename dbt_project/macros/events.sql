@@ -1,4 +1,4 @@
-{#- Whether an event table (`feedback`, `quiz_answers`) has landed yet: DuckDB reads the
+{#- Whether an event table (`feedback`, `quiz_answers`, `consent_events`) has landed yet: DuckDB reads the
     table's Parquet folder (`SMARTSTACK_<TABLE>_DIR`), and `read_parquet` of a glob without files
     is an error; BigQuery reads the table of that name in the dataset, which exists only once the
     first load made it. At parse time (no database) it is true, so dbt always records the
@@ -7,7 +7,7 @@
   {%- if not execute -%}
     {{ return(true) }}
   {%- elif target.type == 'duckdb' -%}
-    {%- set folder = env_var('SMARTSTACK_' ~ table | upper ~ '_DIR', '../var/data/' ~ table) -%}
+    {%- set folder = landed_dir(table) -%}
     {%- set found = run_query("select count(*) from glob('" ~ folder ~ "/*.parquet')") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
   {%- else -%}
@@ -15,6 +15,15 @@
         database=target.database, schema=target.schema, identifier=table) -%}
     {{ return(relation is not none) }}
   {%- endif -%}
+{%- endmacro %}
+
+
+{#- The Parquet folder of a landed event table on DuckDB: `SMARTSTACK_<TABLE>_DIR`, else the
+    folder of that name beside the feedback table's (every landed table sits in the data
+    folder), so a new table needs no new variable. Keep in step with the sources' locations. -#}
+{% macro landed_dir(table) -%}
+  {%- set feedback = env_var('SMARTSTACK_FEEDBACK_DIR', '../var/data/feedback') -%}
+  {{ return(env_var('SMARTSTACK_' ~ table | upper ~ '_DIR', feedback ~ '/../' ~ table)) }}
 {%- endmacro %}
 
 

@@ -91,6 +91,7 @@ def replay(
     a live source system would."""
     from smartstack.events.producers import PublishFailed
     from smartstack.events.producers import replay as run_replay
+    from smartstack.privacy.suppression import SuppressionList
 
     settings = settings_of(ctx)
     names = topic or list(REPLAYABLE)
@@ -109,6 +110,7 @@ def replay(
 
         since = since.replace(tzinfo=UTC)
     started = time.perf_counter()
+    suppression = SuppressionList.from_settings(settings)  # erased customers are not replayed
     try:
         sent = run_replay(
             settings.raw_dir,
@@ -118,9 +120,12 @@ def replay(
             since,
             limit,
             on_progress=lambda n: console.print(f"sent {n:,} events"),
+            suppression=suppression,
         )
     except PublishFailed as error:
         raise fail(f"{error}.", code=1) from None
+    finally:
+        suppression.close()
     elapsed = time.perf_counter() - started
     rate_done = sent / max(elapsed, 1e-9)
     console.print(f"replayed {sent:,} events in {elapsed:.1f}s ({rate_done:,.0f}/s)")

@@ -78,6 +78,8 @@ def _restore_live_rows(settings: Settings, end: datetime) -> None:
     from smartstack.datasets import active
     from smartstack.engagement.rules import load_rules
     from smartstack.engagement.store import open_store
+    from smartstack.events.consent_table import ConsentTable
+    from smartstack.events.online_consent import OnlineConsentWriter, restore_live_consent
     from smartstack.events.online_engagement import OnlineEngagementWriter
     from smartstack.events.online_quiz import OnlineQuizWriter, restore_live_answers
     from smartstack.events.quiz_table import QuizAnswerTable
@@ -93,6 +95,13 @@ def _restore_live_rows(settings: Settings, end: datetime) -> None:
             table.close()
         if restored:
             console.print(f"{restored:,} quiz answers given since written again")
+    consent = ConsentTable.from_settings(settings)  # every data set has the consent view
+    try:
+        restored = restore_live_consent(consent, OnlineConsentWriter(feature_store), end)
+    finally:
+        consent.close()
+    if restored:
+        console.print(f"{restored:,} customers' consent changed since written again")
     if dataset.engagement_view:
         engagement = open_store(settings, load_rules(settings.engagement.rules))
         try:

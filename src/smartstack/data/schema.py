@@ -55,6 +55,12 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
             ("signup_date", pa.date32()),
             ("tenure_months", pa.int32()),
             ("marketing_consent", pa.bool_()),
+            # Consent by purpose (smartstack.privacy.purposes.CONSENT_COLUMNS), as the bank
+            # recorded it; null where it was never asked (the privacy setting
+            # `unrecorded_consent` decides). Live changes arrive as consent events.
+            ("consent_personalization", pa.bool_()),
+            ("consent_llm_messaging", pa.bool_()),
+            ("consent_analytics", pa.bool_()),
             # Stated demographics of data sets that have them (Starbucks); null otherwise.
             ("gender", pa.string()),
             ("age", pa.int32()),

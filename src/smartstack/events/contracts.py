@@ -47,6 +47,9 @@ class Topic(StrEnum):
     clickstream = "smartstack.clickstream.v1"
     feedback = "smartstack.feedback.v1"
     quiz = "smartstack.quiz.v1"
+    # Customer-keyed state: compacted (the newest consent per customer is what counts).
+    consent = "smartstack.consent.v1"
+    erasure = "smartstack.erasure.v1"
     dead_letters = "smartstack.dead-letters.v1"
 
 
@@ -205,13 +208,49 @@ class QuizAnswerEvent(_Contract):
     timezone: TimeZone | None = None
 
 
-Event = TransactionEvent | ClickstreamEvent | FeedbackEvent | QuizAnswerEvent
+class ConsentEvent(_Contract):
+    """A customer's consent, purpose by purpose (``smartstack.privacy.purposes.Purpose``), as
+    it stands after a change: every purpose is stated, so the newest event is the whole answer.
+    ``source`` names the system that recorded it (``app``, ``crm``); ``event_id`` is chosen by
+    the client and makes retries safe, as for feedback."""
+
+    event_id: EventId
+    customer_id: CustomerId
+    changed_at: UtcDatetime
+    personalization: bool
+    llm_messaging: bool
+    analytics: bool
+    source: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_.-]+$")
+
+
+class ErasureEvent(_Contract):
+    """A customer asked to be erased: the stream records the request and suppresses them at
+    once; ``smartstack privacy erase`` does the erasing."""
+
+    event_id: EventId
+    customer_id: CustomerId
+    requested_at: UtcDatetime
+
+
+Event = (
+    TransactionEvent
+    | ClickstreamEvent
+    | FeedbackEvent
+    | QuizAnswerEvent
+    | ConsentEvent
+    | ErasureEvent
+)
 CONTRACTS: dict[Topic, type[_Contract]] = {
     Topic.transactions: TransactionEvent,
     Topic.clickstream: ClickstreamEvent,
     Topic.feedback: FeedbackEvent,
     Topic.quiz: QuizAnswerEvent,
+    Topic.consent: ConsentEvent,
+    Topic.erasure: ErasureEvent,
 }
+# Topics whose messages are a customer's current state, not a history: compacted, so a new
+# consumer (or a restarted in-memory broker's successor) needs only each key's newest message.
+COMPACTED: frozenset[Topic] = frozenset({Topic.consent})
 
 
 class ContractViolation(ValueError):

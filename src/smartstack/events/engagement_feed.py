@@ -22,7 +22,9 @@ from smartstack.engagement.store import Applied, EngagementStore, open_store
 from smartstack.events.contracts import FeedbackEvent, FeedbackKind, QuizAnswerEvent
 from smartstack.events.feedback_table import FeedbackTable
 from smartstack.events.landed import LandedEvents
+from smartstack.events.privacy_feed import count_dropped, drop_suppressed
 from smartstack.events.quiz_table import QuizAnswerTable
+from smartstack.privacy.suppression import SuppressionList
 from smartstack.settings import Settings
 
 _ACTIONS = {
@@ -68,10 +70,19 @@ def activities(
 class EngagementFeed:
     """Applies events to the store, with the guardrail's verdict for the spending customers."""
 
-    def __init__(self, store: EngagementStore, guard: SpendGuard, categories: Categories) -> None:
+    def __init__(
+        self,
+        store: EngagementStore,
+        guard: SpendGuard,
+        categories: Categories,
+        suppression: SuppressionList | None = None,
+    ) -> None:
         self.store = store
         self.guard = guard
         self._categories = categories
+        # Erased customers, whose landed events a rebuild leaves out (the live paths drop
+        # their events before they reach the feed).
+        self.suppression = suppression
 
     @classmethod
     def from_settings(cls, settings: Settings, feature_store: FeatureStore) -> EngagementFeed:
@@ -88,11 +99,14 @@ class EngagementFeed:
             store,
             SpendGuard(feature_store, store.rules.guardrail),
             OfferCategories(feature_store, active(settings)).category,
+            SuppressionList.from_settings(settings),
         )
 
     def close(self) -> None:
         self.guard.close()
         self.store.close()
+        if self.suppression is not None:
+            self.suppression.close()
 
     def apply(
         self, feedback: Sequence[FeedbackEvent] = (), quiz: Sequence[QuizAnswerEvent] = ()
@@ -130,7 +144,8 @@ def replay(
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Count every landed event again, batch by landed batch in landing order (the order the
-    live path counted them in); returns how many activities were new to the store."""
+    live path counted them in); returns how many activities were new to the store. Events of
+    customers on the feed's suppression list are left out (one look-up per landed batch)."""
     counted = 0
     merged = heapq.merge(
         _landed_batches(feedback, FeedbackEvent),
@@ -138,6 +153,12 @@ def replay(
         key=lambda item: (item[0], item[1]),
     )
     for _, rank, events in merged:
+        if feed.suppression is not None:
+            erased = feed.suppression.suppressed(e.customer_id for e in events)
+            if erased:
+                kept = drop_suppressed(events, erased)
+                count_dropped("rebuild", len(events) - len(kept), len(erased))
+                events = kept
         applied = feed.apply(events, []) if rank == 0 else feed.apply([], events)
         counted += applied.new
         if on_batch:

@@ -1,4 +1,4 @@
-"""What happens to a customer's feedback and quiz answers, wherever they arrive.
+"""What happens to a customer's feedback, quiz answers and consent, wherever they arrive.
 
 The stream processor applies each micro-batch through :class:`Interactions`, and the service
 does the same for one event when no broker is configured, so both paths land, push and count
@@ -8,7 +8,13 @@ alike:
    event id);
 2. quiz answers into the online store's quiz view, so the next ranking uses them;
 3. both into the engagement store (idempotent per event id), and the changed customers'
-   engagement signals into the online store's engagement view (where the data set has one).
+   engagement signals into the online store's engagement view (where the data set has one);
+4. consent changes into the audit log (those not landed before), the consent table and the
+   online store's consent view, so what reads consent sees a change within seconds.
+
+Erasure requests and the dropping of erased customers' events are
+:mod:`smartstack.events.privacy_feed`; :meth:`Interactions.suppressed` and
+:meth:`Interactions.request_erasure` are how the processor and the service reach it.
 
 Every step is idempotent, so a batch applied again after a crash changes nothing twice, and
 each store write is retried while its store is briefly unreachable.
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -34,11 +40,19 @@ from tenacity import (
 from smartstack.datasets import active
 from smartstack.engagement.state import CustomerEngagement
 from smartstack.engagement.store import Applied
-from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
+from smartstack.events.consent_table import ConsentTable
+from smartstack.events.contracts import (
+    ConsentEvent,
+    ErasureEvent,
+    FeedbackEvent,
+    QuizAnswerEvent,
+)
 from smartstack.events.engagement_feed import EngagementFeed
 from smartstack.events.feedback_table import FeedbackTable
+from smartstack.events.online_consent import ConsentRow, OnlineConsentWriter
 from smartstack.events.online_engagement import OnlineEngagementWriter
 from smartstack.events.online_quiz import OnlineQuizWriter, QuizRow
+from smartstack.events.privacy_feed import PrivacyRecords
 from smartstack.events.quiz_table import QuizAnswerTable
 from smartstack.settings import Settings
 
@@ -66,6 +80,11 @@ class Landed:
     feedback: int  # new rows in the feedback table
     quiz: int  # new rows in the quiz table
     counted: int  # new activities in the engagement store
+    consent: int = 0  # new rows in the consent table
+
+
+class NotConfigured(RuntimeError):
+    """An event this :class:`Interactions` has no table or store for (a wiring error)."""
 
 
 class Interactions:
@@ -76,12 +95,19 @@ class Interactions:
         quiz_online: OnlineQuizWriter,
         engagement: EngagementFeed | None,
         engagement_online: OnlineEngagementWriter | None = None,
+        *,
+        consent: ConsentTable | None = None,
+        consent_online: OnlineConsentWriter | None = None,
+        privacy: PrivacyRecords | None = None,
     ) -> None:
         self.feedback = feedback
         self.quiz = quiz
         self._quiz_online = quiz_online
         self.engagement = engagement
         self._engagement_online = engagement_online
+        self.consent = consent
+        self._consent_online = consent_online
+        self.privacy = privacy
 
     @classmethod
     def from_settings(cls, settings: Settings, feature_store: FeatureStore) -> Interactions:
@@ -93,9 +119,29 @@ class Interactions:
             OnlineQuizWriter(feature_store),
             EngagementFeed.from_settings(settings, feature_store),
             OnlineEngagementWriter(feature_store, view) if view else None,
+            consent=ConsentTable.from_settings(settings),
+            consent_online=OnlineConsentWriter(feature_store),
+            privacy=PrivacyRecords.from_settings(settings),
         )
 
-    def land(self, feedback: Sequence[FeedbackEvent], answers: Sequence[QuizAnswerEvent]) -> Landed:
+    def suppressed(self, customer_ids: Iterable[str]) -> set[str]:
+        """Which of these customers are erased: their events are dropped (none without a
+        suppression list)."""
+        return self.privacy.suppressed(customer_ids) if self.privacy is not None else set()
+
+    def request_erasure(self, events: Sequence[ErasureEvent]) -> set[str]:
+        """Record the requests and suppress the customers; returns them."""
+        if self.privacy is None:
+            raise NotConfigured("erasure events need the privacy records (from_settings)")
+        return self.privacy.erasure_requested(events)
+
+    def land(
+        self,
+        feedback: Sequence[FeedbackEvent],
+        answers: Sequence[QuizAnswerEvent],
+        consents: Sequence[ConsentEvent] = (),
+    ) -> Landed:
+        landed_consent = self._land_consent(consents) if consents else 0
         landed_feedback = self.feedback.append(feedback) if feedback else 0
         landed_quiz = self.quiz.append(answers) if answers else 0
         if answers:
@@ -106,7 +152,23 @@ class Interactions:
             counted = applied.new
             if self._engagement_online is not None and applied.states:
                 self._write_signals(self._engagement_online, applied.states)
-        return Landed(landed_feedback, landed_quiz, counted)
+        return Landed(landed_feedback, landed_quiz, counted, landed_consent)
+
+    def _land_consent(self, consents: Sequence[ConsentEvent]) -> int:
+        """Audit what is new, land it, and write every change online (the newest per customer
+        wins, so writing one again is harmless)."""
+        if self.consent is None or self._consent_online is None:
+            raise NotConfigured("consent events need the consent table and view (from_settings)")
+        if self.privacy is not None:
+            self.privacy.consent_changed(self.consent.unlanded(consents))  # type: ignore[arg-type]
+        landed = self.consent.append(consents)
+        self._write_consent_online(self._consent_online, consents)
+        return landed
+
+    @staticmethod
+    @store_retry
+    def _write_consent_online(writer: OnlineConsentWriter, consents: Sequence[ConsentEvent]) -> int:
+        return writer.write(ConsentRow.of(c.model_dump()) for c in consents)
 
     @store_retry
     def _write_quiz_online(self, answers: Sequence[QuizAnswerEvent]) -> int:
@@ -133,5 +195,9 @@ class Interactions:
     def close(self) -> None:
         self.feedback.close()
         self.quiz.close()
+        if self.consent is not None:
+            self.consent.close()
+        if self.privacy is not None:
+            self.privacy.close()
         if self.engagement is not None:
             self.engagement.close()

@@ -23,7 +23,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from smartstack.events.contracts import Topic
+from smartstack.events.contracts import COMPACTED, Topic
 from smartstack.settings import Settings
 
 
@@ -84,10 +84,21 @@ def consumer_config(servers: str, group: str, **overrides: Any) -> dict[str, Any
 
 
 def ensure_topics(servers: str, partitions: int = 4, timeout: float = 15.0) -> None:
-    """Create the event topics that do not exist yet (idempotent)."""
+    """Create the event topics that do not exist yet (idempotent); the customer-keyed state
+    topics (:data:`~smartstack.events.contracts.COMPACTED`) with ``cleanup.policy=compact``.
+    tansu accepts the setting; its in-memory storage never cleans a log, so locally it only
+    takes effect on a real cluster."""
     admin = AdminClient({"bootstrap.servers": servers})
     existing = admin.list_topics(timeout=timeout).topics
-    wanted = [NewTopic(t.value, num_partitions=partitions) for t in Topic if t not in existing]
+    wanted = [
+        NewTopic(
+            t.value,
+            num_partitions=partitions,
+            config={"cleanup.policy": "compact"} if t in COMPACTED else {},
+        )
+        for t in Topic
+        if t not in existing
+    ]
     if not wanted:
         return
     for future in admin.create_topics(wanted, operation_timeout=timeout).values():

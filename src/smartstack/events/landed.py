@@ -4,8 +4,8 @@ Layout: ``<data_dir>/<table>/part-*.parquet`` (one part per landed batch) beside
 ledger ``_ledger.sqlite`` that lists the committed parts and every event id ever landed. They
 live outside ``raw/`` because regenerating the synthetic data replaces ``raw/`` whole, and
 events are not generated. dbt reads each as a source of ``events``; locally DuckDB reads the
-Parquet in place. :mod:`~smartstack.events.feedback_table` and
-:mod:`~smartstack.events.quiz_table` are the two tables.
+Parquet in place. :mod:`~smartstack.events.feedback_table`,
+:mod:`~smartstack.events.quiz_table` and :mod:`~smartstack.events.consent_table` are the tables.
 
 Exactly once, with several writers (the stream processor, the service in embedded mode):
 an append holds the ledger's write lock from start to end, drops ids already landed, writes the
@@ -27,12 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
-from smartstack.events.contracts import FeedbackEvent, QuizAnswerEvent
+from smartstack.events.contracts import ConsentEvent, FeedbackEvent, QuizAnswerEvent
 
-Landable = FeedbackEvent | QuizAnswerEvent
+Landable = FeedbackEvent | QuizAnswerEvent | ConsentEvent
 
 LEDGER = "_ledger.sqlite"
 # Zero rows: keeps the folder's glob non-empty, so dbt builds before any feedback exists.
@@ -110,6 +111,16 @@ class LandedEvents:
             raise
         return len(new)
 
+    def unlanded(self, events: Sequence[Landable]) -> list[Landable]:
+        """The events whose id is not landed yet (each id once), e.g. to record them elsewhere
+        before they are landed."""
+        first: dict[str, Landable] = {}
+        for event in events:
+            first.setdefault(event.event_id, event)
+        with self._lock:
+            known = self._known(list(first))
+        return [e for i, e in first.items() if i not in known]
+
     def recover(self) -> int:
         """Delete parts left by a writer that died before committing; returns how many."""
         with self._lock:
@@ -121,6 +132,81 @@ class LandedEvents:
                 self._db.execute("rollback")
                 raise
         return removed
+
+    def drop_older_than(
+        self,
+        time_column: str,
+        cutoff: datetime,
+        *,
+        keep_latest_of: str | None = None,
+        dry_run: bool = False,
+    ) -> tuple[int, int]:
+        """Remove the committed rows whose ``time_column`` is before ``cutoff`` (retention);
+        returns (rows removed, rows kept). With ``keep_latest_of`` (a column, e.g.
+        ``customer_id``) each key's newest row stays however old: a consent change that is
+        still in force is not history.
+
+        The ledger's ``landed`` ids stay: a redelivered old event is still recognised as landed
+        and dropped, rather than landing again after retention removed it. Holds the ledger's
+        write lock throughout, as an append does. A part with rows left is written again (a
+        temporary file renamed over it) before the commit; a part with none left leaves the
+        ledger first and its file is deleted after the commit (a crash in between leaves an
+        orphan the next writer deletes).
+        """
+        with self._lock:
+            db = self._db
+            db.execute("begin immediate")
+            try:
+                if not dry_run:  # a dry run changes nothing, not even a dead writer's leftovers
+                    self._remove_orphans()
+                names = [n for (n,) in db.execute("select name from parts order by rowid")]
+                latest = None
+                if keep_latest_of is not None:
+                    columns = [keep_latest_of, time_column]
+                    every = pa.concat_tables(
+                        [self.schema.empty_table().select(columns)]
+                        + [
+                            pq.read_table(self.directory / n, schema=self.schema, columns=columns)
+                            for n in names
+                        ]
+                    )
+                    latest = every.group_by(keep_latest_of).aggregate([(time_column, "max")])
+                    latest = latest.rename_columns(["key", "time"])
+                removed = kept = 0
+                emptied: list[str] = []
+                for name in names:
+                    path = self.directory / name
+                    table = pq.read_table(path, schema=self.schema)
+                    old = pc.fill_null(
+                        pc.less(table[time_column], pa.scalar(cutoff, table[time_column].type)),
+                        False,
+                    )
+                    if keep_latest_of is not None and latest is not None:
+                        # The newest time of each row's key, beside the row's own.
+                        at = pc.index_in(table[keep_latest_of], value_set=latest["key"])
+                        newest = pc.equal(table[time_column], latest["time"].take(at))
+                        old = pc.and_(old, pc.invert(pc.fill_null(newest, False)))
+                    dropped = pc.sum(old).as_py() or 0
+                    removed += dropped
+                    kept += table.num_rows - dropped
+                    if not dropped or dry_run:
+                        continue
+                    if dropped == table.num_rows:
+                        db.execute("delete from parts where name = ?", (name,))
+                        emptied.append(name)
+                    else:
+                        self._write(table.filter(pc.invert(old)), name)
+                        db.execute(
+                            "update parts set rows = ? where name = ?",
+                            (table.num_rows - dropped, name),
+                        )
+                db.execute("rollback" if dry_run else "commit")
+            except BaseException:
+                db.execute("rollback")
+                raise
+            for name in emptied:
+                (self.directory / name).unlink(missing_ok=True)
+        return removed, kept
 
     def read(self) -> pa.Table:
         """Every committed row (parts the ledger lists), in landing order."""

@@ -5,15 +5,19 @@ Each batch (up to ``max_batch`` messages, or what arrived within ``batch_wait`` 
 1. validate every message against its topic's contract; a failure is published to the
    dead-letter topic with the reason in the ``dlq.reason`` header (and the source topic,
    partition and offset), never dropped;
-2. land feedback events in the feedback table and quiz answers in the quiz table (deduplicated
+2. record the batch's erasure requests (work list, suppression list, audit log), then drop
+   every event of a suppressed customer (one look-up per batch, counted in
+   ``smartstack_suppressed_events``);
+3. land feedback events in the feedback table and quiz answers in the quiz table (deduplicated
    by event id), push the quiz answers to the online store (the next ranking uses them) and
-   count feedback and answers in the engagement store (idempotent per event id);
-3. add transactions to the recent-spend state and push one row per touched customer to the
+   count feedback and answers in the engagement store (idempotent per event id); audit, land
+   and push consent changes the same way (``customer_consent``);
+4. add transactions to the recent-spend state and push one row per touched customer to the
    online store (a pure function of the state, so a repeated push is harmless);
-4. wait for the dead letters' acknowledgements, then commit the state and the consumed offsets
+5. wait for the dead letters' acknowledgements, then commit the state and the consumed offsets
    in one SQLite transaction, then commit the offsets to Kafka (for lag monitoring).
 
-A crash anywhere before step 4 re-delivers the batch on restart: feedback, quiz answers,
+A crash anywhere before step 5 re-delivers the batch on restart: feedback, quiz answers,
 engagement and transactions already applied are recognised by id, so every event counts once.
 Clickstream events are validated (bad ones dead-lettered) and counted; no streaming feature
 reads them yet.
@@ -33,7 +37,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from prometheus_client import Counter, Gauge, Histogram
 
 from smartstack.events.contracts import (
+    ClickstreamEvent,
+    ConsentEvent,
     ContractViolation,
+    ErasureEvent,
     FeedbackEvent,
     QuizAnswerEvent,
     Topic,
@@ -43,6 +50,7 @@ from smartstack.events.contracts import (
 from smartstack.events.interactions import Interactions, store_retry
 from smartstack.events.kafka import consumer_config, producer_config
 from smartstack.events.online_writer import OnlineSpendWriter
+from smartstack.events.privacy_feed import count_dropped, drop_suppressed
 from smartstack.events.recent_spend import BatchChanges, RecentSpendState
 
 log = logging.getLogger(__name__)
@@ -63,7 +71,14 @@ EVENT_LAG = Gauge(
     "Wall-clock time minus the event time of the newest transaction applied.",
 )
 
-SUBSCRIBED = (Topic.transactions, Topic.clickstream, Topic.feedback, Topic.quiz)
+SUBSCRIBED = (
+    Topic.transactions,
+    Topic.clickstream,
+    Topic.feedback,
+    Topic.quiz,
+    Topic.consent,
+    Topic.erasure,
+)
 
 
 class DeadLetterFailed(RuntimeError):
@@ -80,6 +95,9 @@ class Totals:
     too_old: int = 0
     feedback_landed: int = 0
     quiz_landed: int = 0
+    consent_landed: int = 0
+    erasures: int = 0  # customers whose erasure request was recorded
+    suppressed: int = 0  # events of erased customers dropped
     engagement_counted: int = 0
     clickstream: int = 0
     dead_letters: int = 0
@@ -154,6 +172,9 @@ class StreamProcessor:
         transactions: list[TransactionEvent] = []
         feedback: list[FeedbackEvent] = []
         answers: list[QuizAnswerEvent] = []
+        consents: list[ConsentEvent] = []
+        erasures: list[ErasureEvent] = []
+        clicks: list[ClickstreamEvent] = []
         offsets: dict[tuple[str, int], int] = {}
         totals = self.totals
         for message in messages:
@@ -176,18 +197,28 @@ class StreamProcessor:
                 feedback.append(event)
             elif isinstance(event, QuizAnswerEvent):
                 answers.append(event)
+            elif isinstance(event, ConsentEvent):
+                consents.append(event)
+            elif isinstance(event, ErasureEvent):
+                erasures.append(event)
             else:
-                totals.clickstream += 1
-                EVENTS.labels(topic, "validated").inc()
+                clicks.append(event)
 
-        if feedback or answers:
-            landed = self.interactions.land(feedback, answers)
+        lists = (transactions, feedback, answers, consents, erasures, clicks)
+        transactions, feedback, answers, consents, clicks = self._screen(*lists)
+        totals.clickstream += len(clicks)
+        EVENTS.labels(Topic.clickstream.value, "validated").inc(len(clicks))
+
+        if feedback or answers or consents:
+            landed = self.interactions.land(feedback, answers, consents)
             totals.feedback_landed += landed.feedback
             totals.quiz_landed += landed.quiz
+            totals.consent_landed += landed.consent
             totals.engagement_counted += landed.counted
             for topic, events, new in (
                 (Topic.feedback, feedback, landed.feedback),
                 (Topic.quiz, answers, landed.quiz),
+                (Topic.consent, consents, landed.consent),
             ):
                 EVENTS.labels(topic.value, "landed").inc(new)
                 EVENTS.labels(topic.value, "duplicate").inc(len(events) - new)
@@ -218,6 +249,40 @@ class StreamProcessor:
         totals.batches += 1
         totals.seconds_applying += elapsed
         BATCH_SECONDS.observe(elapsed)
+
+    def _screen(
+        self,
+        transactions: list[TransactionEvent],
+        feedback: list[FeedbackEvent],
+        answers: list[QuizAnswerEvent],
+        consents: list[ConsentEvent],
+        erasures: list[ErasureEvent],
+        clicks: list[ClickstreamEvent],
+    ) -> tuple[
+        list[TransactionEvent],
+        list[FeedbackEvent],
+        list[QuizAnswerEvent],
+        list[ConsentEvent],
+        list[ClickstreamEvent],
+    ]:
+        """Record the batch's erasure requests, then drop every event of a suppressed customer
+        (those erased before and those who asked in this batch): one look-up per batch."""
+        lists = (transactions, feedback, answers, consents, clicks)
+        customers = {e.customer_id for events in (*lists, erasures) for e in events}
+        suppressed = self.interactions.suppressed(customers)
+        fresh = [e for e in erasures if e.customer_id not in suppressed]
+        if fresh:
+            requested = self.interactions.request_erasure(fresh)
+            self.totals.erasures += len(requested)
+            EVENTS.labels(Topic.erasure.value, "recorded").inc(len(fresh))
+            suppressed |= requested
+        if not suppressed:
+            return lists
+        kept = tuple(drop_suppressed(events, suppressed) for events in lists)
+        dropped = sum(map(len, lists)) - sum(map(len, kept)) + len(erasures) - len(fresh)
+        self.totals.suppressed += dropped
+        count_dropped("stream", dropped, len(suppressed))
+        return kept  # type: ignore[return-value]
 
     @store_retry
     def _write_online(self, rows: list[tuple[str, datetime, dict[int, float]]]) -> int:

@@ -1,5 +1,5 @@
-"""Producers: the generator's history replayed as a live stream, and the service's feedback and
-quiz answers.
+"""Producers: the generator's history replayed as a live stream, and the service's feedback,
+quiz answers and consent changes.
 
 Both validate against the contract before sending, key by customer (one customer's events stay
 in order on one partition) and use the idempotent, acks=all producer.
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from smartstack.events.contracts import (
     CONTRACTS,
+    ConsentEvent,
     FeedbackEvent,
     QuizAnswerEvent,
     Topic,
@@ -29,15 +30,19 @@ from smartstack.events.contracts import (
 )
 from smartstack.events.interactions import Interactions
 from smartstack.events.kafka import producer_config
+from smartstack.events.privacy_feed import count_dropped
+from smartstack.privacy.suppression import SuppressionList
 from smartstack.settings import Settings
 
 # What the service accepts from customers.
-CustomerEvent = FeedbackEvent | QuizAnswerEvent
+CustomerEvent = FeedbackEvent | QuizAnswerEvent | ConsentEvent
 
 
 def topic_of(event: CustomerEvent) -> Topic:
     """The topic an event travels on (by isinstance: BentoML hands the endpoint a subclass)."""
-    return Topic.feedback if isinstance(event, FeedbackEvent) else Topic.quiz
+    if isinstance(event, FeedbackEvent):
+        return Topic.feedback
+    return Topic.consent if isinstance(event, ConsentEvent) else Topic.quiz
 
 
 # Raw table behind each replayable topic.
@@ -53,16 +58,27 @@ class PublishFailed(RuntimeError):
 
 
 def _time_ordered(
-    raw_dir: Path, topics: Sequence[Topic], since: datetime | None
+    raw_dir: Path,
+    topics: Sequence[Topic],
+    since: datetime | None,
+    suppression: SuppressionList | None = None,
 ) -> Iterator[tuple[Topic, dict]]:
-    """Rows of the topics' raw tables, merged in event-time order, a chunk in memory at a time."""
+    """Rows of the topics' raw tables, merged in event-time order, a chunk in memory at a time;
+    rows of customers on the suppression list are left out (asked once per chunk)."""
 
     def rows(topic: Topic) -> Iterator[tuple[Topic, dict]]:
         dataset = ds.dataset(raw_dir / REPLAY_TABLES[topic], format="parquet")
         condition = None if since is None else pc.field("event_timestamp") >= since
         table = dataset.to_table(filter=condition).sort_by("event_timestamp")
         for batch in table.to_batches(max_chunksize=_CHUNK):
-            for row in batch.to_pylist():
+            chunk = batch.to_pylist()
+            if suppression is not None:
+                erased = suppression.suppressed(row["customer_id"] for row in chunk)
+                if erased:
+                    kept = [row for row in chunk if row["customer_id"] not in erased]
+                    count_dropped("replay", len(chunk) - len(kept), len(erased))
+                    chunk = kept
+            for row in chunk:
                 yield topic, row
 
     return heapq.merge(*(rows(t) for t in topics), key=lambda item: item[1]["event_timestamp"])
@@ -76,10 +92,11 @@ def replay(
     since: datetime | None = None,
     limit: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    suppression: SuppressionList | None = None,
 ) -> int:
     """Publish the generated rows in event-time order at ``rate`` events/s (0: flat out);
     returns how many were acknowledged. Rows that break their contract raise: the generator's
-    output is meant to meet it."""
+    output is meant to meet it. Rows of customers on ``suppression`` are not sent."""
     producer = Producer(producer_config(servers, **{"linger.ms": 20}))
     failures: list[str] = []
 
@@ -89,7 +106,7 @@ def replay(
 
     sent = 0
     started = time.monotonic()
-    for topic, row in _time_ordered(raw_dir, topics, since):
+    for topic, row in _time_ordered(raw_dir, topics, since, suppression):
         if limit is not None and sent >= limit:
             break
         event = CONTRACTS[topic].model_validate(row)
@@ -213,7 +230,8 @@ class KafkaEventPublisher:
 
 class DirectEventWriter:
     """Embedded mode (no broker configured): the event is applied at once, through the same
-    idempotent steps the stream processor takes (tables, online quiz view, engagement)."""
+    idempotent steps the stream processor takes (tables, online quiz and consent views,
+    engagement, the audit log); an erased customer's event is dropped, as the stream drops it."""
 
     name = "table"
 
@@ -221,8 +239,13 @@ class DirectEventWriter:
         self._interactions = interactions
 
     def send(self, event: CustomerEvent) -> None:
+        if self._interactions.suppressed([event.customer_id]):
+            count_dropped("service", 1, 1)
+            return
         if isinstance(event, FeedbackEvent):
             self._interactions.land([event], [])
+        elif isinstance(event, ConsentEvent):
+            self._interactions.land([], [], [event])
         else:
             self._interactions.land([], [event])
 

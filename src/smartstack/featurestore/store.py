@@ -66,13 +66,20 @@ def apply(settings: Settings | None = None) -> None:
     with applying(settings):
         os.chdir(REPO_PATH)  # as `feast apply` does: module paths are relative to the repo
         repo = service_contents(
-            parse_repo(REPO_PATH), feature_service_name(settings), active(settings).catalogue_views
+            parse_repo(REPO_PATH),
+            feature_service_name(settings),
+            (*active(settings).catalogue_views, *PRIVACY_VIEWS),
         )
         store = FeatureStore(config=config)
         apply_total_with_repo_instance(
             store, PROJECT, store.registry, repo, skip_source_validation=False
         )
     _store_for.cache_clear()
+
+
+# Registered whatever the data set and feature service: what each customer consented to, which
+# the stream writes and serving reads for every data set (in no feature service).
+PRIVACY_VIEWS: tuple[str, ...] = ("customer_consent",)
 
 
 def service_contents(

@@ -11,7 +11,7 @@ Mapping (every time is ``start`` + hours, ``start`` a configurable UTC date):
 
 - ``customers`` ← profile: id, gender, age (the placeholder 118 becomes null), income, signup
   date; ``age_band`` from the age and ``tenure_months`` to the start date are derived; card
-  product, region and consent do not exist here and stay null.
+  product, region and consent (marketing and by purpose) do not exist here and stay null.
 - ``offers`` ← portfolio: type (bogo, discount, informational), minimum spend (``difficulty``),
   reward (``value``), duration in days and channels. The portfolio has no catalogue window:
   offers are valid from the start with no end (``valid_to`` null); each receipt has its own.
@@ -328,6 +328,9 @@ def customers_table(profiles: list[dict[str, Any]], start: date) -> pa.Table:
                 "signup_date": signed_up,
                 "tenure_months": months,
                 "marketing_consent": None,
+                "consent_personalization": None,
+                "consent_llm_messaging": None,
+                "consent_analytics": None,
                 "gender": p["gender"],
                 "age": age,
                 "income": None if p["income"] is None else float(p["income"]),

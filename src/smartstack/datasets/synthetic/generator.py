@@ -287,6 +287,9 @@ def _customers_table(chunk: _ChunkState, latent: _Latent) -> pa.Table:
             pa.array(signup_days.astype(np.int32), type=pa.date32()),
             pa.array(tenure),
             pa.array(rng.random(n) < 0.82),
+            # Consent by purpose: every generated customer gave all three (a constant, so no
+            # random stream moves and every other value stays what it was).
+            *(pa.array(np.ones(n, dtype=bool)) for _ in range(3)),
             pa.nulls(n, pa.string()),
             pa.nulls(n, pa.int32()),
             pa.nulls(n, pa.float64()),
