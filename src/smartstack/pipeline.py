@@ -158,6 +158,16 @@ STEPS: tuple[Step, ...] = (
         timeout_minutes=30,
     ),
     Step(
+        "enforce_retention",
+        "serving",
+        ("privacy", "retention"),
+        "Remove what is past its retention (privacy.retention) from the ranking and shadow "
+        "logs, the landed feedback, quiz and consent events and the explanation cache; audited. "
+        "After the readouts, which read the logs.",
+        inputs=(FEEDBACK_EVENTS, EXPLANATIONS),
+        timeout_minutes=30,
+    ),
+    Step(
         "reload",
         "serving",
         ("serving", "reload"),

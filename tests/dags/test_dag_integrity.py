@@ -117,7 +117,8 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
     explain = tasks["serving.explain_top_offers"]
     assert explain["trigger_rule"] == "none_failed_min_one_success"
     assert explain["downstream"] == ["serving.experiment_readouts"]
-    assert tasks["serving.experiment_readouts"]["downstream"] == ["serving.reload"]
+    assert tasks["serving.experiment_readouts"]["downstream"] == ["serving.enforce_retention"]
+    assert tasks["serving.enforce_retention"]["downstream"] == ["serving.reload"]
     outlets = {t: task["outlets"] for t, task in tasks.items() if task["outlets"]}
     assert outlets == {
         f"{step.group}.{step.name}": [f"smartstack_{name}" for name in sorted(step.outputs)]

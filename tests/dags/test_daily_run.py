@@ -45,6 +45,7 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
     assert run.states["model.skip_promote"] == "skipped"
     assert run.states["serving.explain_top_offers"] == "success"
     assert run.states["serving.experiment_readouts"] == "success"
+    assert run.states["serving.enforce_retention"] == "success"
     assert run.states["serving.reload"] == "skipped"
     assert "nothing to reload" in run.output
     assert run.states["dbt.relationship_tests"] == "success"

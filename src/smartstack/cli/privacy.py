@@ -75,3 +75,61 @@ def audit_show(
             details,
         )
     console.print(table)
+
+
+# --- smartstack privacy retention -----------------------------------------------------------
+
+
+@app.command("retention")
+def retention(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="The instant ages are measured from (ISO time; naive is UTC), or 'snapshot' "
+            "for the data set's own clock (its manifest). Default: now."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Count what would go; change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The results as JSON on stdout.")] = False,
+) -> None:
+    """Remove what is past its retention (privacy.retention) from the ranking and shadow logs,
+    the landed feedback, quiz and consent events and the explanation cache; audited."""
+    import json
+    from datetime import datetime
+
+    from rich.table import Table
+
+    from smartstack.cli.console import console, fail, settings_of
+    from smartstack.erasure.retention import enforce_retention, result_dict
+
+    settings = settings_of(ctx)
+    at: datetime | None = None
+    if now == "snapshot":
+        from smartstack.data.manifest import Manifest
+
+        manifest = Manifest.read(settings.data_dir)
+        if manifest is None:
+            raise fail(f"--now snapshot: no data set landed in {settings.data_dir}.")
+        at = manifest.snapshot
+    elif now is not None:
+        try:
+            at = datetime.fromisoformat(now)
+        except ValueError:
+            raise fail(f"--now {now!r}: not an ISO time (e.g. 2024-06-30T00:00:00Z).") from None
+    results = enforce_retention(settings, at, dry_run=dry_run, actor="cli")
+    if as_json:
+        typer.echo(json.dumps([result_dict(r) for r in results]))
+    verb = "would remove" if dry_run else "removed"
+    table = Table(title=f"retention{' (dry run: nothing changed)' if dry_run else ''}")
+    for column in ("store", "cutoff", verb, "kept"):
+        table.add_column(column)
+    for r in results:
+        cutoff = r.cutoff.strftime("%Y-%m-%d %H:%M")
+        if r.present:
+            table.add_row(r.store, cutoff, str(r.removed), str(r.kept))
+        else:
+            table.add_row(r.store, cutoff, "–", "(none here)")
+    console.print(table)
+    total = sum(r.removed for r in results)
+    console.print(f"{verb} {total} rows past their retention" + ("" if dry_run else "; audited"))

@@ -4,6 +4,12 @@
 in microseconds; the optional SQLite file (under ``<home>/messaging/``) lets a precompute job fill
 the cache that the serving process then reads, and survives restarts. A new feature version or a
 new model makes new keys, so stale text is never served for changed facts.
+
+Each stored entry carries the time it was written (``written_at``, ISO UTC), which retention
+(:mod:`smartstack.erasure.retention`) deletes by. A file from before that column gets it on
+open, each entry stamped with its explanation's ``created_at`` (the time of the migration if
+that cannot be read, so an entry of unknown age is kept one full period rather than guessed
+older).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from smartstack.messaging.explanation import CacheKey, Explanation
@@ -24,9 +31,41 @@ create table if not exists explanations (
     feature_version text not null,
     model text not null,
     payload text not null,
+    written_at text,
     primary key (customer_id, offer_id, feature_version, model)
 )
 """
+
+
+def _stamp(at: datetime) -> str:
+    """A time as the cache stores it: ISO UTC with microseconds, so text order is time order."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add ``written_at`` to a file written before it (another process may be doing the same)."""
+    columns = {row[1] for row in db.execute("pragma table_info(explanations)")}
+    if "written_at" in columns:
+        return
+    try:
+        db.execute("alter table explanations add column written_at text")
+    except sqlite3.OperationalError as error:
+        if "duplicate column" not in str(error):
+            raise
+    now = datetime.now(UTC)
+    rows = db.execute("select rowid, payload from explanations where written_at is null")
+    stamps = [(_stamp(_created(payload) or now), rowid) for rowid, payload in rows.fetchall()]
+    db.execute("begin")
+    db.executemany("update explanations set written_at = ? where rowid = ?", stamps)
+    db.execute("commit")
+
+
+def _created(payload: str) -> datetime | None:
+    try:
+        created = Explanation.model_validate_json(payload).created_at
+    except ValueError:
+        return None
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
 def default_path(settings: Settings | None = None) -> Path:
@@ -49,6 +88,7 @@ class ExplanationCache:
             # A cache: losing the last writes to a power cut is fine, an fsync per entry is not.
             self._db.execute("pragma synchronous=normal")
             self._db.execute(_SCHEMA)
+            _migrate(self._db)
 
     def __len__(self) -> int:
         with self._lock:
@@ -100,11 +140,30 @@ class ExplanationCache:
                 self._remember(e.cache_key, e)
             if self._db is not None:
                 self._db.execute("begin")
+                written = _stamp(datetime.now(UTC))
                 self._db.executemany(
-                    "insert or replace into explanations values (?, ?, ?, ?, ?)",
-                    [(*e.cache_key, e.model_dump_json()) for e in items],
+                    "insert or replace into explanations (customer_id, offer_id, "
+                    "feature_version, model, payload, written_at) values (?, ?, ?, ?, ?, ?)",
+                    [(*e.cache_key, e.model_dump_json(), written) for e in items],
                 )
                 self._db.execute("commit")
+
+    def remove_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete the stored entries written before ``cutoff`` (retention); returns (removed,
+        kept). Memory is emptied too when anything went, since it keeps no times (it refills
+        from the file); another process's memory keeps its copies until it restarts."""
+        if self._db is None:
+            return 0, 0
+        mark = _stamp(cutoff)
+        with self._lock:
+            (removed,) = self._db.execute(
+                "select count(*) from explanations where written_at < ?", (mark,)
+            ).fetchone()
+            (total,) = self._db.execute("select count(*) from explanations").fetchone()
+            if removed and not dry_run:
+                self._db.execute("delete from explanations where written_at < ?", (mark,))
+                self._items.clear()
+        return removed, total - removed
 
     def _remember(self, key: CacheKey, explanation: Explanation) -> None:
         self._items[key] = explanation
