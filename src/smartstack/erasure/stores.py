@@ -21,11 +21,13 @@ from smartstack.data.schema import RAW_SCHEMAS
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
 from smartstack.erasure.warehouse import erase_from_bigquery, erase_from_duckdb
+from smartstack.events.consent_table import ConsentTable
 from smartstack.events.feedback_table import FeedbackTable
 from smartstack.events.kafka import COMPACTED, producer_config
 from smartstack.events.quiz_table import QuizAnswerTable
 from smartstack.featurestore import store
 from smartstack.featurestore.forget import forget_customer
+from smartstack.messaging.cache import ExplanationCache
 from smartstack.messaging.cache import default_path as explanation_cache_path
 from smartstack.privacy.parquet import drop_customers
 from smartstack.serving.caps import RedisFrequencyCaps
@@ -92,9 +94,17 @@ def _engagement(settings: Settings, customer_id: str) -> int:
 
 
 def _explanation_cache(settings: Settings, customer_id: str) -> int:
-    return _delete_sqlite(
-        explanation_cache_path(settings), "explanations", "customer_id", customer_id
-    )
+    path = explanation_cache_path(settings)
+    if not path.exists():
+        return 0
+    cache = ExplanationCache(path=path)
+    try:
+        removed = cache.forget({customer_id})
+    finally:
+        cache.close()
+    if removed:
+        vacuum(path)
+    return removed
 
 
 def _caps(settings: Settings, customer_id: str) -> int:
@@ -120,16 +130,11 @@ def _stream_state(settings: Settings, customer_id: str) -> int:
 
 def _landed_events(settings: Settings, customer_id: str) -> int:
     removed = 0
-    for table in (FeedbackTable.from_settings(settings), QuizAnswerTable.from_settings(settings)):
-        try:
-            removed += table.remove_customer(customer_id)
-        finally:
-            table.close()
-    consent = settings.data_dir / "consent_events"
-    if consent.exists():
-        from smartstack.events.consent_table import ConsentTable
-
-        table = ConsentTable.from_settings(settings)
+    for table in (
+        FeedbackTable.from_settings(settings),
+        QuizAnswerTable.from_settings(settings),
+        ConsentTable.from_settings(settings),
+    ):
         try:
             removed += table.remove_customer(customer_id)
         finally:

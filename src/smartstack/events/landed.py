@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,58 +154,80 @@ class LandedEvents:
         orphan the next writer deletes).
         """
         with self._lock:
-            db = self._db
-            db.execute("begin immediate")
-            try:
-                if not dry_run:  # a dry run changes nothing, not even a dead writer's leftovers
-                    self._remove_orphans()
-                names = [n for (n,) in db.execute("select name from parts order by rowid")]
-                latest = None
-                if keep_latest_of is not None:
-                    columns = [keep_latest_of, time_column]
-                    every = pa.concat_tables(
-                        [self.schema.empty_table().select(columns)]
-                        + [
-                            pq.read_table(self.directory / n, schema=self.schema, columns=columns)
-                            for n in names
-                        ]
+            latest = None
+            if keep_latest_of is not None:
+                columns = [keep_latest_of, time_column]
+                every = pa.concat_tables(
+                    [self.schema.empty_table().select(columns)]
+                    + [
+                        pq.read_table(self.directory / n, schema=self.schema, columns=columns)
+                        for n in self._part_names()
+                    ]
+                )
+                latest = every.group_by(keep_latest_of).aggregate([(time_column, "max")])
+                latest = latest.rename_columns(["key", "time"])
+
+            def old(table: pa.Table) -> pa.Array:
+                older = pc.fill_null(
+                    pc.less(table[time_column], pa.scalar(cutoff, table[time_column].type)), False
+                )
+                if keep_latest_of is not None and latest is not None:
+                    # The newest time of each row's key, beside the row's own.
+                    at = pc.index_in(table[keep_latest_of], value_set=latest["key"])
+                    newest = pc.equal(table[time_column], latest["time"].take(at))
+                    older = pc.and_(older, pc.invert(pc.fill_null(newest, False)))
+                return older
+
+            return self._remove_rows(old, dry_run)
+
+    def remove_customer(self, customer_id: str) -> int:
+        """Remove every row of one customer (an erasure); returns how many. Their event ids
+        stay in the ledger, as with retention: they are random and name no one."""
+        with self._lock:
+            removed, _ = self._remove_rows(
+                lambda table: pc.fill_null(pc.equal(table["customer_id"], customer_id), False),
+                dry_run=False,
+            )
+        return removed
+
+    def _part_names(self) -> list[str]:
+        return [n for (n,) in self._db.execute("select name from parts order by rowid")]
+
+    def _remove_rows(
+        self, selected: Callable[[pa.Table], pa.Array], dry_run: bool
+    ) -> tuple[int, int]:
+        """Rewrite the committed parts without the rows ``selected`` marks, under the ledger's
+        write lock (the caller holds ``self._lock``); returns (rows removed, rows kept)."""
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            if not dry_run:  # a dry run changes nothing, not even a dead writer's leftovers
+                self._remove_orphans()
+            removed = kept = 0
+            emptied: list[str] = []
+            for name in self._part_names():
+                table = pq.read_table(self.directory / name, schema=self.schema)
+                chosen = selected(table)
+                dropped = pc.sum(chosen).as_py() or 0
+                removed += dropped
+                kept += table.num_rows - dropped
+                if not dropped or dry_run:
+                    continue
+                if dropped == table.num_rows:
+                    db.execute("delete from parts where name = ?", (name,))
+                    emptied.append(name)
+                else:
+                    self._write(table.filter(pc.invert(chosen)), name)
+                    db.execute(
+                        "update parts set rows = ? where name = ?",
+                        (table.num_rows - dropped, name),
                     )
-                    latest = every.group_by(keep_latest_of).aggregate([(time_column, "max")])
-                    latest = latest.rename_columns(["key", "time"])
-                removed = kept = 0
-                emptied: list[str] = []
-                for name in names:
-                    path = self.directory / name
-                    table = pq.read_table(path, schema=self.schema)
-                    old = pc.fill_null(
-                        pc.less(table[time_column], pa.scalar(cutoff, table[time_column].type)),
-                        False,
-                    )
-                    if keep_latest_of is not None and latest is not None:
-                        # The newest time of each row's key, beside the row's own.
-                        at = pc.index_in(table[keep_latest_of], value_set=latest["key"])
-                        newest = pc.equal(table[time_column], latest["time"].take(at))
-                        old = pc.and_(old, pc.invert(pc.fill_null(newest, False)))
-                    dropped = pc.sum(old).as_py() or 0
-                    removed += dropped
-                    kept += table.num_rows - dropped
-                    if not dropped or dry_run:
-                        continue
-                    if dropped == table.num_rows:
-                        db.execute("delete from parts where name = ?", (name,))
-                        emptied.append(name)
-                    else:
-                        self._write(table.filter(pc.invert(old)), name)
-                        db.execute(
-                            "update parts set rows = ? where name = ?",
-                            (table.num_rows - dropped, name),
-                        )
-                db.execute("rollback" if dry_run else "commit")
-            except BaseException:
-                db.execute("rollback")
-                raise
-            for name in emptied:
-                (self.directory / name).unlink(missing_ok=True)
+            db.execute("rollback" if dry_run else "commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
+        for name in emptied:
+            (self.directory / name).unlink(missing_ok=True)
         return removed, kept
 
     def read(self) -> pa.Table:

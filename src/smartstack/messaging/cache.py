@@ -165,6 +165,27 @@ class ExplanationCache:
                 self._items.clear()
         return removed, total - removed
 
+    def customers(self) -> set[str]:
+        """The customers with explanations in this process's memory."""
+        with self._lock:
+            return {key[0] for key in self._items}
+
+    def forget(self, customer_ids: set[str]) -> int:
+        """Drop these customers' explanations from memory and from the file (an erasure);
+        returns how many entries went."""
+        with self._lock:
+            gone = [key for key in self._items if key[0] in customer_ids]
+            for key in gone:
+                del self._items[key]
+            removed = len(gone)
+            if self._db is not None and customer_ids:
+                ids = sorted(customer_ids)
+                marks = ",".join("?" * len(ids))
+                removed += self._db.execute(
+                    f"delete from explanations where customer_id in ({marks})", ids
+                ).rowcount
+        return removed
+
     def _remember(self, key: CacheKey, explanation: Explanation) -> None:
         self._items[key] = explanation
         self._items.move_to_end(key)
