@@ -133,3 +133,67 @@ def retention(
     console.print(table)
     total = sum(r.removed for r in results)
     console.print(f"{verb} {total} rows past their retention" + ("" if dry_run else "; audited"))
+
+
+# --- smartstack privacy scan ----------------------------------------------------------------
+
+
+@app.command("scan")
+def scan(
+    ctx: typer.Context,
+    customer_id: Annotated[str, typer.Argument(help="The customer to look for.")],
+    value: Annotated[
+        list[str] | None,
+        typer.Option("--value", help="Another value to look for (a marker); repeat for several."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The findings as one JSON array on stdout.")
+    ] = False,
+) -> None:
+    """Look for a customer's id and identifying values (their raw `customer_pii` row, if still
+    there) in every store: files under the home, Redis, Kafka. Exit 0: found nowhere; 1: found
+    (the table says where); 2: bad input."""
+    import json
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from smartstack.cli.console import console, fail, progress, settings_of
+    from smartstack.erasure.scan import STORES, Needles, stores_of
+    from smartstack.erasure.scan import scan as scan_stores
+
+    settings = settings_of(ctx)
+    if not customer_id.strip():
+        raise fail("the customer id is empty: give the id to look for.")
+    if any(not v.strip() for v in value or ()):
+        raise fail("a --value is empty: give the text to look for.")
+    needles = Needles.for_customer(settings, customer_id, extra=value or ())
+    with progress() as bar:
+        task = bar.add_task("scanning", total=None)
+
+        def report(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"scanning {what}"[:60])
+
+        findings = scan_stores(settings, needles, progress=report)
+    rank = {name: i for i, name in enumerate(STORES)}
+    findings.sort(key=lambda f: (rank.get(f.store, len(rank)), f.location, f.needle_kind))
+    if as_json:
+        typer.echo(json.dumps([asdict(f) for f in findings], indent=2))
+    looked_for = ", ".join(dict.fromkeys(n.kind for n in needles))
+    if not findings:
+        console.print(f"{customer_id.strip()}: nothing found ({looked_for}) in any store.")
+        return
+    if not as_json:
+        table = Table(title=f"{customer_id.strip()}: {len(findings)} findings")
+        for column in ("store", "location", "value", "detail"):
+            table.add_column(column, overflow="fold")
+        for f in findings:
+            table.add_row(f.store, f.location, f.needle_kind, f.detail)
+        console.print(table)
+    stores = stores_of(findings)
+    console.print(
+        f"{customer_id.strip()} found in {len(stores)} store(s): {', '.join(stores)} "
+        f"({len(findings)} findings; looked for {looked_for}).",
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
