@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "events": {"data", "datasets", "engagement", "privacy"},
     "features": {"data", "datasets", "engagement"},
     "quality": {"data", "datasets"},
-    "featurestore": {"data", "datasets"},
+    "featurestore": {"data", "datasets", "privacy"},
     "messaging": {"datasets", "events", "privacy"},
     # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
     "training": {"data", "datasets", "evaluation", "experiments", "featurestore", "ranking"},

@@ -130,6 +130,29 @@ def test_a_consent_change_lands_goes_online_and_is_audited_without_the_id(
     applied.close()
 
 
+def test_a_customer_who_refuses_personalization_is_not_profiled(feast_home: Path) -> None:
+    settings = Settings(home=feast_home)
+    applied = Interactions.from_settings(settings, store.get_store(settings))
+    writer = DirectEventWriter(applied)
+    writer.send(consent(1, "CUST-NO", T0, False, True, True))
+    writer.send(consent(2, "CUST-YES", T0, True, True, True))
+    for n, customer in enumerate(("CUST-NO", "CUST-YES")):
+        writer.send(feedback_event(f"f{n}", "click", customer, "OFF-1", T0 + timedelta(hours=1)))
+    engagement = applied.engagement
+    assert engagement is not None
+    assert engagement.store.get("CUST-NO") is None  # landed, not profiled
+    assert engagement.store.get("CUST-YES") is not None
+    assert sorted(applied.feedback.read().column("customer_id").to_pylist()) == [
+        "CUST-NO",
+        "CUST-YES",
+    ]
+    # Consent given again: the next activity is counted.
+    writer.send(consent(3, "CUST-NO", T0 + timedelta(hours=2), True, True, True))
+    writer.send(feedback_event("f9", "click", "CUST-NO", "OFF-1", T0 + timedelta(hours=3)))
+    assert engagement.store.get("CUST-NO") is not None
+    applied.close()
+
+
 def test_a_materialized_older_consent_does_not_hide_a_live_change(feast_home: Path) -> None:
     settings = Settings(home=feast_home)
     applied = interactions(feast_home, settings)

@@ -7,6 +7,8 @@
   replay of their events.
 - :class:`OfferCategories` maps an offer id to its merchant category (the explorer badge
   counts categories) from the catalogue view, reloaded when an unknown offer shows up.
+- :class:`ProfilingConsent` says which customers of a batch refuse personalization, from the
+  consent view of the online store: their activity is not profiled (no streak, no badges).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from smartstack.datasets.adapter import DatasetAdapter
 from smartstack.engagement.rules import Guardrail
 from smartstack.featurestore.catalogue import catalogue_frame
 from smartstack.featurestore.rows import EntityRows, ViewRead, entity_rows
+from smartstack.privacy.purposes import CONSENT_COLUMNS, CONSENT_VIEW, Consent, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,40 @@ class SpendGuard:
             customer
             for customer, (values, _) in zip(ids, rows, strict=True)
             if self.guardrail.rising(values.get(self._recent), values.get(self._baseline))
+        }
+
+    def close(self) -> None:
+        if self._rows is not None:
+            self._rows.close()
+
+
+class ProfilingConsent:
+    """Which customers refuse personalization, as the online store has it now (a consent
+    change is written there within seconds of its event)."""
+
+    def __init__(self, store: FeatureStore, unrecorded: bool, timeout_s: float = 5.0) -> None:
+        self._unrecorded = unrecorded
+        self._column = CONSENT_COLUMNS[Purpose.personalization]
+        self._rows: EntityRows | None = None
+        try:
+            view = store.get_feature_view(CONSENT_VIEW)
+        except FeatureViewNotFoundException:
+            log.warning("no %s view: every customer counts as %s", CONSENT_VIEW, unrecorded)
+            return
+        read = ViewRead(view, view.entity_columns[0].name, [self._column], True)
+        self._rows = entity_rows(store.config, [read], timeout_s)
+
+    def refused(self, customers: Iterable[str]) -> set[str]:
+        ids = sorted(set(customers))
+        if not ids:
+            return set()
+        if self._rows is None:
+            return set() if self._unrecorded else set(ids)
+        rows = self._rows.read(ids)
+        return {
+            customer
+            for customer, (values, _) in zip(ids, rows, strict=True)
+            if not Consent.of(values, self._unrecorded).personalization
         }
 
     def close(self) -> None:

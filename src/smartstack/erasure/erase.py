@@ -22,6 +22,7 @@ from smartstack.erasure.stores import CUSTOMER_TABLES, STORES, Store
 from smartstack.events.feedback_table import feedback_dir
 from smartstack.events.quiz_table import quiz_answers_dir
 from smartstack.privacy.audit import AuditLog
+from smartstack.privacy.locks import rewriting
 from smartstack.privacy.requests import ErasureRequests
 from smartstack.privacy.suppression import SuppressionList
 from smartstack.settings import Settings
@@ -89,7 +90,16 @@ def erase_customer(
     settings: Settings, customer_id: str, source: str = "cli", progress: Progress | None = None
 ) -> ErasureReport:
     """Erase (or go on erasing) one customer. Raises :class:`UnknownCustomer` before touching
-    anything, :class:`AlreadyErased`, or :class:`ErasureInterrupted` naming the store."""
+    anything, :class:`AlreadyErased`, or :class:`ErasureInterrupted` naming the store.
+
+    One erasure (or retention run) at a time across processes: they rewrite the same parts."""
+    with rewriting(settings):
+        return _erase(settings, customer_id, source, progress)
+
+
+def _erase(
+    settings: Settings, customer_id: str, source: str, progress: Progress | None
+) -> ErasureReport:
     requests = ErasureRequests.from_settings(settings)
     suppression = SuppressionList.from_settings(settings)
     audit = AuditLog.from_settings(settings)

@@ -33,6 +33,7 @@ from smartstack.events.landed import LEDGER, LandedEvents
 from smartstack.events.quiz_table import QuizAnswerTable, quiz_answers_dir
 from smartstack.messaging.cache import ExplanationCache, default_path
 from smartstack.privacy.audit import AuditLog
+from smartstack.privacy.locks import rewriting
 from smartstack.settings import Settings
 
 
@@ -72,42 +73,48 @@ def enforce_retention(
     events_cutoff = now - timedelta(days=days.feedback_days)
     cache_cutoff = now - timedelta(days=days.explanation_cache_days)
 
-    results = [
-        _parquet_log("ranking_log", ranking_log_dir(settings), ranking_cutoff, dry_run),
-        _parquet_log("shadow_log", shadow_log_dir(settings), ranking_cutoff, dry_run),
-        _landed(
-            "feedback", feedback_dir(settings), FeedbackTable, "occurred_at", events_cutoff, dry_run
-        ),
-        _landed(
-            "quiz_answers",
-            quiz_answers_dir(settings),
-            QuizAnswerTable,
-            "answered_at",
-            events_cutoff,
-            dry_run,
-        ),
-        _landed(
-            "consent_events",
-            consent_events_dir(settings),
-            ConsentTable,
-            "changed_at",
-            events_cutoff,
-            dry_run,
-            keep_latest_of="customer_id",
-        ),
-        _explanation_cache(default_path(settings), cache_cutoff, dry_run),
-    ]
-    if not dry_run:
-        AuditLog.from_settings(settings).append(
-            "retention",
-            actor,
-            now=now.isoformat(),
-            stores={
-                r.store: {"removed": r.removed, "kept": r.kept, "cutoff": r.cutoff.isoformat()}
-                for r in results
-            },
-        )
-    return results
+    with rewriting(settings):
+        results = [
+            _parquet_log("ranking_log", ranking_log_dir(settings), ranking_cutoff, dry_run),
+            _parquet_log("shadow_log", shadow_log_dir(settings), ranking_cutoff, dry_run),
+            _landed(
+                "feedback",
+                feedback_dir(settings),
+                FeedbackTable,
+                "occurred_at",
+                events_cutoff,
+                dry_run,
+            ),
+            _landed(
+                "quiz_answers",
+                quiz_answers_dir(settings),
+                QuizAnswerTable,
+                "answered_at",
+                events_cutoff,
+                dry_run,
+            ),
+            _landed(
+                "consent_events",
+                consent_events_dir(settings),
+                ConsentTable,
+                "changed_at",
+                events_cutoff,
+                dry_run,
+                keep_latest_of="customer_id",
+            ),
+            _explanation_cache(default_path(settings), cache_cutoff, dry_run),
+        ]
+        if not dry_run:
+            AuditLog.from_settings(settings).append(
+                "retention",
+                actor,
+                now=now.isoformat(),
+                stores={
+                    r.store: {"removed": r.removed, "kept": r.kept, "cutoff": r.cutoff.isoformat()}
+                    for r in results
+                },
+            )
+        return results
 
 
 def result_dict(result: RetentionResult) -> dict[str, object]:

@@ -9,6 +9,7 @@ erased like the rest, with the id passed as a query parameter, never spliced int
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,10 +40,27 @@ def erase_from_duckdb(path: Path, customer_id: str) -> int:
                 f'delete from "{schema}"."{table}" where {CUSTOMER_COLUMN} = ?', [customer_id]
             ).fetchone()
             removed += int(count)
-        db.execute("checkpoint")  # deleted rows leave the file's live blocks
+        db.execute("checkpoint")
     finally:
         db.close()
+    if removed:
+        _rewrite(path)
     return removed
+
+
+def _rewrite(path: Path) -> None:
+    """Copy the database into a new file and swap it in: DuckDB frees a deleted row's blocks
+    for reuse but leaves their bytes in the file until something overwrites them."""
+    fresh = path.with_name(f".erasing-{path.name}")
+    fresh.unlink(missing_ok=True)
+    db = duckdb.connect()
+    try:
+        db.execute("attach ? as source (read_only)", [str(path)])
+        db.execute("attach ? as fresh", [str(fresh)])
+        db.execute("copy from database source to fresh")
+    finally:
+        db.close()
+    os.replace(fresh, path)
 
 
 def bigquery_table_query(project: str, dataset: str) -> str:

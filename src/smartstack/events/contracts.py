@@ -249,8 +249,9 @@ CONTRACTS: dict[Topic, type[_Contract]] = {
     Topic.erasure: ErasureEvent,
 }
 # Topics whose messages are a customer's current state, not a history: compacted, so a new
-# consumer (or a restarted in-memory broker's successor) needs only each key's newest message.
-COMPACTED: frozenset[Topic] = frozenset({Topic.consent})
+# consumer (or a restarted in-memory broker's successor) needs only each key's newest message,
+# and an erasure's tombstone (the key with no value) removes every earlier one.
+COMPACTED: frozenset[Topic] = frozenset({Topic.consent, Topic.erasure})
 
 
 class ContractViolation(ValueError):

@@ -16,7 +16,7 @@ from feast import FeatureStore
 
 from smartstack.datasets import active
 from smartstack.engagement.rules import Action, load_rules
-from smartstack.engagement.signals import OfferCategories, SpendGuard
+from smartstack.engagement.signals import OfferCategories, ProfilingConsent, SpendGuard
 from smartstack.engagement.state import Activity
 from smartstack.engagement.store import Applied, EngagementStore, open_store
 from smartstack.events.contracts import FeedbackEvent, FeedbackKind, QuizAnswerEvent
@@ -76,10 +76,13 @@ class EngagementFeed:
         guard: SpendGuard,
         categories: Categories,
         suppression: SuppressionList | None = None,
+        consent: ProfilingConsent | None = None,
     ) -> None:
         self.store = store
         self.guard = guard
         self._categories = categories
+        # Customers who refuse personalization are not profiled: their activity is not counted.
+        self.consent = consent
         # Erased customers, whose landed events a rebuild leaves out (the live paths drop
         # their events before they reach the feed).
         self.suppression = suppression
@@ -100,19 +103,25 @@ class EngagementFeed:
             SpendGuard(feature_store, store.rules.guardrail),
             OfferCategories(feature_store, active(settings)).category,
             SuppressionList.from_settings(settings),
+            ProfilingConsent(feature_store, settings.privacy.unrecorded_consent),
         )
 
     def close(self) -> None:
         self.guard.close()
         self.store.close()
+        if self.consent is not None:
+            self.consent.close()
         if self.suppression is not None:
             self.suppression.close()
 
     def apply(
         self, feedback: Sequence[FeedbackEvent] = (), quiz: Sequence[QuizAnswerEvent] = ()
     ) -> Applied:
-        """Count what was not counted before."""
+        """Count what was not counted before, for the customers who allow profiling."""
         found = activities(feedback, quiz, self._categories)
+        if self.consent is not None and found:
+            refused = self.consent.refused(a.customer_id for a in found)
+            found = [a for a in found if a.customer_id not in refused]
         guardrail = self.store.rules.guardrail
         spending = (
             {a.customer_id for a in found if a.action in guardrail.spending_actions}

@@ -20,9 +20,8 @@ from feast.protos.feast.types.Value_pb2 import Value
 
 from smartstack.events.consent_table import ConsentTable
 from smartstack.events.online_writer import ViewWriter, entity_key
-from smartstack.privacy.purposes import CONSENT_COLUMNS, Purpose
+from smartstack.privacy.purposes import CONSENT_COLUMNS, CONSENT_VIEW, Purpose
 
-CONSENT_VIEW = "customer_consent"
 CONSENT_PUSH_SOURCE = "customer_consent_push"
 
 

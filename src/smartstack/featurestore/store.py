@@ -18,6 +18,7 @@ from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 from smartstack.data.manifest import Manifest
 from smartstack.datasets import active, feature_service_name
 from smartstack.featurestore.config import PROJECT, REPO_PATH, applying, repo_config
+from smartstack.privacy.purposes import CONSENT_VIEW
 from smartstack.settings import OnlineStore, Settings, get_settings
 
 
@@ -79,7 +80,7 @@ def apply(settings: Settings | None = None) -> None:
 
 # Registered whatever the data set and feature service: what each customer consented to, which
 # the stream writes and serving reads for every data set (in no feature service).
-PRIVACY_VIEWS: tuple[str, ...] = ("customer_consent",)
+PRIVACY_VIEWS: tuple[str, ...] = (CONSENT_VIEW,)
 
 
 def service_contents(

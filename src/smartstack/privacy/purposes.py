@@ -20,6 +20,8 @@ class Purpose(StrEnum):
     analytics = "analytics"
 
 
+# The Feast view (and dbt mart) that holds each customer's answers, outside every feature service.
+CONSENT_VIEW = "customer_consent"
 # The online store's and the marts' column of each purpose.
 CONSENT_COLUMNS: dict[Purpose, str] = {p: f"consent_{p.value}" for p in Purpose}
 
