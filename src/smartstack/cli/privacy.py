@@ -15,6 +15,71 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 app.add_typer(audit_app, name="audit")
 
 
+# --- smartstack privacy erase ---------------------------------------------------------------
+
+
+@app.command()
+def erase(
+    ctx: typer.Context,
+    customer_id: Annotated[
+        str | None, typer.Argument(help="The customer to erase (omit with --pending).")
+    ] = None,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending",
+            help="Finish every erasure asked for by an event or the admin endpoint, or "
+            "interrupted (the daily DAG's first task).",
+        ),
+    ] = False,
+) -> None:
+    """Erase a customer from every store the platform writes and suppress them, so no later
+    ingest, replay or pipeline run brings them back. Exit 1 if a store cannot be erased now
+    (run again: it resumes), 2 for an id no store knows (nothing is touched)."""
+    from rich.table import Table
+
+    from smartstack.cli.console import console, fail, settings_of
+    from smartstack.erasure import erase as erasure
+
+    settings = settings_of(ctx)
+    if pending == (customer_id is not None):
+        raise fail("give either a CUSTOMER_ID or --pending.")
+    customers = erasure.pending(settings) if pending else [str(customer_id).strip()]
+    if pending and not customers:
+        console.print("no erasure pending")
+        return
+    for customer in customers:
+        if not customer:
+            raise fail("CUSTOMER_ID is empty.")
+        try:
+            report = erasure.erase_customer(
+                settings, customer, "cli",
+                lambda store: console.print(f"  erasing {store.name} …", style="dim"),
+            )  # fmt: skip
+        except erasure.UnknownCustomer:
+            raise fail(
+                f"customer {customer} is unknown to every store: nothing was erased."
+            ) from None
+        except erasure.AlreadyErased:
+            console.print(f"customer {customer} was already erased: nothing left to do")
+            continue
+        except erasure.ErasureInterrupted as stop:
+            done = ", ".join(stop.done) or "none"
+            raise fail(
+                f"erasure of {customer} stopped at {stop.store} ({stop.reason}); stores done: "
+                f"{done}. Run the command again to resume.",
+                1,
+            ) from None
+        table = Table(title=f"erased {customer} (reference {report.customer_ref[:12]}…)")
+        for column in ("store", "removed", "how"):
+            table.add_column(column, overflow="fold")
+        for result in report.results:
+            table.add_row(result.store, str(result.removed), result.how)
+        console.print(table)
+        if report.resumed_after:
+            console.print(f"resumed: done before: {', '.join(report.resumed_after)}")
+
+
 # --- smartstack privacy audit verify / show -------------------------------------------------
 
 
