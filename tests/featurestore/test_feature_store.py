@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
-from feast import FeatureStore, StreamFeatureView
+from feast import FeatureStore, FeatureView, Field, FileSource, PushSource, StreamFeatureView
 from feast.data_source import PushMode
+from feast.types import Int32
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -329,3 +330,86 @@ def test_a_store_that_does_not_answer_costs_one_deadline(configured, tmp_path) -
         with pytest.raises(ReadTimeout):
             rows.read([SAMPLE_CUSTOMERS[0]])
         assert 0.15 < time.monotonic() - started < 1.5
+
+
+CONSENT_COLUMNS = ["consent_personalization", "consent_llm_messaging", "consent_analytics"]
+
+
+def _consent_view(fs: FeatureStore, tmp_path: Path) -> str:
+    """The registry's ``customer_consent`` view; where the registry has none yet, one of the
+    same shape (push source, three Int32 fields, in no feature service) applied here."""
+    if "customer_consent" in {v.name for v in fs.list_all_feature_views()}:
+        return "customer_consent"
+    batch = tmp_path / "consent.parquet"
+    pd.DataFrame(
+        {
+            "customer_id": pd.Series([], dtype=str),
+            "event_timestamp": pd.Series([], dtype="datetime64[us, UTC]"),
+            **{c: pd.Series([], dtype="int32") for c in CONSENT_COLUMNS},
+        }
+    ).to_parquet(batch)
+    push = PushSource(
+        name="customer_consent_push",
+        batch_source=FileSource(
+            name="customer_consent_source", path=str(batch), timestamp_field="event_timestamp"
+        ),
+    )
+    view = FeatureView(
+        name="customer_consent",
+        entities=[fs.get_entity("customer")],
+        ttl=timedelta(0),
+        schema=[Field(name=c, dtype=Int32) for c in CONSENT_COLUMNS],
+        source=push,
+        online=True,
+    )
+    fs.apply([push, view])
+    return "customer_consent"
+
+
+def test_extra_customer_views_are_read_in_the_same_round_trip(configured, tmp_path) -> None:
+    """A customer-keyed view outside the service (consent) comes with the customer's row: its
+    values equal Feast's own read, the matrix and who is known do not change, and a name the
+    registry does not have is skipped."""
+    fs = store.get_store(configured)
+    name = _consent_view(fs, tmp_path)
+    when = store.snapshot_time(configured)
+    known, refusing, newcomer = SAMPLE_CUSTOMERS[2], SAMPLE_CUSTOMERS[3], "CUST-9999997"
+    fs.write_to_online_store(
+        name,
+        pd.DataFrame(
+            {
+                "customer_id": [refusing, newcomer],
+                "event_timestamp": [pd.Timestamp(when)] * 2,
+                "consent_personalization": np.array([0, 1], dtype="int32"),
+                "consent_llm_messaging": np.array([0, 0], dtype="int32"),
+                "consent_analytics": np.array([1, 0], dtype="int32"),
+            }
+        ),
+    )
+    plain = OnlineFeatureReader(fs)
+    reader = OnlineFeatureReader(fs, extra_customer_views=[name, "no_such_view"])
+    try:
+        assert reader.extra_views == [name] and reader.names == plain.names
+        for customer in (known, refusing, newcomer):
+            ours = reader.read(customer, OFFERS, when)
+            before = plain.read(customer, OFFERS, when)
+            theirs = fs.get_online_features(
+                features=[f"{name}:{c}" for c in CONSENT_COLUMNS],
+                entity_rows=[{"customer_id": customer}],
+            ).to_dict()
+            assert {c: ours.customer[c] for c in CONSENT_COLUMNS} == {
+                c: theirs[c][0] for c in CONSENT_COLUMNS
+            }, customer
+            assert ours.customer_found == before.customer_found == (customer != newcomer)
+            assert ours.customer_as_of == before.customer_as_of  # pushed: no new snapshot
+            np.testing.assert_array_equal(ours.matrix, before.matrix)
+            assert reader.knows(customer) == plain.knows(customer) == (customer != newcomer)
+        refused = reader.read(refusing, OFFERS, when).customer
+        assert [refused[c] for c in CONSENT_COLUMNS] == [0, 0, 1]
+        assert reader.customer_values(newcomer) == (
+            False,
+            reader.read(newcomer, OFFERS, when).customer,
+        )
+    finally:
+        reader.close()
+        plain.close()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from smartstack.datasets.synthetic.vocabulary import VOCABULARY as SYNTHETIC
@@ -20,10 +22,13 @@ from smartstack.messaging.cache import ExplanationCache
 from smartstack.messaging.explainer import Explainer
 from smartstack.messaging.explanation import Explanation, Source
 from smartstack.messaging.facts import ExplanationFacts
+from smartstack.messaging.llm import Completion
+from smartstack.privacy.purposes import Purpose
 from smartstack.serving.caps import FrequencyCaps, LastServed
 from smartstack.serving.catalog import Offer, OfferCatalog, UnknownOffers
-from smartstack.serving.ranker import Ranker
+from smartstack.serving.ranker import NotExplainable, Ranker
 from smartstack.serving.schemas import RankRequest, Tier
+from smartstack.serving.shadow import ShadowScorer
 from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
 from smartstack.serving.state import ServingState
 
@@ -348,3 +353,179 @@ def test_without_a_breaker_every_read_reaches_the_store() -> None:
         with pytest.raises(FeaturesUnavailable):
             reader(f"C{i}", ["A"], AT)
     assert len(calls) == 8
+
+
+# Consent by purpose, read with the features (the reader puts the consent view's columns in
+# the customer's values).
+
+
+def consenting(refused: dict[str, set[str]], found: bool = True):  # noqa: ANN201
+    """The ``features`` fake with each customer's refused purposes as 0 in their values."""
+    read = features(found=found)
+
+    def with_consent(customer_id: str, offer_ids: list[str], at: datetime) -> OnlineFeatures:
+        online = read(customer_id, offer_ids, at)
+        columns = {
+            f"consent_{p}": int(p not in refused.get(customer_id, set()))
+            for p in ("personalization", "llm_messaging", "analytics")
+        }
+        return replace(online, customer={**online.customer, **columns})
+
+    return with_consent
+
+
+class FakeLLM:
+    """Stands for the LLM client: answers a fixed text, counting the calls."""
+
+    model = "test-llm"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, messages: list[dict[str, str]]) -> Completion:
+        self.calls += 1
+        return Completion("This offer fits how you shop.", 10, False)
+
+
+def test_without_personalization_consent_the_popular_offers_and_no_trace_of_features() -> None:
+    refused: dict[str, set[str]] = {}
+    explainer = Explainer(vocabulary=SYNTHETIC, cache=ExplanationCache())
+    rank, snapshots = ranker(consenting(refused), explainer=explainer, explain_top=3)
+    personal = rank.rank(request())
+    assert personal.tier is Tier.smartscore and personal.limited_by == []
+
+    refused["CUST-1"] = {"personalization"}
+    response = rank.rank(request())
+    assert response.tier is Tier.popularity
+    assert response.limited_by == [Purpose.personalization]
+    # The offers everyone gets (C is Platinum-only), no reasons, no explanations.
+    assert [o.offer_id for o in response.offers] == ["A", "B", "D"]
+    assert all(o.reasons == [] and o.explanation is None for o in response.offers)
+    record = snapshots.records[-1]
+    assert record.request_id == response.request_id and record.tier == "popularity"
+    assert record.features is None
+    # The last personal ranking is forgotten: with the store down, popularity, not a replay.
+    rank._read = unavailable
+    assert rank.rank(request()).tier is Tier.popularity
+
+
+def test_without_personalization_consent_no_cold_start_by_quiz_answers() -> None:
+    rank, _ = ranker(
+        consenting({"CUST-Q": {"personalization"}}, found=False), quiz={"CUST-Q": "travel"}
+    )
+    response = rank.rank(request("CUST-Q"))
+    assert response.tier is Tier.popularity
+    assert [o.offer_id for o in response.offers] == ["A", "B", "D"]
+    # Nothing of theirs but consent is in the store: the refusal changed nothing visible.
+    assert response.limited_by == []
+
+
+def test_without_llm_consent_template_text_and_nothing_sent() -> None:
+    llm = FakeLLM()
+    explainer = Explainer(llm, vocabulary=SYNTHETIC, cache=ExplanationCache())  # type: ignore[arg-type]
+    refused = {"CUST-2": {"llm_messaging"}}
+    rank, _ = ranker(consenting(refused), explainer=explainer, explain_top=2)
+    # Precompute (live explanations): the LLM for the consenting customer only.
+    rank.rank(request("CUST-1", k=2), live_explanations=True, record=False)
+    assert llm.calls == 2
+    live = rank.rank(request("CUST-2", k=2), live_explanations=True, record=False)
+    assert llm.calls == 2
+    assert live.limited_by == [Purpose.llm_messaging]
+    assert {(o.explanation.source, o.explanation.fallback_reason) for o in live.offers} == {
+        ("template", "consent")
+    }
+    # /rank: LLM text cached before the refusal is not served.
+    version = "offer_ranking_v1@20260628T000000"
+    for offer_id in ("B", "D"):
+        explainer.cache.put(
+            Explanation(
+                customer_id="CUST-2",
+                offer_id=offer_id,
+                feature_version=version,
+                text="Cached LLM text.",
+                source=Source.llm,
+                model=llm.model,
+            )
+        )
+    response = rank.rank(request("CUST-2"))
+    assert response.tier is Tier.smartscore
+    shown = [o.explanation for o in response.offers[:2]]
+    assert all(e.source == "template" and e.fallback_reason == "consent" for e in shown)
+    assert response.limited_by == [Purpose.llm_messaging]
+    refused.clear()
+    again = rank.rank(request("CUST-2"))
+    assert [o.explanation.text for o in again.offers[:2]] == ["Cached LLM text."] * 2
+    assert again.limited_by == []
+    # /explain: the LLM is not called either.
+    refused["CUST-2"] = {"llm_messaging"}
+    ranking, _, text = rank.explain_offer("CUST-2", "A", AT)
+    assert (text.source, text.fallback_reason) == ("template", "consent")
+    assert ranking.limited == (Purpose.llm_messaging,)
+    assert llm.calls == 2
+
+
+def test_without_an_llm_refused_llm_consent_limits_nothing() -> None:
+    explainer = Explainer(vocabulary=SYNTHETIC, cache=ExplanationCache())
+    rank, _ = ranker(consenting({"CUST-1": {"llm_messaging"}}), explainer=explainer, explain_top=2)
+    response = rank.rank(request())
+    assert response.limited_by == []
+    assert response.offers[0].explanation.fallback_reason == "not_configured"
+
+
+def test_explain_refuses_a_customer_without_personalization_consent() -> None:
+    rank, _ = ranker(consenting({"CUST-1": {"personalization"}}), explainer=RecordingExplainer())
+    with pytest.raises(NotExplainable, match="personalization"):
+        rank.explain_offer("CUST-1", "A", AT)
+
+
+def test_without_analytics_consent_no_ranking_log_row_and_no_shadow(tmp_path: Path) -> None:
+    refused = {"CUST-1": {"analytics"}, "CUST-3": {"personalization"}}
+    rank, snapshots = ranker(consenting(refused))
+    withheld = rank.rank(request("CUST-1"))
+    assert withheld.tier is Tier.smartscore and withheld.limited_by == [Purpose.analytics]
+    logged = rank.rank(request("CUST-2"))
+    impersonal = rank.rank(request("CUST-3"))
+    assert [r.request_id for r in snapshots.records] == [
+        logged.request_id,
+        impersonal.request_id,
+    ]
+    assert snapshots.records[0].features is not None and snapshots.records[1].features is None
+    # Unrecorded rankings (precompute) withhold nothing, so nothing is limited.
+    assert rank.rank(request("CUST-1"), record=False).limited_by == []
+
+    from tests.serving.test_experiment_routing import State as Experiments
+    from tests.serving.test_experiment_routing import ranker as experiment_ranker
+
+    shadow = ShadowScorer(tmp_path, lambda m, n: m[:, 0], flush_seconds=0.05, buffer_size=100)
+    shadow.start()
+    shadowed, _ = experiment_ranker(
+        Experiments({"shadow": {"ranker": "challenger", "share": 1.0}}), shadow
+    )
+    shadowed._read = consenting(refused)
+    served = [shadowed.rank(request(c)) for c in ("CUST-1", "CUST-2", "CUST-3")]
+    shadow.close()
+    logged_ids = {row["request_id"] for row in pq.read_table(tmp_path).to_pylist()}
+    assert logged_ids == {served[1].request_id}
+
+
+def test_unrecorded_consent_counts_as_the_setting() -> None:
+    snapshots = Snapshots()
+    strict = Ranker(
+        read_features=features(),  # no consent columns: nothing recorded
+        state=State(),  # type: ignore[arg-type]
+        rules=lambda matrix, names: matrix[:, 0],
+        rules_version="test",
+        favourite=None,
+        caps=FrequencyCaps(0, 3600, 100),
+        last_served=LastServed(100),
+        snapshots=snapshots,  # type: ignore[arg-type]
+        reasons_per_offer=3,
+        unrecorded_consent=False,
+    )
+    response = strict.rank(request())
+    assert response.tier is Tier.popularity
+    assert response.limited_by == [Purpose.personalization, Purpose.analytics]
+    assert snapshots.records == []
+    # The store down: consent unknown, so the setting again.
+    strict._read = unavailable
+    assert strict.rank(request()).tier is Tier.popularity

@@ -9,6 +9,10 @@ service once, reads all of the customer's views in one round trip from Feast's o
 the service's on-demand transformation on the joined columns, and returns the matrix. Names,
 views and the transformation all come from the registry, so training and serving cannot drift
 apart.
+
+Views outside the service that the request still needs (the customer's consent by purpose) are
+read in the same round trip when the registry has them: their values are in
+``OnlineFeatures.customer``, never in the matrix, and do not make a customer known.
 """
 
 from __future__ import annotations
@@ -106,7 +110,12 @@ class OnlineFeatureReader:
         service_name: str = FEATURE_SERVICE,
         offer_ttl_seconds: float = 60.0,
         timeout_s: float = 1.0,
+        extra_customer_views: Sequence[str] = (),
     ) -> None:
+        """``extra_customer_views``: customer-keyed views read with the service's customer
+        views although the service does not include them (``customer_consent``); a name the
+        registry does not have is skipped, so a store without that view reads as before. Which
+        ones were found is ``self.extra_views``."""
         self._offer_ttl = offer_ttl_seconds
         self.service_name = service_name
         service = store.get_feature_service(service_name)
@@ -124,6 +133,16 @@ class OnlineFeatureReader:
                     needed.setdefault(source.name, batch[source.name])
             else:
                 needed.setdefault(projection.name, batch[projection.name])
+        self.extra_views: list[str] = [
+            name
+            for name in dict.fromkeys(extra_customer_views)
+            if name in batch
+            and name not in needed
+            and batch[name].entity_columns
+            and batch[name].entity_columns[0].name == CUSTOMER_KEY
+        ]
+        for name in self.extra_views:
+            needed[name] = batch[name]
         views = [
             ViewRead(
                 v,
@@ -137,7 +156,12 @@ class OnlineFeatureReader:
         offer_views = [v for v in views if v.join_key == OFFER_KEY]
         self._customers = entity_rows(store.config, customer_views, timeout_s)
         self._offer_store = entity_rows(store.config, offer_views, timeout_s)
-        customer_names = {n for v in customer_views for n in v.features}
+        extra = set(self.extra_views)
+        # What makes a customer known (`knows`): a value of a view the ranking reads.
+        self._own_customer_cols = [
+            n for v in customer_views if v.view.name not in extra for n in v.features
+        ]
+        customer_names = set(self._own_customer_cols)
         offer_names = {n for v in offer_views for n in v.features}
         self._customer_cols = [n for n in self.names if n in customer_names]
         self._customer_idx = [self.names.index(n) for n in self._customer_cols]
@@ -172,9 +196,15 @@ class OnlineFeatureReader:
         return [self._offers[o] for o in offer_ids]
 
     def knows(self, customer_id: str) -> bool:
-        """Whether the online store has any feature of the customer."""
+        """Whether the online store has any feature of the customer (the extra views aside)."""
+        return self.customer_values(customer_id)[0]
+
+    def customer_values(self, customer_id: str) -> tuple[bool, dict[str, Any]]:
+        """Whether the store knows the customer (as :meth:`knows`), and every customer value
+        read, the extra views' included: one round trip."""
         ((customer, _),) = self._customers.read([customer_id])
-        return any(v is not None for v in customer.values())
+        known = any(customer[c] is not None for c in self._own_customer_cols)
+        return known, customer
 
     def read(
         self, customer_id: str, offer_ids: Sequence[str], request_time: datetime

@@ -10,6 +10,11 @@ Two entry points with different promises:
   stores the result. The pipeline calls it for every customer's top offers after training
   (`smartstack.serving.precompute`), and `POST /explain` calls it on demand.
 
+Both take `allow_llm`: False for a customer who has not consented to LLM messaging. Then the
+answer is the template (`fallback_reason` `consent`), nothing is sent to the LLM, the cache is
+neither read (it may hold LLM text written before the refusal) nor written (the entry would
+outlive a later consent).
+
 Every prompt is redacted before it is sent and logged only in its redacted form; every answer is
 checked for identifiers and for faithfulness to the facts. Whenever template text replaces LLM
 text, the explanation carries the reason and a warning is logged.
@@ -130,15 +135,25 @@ class Explainer:
         offers: Sequence[OfferToExplain],
         *,
         live: bool,
+        allow_llm: bool = True,
     ) -> list[Explanation]:
         """One explanation per offer of a ranking, from the customer's feature values.
 
         ``live=False`` is the `/rank` path: one cache query for every offer, the template for
         those it missed (facts are built only for those). ``live=True`` (precompute, `/explain`)
-        builds the facts of every offer and may call the LLM.
+        builds the facts of every offer and may call the LLM. ``allow_llm=False`` (no consent to
+        LLM messaging): the template for every offer, with no cache lookup and no LLM call.
         """
         row = {**features, "customer_id": customer_id}
         ids = [str(offer.terms["offer_id"]) for offer in offers]
+        if not allow_llm and self.llm is not None:
+            return [
+                self._template(
+                    build_facts(row, offer.terms, offer.reasons, feature_version, self.vocabulary),
+                    FallbackReason.consent,
+                )
+                for offer in offers
+            ]
         hits = {} if live else self.cached_many(customer_id, ids, feature_version)
         texts = []
         for offer_id, offer in zip(ids, offers, strict=True):
@@ -163,13 +178,20 @@ class Explainer:
         return self._template(facts, reason)
 
     def explain(
-        self, facts: ExplanationFacts, *, pii: Mapping[str, object] | None = None
+        self,
+        facts: ExplanationFacts,
+        *,
+        pii: Mapping[str, object] | None = None,
+        allow_llm: bool = True,
     ) -> Explanation:
         """A final cached explanation, else a new one (LLM → check → template), stored.
 
         `pii` is the customer's `customer_pii` row, if the caller has it: its values are removed
-        from the prompt even where no rule would recognise them.
+        from the prompt even where no rule would recognise them. `allow_llm=False` (no consent
+        to LLM messaging, with an LLM configured): the template, the cache untouched.
         """
+        if not allow_llm and self.llm is not None:
+            return self._template(facts, FallbackReason.consent)
         cached = self.cache.get(self._key(facts))
         if cached is not None and cached.is_final:
             return cached

@@ -25,6 +25,7 @@ class FallbackReason(StrEnum):
     truncated = "truncated"  # the answer hit the max_tokens budget mid-sentence
     pii_in_answer = "pii_in_answer"  # the answer contained something the redactor removes
     unfaithful = "unfaithful"  # the answer stated a number, category or name not in the facts
+    consent = "consent"  # the customer did not consent to LLM messaging: nothing was sent
 
 
 # Reasons worth another LLM try on the next precompute; the others would fail the same way.
@@ -34,6 +35,9 @@ TRANSIENT_REASONS = frozenset(
         FallbackReason.budget_exhausted,
         FallbackReason.timeout,
         FallbackReason.error,
+        # Never cached; listed so that an entry, should one be stored, is retried once the
+        # customer consents.
+        FallbackReason.consent,
     }
 )
 TEMPLATE_MODEL = "template"  # the model part of the cache key when no LLM is configured

@@ -12,11 +12,13 @@ from smartstack.datasets import active, feature_service_name
 from smartstack.engagement.quiz import load_quiz
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
+from smartstack.events.online_consent import CONSENT_VIEW
 from smartstack.featurestore import store
 from smartstack.featurestore.catalogue import QuizAnswers
 from smartstack.featurestore.guarded import GuardedReader
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.messaging.explainer import Explainer
+from smartstack.privacy.purposes import Consent
 from smartstack.ranking import smartscore
 from smartstack.serving.caps import Caps, FrequencyCaps, LastServed, RedisFrequencyCaps
 from smartstack.serving.catalog import FeastCatalogue, UnknownOffers
@@ -49,8 +51,19 @@ class RankingApp:
         feature_store = store.get_store(settings)
         timeout_s = config.feature_timeout_ms / 1000
         self._reader = OnlineFeatureReader(
-            feature_store, feature_service_name(settings), timeout_s=timeout_s
+            feature_store,
+            feature_service_name(settings),
+            timeout_s=timeout_s,
+            extra_customer_views=(CONSENT_VIEW,),
         )
+        if CONSENT_VIEW not in self._reader.extra_views:
+            log.warning(
+                "the feature registry has no %s view: every customer's consent is the "
+                "unrecorded default (%s)",
+                CONSENT_VIEW,
+                "granted" if settings.privacy.unrecorded_consent else "refused",
+            )
+        self._unrecorded = settings.privacy.unrecorded_consent
         names = self._reader.names
         self.state = ServingStateHolder(
             RegistryAlias(
@@ -116,12 +129,14 @@ class RankingApp:
             shadow=self.shadow,
             seed=trial.seed,
             explored_positions=trial.top_k,
+            unrecorded_consent=self._unrecorded,
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),
             load_quiz(settings.engagement.quiz),
             settings.engagement.quiz_interval_days,
             known=self._reader.knows,
+            consent=self._consent,
             answered_at=self._quiz.answered_at if self._quiz else lambda _customer: None,
         )
         self.state.start()
@@ -129,6 +144,17 @@ class RankingApp:
             self.snapshots.start()
         if self.shadow is not None:
             self.shadow.start()
+
+    def _consent(self, customer_id: str) -> tuple[bool | None, Consent]:
+        """Whether the store knows the customer, and their consent: one read. A store that
+        cannot be read knows nothing (None) and consent is the unrecorded default, as for
+        ``/rank``."""
+        try:
+            known, values = self._reader.customer_values(customer_id)
+        except Exception as exc:
+            log.warning("consent of %s unreadable, taken as unrecorded: %r", customer_id, exc)
+            return None, Consent.of({}, self._unrecorded)
+        return known, Consent.of(values, self._unrecorded)
 
     @property
     def ready(self) -> bool:
@@ -166,6 +192,7 @@ class RankingApp:
             model=ranking.model,
             reasons=reasons,
             explanation=text,
+            limited_by=list(ranking.limited),
         )
 
     def reload(self) -> Refreshed:

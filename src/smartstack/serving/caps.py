@@ -45,6 +45,9 @@ class _Lru(Generic[V]):
             self._items.move_to_end(key)
         return value
 
+    def pop(self, key: str) -> None:
+        self._items.pop(key, None)
+
     def put(self, key: str, value: V) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
@@ -183,3 +186,8 @@ class LastServed:
     def put(self, customer_id: str, ranking: ServedRanking) -> None:
         with self._lock:
             self._rankings.put(customer_id, ranking)
+
+    def drop(self, customer_id: str) -> None:
+        """Forget the customer's ranking (they no longer consent to personalization)."""
+        with self._lock:
+            self._rankings.pop(customer_id)

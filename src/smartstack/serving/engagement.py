@@ -3,6 +3,10 @@
 Read from the engagement store the stream processor (or, without a broker, the service
 itself) keeps; the quiz's questions come with the answer when it is due, so the app needs one
 call to show everything.
+
+A customer who has not consented to personalization gets no profile: no streak, badges,
+progress or quiz prompt (the quiz feeds personal rankings), and ``limited_by`` says why. Their
+consent is read from the online store on every request, so a change shows at once.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from smartstack.engagement.quiz import Question, Quiz, quiz_due
 from smartstack.engagement.state import CustomerEngagement, iso_week, next_badges
 from smartstack.engagement.store import EngagementStore
 from smartstack.events.contracts import CustomerId
+from smartstack.privacy.purposes import Consent, Purpose
+from smartstack.serving.metrics import CONSENT_LIMITED
+from smartstack.serving.schemas import LIMITED_BY
 
 
 class EngagementRequest(BaseModel):
@@ -67,6 +74,7 @@ class EngagementResponse(BaseModel):
         "rising sharply against their own baseline (the guardrail)."
     )
     quiz: QuizStatus
+    limited_by: list[Purpose] = Field(default_factory=list, description=LIMITED_BY)
 
 
 class UnknownCustomer(LookupError):
@@ -81,22 +89,29 @@ class EngagementView:
         quiz_interval_days: int,
         known: Callable[[str], bool],
         answered_at: Callable[[str], datetime | None],
+        consent: Callable[[str], tuple[bool | None, Consent]] | None = None,
     ) -> None:
+        """``consent``: whether the online store knows the customer (None: it could not be
+        read) and their consent, in one read; None: everyone consents."""
         self._store = store
         self._quiz = quiz
         self._interval = quiz_interval_days
         self._known = known
         self._answered_at = answered_at
+        self._consent = consent
 
     def read(self, request: EngagementRequest) -> EngagementResponse:
         customer = request.customer_id
         now = request.timestamp or datetime.now(UTC)
         state = self._store.get(customer)
+        known, consent = self._consent(customer) if self._consent else (None, Consent())
         if state is None:
-            if not self._known(customer):
+            if not (self._known(customer) if known is None else known):
                 raise UnknownCustomer(f"customer_id: no customer {customer!r} is known")
             state = CustomerEngagement(customer)
         rules = self._store.rules
+        if not consent.personalization:
+            return self._no_profile(customer, rules.version)
         # Answers given before engagement existed (the data set's history) count too.
         last_answer = max(
             (t for t in (state.last_quiz_at, self._answered_at(customer)) if t), default=None
@@ -133,6 +148,22 @@ class EngagementView:
                 version=self._quiz.version,
                 questions=list(self._quiz.questions) if due else [],
             ),
+        )
+
+    def _no_profile(self, customer: str, rules_version: int) -> EngagementResponse:
+        """What a customer without consent to personalization sees: nothing about them."""
+        CONSENT_LIMITED.labels(purpose=Purpose.personalization.value).inc()
+        return EngagementResponse(
+            customer_id=customer,
+            rules_version=rules_version,
+            streak=Streak(current_weeks=0, longest_weeks=0, last_week=None, weeks_since_last=None),
+            badges=[],
+            next_badges=[],
+            withheld_spending=0,
+            quiz=QuizStatus(
+                due=False, last_answered_at=None, version=self._quiz.version, questions=[]
+            ),
+            limited_by=[Purpose.personalization],
         )
 
     def close(self) -> None:

@@ -25,3 +25,10 @@ ERRORS = Counter(
     "Failures handled by falling back (feature store, model, rules, snapshots).",
     ["kind"],
 )
+CONSENT_LIMITED = Counter(
+    "smartstack_consent_limited",
+    "Answers a customer's refused consent changed (exposed as smartstack_consent_limited_total),"
+    " by purpose: personalization (the non-personal tier), llm_messaging (template text only),"
+    " analytics (no ranking-log row).",
+    ["purpose"],
+)

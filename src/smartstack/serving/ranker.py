@@ -16,6 +16,15 @@ Personal rankings follow the experiments file (:mod:`smartstack.serving.experime
 customer's arm picks the ranker (or two, interleaved), the served order may be sampled from the
 scores (exploration, with the probability of what was shown logged), and a share of rankings is
 scored again by a shadow ranker off the request path.
+
+Consent by purpose (:mod:`smartstack.privacy.purposes`) is read with the features, in the same
+round trip, so a change is honoured by the next request. Without ``personalization``: the
+popularity tier (the offers everyone gets: no features, quiz answers or card product used), no
+reasons or explanations, no last-served entry (an existing one is dropped), and the ranking-log
+row carries no features. Without ``llm_messaging``: template text only, nothing sent to the
+LLM. Without ``analytics``: no ranking-log row and no shadow scoring. When the store cannot be
+read, consent is unknown and counts as the ``privacy.unrecorded_consent`` setting. The
+response's ``limited_by`` names each purpose whose refusal changed it.
 """
 
 from __future__ import annotations
@@ -37,10 +46,11 @@ from smartstack.featurestore.guarded import FeaturesUnavailable, ReadFeatures
 from smartstack.featurestore.online import OnlineFeatures
 from smartstack.messaging.explainer import Explainer, OfferToExplain
 from smartstack.messaging.explanation import Explanation
+from smartstack.privacy.purposes import CONSENT_COLUMNS, Consent, Purpose
 from smartstack.serving.caps import Caps, LastServed, ServedRanking
 from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.experiments import FALLBACKS, Route
-from smartstack.serving.metrics import ERRORS, LATENCY, TIERS
+from smartstack.serving.metrics import CONSENT_LIMITED, ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
 from smartstack.serving.reasons import ReasonLabels, reason_codes
 from smartstack.serving.schemas import (
@@ -86,6 +96,8 @@ class Ranking:
     propensities: np.ndarray | None = None
     list_propensity: float | None = None
     teams: tuple[str, ...] | None = None  # interleaving: the arm whose pick each offer is
+    consent: Consent | None = None  # as read with the features (None: not read)
+    limited: tuple[Purpose, ...] = ()  # purposes whose refusal changed this ranking
 
     def take(self, order: np.ndarray) -> Ranking:
         """The same ranking in another order (``order`` indexes the current one)."""
@@ -122,8 +134,12 @@ class Ranker:
         shadow: ShadowScorer | None = None,
         seed: int | None = None,
         explored_positions: int = 3,
+        unrecorded_consent: bool = True,
     ) -> None:
         self._read = read_features
+        # What a purpose with no recorded answer counts as (and every purpose when the
+        # store could not be read).
+        self._unrecorded = unrecorded_consent
         self._state = state
         self._rules = rules
         self._rules_info = ModelInfo(name="smartscore", version=rules_version)
@@ -172,13 +188,28 @@ class Ranker:
         if record:
             offers = self._caps.allowed(customer, offers)
         ranking = self._chain(state, customer, offers, at, request.k)
+        consent = ranking.consent or Consent.of({}, self._unrecorded)
+        limited = set(ranking.limited)
         top = ranking.offer_ids[: request.k]
         reasons = ranking.reasons(len(top), self._reasons, self._labels)
         texts = (
-            self._explanations(customer, catalog, ranking, top, reasons, live_explanations)
+            self._explanations(
+                customer,
+                catalog,
+                ranking,
+                top,
+                reasons,
+                live_explanations,
+                allow_llm=consent.llm_messaging,
+            )
             if request.explain
             else []
         )
+        if texts and self._llm_limited(consent):
+            limited.add(Purpose.llm_messaging)
+        withheld = record and self._snapshots is not None and not consent.analytics
+        if withheld:
+            limited.add(Purpose.analytics)
         # Our own values, already of the declared types: constructed without validation.
         response = RankResponse.model_construct(
             request_id=uuid.uuid4().hex,
@@ -198,9 +229,10 @@ class Ranker:
                     zip(top, ranking.scores.tolist(), reasons, strict=False)
                 )
             ],
+            limited_by=_counted(limited),
         )
         if record:
-            self._remember(state, request, response, ranking, top, at, started)
+            self._remember(state, request, response, ranking, top, at, started, consent)
         TIERS.labels(tier=ranking.tier.value).inc()
         LATENCY.labels(tier=ranking.tier.value).observe(time.perf_counter() - started)
         return response
@@ -214,7 +246,25 @@ class Ranker:
             features = self._read(customer, offers, at)
         except FeaturesUnavailable as exc:
             ERRORS.labels(kind=exc.kind).inc()
-            return self._replay(customer, offers) or _popular(state.catalog, offers)
+            if self._unrecorded:
+                return self._replay(customer, offers) or _popular(state.catalog, offers)
+            # Consent unknown and unrecorded consent counts as refused: nothing personal.
+            limited = (Purpose.personalization,) if self._last_served.get(customer) else ()
+            return replace(_popular(state.catalog, offers), limited=limited)
+        consent = Consent.of(features.customer, self._unrecorded)
+        if not consent.personalization:
+            return replace(self._impersonal(state, customer, offers, features), consent=consent)
+        return replace(self._read_chain(state, customer, offers, at, k, features), consent=consent)
+
+    def _read_chain(
+        self,
+        state: ServingState,
+        customer: str,
+        offers: list[str],
+        at: datetime,
+        k: int,
+        features: OnlineFeatures,
+    ) -> Ranking:
         if features.customer_found:
             route = state.experiments.route(customer, at, self._state.champion_alias)
             return self._personal(state, offers, features, route, k)
@@ -223,25 +273,67 @@ class Ranker:
     def explain_offer(
         self, customer: str, offer_id: str, at: datetime
     ) -> tuple[Ranking, list[Reason], OfferExplanation]:
-        """One offer scored and explained now (the LLM where configured), as `/rank` would
-        have ranked it.
+        """One offer scored and explained now (the LLM where configured and consented to), as
+        `/rank` would have ranked it; the ranking's ``limited`` says what consent changed.
 
-        Raises :class:`NotExplainable` when the customer has no features or the offer is not
-        open to their card, :class:`FeaturesUnavailable` when the store cannot be read.
+        Raises :class:`NotExplainable` when the customer has no features, has not consented to
+        personalization or the offer is not open to their card, :class:`FeaturesUnavailable`
+        when the store cannot be read.
         """
         state = self._state.current
         state.catalog.check_known([offer_id])
         features = self._read(customer, [offer_id], at)
+        consent = Consent.of(features.customer, self._unrecorded)
+        if not consent.personalization:
+            if features.customer_found:
+                CONSENT_LIMITED.labels(purpose=Purpose.personalization.value).inc()
+            raise NotExplainable(
+                f"customer {customer} has not consented to personalization: no personal explanation"
+            )
         if not features.customer_found:
             raise NotExplainable(f"customer {customer} has no features in the online store")
         ranking = self._personal(state, [offer_id], features, Route(self._state.champion_alias), 1)
         if not ranking.offer_ids:
             raise NotExplainable(f"offer {offer_id} is not open to this customer's card")
         (reasons,) = ranking.reasons(1, self._reasons, self._labels)
-        texts = self._explanations(customer, state.catalog, ranking, [offer_id], [reasons], True)
+        texts = self._explanations(
+            customer,
+            state.catalog,
+            ranking,
+            [offer_id],
+            [reasons],
+            True,
+            allow_llm=consent.llm_messaging,
+        )
         if not texts:
             raise FeaturesUnavailable("explanation_error")
-        return ranking, reasons, texts[0]
+        limited = {Purpose.llm_messaging} if self._llm_limited(consent) else set()
+        limits = tuple(_counted(limited))
+        return replace(ranking, consent=consent, limited=limits), reasons, texts[0]
+
+    def _llm_limited(self, consent: Consent) -> bool:
+        """Whether refused LLM consent changes explanations: only with an LLM configured."""
+        return (
+            not consent.llm_messaging
+            and self._explainer is not None
+            and self._explainer.llm is not None
+        )
+
+    def _impersonal(
+        self, state: ServingState, customer: str, offers: list[str], features: OnlineFeatures
+    ) -> Ranking:
+        """No consent to personalization: the offers everyone gets, most popular first, and
+        the customer's last personal ranking forgotten. Limited by it when the store holds
+        something of theirs a personal tier would have ranked by (features, a quiz answer)."""
+        self._last_served.drop(customer)
+        consent_columns = set(CONSENT_COLUMNS.values())
+        known = features.customer_found or any(
+            value is not None
+            for name, value in features.customer.items()
+            if name not in consent_columns
+        )
+        ranking = _popular(state.catalog, offers)
+        return replace(ranking, limited=(Purpose.personalization,) if known else ())
 
     def _explanations(
         self,
@@ -251,9 +343,12 @@ class Ranker:
         top: list[str],
         reasons: list[list[Reason]],
         live: bool,
+        *,
+        allow_llm: bool = True,
     ) -> list[OfferExplanation]:
         """Text for the first ``explain_top`` offers (all given ones when ``live``), from the
-        customer's own feature values: only personal tiers have them, the others get none."""
+        customer's own feature values: only personal tiers have them, the others get none.
+        ``allow_llm=False``: templates only, nothing sent to the LLM or read from its cache."""
         online = ranking.online
         if online is None or self._explainer is None:
             return []
@@ -264,7 +359,7 @@ class Ranker:
         ]
         try:
             texts = self._explainer.for_offers(
-                customer, online.customer, online.version, offers, live=live
+                customer, online.customer, online.version, offers, live=live, allow_llm=allow_llm
             )
         except Exception:  # an explanation must never cost the ranking
             log.exception("explanations failed for %s", customer)
@@ -281,13 +376,16 @@ class Ranker:
         top: list[str],
         at: datetime,
         started: float,
+        consent: Consent,
     ) -> None:
         """Count the ranking as served: caps, the last-served cache, the feature snapshot, and
-        the shadow ranker's turn (``started``: when the request began, for its latency)."""
+        the shadow ranker's turn (``started``: when the request began, for its latency), as far
+        as the customer's consent allows."""
         customer = request.customer_id
         served_at = datetime.now(UTC)
         self._caps.record(customer, top)
-        if ranking.tier in (Tier.model, Tier.smartscore) and ranking.offer_ids:
+        personal = ranking.tier in (Tier.model, Tier.smartscore)
+        if personal and ranking.offer_ids and consent.personalization:
             self._last_served.put(
                 customer,
                 ServedRanking(
@@ -297,6 +395,8 @@ class Ranker:
                     ranking.model.version,
                 ),
             )
+        if not consent.analytics:  # no log row, no shadow comparison
+            return
         self._shadow_turn(state, response, ranking, len(top), served_at, started)
         if self._snapshots is None:
             return
@@ -313,7 +413,9 @@ class Ranker:
                 model_version=ranking.model.version,
                 offer_ids=top,
                 scores=[o.score for o in response.offers],
-                features=None if ranking.features is None else ranking.features[: len(top)],
+                features=None
+                if ranking.features is None or not consent.personalization
+                else ranking.features[: len(top)],
                 experiment=route.experiment if route else None,
                 arm=route.arm if route else None,
                 ranker=route.ranker if route else None,
@@ -553,6 +655,14 @@ def _popular(catalog: OfferCatalog, offers: list[str], any_card: bool = False) -
     ids = catalog.popular(offers if any_card else catalog.eligible(offers, None))
     scores = np.array([catalog[o].popularity for o in ids])
     return Ranking(Tier.popularity, ModelInfo(name="popularity", version=None), ids, scores)
+
+
+def _counted(limited: set[Purpose] | tuple[Purpose, ...]) -> list[Purpose]:
+    """The limiting purposes in :class:`Purpose` order, each counted once in the metric."""
+    ordered = [p for p in Purpose if p in limited]
+    for purpose in ordered:
+        CONSENT_LIMITED.labels(purpose=purpose.value).inc()
+    return ordered
 
 
 def _public(explanation: Explanation) -> OfferExplanation:

@@ -12,8 +12,19 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smartstack.data.schema import IMPRESSION_CHANNELS
+from smartstack.privacy.purposes import Purpose
 
 MAX_K = 30
+
+LIMITED_BY = (
+    "The purposes whose refused consent changed this answer, in the order personalization, "
+    "llm_messaging, analytics (empty: nothing was limited). personalization: the customer's "
+    "data would have ranked (features or a quiz answer) and the non-personal popularity tier "
+    "answered instead, without reasons or explanations. llm_messaging: explanations are "
+    "template text only (fallback_reason consent) and nothing was sent to the LLM; listed "
+    "whenever explanations were returned and an LLM is configured. analytics: the ranking was "
+    "not written to the ranking log."
+)
 
 Channel = StrEnum("Channel", {name: name for name in IMPRESSION_CHANNELS})
 
@@ -85,7 +96,10 @@ class OfferExplanation(BaseModel):
     template_id: str | None = Field(description="angle/phrasing of template text")
     model: str | None = Field(description="the LLM that wrote or would have written it")
     feature_version: str = Field(description="the feature snapshot the text is grounded in")
-    fallback_reason: str | None = Field(description="why template text stands in for LLM text")
+    fallback_reason: str | None = Field(
+        description="why template text stands in for LLM text (consent: the customer did not "
+        "consent to LLM messaging)"
+    )
 
 
 class OfferCard(BaseModel):
@@ -121,6 +135,7 @@ class RankResponse(BaseModel):
         description="What scored the offers (the tier's own name if no model)."
     )
     offers: list[RankedOffer]
+    limited_by: list[Purpose] = Field(default_factory=list, description=LIMITED_BY)
 
 
 class ExplainResponse(BaseModel):
@@ -130,3 +145,4 @@ class ExplainResponse(BaseModel):
     model: ModelInfo
     reasons: list[Reason]
     explanation: OfferExplanation
+    limited_by: list[Purpose] = Field(default_factory=list, description=LIMITED_BY)
