@@ -13,20 +13,39 @@ Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the reposito
 from __future__ import annotations
 
 import gc
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import bentoml
 from bentoml.exceptions import NotFound, ServiceUnavailable
 
+from smartstack.erasure.erase import (
+    AlreadyErased,
+    ErasureInterrupted,
+    UnknownCustomer,
+    erase_customer,
+    request_erasure,
+)
 from smartstack.events.contracts import ConsentEvent, FeedbackEvent, QuizAnswerEvent
 from smartstack.events.interactions import Interactions
 from smartstack.events.producers import CustomerEvent, EventReceipt, PublishFailed, event_sink
 from smartstack.featurestore import store
 from smartstack.featurestore.guarded import FeaturesUnavailable
-from smartstack.serving.admin import RELOAD_ROUTE, ReloadResponse, authorize, reload_response
+from smartstack.serving.admin import (
+    ADMIN_PREFIX,
+    ERASE_ROUTE,
+    RELOAD_ROUTE,
+    EraseRequest,
+    EraseResponse,
+    ReloadResponse,
+    authorize,
+    reload_response,
+)
 from smartstack.serving.app import RankingApp
 from smartstack.serving.auth import TokenVerifier
-from smartstack.serving.engagement import EngagementRequest, EngagementResponse, UnknownCustomer
+from smartstack.serving.engagement import EngagementRequest, EngagementResponse
+from smartstack.serving.engagement import UnknownCustomer as NoEngagement
 from smartstack.serving.gate import PersonalRoutes
 from smartstack.serving.ranker import NotExplainable
 from smartstack.serving.schemas import (
@@ -38,6 +57,8 @@ from smartstack.serving.schemas import (
 )
 from smartstack.serving.web import APP_PATH, AUTH_PATH, sign_in_app, web_app
 from smartstack.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 # Built before the service: a configuration without a way to verify tokens stops it here,
 # before it serves anyone. One verifier (one key cache) for the gate and the local sign-in.
@@ -60,6 +81,8 @@ class RankingService:
     def __init__(self) -> None:
         self.settings = get_settings()
         self.app = RankingApp(self.settings)
+        # Erasures run one at a time, off the request threads (they rewrite files for seconds).
+        self._erasures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure")
         self.event_sink = event_sink(
             self.settings,
             lambda: Interactions.from_settings(self.settings, store.get_store(self.settings)),
@@ -139,7 +162,7 @@ class RankingService:
         request = EngagementRequest.model_construct(customer_id=customer_id, timestamp=timestamp)
         try:
             return self.app.engagement.read(request)
-        except UnknownCustomer as exc:
+        except NoEngagement as exc:
             raise NotFound(str(exc)) from None
 
     def _store(self, event: CustomerEvent, ctx: bentoml.Context) -> EventReceipt:
@@ -159,19 +182,58 @@ class RankingService:
         """Load the version `champion` names and the offer catalogue as the feature store has
         it now (local callers, or the admin token): the pipeline calls this right after a
         promotion and a materialization."""
+        actor = self._admin(ctx)
+        response = reload_response(self.app.reload())
+        self.app.audit.append(
+            "reload", actor, version=response.version, changed=response.changed,
+            catalogue_changed=response.catalogue.changed,
+        )  # fmt: skip
+        return response
+
+    @bentoml.api(route=ERASE_ROUTE, input_spec=EraseRequest)
+    def erase(self, customer_id: str, ctx: bentoml.Context) -> EraseResponse:
+        """Erase a customer from every store the platform writes (the admin token; local
+        callers only when none is configured). 202 once the request is recorded and the
+        customer suppressed (no ingest, replay or stream brings them back, and this worker has
+        forgotten them); the stores are erased in the background and every worker forgets them
+        within a poll. 404 for an id no store knows (nothing is touched)."""
+        actor = self._admin(ctx, token_required=True)
+        try:
+            request_erasure(self.settings, customer_id, actor)
+        except UnknownCustomer as exc:
+            raise NotFound(f"customer {exc} is unknown to every store: nothing erased") from None
+        except AlreadyErased:
+            return EraseResponse(
+                status="already_erased", customer_ref=self.app.audit.customer(customer_id)
+            )
+        self.app.forgetting.sweep()
+        self._erasures.submit(self._erase, customer_id, actor)
+        ctx.response.status_code = 202
+        return EraseResponse(status="accepted", customer_ref=self.app.audit.customer(customer_id))
+
+    def _erase(self, customer_id: str, actor: str) -> None:
+        try:
+            erase_customer(self.settings, customer_id, actor)
+        except ErasureInterrupted:  # audited; `privacy erase --pending` resumes it
+            logger.warning("an erasure stopped; the daily run's apply_erasures resumes it")
+
+    def _admin(self, ctx: bentoml.Context, *, token_required: bool = False) -> str:
+        """Check the caller of an admin endpoint; returns who it is, for the audit log."""
         client = ctx.request.client
         authorize(
             client.host if client else None,
             ctx.request.headers.get("authorization"),
             self.settings.serving.admin_token,
+            token_required=token_required,
         )
-        return reload_response(self.app.reload())
+        return f"admin@{client.host if client else 'unknown'}"
 
     def __is_ready__(self) -> bool:
         return self.app.ready
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:
+        self._erasures.shutdown(wait=True)
         self.app.close()
         self.event_sink.close()
 
@@ -181,5 +243,7 @@ class RankingService:
 RankingService.add_asgi_middleware(
     PersonalRoutes,
     verifier=VERIFIER,
-    routes=[api.route for api in RankingService.apis.values() if api.route != RELOAD_ROUTE],
+    routes=[
+        api.route for api in RankingService.apis.values() if not api.route.startswith(ADMIN_PREFIX)
+    ],
 )

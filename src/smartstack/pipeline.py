@@ -70,6 +70,14 @@ PARAMETERS: dict[str, object] = {"source": "dataset", "customers": 10_000, "seed
 
 STEPS: tuple[Step, ...] = (
     Step(
+        "apply_erasures",
+        "ingest",
+        ("privacy", "erase", "--pending"),
+        "Finish the erasures asked for by an event or the admin endpoint (or interrupted) "
+        "before anything is loaded; exit 1 (a store busy) is retried and resumes.",
+        timeout_minutes=60,
+    ),
+    Step(
         "land_raw_data",
         "ingest",
         ("ingest", "--source", "{source}", "--customers", "{customers}", "--seed", "{seed}"),

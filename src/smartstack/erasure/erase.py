@@ -23,7 +23,7 @@ from smartstack.events.feedback_table import feedback_dir
 from smartstack.events.quiz_table import quiz_answers_dir
 from smartstack.privacy.audit import AuditLog
 from smartstack.privacy.locks import rewriting
-from smartstack.privacy.requests import ErasureRequests
+from smartstack.privacy.requests import ErasureRequest, ErasureRequests
 from smartstack.privacy.suppression import SuppressionList
 from smartstack.settings import Settings
 
@@ -105,15 +105,9 @@ def _erase(
     audit = AuditLog.from_settings(settings)
     ref = audit.customer(customer_id)
     try:
-        request = requests.get(customer_id)
-        if request is None:
-            if customer_id in suppression:
-                raise AlreadyErased(customer_id)
-            if not is_known(settings, customer_id):
-                raise UnknownCustomer(customer_id)
-            request = requests.add(customer_id, source)
-            suppression.add(customer_id)
-            audit.append("erasure_requested", source, customer=ref)
+        request = requests.get(customer_id) or _request(
+            settings, customer_id, source, requests, suppression, audit
+        )
         done = list(request.done)
         results: list[StoreResult] = []
         for store in STORES:
@@ -142,6 +136,39 @@ def _erase(
     finally:
         requests.close()
         suppression.close()
+
+
+def request_erasure(settings: Settings, customer_id: str, source: str) -> ErasureRequest:
+    """Record the request and suppress the customer (what must be durable before an erasure is
+    acknowledged); the stores are erased by :func:`erase_customer`. A pending request is
+    returned as it is. Raises :class:`UnknownCustomer` or :class:`AlreadyErased`."""
+    requests = ErasureRequests.from_settings(settings)
+    suppression = SuppressionList.from_settings(settings)
+    try:
+        return requests.get(customer_id) or _request(
+            settings, customer_id, source, requests, suppression, AuditLog.from_settings(settings)
+        )
+    finally:
+        requests.close()
+        suppression.close()
+
+
+def _request(
+    settings: Settings,
+    customer_id: str,
+    source: str,
+    requests: ErasureRequests,
+    suppression: SuppressionList,
+    audit: AuditLog,
+) -> ErasureRequest:
+    if customer_id in suppression:
+        raise AlreadyErased(customer_id)
+    if not is_known(settings, customer_id):
+        raise UnknownCustomer(customer_id)
+    request = requests.add(customer_id, source)
+    suppression.add(customer_id)
+    audit.append("erasure_requested", source, customer=audit.customer(customer_id))
+    return request
 
 
 def pending(settings: Settings) -> list[str]:

@@ -20,6 +20,7 @@ import redis
 from smartstack.data.schema import RAW_SCHEMAS
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
+from smartstack.erasure.scan import pii_values
 from smartstack.erasure.warehouse import erase_from_bigquery, erase_from_duckdb
 from smartstack.events.consent_table import ConsentTable
 from smartstack.events.feedback_table import FeedbackTable
@@ -214,14 +215,21 @@ def _text_files(settings: Settings) -> Iterator[Path]:
 
 
 def _text_logs(settings: Settings, customer_id: str) -> int:
-    """Occurrences of the id as a whole token in log and report files, replaced in place."""
-    token = re.compile(rb"(?<![\w.:-])" + re.escape(customer_id.encode()) + rb"(?![\w.:-])")
+    """The id (as a whole token) and the customer's identifying values (read from raw
+    ``customer_pii``, so this runs before the raw tables are erased) replaced in place in log
+    and report files."""
+    needles = [customer_id.encode()] + [
+        v.encode() for v in pii_values(settings, customer_id).values()
+    ]
+    pattern = re.compile(
+        b"|".join(rb"(?<![\w.:@-])" + re.escape(n) + rb"(?![\w.:@-])" for n in needles)
+    )
     replaced = 0
     for path in _text_files(settings):
         data = path.read_bytes()
-        if customer_id.encode() not in data:
+        if not any(n in data for n in needles):
             continue
-        redacted, n = token.subn(REDACTED.encode(), data)
+        redacted, n = pattern.subn(REDACTED.encode(), data)
         if n:
             temporary = path.with_name(f".erasing-{path.name}")
             temporary.write_bytes(redacted)
@@ -245,13 +253,14 @@ STORES: tuple[Store, ...] = (
           "without the customer's rows"),
     Store("ranking_log", _parquet(_ranking_log), "ranking-log parts rewritten"),
     Store("shadow_log", _parquet(_shadow_log), "shadow-log parts rewritten"),
+    Store("text_logs", _text_logs, "the id and identifying values replaced in service, "
+          "task and dbt logs and Data Docs"),
     Store("raw", _parquet(_raw), "raw Parquet parts (customer_pii included) rewritten"),
     Store("ground_truth", _parquet(_ground_truth), "the generator's truth tables rewritten"),
     Store("marts", _parquet(_marts), "mart Parquet (Feast's offline sources) rewritten"),
     Store("warehouse", _warehouse, "DELETE from every warehouse table with a customer_id "
           "(DuckDB; on BigQuery the same statements with a query parameter)"),
     Store("kafka", _kafka, "tombstones on the compacted, customer-keyed topics"),
-    Store("text_logs", _text_logs, "the id replaced in service, task and dbt logs and Data Docs"),
 )  # fmt: skip
 
 # Raw tables keyed by customer: where an erasure checks that the id is known at all.

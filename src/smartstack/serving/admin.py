@@ -1,4 +1,5 @@
-"""``POST /admin/reload``: make the ranking service load its state from the registries now.
+"""The operator's endpoints: ``POST /admin/reload`` (load the state from the registries now)
+and ``POST /admin/erase`` (erase a customer everywhere).
 
 The service follows the ``champion`` alias and the catalogue's materializations by polling
 every ``model_poll_seconds``; the pipeline's last task calls this endpoint instead of waiting
@@ -14,14 +15,27 @@ import hmac
 import ipaddress
 from datetime import datetime
 from http import HTTPStatus
+from typing import Literal
 
 from bentoml.exceptions import BentoMLException
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from smartstack.serving.client import RELOAD_ROUTE
 from smartstack.serving.state import Refreshed
 
-__all__ = ["RELOAD_ROUTE", "ReloadResponse", "authorize", "reload_response"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "ERASE_ROUTE",
+    "RELOAD_ROUTE",
+    "EraseRequest",
+    "EraseResponse",
+    "ReloadResponse",
+    "authorize",
+    "reload_response",
+]
+
+ADMIN_PREFIX = "/admin/"
+ERASE_ROUTE = "/admin/erase"
 
 
 class Forbidden(BentoMLException):
@@ -43,17 +57,41 @@ class ReloadResponse(BaseModel):
     catalogue: CatalogueInfo
 
 
+class EraseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class EraseResponse(BaseModel):
+    status: Literal["accepted", "already_erased"] = Field(
+        description="accepted: suppressed now, the stores are being erased (the audit log "
+        "records `erasure_completed`; an interruption is finished by `smartstack privacy "
+        "erase --pending`, the daily DAG's first task)."
+    )
+    customer_ref: str = Field(description="How the audit log names the customer.")
+
+
 def authorize(
-    client_host: str | None, authorization: str | None, admin_token: SecretStr | None
+    client_host: str | None,
+    authorization: str | None,
+    admin_token: SecretStr | None,
+    *,
+    token_required: bool = False,
 ) -> None:
-    """Raise :class:`Forbidden` unless the caller is on this machine or has the admin token."""
+    """Raise :class:`Forbidden` unless the caller has the admin token or is on this machine.
+    ``token_required``: a configured token is asked of local callers too (erasure: a local
+    process is not necessarily the operator)."""
     token = admin_token.get_secret_value() if admin_token else None
     if token and authorization and hmac.compare_digest(authorization, f"Bearer {token}"):
         return
-    if client_host is not None and _is_loopback(client_host):
+    local = client_host is not None and _is_loopback(client_host)
+    if local and not (token and token_required):
         return
     raise Forbidden(
-        "admin endpoints accept local callers, or remote ones with the admin token "
+        "this endpoint needs the admin token (Authorization: Bearer …)"
+        if local
+        else "admin endpoints accept local callers, or remote ones with the admin token "
         "(Authorization: Bearer …)"
     )
 

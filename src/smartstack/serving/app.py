@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -12,18 +13,20 @@ from smartstack.datasets import active, feature_service_name
 from smartstack.engagement.quiz import load_quiz
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
-from smartstack.events.online_consent import CONSENT_VIEW
 from smartstack.featurestore import store
 from smartstack.featurestore.catalogue import QuizAnswers
 from smartstack.featurestore.guarded import GuardedReader
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.messaging.explainer import Explainer
-from smartstack.privacy.purposes import Consent
+from smartstack.privacy.audit import AuditLog
+from smartstack.privacy.purposes import CONSENT_VIEW, Consent
+from smartstack.privacy.suppression import SuppressionList
 from smartstack.ranking import smartscore
 from smartstack.serving.caps import Caps, FrequencyCaps, LastServed, RedisFrequencyCaps
 from smartstack.serving.catalog import FeastCatalogue, UnknownOffers
 from smartstack.serving.engagement import EngagementView
-from smartstack.serving.experiments import ExperimentsSource
+from smartstack.serving.experiments import ExperimentsSource, LiveExperiments
+from smartstack.serving.forgetting import Forgetting
 from smartstack.serving.model import RegistryAlias
 from smartstack.serving.ranker import Ranker
 from smartstack.serving.reasons import ReasonLabels
@@ -64,6 +67,8 @@ class RankingApp:
                 "granted" if settings.privacy.unrecorded_consent else "refused",
             )
         self._unrecorded = settings.privacy.unrecorded_consent
+        self.audit = AuditLog.from_settings(settings)
+        self._experiments_file = settings.experiments.file
         names = self._reader.names
         self.state = ServingStateHolder(
             RegistryAlias(
@@ -74,6 +79,8 @@ class RankingApp:
             config.model_poll_seconds,
             on_catalogue_change=self._reader.refresh,
             experiments=ExperimentsSource(settings.experiments.file),
+            on_poll=self._forget_erased,
+            on_experiments_change=self._audit_experiments,
         )  # fmt: skip
         self.snapshots = (
             SnapshotWriter(
@@ -82,6 +89,7 @@ class RankingApp:
                 config.snapshot_flush_rankings,
                 config.snapshot_flush_seconds,
                 config.snapshot_buffer_size,
+                erased=lambda customer: self.forgetting.erased(customer),
             )
             if log_snapshots
             else None
@@ -111,6 +119,12 @@ class RankingApp:
             QuizAnswers(feature_store, dataset.quiz_view, timeout_s) if dataset.quiz_view else None
         )
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
+        last_served = LastServed(config.customers_in_memory)
+        # Erased customers leave this worker's memory at the next poll (the suppression list).
+        self.forgetting = Forgetting(
+            SuppressionList.from_settings(settings),
+            [self.caps, last_served, self.explainer.cache],
+        )
         self.ranker = Ranker(
             read_features=GuardedReader(
                 self._reader.read, config.breaker_failures, config.breaker_reset_seconds
@@ -120,7 +134,7 @@ class RankingApp:
             rules_version=smartscore.VERSION,
             favourite=self._quiz.favourite if self._quiz else None,
             caps=self.caps,
-            last_served=LastServed(config.customers_in_memory),
+            last_served=last_served,
             snapshots=self.snapshots,
             reasons_per_offer=config.reasons_per_offer,
             explainer=self.explainer,
@@ -130,6 +144,7 @@ class RankingApp:
             seed=trial.seed,
             explored_positions=trial.top_k,
             unrecorded_consent=self._unrecorded,
+            erased=self.forgetting.erased,
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),
@@ -199,8 +214,23 @@ class RankingApp:
         """Load the champion and the catalogue as the registries have them now."""
         return self.state.refresh(reload_catalogue=True)
 
+    def _forget_erased(self) -> None:
+        self.forgetting.poll()
+
+    def _audit_experiments(self, experiments: LiveExperiments) -> None:
+        """A changed experiments file put in force (or refused) by this worker."""
+        self.audit.append(
+            "experiments_changed",
+            f"serving:{os.getpid()}",
+            file=str(self._experiments_file),
+            version=experiments.plan.version,
+            experiments=[e.name for e in experiments.plan.experiments],
+            problem=experiments.problem,
+        )
+
     def close(self) -> None:
         self.state.stop()
+        self.forgetting.close()
         self._reader.close()
         if self._quiz is not None:
             self._quiz.close()

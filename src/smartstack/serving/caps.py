@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -31,6 +31,12 @@ class Caps(Protocol):
 
     def record(self, customer_id: str, offer_ids: Sequence[str]) -> None: ...
 
+    def customers(self) -> Iterable[str]:
+        """The customers this process holds caps of (erasure: see serving.forgetting)."""
+        ...
+
+    def forget(self, customer_ids: set[str]) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -45,8 +51,11 @@ class _Lru(Generic[V]):
             self._items.move_to_end(key)
         return value
 
-    def pop(self, key: str) -> None:
-        self._items.pop(key, None)
+    def pop(self, key: str) -> bool:
+        return self._items.pop(key, None) is not None
+
+    def keys(self) -> list[str]:
+        return list(self._items)
 
     def put(self, key: str, value: V) -> None:
         self._items[key] = value
@@ -84,6 +93,14 @@ class FrequencyCaps:
                 self._served.put(customer_id, served)
             for offer_id in offer_ids:
                 served[offer_id] = [t for t in served.get(offer_id, ()) if t > since] + [now]
+
+    def customers(self) -> list[str]:
+        with self._lock:
+            return self._served.keys()
+
+    def forget(self, customer_ids: set[str]) -> int:
+        with self._lock:
+            return sum(self._served.pop(c) for c in customer_ids)
 
     def close(self) -> None:
         """Nothing to release: the counts live and die with the process."""
@@ -127,14 +144,15 @@ class RedisFrequencyCaps:
         self._breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=2.0, name="caps")
 
     @staticmethod
-    def _key(customer_id: str) -> str:
+    def key(customer_id: str) -> str:
+        """The customer's hash (an erasure deletes it)."""
         return f"smartstack:caps:{customer_id}"
 
     def allowed(self, customer_id: str, offer_ids: Sequence[str]) -> list[str]:
         if not self._cap or not offer_ids:
             return list(offer_ids)
         try:
-            served = self._breaker.call(self._redis.hmget, self._key(customer_id), list(offer_ids))
+            served = self._breaker.call(self._redis.hmget, self.key(customer_id), list(offer_ids))
         except (redis.RedisError, pybreaker.CircuitBreakerError) as exc:
             ERRORS.labels(kind="caps_unavailable").inc()
             log.warning("frequency caps unavailable, not applied: %r", exc)
@@ -153,12 +171,18 @@ class RedisFrequencyCaps:
         try:
             self._breaker.call(
                 self._record,
-                keys=[self._key(customer_id)],
+                keys=[self.key(customer_id)],
                 args=[now - self._window, now, max(1, round(self._window)), *offer_ids],
             )
         except (redis.RedisError, pybreaker.CircuitBreakerError) as exc:
             ERRORS.labels(kind="caps_unavailable").inc()
             log.warning("frequency caps not recorded: %r", exc)
+
+    def customers(self) -> list[str]:
+        return []  # nothing in this process: an erasure deletes the customer's key in Redis
+
+    def forget(self, customer_ids: set[str]) -> int:
+        return 0
 
     def close(self) -> None:
         self._redis.close()
@@ -191,3 +215,11 @@ class LastServed:
         """Forget the customer's ranking (they no longer consent to personalization)."""
         with self._lock:
             self._rankings.pop(customer_id)
+
+    def customers(self) -> list[str]:
+        with self._lock:
+            return self._rankings.keys()
+
+    def forget(self, customer_ids: set[str]) -> int:
+        with self._lock:
+            return sum(self._rankings.pop(c) for c in customer_ids)

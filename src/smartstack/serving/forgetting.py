@@ -32,17 +32,22 @@ class Forgetting:
     def __init__(self, suppression: SuppressionList, memories: Sequence[CustomerMemory]) -> None:
         self._suppression = suppression
         self._memories = memories
-        self._known = len(suppression)
+        self._refs = suppression.refs()
+
+    def erased(self, customer_id: str) -> bool:
+        """Whether the customer was erased (as of this worker's last look at the list): a
+        request about them is answered but leaves nothing behind."""
+        return bool(self._refs) and self._suppression.ref(customer_id) in self._refs
 
     def poll(self) -> int:
         """Sweep if the list grew since the last look; returns how many entries were dropped."""
-        size = len(self._suppression)
-        if size == self._known:
+        if len(self._suppression) == len(self._refs):
             return 0
-        self._known = size
         return self.sweep()
 
     def sweep(self) -> int:
+        """Read the list again and drop every erased customer this worker holds."""
+        self._refs = self._suppression.refs()
         held: set[str] = set()
         for memory in self._memories:
             held.update(memory.customers())

@@ -135,11 +135,14 @@ class Ranker:
         seed: int | None = None,
         explored_positions: int = 3,
         unrecorded_consent: bool = True,
+        erased: Callable[[str], bool] = lambda _customer: False,
     ) -> None:
         self._read = read_features
         # What a purpose with no recorded answer counts as (and every purpose when the
         # store could not be read).
         self._unrecorded = unrecorded_consent
+        # An erased customer is answered, but nothing about the request is kept.
+        self._erased = erased
         self._state = state
         self._rules = rules
         self._rules_info = ModelInfo(name="smartscore", version=rules_version)
@@ -175,12 +178,14 @@ class Ranker:
 
         ``live_explanations`` builds every explanation now, with the LLM where configured (the
         precompute job); otherwise cached text or the template. ``record=False`` ranks without
-        counting it as served (no caps, last-served cache or ranking log).
+        counting it as served (no caps, last-served cache or ranking log), as for an erased
+        customer.
         """
         started = time.perf_counter()
         state = self._state.current
         at = request.context.timestamp or datetime.now(UTC)
         customer = request.customer_id
+        record = record and not self._erased(customer)
         catalog = state.catalog
         candidates = list(dict.fromkeys(request.candidate_offer_ids or catalog.ids))
         catalog.check_known(candidates)
