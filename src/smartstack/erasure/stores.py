@@ -103,8 +103,7 @@ def _explanation_cache(settings: Settings, customer_id: str) -> int:
         removed = cache.forget({customer_id})
     finally:
         cache.close()
-    if removed:
-        vacuum(path)
+    vacuum(path)  # also when a serving worker deleted the rows first (it forgets at once)
     return removed
 
 
