@@ -13,6 +13,7 @@ from smartstack.engagement.rules import Action, load_rules
 from smartstack.engagement.state import Activity
 from smartstack.engagement.store import open_store
 from smartstack.paths import ENGAGEMENT_RULES
+from smartstack.privacy.audit import AuditLog
 from smartstack.settings import Settings
 
 
@@ -52,6 +53,9 @@ def test_reevaluate_puts_a_new_file_in_force_and_show_prints_the_state(tmp_path:
 
     code, output = _run(settings, "reevaluate", str(changed))
     assert code == 0 and "rules v2 in force; 1 badge awarded" in output
+    (audited,) = AuditLog.from_settings(settings).records()  # a rule change is an admin action
+    assert audited["action"] == "rules_changed"
+    assert audited["details"] == {"file": str(changed), "version": 2, "badges_awarded": 1}
     code, output = _run(settings, "show", "C1")
     assert code == 0 and '"curious"' in output
     code, output = _run(settings, "show", "NOBODY")
