@@ -214,8 +214,13 @@ class RankingService:
     def _erase(self, customer_id: str, actor: str) -> None:
         try:
             erase_customer(self.settings, customer_id, actor)
-        except ErasureInterrupted:  # audited; `privacy erase --pending` resumes it
-            logger.warning("an erasure stopped; the daily run's apply_erasures resumes it")
+        except ErasureInterrupted as stop:  # audited; `privacy erase --pending` resumes it
+            logger.warning(
+                "the erasure of %s… stopped at %s; the daily run's apply_erasures resumes it",
+                stop.customer_ref[:12], stop.store,
+            )  # fmt: skip
+        except Exception as exc:  # the request stays pending: resumed the same way
+            logger.error("an erasure failed (%s); it stays pending", type(exc).__name__)
 
     def _admin(self, ctx: bentoml.Context, *, token_required: bool = False) -> str:
         """Check the caller of an admin endpoint; returns who it is, for the audit log."""

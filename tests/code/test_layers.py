@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "datasets": {"data", "privacy"},
     "engagement": {"data", "datasets", "featurestore", "privacy"},
     "events": {"data", "datasets", "engagement", "privacy"},
-    "features": {"data", "datasets", "engagement"},
+    "features": {"data", "datasets", "engagement", "privacy"},
     "quality": {"data", "datasets"},
     "featurestore": {"data", "datasets", "privacy"},
     "messaging": {"datasets", "events", "privacy"},

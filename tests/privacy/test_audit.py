@@ -177,3 +177,15 @@ def test_the_cli_shows_records_filtered(settings: Settings, log: AuditLog) -> No
     code, output = _cli(settings, "show")
     assert code == 0
     assert "audit log: 5 records" in output and "consent" in output
+
+
+def test_a_torn_last_line_is_reported_and_appends_go_on(log: AuditLog) -> None:
+    count = len(_lines(log))
+    with log.path.open("ab") as handle:  # a writer that died mid-record
+        handle.write(b'{"seq": 99, "act')
+    record = log.append("reload", "admin@127.0.0.1", version="3")
+    assert record["seq"] == count + 1  # chained to the last whole record
+    problems = log.verify()
+    assert _lines_named(problems) == {count + 1}
+    assert "not a record" in problems[0].problem
+    assert [r["seq"] for r in log.records()][-1] == count + 1

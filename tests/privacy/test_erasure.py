@@ -256,11 +256,13 @@ def test_an_interrupted_erasure_resumes_and_the_audit_log_says_what_was_done(
         holder.wait()
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     assert "stopped at warehouse" in stopped.stdout + stopped.stderr
+    assert customer not in stopped.stdout + stopped.stderr  # task logs keep what it prints
     assert customer in SuppressionList.from_settings(settings)  # suppressed from the start
 
     resumed = _run(env, "privacy", "erase", customer)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resumed" in resumed.stdout + resumed.stderr
+    assert customer not in resumed.stdout + resumed.stderr
 
     records = [
         r for r in AuditLog.from_settings(settings).records() if r["action"].startswith("erasure")

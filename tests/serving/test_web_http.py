@@ -109,14 +109,22 @@ def test_a_customer_token_gets_nothing_the_gate_cannot_read(
         assert service.status_code == 200
 
 
-def test_every_endpoint_of_the_api_but_the_admin_one_wants_a_token(sqlite_server: Server) -> None:
-    """Deny by default: an endpoint added later is guarded without anyone listing it."""
+def test_every_endpoint_of_the_api_but_the_admin_ones_wants_a_token(sqlite_server: Server) -> None:
+    """Deny by default: an endpoint added later is guarded without anyone listing it; the admin
+    endpoints check their own caller."""
     spec = httpx.get(f"{sqlite_server.url}/docs.json").json()
     endpoints = [path for path, ops in spec["paths"].items() if "post" in ops]
-    assert {"/rank", "/feedback", "/engagement", "/admin/reload"} <= set(endpoints)
+    assert {
+        "/rank",
+        "/feedback",
+        "/engagement",
+        "/consent",
+        "/admin/reload",
+        "/admin/erase",
+    } <= set(endpoints)
     for path in endpoints:
         answer = httpx.post(f"{sqlite_server.url}{path}", json={})
-        assert (answer.status_code == 401) == (path != "/admin/reload"), (path, answer.text)
+        assert (answer.status_code == 401) == (not path.startswith("/admin/")), (path, answer.text)
 
 
 def test_the_service_token_asks_about_any_customer(sqlite_server: Server, dataset: Dataset) -> None:

@@ -50,6 +50,7 @@ def materialize(
     (`feast materialize-incremental`)."""
     from smartstack.datasets import active
     from smartstack.featurestore import store
+    from smartstack.privacy.locks import building
     from smartstack.settings import Warehouse
 
     settings = settings_of(ctx)
@@ -64,12 +65,13 @@ def materialize(
             "`smartstack dbt build` first."
         )
     started = time.perf_counter()
-    end = store.materialize(settings, end and end.replace(tzinfo=UTC))
-    console.print(
-        f"online store ({settings.online_store}) loaded up to {end.isoformat()} "
-        f"in {time.perf_counter() - started:.1f}s"
-    )
-    _restore_live_rows(settings, end)
+    with building(settings):  # no erasure rewrites the marts while they are loaded
+        end = store.materialize(settings, end and end.replace(tzinfo=UTC))
+        console.print(
+            f"online store ({settings.online_store}) loaded up to {end.isoformat()} "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        _restore_live_rows(settings, end)
 
 
 def _restore_live_rows(settings: Settings, end: datetime) -> None:

@@ -44,16 +44,17 @@ def erase(
     settings = settings_of(ctx)
     if pending == (customer_id is not None):
         raise fail("give either a CUSTOMER_ID or --pending.")
-    customers = erasure.pending(settings) if pending else [str(customer_id).strip()]
-    if pending and not customers:
+    requests = erasure.pending(settings) if pending else [(str(customer_id).strip(), "cli")]
+    if pending and not requests:
         console.print("no erasure pending")
         return
-    for customer in customers:
+    stopped: list[str] = []
+    for customer, source in requests:
         if not customer:
             raise fail("CUSTOMER_ID is empty.")
         try:
             report = erasure.erase_customer(
-                settings, customer, "cli",
+                settings, customer, source,
                 lambda store: console.print(f"  erasing {store.name} …", style="dim"),
             )  # fmt: skip
         except erasure.UnknownCustomer:
@@ -61,16 +62,17 @@ def erase(
                 f"customer {customer} is unknown to every store: nothing was erased."
             ) from None
         except erasure.AlreadyErased:
-            console.print(f"customer {customer} was already erased: nothing left to do")
+            console.print("the customer was already erased: nothing left to do")
             continue
         except erasure.ErasureInterrupted as stop:
+            # Named by reference: this output ends up in task logs the erasure has cleaned.
             done = ", ".join(stop.done) or "none"
-            raise fail(
-                f"erasure of {customer} stopped at {stop.store} ({stop.reason}); stores done: "
-                f"{done}. Run the command again to resume.",
-                1,
-            ) from None
-        table = Table(title=f"erased {customer} (reference {report.customer_ref[:12]}…)")
+            stopped.append(
+                f"erasure of {stop.customer_ref[:12]}… stopped at {stop.store} ({stop.reason}); "
+                f"stores done: {done}"
+            )
+            continue
+        table = Table(title=f"erased customer {report.customer_ref[:12]}… (audit reference)")
         for column in ("store", "removed", "how"):
             table.add_column(column, overflow="fold")
         for result in report.results:
@@ -78,6 +80,8 @@ def erase(
         console.print(table)
         if report.resumed_after:
             console.print(f"resumed: done before: {', '.join(report.resumed_after)}")
+    if stopped:
+        raise fail("; ".join(stopped) + ". Run the command again to resume.", 1)
 
 
 # --- smartstack privacy audit verify / show -------------------------------------------------

@@ -18,7 +18,9 @@ import pyarrow.dataset as ds
 
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
+from smartstack.erasure.retention import ranking_log_dir
 from smartstack.erasure.stores import CUSTOMER_TABLES, STORES, Store
+from smartstack.events.consent_table import consent_events_dir
 from smartstack.events.feedback_table import feedback_dir
 from smartstack.events.quiz_table import quiz_answers_dir
 from smartstack.privacy.audit import AuditLog
@@ -41,8 +43,9 @@ class AlreadyErased(LookupError):
 class ErasureInterrupted(RuntimeError):
     """A store could not be erased; the next run resumes from it."""
 
-    def __init__(self, store: str, reason: str, done: tuple[str, ...]) -> None:
+    def __init__(self, customer_ref: str, store: str, reason: str, done: tuple[str, ...]) -> None:
         super().__init__(f"{store}: {reason}")
+        self.customer_ref = customer_ref
         self.store = store
         self.reason = reason
         self.done = done
@@ -63,12 +66,18 @@ class ErasureReport:
 
 
 def is_known(settings: Settings, customer_id: str) -> bool:
-    """Whether any source of customers holds the id: raw tables, landed events, engagement."""
+    """Whether any source of customers holds the id: raw tables, landed events (a cold-start
+    customer has no raw row), the ranking log, engagement."""
     for table in CUSTOMER_TABLES:
         folder = settings.raw_dir / table
         if folder.is_dir() and _holds(folder, customer_id):
             return True
-    for folder in (feedback_dir(settings), quiz_answers_dir(settings)):
+    for folder in (
+        feedback_dir(settings),
+        quiz_answers_dir(settings),
+        consent_events_dir(settings),
+        ranking_log_dir(settings),
+    ):
         if folder.is_dir() and _holds(folder, customer_id):
             return True
     engagement = open_store(settings, load_rules(settings.engagement.rules))
@@ -108,6 +117,7 @@ def _erase(
         request = requests.get(customer_id) or _request(
             settings, customer_id, source, requests, suppression, audit
         )
+        suppression.add(customer_id)  # again on a resume: a crash may have come in between
         done = list(request.done)
         results: list[StoreResult] = []
         for store in STORES:
@@ -123,7 +133,7 @@ def _erase(
                     "erasure_interrupted", source, customer=ref, done=done,
                     failed=store.name, reason=reason,
                 )  # fmt: skip
-                raise ErasureInterrupted(store.name, reason, tuple(done)) from None
+                raise ErasureInterrupted(ref, store.name, reason, tuple(done)) from None
             requests.mark_done(customer_id, store.name)
             done.append(store.name)
             results.append(StoreResult(store.name, removed, store.how))
@@ -171,11 +181,11 @@ def _request(
     return request
 
 
-def pending(settings: Settings) -> list[str]:
+def pending(settings: Settings) -> list[tuple[str, str]]:
     """Customers whose erasure was asked for (an event, the admin endpoint, an interrupted
-    run) and is not finished."""
+    run) and is not finished, each with who asked."""
     requests = ErasureRequests.from_settings(settings)
     try:
-        return [r.customer_id for r in requests.pending()]
+        return [(r.customer_id, r.source) for r in requests.pending()]
     finally:
         requests.close()

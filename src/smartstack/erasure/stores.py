@@ -8,7 +8,6 @@ rows, entries or keys it removed.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -20,7 +19,8 @@ import redis
 from smartstack.data.schema import RAW_SCHEMAS
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
-from smartstack.erasure.scan import pii_values
+from smartstack.erasure.retention import ranking_log_dir, shadow_log_dir
+from smartstack.erasure.scan import Needles
 from smartstack.erasure.warehouse import erase_from_bigquery, erase_from_duckdb
 from smartstack.events.consent_table import ConsentTable
 from smartstack.events.feedback_table import FeedbackTable
@@ -73,8 +73,7 @@ def _delete_sqlite(path: Path, table: str, column: str, customer_id: str) -> int
             ).rowcount
     finally:
         db.close()
-    if removed:
-        vacuum(path)
+    vacuum(path)  # also on a resume after a crash between the delete and the vacuum
     return removed
 
 
@@ -89,7 +88,7 @@ def _engagement(settings: Settings, customer_id: str) -> int:
     finally:
         engagement.close()
     path = settings.engagement.store_path or settings.home / "engagement" / "engagement.sqlite"
-    if removed and settings.online_store != OnlineStore.redis:
+    if settings.online_store != OnlineStore.redis and path.exists():
         vacuum(path)
     return removed
 
@@ -161,14 +160,6 @@ def _marts(settings: Settings) -> Path:
     return settings.features_dir
 
 
-def _ranking_log(settings: Settings) -> Path:
-    return settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
-
-
-def _shadow_log(settings: Settings) -> Path:
-    return settings.experiments.shadow_dir or settings.home / "serving" / "shadow"
-
-
 def _warehouse(settings: Settings, customer_id: str) -> int:
     if settings.warehouse == Warehouse.bigquery:
         return erase_from_bigquery(settings, customer_id)
@@ -200,7 +191,7 @@ def _kafka(settings: Settings, customer_id: str) -> int:
 # Text a person or a tool may read later: service and task logs, dbt's log, Data Docs
 # (validation results list sample values). Binary stores have erasers of their own.
 _TEXT_SUFFIXES = {".log", ".json", ".html", ".txt", ".md", ".yml", ".yaml", ".csv", ".out"}
-_TEXT_FOLDERS = ("logs", "quality", "dbt", "airflow", "serving")
+_TEXT_FOLDERS = ("logs", "quality", "dbt", "airflow", "serving", "events")
 REDACTED = "[erased]"
 
 
@@ -214,32 +205,40 @@ def _text_files(settings: Settings) -> Iterator[Path]:
 
 
 def _text_logs(settings: Settings, customer_id: str) -> int:
-    """The id (as a whole token) and the customer's identifying values (read from raw
-    ``customer_pii``, so this runs before the raw tables are erased) replaced in place in log
-    and report files."""
-    needles = [customer_id.encode()] + [
-        v.encode() for v in pii_values(settings, customer_id).values()
-    ]
-    pattern = re.compile(
-        b"|".join(rb"(?<![\w.:@-])" + re.escape(n) + rb"(?![\w.:@-])" for n in needles)
-    )
+    """The id and the customer's identifying values (read from raw ``customer_pii``, so this
+    runs before the raw tables are erased), in every form the scan looks for (plain, JSON- and
+    HTML-escaped), replaced in log and report files. A file is rewritten in place, not
+    replaced: a service still appending to it keeps writing to the same file."""
+    needles = Needles.for_customer(settings, customer_id)
+    forms = sorted({form for needle in needles for form in needle.forms()}, key=len, reverse=True)
+    pattern = re.compile(b"|".join(_whole_form(form) for form in forms))
     replaced = 0
     for path in _text_files(settings):
-        data = path.read_bytes()
-        if not any(n in data for n in needles):
-            continue
-        redacted, n = pattern.subn(REDACTED.encode(), data)
-        if n:
-            temporary = path.with_name(f".erasing-{path.name}")
-            temporary.write_bytes(redacted)
-            os.replace(temporary, path)
-            replaced += n
+        with path.open("r+b") as handle:
+            data = handle.read()
+            if not any(form in data for form in forms):
+                continue
+            redacted, n = pattern.subn(REDACTED.encode(), data)
+            if n:
+                handle.seek(0)
+                handle.write(redacted)
+                handle.truncate()
+                replaced += n
     return replaced
 
 
+def _whole_form(form: bytes) -> bytes:
+    """The form where it occurs whole, as the scan counts it: an edge that is a digit does not
+    continue a longer run of digits."""
+    before = rb"(?<!\d)" if form[:1].isdigit() else b""
+    after = rb"(?!\d)" if form[-1:].isdigit() else b""
+    return before + re.escape(form) + after
+
+
 # In the order an erasure runs: the stores serving reads first (the customer stops being
-# personalised at once), the batch stores after, so a pipeline run that starts in between
-# finds the suppression list already in force.
+# personalised at once), the batch stores after. A dbt build or materialization waits for the
+# erasure to finish (privacy.locks), and its ingest has left the customer out since the
+# suppression.
 STORES: tuple[Store, ...] = (
     Store("online_store", _online_store, "Feast online rows of every customer view deleted "
           "(SQLite rows by entity key; the Redis hash of the entity)"),
@@ -250,8 +249,8 @@ STORES: tuple[Store, ...] = (
     Store("stream_state", _stream_state, "the stream processor's spend window deleted"),
     Store("landed_events", _landed_events, "feedback, quiz and consent parts rewritten "
           "without the customer's rows"),
-    Store("ranking_log", _parquet(_ranking_log), "ranking-log parts rewritten"),
-    Store("shadow_log", _parquet(_shadow_log), "shadow-log parts rewritten"),
+    Store("ranking_log", _parquet(ranking_log_dir), "ranking-log parts rewritten"),
+    Store("shadow_log", _parquet(shadow_log_dir), "shadow-log parts rewritten"),
     Store("text_logs", _text_logs, "the id and identifying values replaced in service, "
           "task and dbt logs and Data Docs"),
     Store("raw", _parquet(_raw), "raw Parquet parts (customer_pii included) rewritten"),

@@ -43,8 +43,7 @@ def erase_from_duckdb(path: Path, customer_id: str) -> int:
         db.execute("checkpoint")
     finally:
         db.close()
-    if removed:
-        _rewrite(path)
+    _rewrite(path)  # also on a resume after a crash between the delete and the rewrite
     return removed
 
 

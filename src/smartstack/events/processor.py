@@ -37,6 +37,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from prometheus_client import Counter, Gauge, Histogram
 
 from smartstack.events.contracts import (
+    COMPACTED,
     ClickstreamEvent,
     ConsentEvent,
     ContractViolation,
@@ -186,6 +187,11 @@ class StreamProcessor:
             topic = message.topic()
             offsets[(topic, message.partition())] = message.offset() + 1
             totals.consumed += 1
+            if message.value() is None and topic in COMPACTED:
+                # An erasure's tombstone: it deletes the key's history at compaction and
+                # carries nothing to apply (dead-lettering it would copy the id elsewhere).
+                EVENTS.labels(topic, "tombstone").inc()
+                continue
             try:
                 event = parse(topic, message.value())
             except ContractViolation as violation:

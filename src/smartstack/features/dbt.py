@@ -19,6 +19,7 @@ from pathlib import Path
 from smartstack.data.manifest import Manifest
 from smartstack.datasets import active
 from smartstack.engagement.rules import RuleFileError, load_rules
+from smartstack.privacy.locks import building, building_until_exit
 from smartstack.settings import Settings, Warehouse
 
 # Manifest keys passed to dbt as vars of the same name.
@@ -176,7 +177,8 @@ def run_dbt(
         check_raw_data(settings)
         _prepare_local_dirs(settings)
     args = dbt_command(command, settings, target, extra_vars)
-    return subprocess.run(args, env=dbt_environment(settings), check=False).returncode
+    with building(settings):  # no erasure rewrites what dbt reads while it runs
+        return subprocess.run(args, env=dbt_environment(settings), check=False).returncode
 
 
 def _prepare_local_dirs(settings: Settings) -> None:
@@ -236,6 +238,8 @@ def exec_main() -> None:
         print(f"error: {error}.", file=sys.stderr)
         raise SystemExit(2) from None
     subcommand = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if default_target(settings) == "local" and subcommand not in _READ_ONLY:
-        _prepare_local_dirs(settings)
+    if subcommand not in _READ_ONLY:
+        building_until_exit(settings)  # dbt inherits it: no erasure while it builds
+        if default_target(settings) == "local":
+            _prepare_local_dirs(settings)
     os.execve(command[0], command, {**os.environ, **profile_environment(settings)})

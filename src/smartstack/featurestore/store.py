@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +45,18 @@ def get_store(settings: Settings | None = None) -> FeatureStore:
     return _store_for(settings.model_dump_json())
 
 
+@contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    """Work in ``folder``, then go back: a caller's relative paths (the default home) must not
+    resolve inside the feature repository afterwards."""
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def apply(settings: Settings | None = None) -> None:
     """``feast apply`` of the active feature service: register it and exactly what it reads
     (views, sources, entities) from ``feature_repo/``, with the views serving reads beside it
@@ -64,9 +77,8 @@ def apply(settings: Settings | None = None) -> None:
         if str(getattr(module, "__file__", "") or "").startswith(str(REPO_PATH)):
             del sys.modules[name]
     config = repo_config(settings)
-    with applying(settings):
-        os.chdir(REPO_PATH)  # as `feast apply` does: module paths are relative to the repo
-        repo = service_contents(
+    with applying(settings), _inside(REPO_PATH):  # as `feast apply` does: module paths
+        repo = service_contents(  # are relative to the repository
             parse_repo(REPO_PATH),
             feature_service_name(settings),
             (*active(settings).catalogue_views, *PRIVACY_VIEWS),

@@ -69,6 +69,10 @@ class AuditLog:
             }
             record["hash"] = self._hash(record)
             log.seek(0, os.SEEK_END)
+            if log.tell():
+                log.seek(-1, os.SEEK_END)
+                if log.read(1) != b"\n":  # a torn last line: start the record on its own
+                    log.write(b"\n")
             log.write(_line(record))
             log.flush()
             os.fsync(log.fileno())
@@ -76,13 +80,19 @@ class AuditLog:
         return record
 
     def records(self) -> Iterator[dict[str, Any]]:
+        """Every record, in order; a line that is not one (torn, or not JSON) is left out:
+        ``verify`` is what reports it."""
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8") as log:
             fcntl.flock(log, fcntl.LOCK_SH)  # never a line an append is still writing
             for line in log:
-                if line.strip():
-                    yield json.loads(line)
+                try:
+                    record = json.loads(line) if line.strip() else None
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
 
     def verify(self) -> list[AuditProblem]:
         """Every break in the chain; empty when the log is intact."""
@@ -136,23 +146,28 @@ class AuditLog:
 
     @staticmethod
     def _tail(log: Any) -> tuple[int, str]:
-        """The last record's sequence number and hash (0 and the genesis hash when empty)."""
+        """The last record's sequence number and hash (0 and the genesis hash when empty).
+
+        A last line that is not a record (a writer that died mid-line) is passed over: the
+        next record chains to the last whole one, and ``verify`` reports the torn line."""
         log.seek(0, os.SEEK_END)
         end = log.tell()
-        if end == 0:
-            return 0, GENESIS
         step = 4096
         start = max(0, end - step)
-        while True:
+        while end:
             log.seek(start)
             lines = log.read(end - start).splitlines()
-            tail = [ln for ln in lines if ln.strip()]
-            if tail and (start == 0 or len(tail) > 1):
-                last = json.loads(tail[-1])
-                return int(last["seq"]), str(last["hash"])
-            if start == 0:  # only blank lines: nothing was appended yet
-                return 0, GENESIS
+            whole = lines if start == 0 else lines[1:]  # the first may be cut by the window
+            for line in reversed(whole):
+                try:
+                    last = json.loads(line)
+                    return int(last["seq"]), str(last["hash"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+            if start == 0:
+                break
             start = max(0, start - step)
+        return 0, GENESIS
 
     def _write_head(self, seq: int, digest: str) -> None:
         draft = self.head.with_suffix(".tmp")

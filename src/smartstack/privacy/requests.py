@@ -87,6 +87,7 @@ class ErasureRequests:
         # The deleted row's text must not linger in free pages or the WAL.
         self._db.execute("pragma wal_checkpoint(truncate)")
         self._db.execute("vacuum")
+        self._db.execute("pragma wal_checkpoint(truncate)")
 
     def close(self) -> None:
         self._db.close()

@@ -89,7 +89,7 @@ class RankingApp:
                 config.snapshot_flush_rankings,
                 config.snapshot_flush_seconds,
                 config.snapshot_buffer_size,
-                erased=lambda customer: self.forgetting.erased(customer),
+                erased=lambda customers: self.forgetting.erased_now(customers),
             )
             if log_snapshots
             else None
@@ -101,6 +101,7 @@ class RankingApp:
                 smartscore.smartscore,
                 trial.shadow_flush_seconds,
                 trial.shadow_buffer_size,
+                erased=lambda customers: self.forgetting.erased_now(customers),
             )
             if log_snapshots
             else None

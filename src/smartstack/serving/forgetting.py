@@ -39,6 +39,11 @@ class Forgetting:
         request about them is answered but leaves nothing behind."""
         return bool(self._refs) and self._suppression.ref(customer_id) in self._refs
 
+    def erased_now(self, customer_ids: Iterable[str]) -> set[str]:
+        """Which of these customers are erased, as the list has it now (not as of the last
+        poll): what a log writer checks before it writes."""
+        return self._suppression.suppressed(customer_ids)
+
     def poll(self) -> int:
         """Sweep if the list grew since the last look; returns how many entries were dropped."""
         if len(self._suppression) == len(self._refs):

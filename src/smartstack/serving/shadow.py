@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -80,9 +80,15 @@ class ShadowScorer:
     """Scores shadow jobs on its own thread and writes them to the shadow log."""
 
     def __init__(
-        self, directory: Path, rules: Rules, flush_seconds: float, buffer_size: int
+        self,
+        directory: Path,
+        rules: Rules,
+        flush_seconds: float,
+        buffer_size: int,
+        erased: Callable[[Iterable[str]], set[str]] = lambda _customers: set(),
     ) -> None:
         self._dir = directory
+        self._erased = erased  # asked before each write, as the ranking log's writer does
         self._rules = rules
         self._flush_seconds = flush_seconds
         self._capacity = buffer_size
@@ -113,6 +119,9 @@ class ShadowScorer:
         while True:
             stopping = self._stopping.wait(self._flush_seconds)
             jobs = [self._jobs.popleft() for _ in range(len(self._jobs))]
+            if jobs:
+                gone = self._erased({job.customer_id for job in jobs})
+                jobs = [job for job in jobs if job.customer_id not in gone]
             rows = [row for batch in _by_scorer(jobs) for row in self._scored(batch)]
             if rows:
                 try:

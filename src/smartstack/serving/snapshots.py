@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -90,11 +90,11 @@ class SnapshotWriter:
         flush_rankings: int,
         flush_seconds: float,
         buffer_size: int,
-        erased: Callable[[str], bool] = lambda _customer: False,
+        erased: Callable[[Iterable[str]], set[str]] = lambda _customers: set(),
     ) -> None:
         self._dir = directory
-        # Checked again at the flush: a customer erased while their ranking waited in the
-        # buffer must not be written after the erasure rewrote the log.
+        # Asked at each flush, of the list as it is then: a customer erased while their ranking
+        # waited in the buffer must not be written after the erasure rewrote the log.
         self._erased = erased
         self._names = feature_names
         self._flush_rankings = flush_rankings
@@ -136,7 +136,9 @@ class SnapshotWriter:
             self._due.clear()
             stopping = self._stopping  # read before draining: nothing logged before close is lost
             pending = [self._buffer.popleft() for _ in range(len(self._buffer))]
-            pending = [r for r in pending if not self._erased(r.customer_id)]
+            if pending:
+                gone = self._erased({r.customer_id for r in pending})
+                pending = [r for r in pending if r.customer_id not in gone]
             if pending:
                 try:
                     self._write(pending)

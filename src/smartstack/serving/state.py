@@ -159,7 +159,10 @@ class ServingStateHolder:
             if model_changed or catalogue_changed or experiments_changed:
                 self.current = after
             if experiments.stamp != before.experiments.stamp:
-                self._on_experiments_change(experiments)
+                try:
+                    self._on_experiments_change(experiments)
+                except Exception:  # recording the change must not stop following the registries
+                    log.exception("could not report the changed experiments file")
             if catalogue_changed:
                 self._on_catalogue_change()
                 log.info(
