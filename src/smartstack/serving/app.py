@@ -231,7 +231,6 @@ class RankingApp:
 
     def close(self) -> None:
         self.state.stop()
-        self.forgetting.close()
         self._reader.close()
         if self._quiz is not None:
             self._quiz.close()
@@ -242,6 +241,7 @@ class RankingApp:
         self.explainer.cache.close()
         self.caps.close()
         self.engagement.close()
+        self.forgetting.close()  # last: the log writers ask it until they stop
 
 
 def _unknown_offers(model: str, field: str, exc: UnknownOffers) -> ValidationError:

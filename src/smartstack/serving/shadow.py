@@ -119,9 +119,7 @@ class ShadowScorer:
         while True:
             stopping = self._stopping.wait(self._flush_seconds)
             jobs = [self._jobs.popleft() for _ in range(len(self._jobs))]
-            if jobs:
-                gone = self._erased({job.customer_id for job in jobs})
-                jobs = [job for job in jobs if job.customer_id not in gone]
+            jobs = self._not_erased(jobs)
             rows = [row for batch in _by_scorer(jobs) for row in self._scored(batch)]
             if rows:
                 try:
@@ -131,6 +129,18 @@ class ShadowScorer:
                     ERRORS.labels(kind="shadow_error").inc()
             if stopping:
                 return
+
+    def _not_erased(self, jobs: list[ShadowJob]) -> list[ShadowJob]:
+        """The jobs of customers not erased; none if the list cannot be asked (fails closed)."""
+        if not jobs:
+            return jobs
+        try:
+            gone = self._erased({job.customer_id for job in jobs})
+        except Exception:
+            log.exception("could not check %d shadow rankings against erasures", len(jobs))
+            ERRORS.labels(kind="shadow_error").inc()
+            return []
+        return [job for job in jobs if job.customer_id not in gone]
 
     def _scored(self, jobs: list[ShadowJob]) -> list[dict[str, object]]:
         """One call of the shadow ranker for a batch of rankings (its time shared among them);

@@ -137,11 +137,11 @@ class SnapshotWriter:
             stopping = self._stopping  # read before draining: nothing logged before close is lost
             pending = [self._buffer.popleft() for _ in range(len(self._buffer))]
             if pending:
-                gone = self._erased({r.customer_id for r in pending})
-                pending = [r for r in pending if r.customer_id not in gone]
-            if pending:
-                try:
-                    self._write(pending)
+                try:  # the suppression check fails closed: nothing is written without it
+                    gone = self._erased({r.customer_id for r in pending})
+                    kept = [r for r in pending if r.customer_id not in gone]
+                    if kept:
+                        self._write(kept)
                 except Exception:
                     log.exception("could not write %d ranking snapshots", len(pending))
                     ERRORS.labels(kind="snapshot_write").inc()
