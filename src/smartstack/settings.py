@@ -106,6 +106,7 @@ _PROFILE_SECTIONS: dict[Profile, dict[str, dict[str, Any]]] = {
             "local_sign_in": True,
         },
         "web": {"clock": "dataset"},
+        "monitoring": {"clock": "dataset"},
     },
 }
 # A data set other than this one gets its own home (``<home>/<dataset>``).
@@ -205,6 +206,28 @@ class ExperimentsSettings(_Section):
     confidence: float = Field(0.95, gt=0, lt=1, description="Of every interval reported.")
     tracking_experiment: str = Field(
         "offer-experiments", description="The MLflow experiment readouts and estimates go to."
+    )
+
+
+class MonitoringSettings(_Section):
+    """What monitoring watches and when it alerts (docs/monitoring.md)."""
+
+    directory: Path | None = Field(
+        None, description="Reports and metric files. Default: <home>/monitoring."
+    )
+    clock: Literal["wall", "dataset"] = Field(
+        "wall",
+        description="The moment ages are measured from: the wall clock, or the data set's "
+        "snapshot (a generated or historical data set ends in the past).",
+    )
+    view_cadence_hours: float = Field(
+        24.0, gt=0, description="How often each feature view is expected to be materialized."
+    )
+    freshness_slack_hours: float = Field(
+        12.0,
+        ge=0,
+        description="A view is stale when its newest materialized row is older than its "
+        "cadence plus this.",
     )
 
 
@@ -451,6 +474,7 @@ class Settings(BaseSettings):
     experiments: ExperimentsSettings = ExperimentsSettings()
     auth: AuthSettings = AuthSettings()
     privacy: PrivacySettings = PrivacySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     web: WebSettings = WebSettings()
     training: TrainingSettings = TrainingSettings()
 
@@ -529,6 +553,10 @@ class Settings(BaseSettings):
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        return self.monitoring.directory or self.home / "monitoring"
 
     @property
     def privacy_dir(self) -> Path:

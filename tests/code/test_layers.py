@@ -57,6 +57,15 @@ ALLOWED: dict[str, set[str]] = {
         "serving",
     },  # fmt: skip
     "stack": {"featurestore"},
+    # Drift, freshness and live outcomes read every layer's output (docs/monitoring.md).
+    "monitoring": {
+        "data",
+        "datasets",
+        "events",
+        "featurestore",
+        "privacy",
+        "serving",
+    },  # fmt: skip
     # Erasure, the privacy scan and retention reach every store the platform writes.
     "erasure": {
         "data",
@@ -79,6 +88,7 @@ ALLOWED: dict[str, set[str]] = {
         "features",
         "featurestore",
         "messaging",
+        "monitoring",
         "pipeline",
         "privacy",
         "quality",

@@ -17,6 +17,7 @@ from smartstack.cli import (
     events,
     experiments,
     feast,
+    monitor,
     pipeline,
     privacy,
     quality,
@@ -53,6 +54,7 @@ app.add_typer(events.feedback_app, name="feedback")
 app.add_typer(engagement.app, name="engagement")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(monitor.app, name="monitor")
 
 
 def main() -> None:
