@@ -2,13 +2,14 @@
     table's Parquet folder (`SMARTSTACK_<TABLE>_DIR`), and `read_parquet` of a glob without files
     is an error; BigQuery reads the table of that name in the dataset, which exists only once the
     first load made it. At parse time (no database) it is true, so dbt always records the
-    dependency on the source. -#}
-{% macro has_landed(table) -%}
+    dependency on the source. A table kept elsewhere, or in subfolders (the ranking log's
+    `date=YYYY-MM-DD/` parts), passes its `folder` and glob `pattern`. -#}
+{% macro has_landed(table, folder=none, pattern='*.parquet') -%}
   {%- if not execute -%}
     {{ return(true) }}
   {%- elif target.type == 'duckdb' -%}
-    {%- set folder = landed_dir(table) -%}
-    {%- set found = run_query("select count(*) from glob('" ~ folder ~ "/*.parquet')") -%}
+    {%- set folder = folder or landed_dir(table) -%}
+    {%- set found = run_query("select count(*) from glob('" ~ folder ~ "/" ~ pattern ~ "')") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
   {%- else -%}
     {%- set relation = adapter.get_relation(
@@ -39,4 +40,12 @@
 
 {% macro bigquery__stable_bigint(expression) -%}
   abs(mod(farm_fingerprint({{ expression }}), 9223372036854775807))
+{%- endmacro %}
+
+
+{#- The ranking service's log on DuckDB (`SMARTSTACK_RANKING_LOG_DIR`: the `serving.snapshot_dir`
+    setting, else `<home>/serving/snapshots`), one folder per UTC day. Keep in step with the
+    source `events.ranking_log`. -#}
+{% macro ranking_log_dir() -%}
+  {{ return(env_var('SMARTSTACK_RANKING_LOG_DIR', '../var/serving/snapshots')) }}
 {%- endmacro %}

@@ -104,7 +104,12 @@ def test_every_model_compiles_to_bigquery_sql(bigquery_settings: Settings, mode:
     # Only the dates every feature is computed at read no table (they come from the vars), and,
     # on a first build where no table exists yet, the staging models of the landed event tables
     # (an empty result with the table's columns until the stream's sink created it).
-    landed = ["stg_events__consent_events", "stg_events__feedback", "stg_events__quiz_answers"]
+    landed = [
+        "stg_events__consent_events",
+        "stg_events__feedback",
+        "stg_events__quiz_answers",
+        "stg_events__ranking_log",
+    ]
     first_build = landed if mode == "full" else []
     assert spines == ["int_snapshot_dates_generated", *first_build]
     if mode == "incremental":
