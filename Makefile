@@ -15,8 +15,12 @@ WEB_MODULES := web/node_modules/.package-lock.json
 WEB_BUILD := web/dist/index.html
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
 	web/index.html web/package.json web/vite.config.ts web/tsconfig.json
+# promtool validates the Prometheus rules (monitoring/prometheus/, tests/monitoring/test_rules.py):
+# taken from Debian's prometheus package and unpacked here, not installed (its postinst would
+# start a Prometheus server).
+PROMTOOL := .cache/promtool/usr/bin/promtool
 
-.PHONY: run run-batch test test-quick test-web lint lock bench-generate setup setup-airflow web clean
+.PHONY: run run-batch test test-quick test-web lint lock bench-generate setup setup-airflow web clean promtool
 
 run: $(AIRFLOW_STAMP) $(WEB_BUILD)
 	$(VENV)/bin/smartstack up
@@ -27,7 +31,7 @@ run-batch: $(STAMP)
 # The DAG tests run Airflow from its own environment. Two workers or more (pytest-xdist): the
 # suite waits on services and subprocesses as much as it computes; tests/conftest.py schedules each
 # module, and each folder sharing a costly fixture, on one worker.
-test: $(AIRFLOW_STAMP) $(WEB_BUILD) test-web
+test: $(AIRFLOW_STAMP) $(WEB_BUILD) $(PROMTOOL) test-web
 	$(VENV)/bin/pytest --numprocesses auto
 
 # The web app's component tests (Vitest + Testing Library in jsdom); the browser tests against
@@ -48,6 +52,14 @@ bench-generate: $(STAMP)
 setup: $(STAMP)
 
 setup-airflow: $(AIRFLOW_STAMP)
+
+promtool: $(PROMTOOL)
+
+$(PROMTOOL):
+	rm -rf .cache/promtool && mkdir -p .cache/promtool
+	cd .cache/promtool && apt-get download prometheus && dpkg-deb -x prometheus_*.deb .
+	rm -f .cache/promtool/prometheus_*.deb
+	test -x $@ && touch $@
 
 web: $(WEB_BUILD)
 
