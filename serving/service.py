@@ -32,6 +32,7 @@ from smartstack.events.interactions import Interactions
 from smartstack.events.producers import CustomerEvent, EventReceipt, PublishFailed, event_sink
 from smartstack.featurestore import store
 from smartstack.featurestore.guarded import FeaturesUnavailable
+from smartstack.monitoring.freshness import FreshnessWatch
 from smartstack.serving.admin import (
     ADMIN_PREFIX,
     ERASE_ROUTE,
@@ -80,7 +81,9 @@ VERIFIER = TokenVerifier(get_settings().auth)
 class RankingService:
     def __init__(self) -> None:
         self.settings = get_settings()
-        self.app = RankingApp(self.settings)
+        # The freshness gauges are set on the state poller's beat (docs/monitoring.md).
+        freshness = FreshnessWatch(self.settings, store.get_store(self.settings))
+        self.app = RankingApp(self.settings, duties=[freshness])
         # Erasures run one at a time, off the request threads (they rewrite files for seconds).
         self._erasures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure")
         self.event_sink = event_sink(

@@ -2,8 +2,64 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
+
+from smartstack.cli.console import console, settings_of
 
 app = typer.Typer(
     help="Monitoring: feature and score drift, freshness, live outcomes.", no_args_is_help=True
 )
+
+
+@app.command()
+def freshness(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON on stdout.")] = False,
+) -> None:
+    """The age of each feature view's newest materialized row, the champion's age and the
+    stream processor's consumer lag (with a broker configured). Exit 1 when a view is older
+    than its cadence plus slack (monitoring.view_cadence_hours + freshness_slack_hours)."""
+    from rich.table import Table
+
+    from smartstack.monitoring.freshness import check
+
+    report = check(settings_of(ctx))
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        table = Table(
+            title=f"feature views at {report.now:%Y-%m-%d %H:%M} UTC ({report.clock} clock; "
+            f"stale after {report.threshold_hours:g} h)"
+        )
+        for column in ("view", "newest materialized", "age (h)", "state"):
+            table.add_column(column, justify="right" if column == "age (h)" else "left")
+        for view in report.views:
+            table.add_row(
+                view.view,
+                f"{view.newest:%Y-%m-%d %H:%M}" if view.newest else "never",
+                f"{view.age_seconds / 3600:.1f}" if view.age_seconds is not None else "–",
+                "[bold red]stale[/]" if view.stale else "[green]fresh[/]",
+            )
+        console.print(table)
+        champion = report.champion
+        if champion is not None and champion.version is not None and champion.age_seconds:
+            console.print(
+                f"{champion.model}@{champion.alias}: version {champion.version}, registered "
+                f"{champion.registered:%Y-%m-%d %H:%M} UTC, {champion.age_seconds / 86400:.1f} "
+                "days ago (wall clock)"
+            )
+        elif champion is not None:
+            console.print(f"{champion.model}@{champion.alias}: none ({champion.problem})")
+        if report.lag is None:
+            console.print("stream: no broker configured, consumer lag not measured")
+        else:
+            total = sum(p.lag for p in report.lag)
+            console.print(
+                f"stream: consumer lag {total:,} messages over {len(report.lag)} partitions"
+            )
+    if report.stale:
+        console.print(f"[bold red]stale:[/] {', '.join(report.stale)}")
+        raise typer.Exit(1)

@@ -72,6 +72,16 @@ EVENT_LAG = Gauge(
     "Wall-clock time minus the event time of the newest transaction applied.",
 )
 
+CONSUMER_LAG = Gauge(
+    "smartstack_consumer_lag",
+    "Messages behind per assigned partition: the high watermark the last fetch saw minus the "
+    "consumer's position (its committed offset once a batch is applied).",
+    ["topic", "partition"],
+)
+# The consumer group `smartstack events process` joins unless told otherwise.
+GROUP = "smartstack-stream-processor"
+LAG_EVERY_SECONDS = 1.0
+
 SUBSCRIBED = (
     Topic.transactions,
     Topic.clickstream,
@@ -129,6 +139,7 @@ class StreamProcessor:
         self._dlq_errors: list[str] = []
         self._stop = threading.Event()
         self.assigned: list[TopicPartition] = []
+        self._lag_at = 0.0
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and return (signal handlers call this)."""
@@ -142,6 +153,7 @@ class StreamProcessor:
                 messages = self._consumer.consume(self._max_batch, self._batch_wait)
                 if messages:
                     self._apply(messages)
+                self._record_lag()
         finally:
             self._consumer.close()  # leaves the group at once, so a successor takes over fast
             self._dead_letters.flush(10)
@@ -157,6 +169,22 @@ class StreamProcessor:
         consumer.assign(partitions)
         self.assigned = partitions
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+    def _record_lag(self) -> None:
+        """Each assigned partition's lag, at most once a second, from what the client already
+        knows (cached watermarks and the local position): no broker round trip."""
+        now = time.monotonic()
+        if now - self._lag_at < LAG_EVERY_SECONDS or not self.assigned:
+            return
+        self._lag_at = now
+        try:
+            positions = self._consumer.position(self.assigned)
+        except KafkaException:  # a rebalance took the partitions meanwhile: next time
+            return
+        for tp in positions:
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0 and tp.offset >= 0:
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(high - tp.offset, 0))
 
     def _apply(self, messages: list[Message]) -> None:
         # A batch creates ~10 objects per event and frees them by reference counting; the cyclic

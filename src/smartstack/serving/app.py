@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -48,8 +49,17 @@ class RankingApp:
     """The ranker and the parts it owns: the serving state and its poller, the feature reader,
     caps, the ranking-log writer and the explainer."""
 
-    def __init__(self, settings: Settings, *, log_snapshots: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log_snapshots: bool = True,
+        duties: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        """``duties`` run on the state poller's beat after its own (the service passes the
+        freshness gauges' update, docs/monitoring.md): off the request path, each on its own."""
         config = settings.serving
+        self._duties = tuple(duties)
         dataset = active(settings)
         feature_store = store.get_store(settings)
         timeout_s = config.feature_timeout_ms / 1000
@@ -217,6 +227,11 @@ class RankingApp:
 
     def _forget_erased(self) -> None:
         self.forgetting.poll()
+        for duty in self._duties:
+            try:
+                duty()
+            except Exception:  # one duty's failure stops neither the others nor the poller
+                log.exception("poll duty %r failed; trying again next poll", duty)
 
     def _audit_experiments(self, experiments: LiveExperiments) -> None:
         """A changed experiments file put in force (or refused) by this worker."""

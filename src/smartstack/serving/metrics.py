@@ -7,7 +7,7 @@ worker processes.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY = Histogram(
     "smartstack_rank_latency_seconds",
@@ -31,4 +31,27 @@ CONSENT_LIMITED = Counter(
     " by purpose: personalization (the non-personal tier), llm_messaging (template text only),"
     " analytics (no ranking-log row).",
     ["purpose"],
+)
+
+# Freshness (docs/monitoring.md), set on the state poller's beat by the service's poll duty
+# (smartstack.monitoring.freshness.FreshnessWatch), never on a request. Across worker processes
+# the most recent value of a live worker counts.
+VIEW_AGE = Gauge(
+    "smartstack_feature_view_age_seconds",
+    "Age of the newest materialized row of each feature view (the registry's latest "
+    "materialization end), at the monitoring clock's now.",
+    ["view"],
+    multiprocess_mode="livemostrecent",
+)
+VIEW_STALE = Gauge(
+    "smartstack_feature_view_stale",
+    "1 when a feature view is older than its cadence plus slack (or never materialized).",
+    ["view"],
+    multiprocess_mode="livemostrecent",
+)
+CHAMPION_AGE = Gauge(
+    "smartstack_champion_age_seconds",
+    "Wall-clock time since the champion's version was registered.",
+    ["model"],
+    multiprocess_mode="livemostrecent",
 )
