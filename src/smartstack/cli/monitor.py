@@ -63,3 +63,59 @@ def freshness(
     if report.stale:
         console.print(f"[bold red]stale:[/] {', '.join(report.stale)}")
         raise typer.Exit(1)
+
+
+@app.command()
+def outcomes(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="How many of the newest days to show.")
+    ] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="The rows as JSON on stdout.")] = False,
+) -> None:
+    """Click and redemption rate of served offers per day, model version, tier, experiment arm
+    and segment (the dbt mart monitoring_outcomes_daily, local warehouse), and the newest day's
+    rates as Prometheus gauges in <monitoring_dir>/outcomes.prom (node-exporter textfile)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from smartstack.cli.console import fail
+    from smartstack.monitoring.outcomes import OutcomesUnavailable, read_outcomes, write_metrics
+
+    settings = settings_of(ctx)
+    try:
+        found = read_outcomes(settings, days)
+    except OutcomesUnavailable as exc:
+        raise fail(str(exc)) from exc
+    metrics = write_metrics(found, settings.monitoring_dir)
+    if as_json:
+        typer.echo(json.dumps(found.records(), indent=2))
+        return
+    if found.empty:
+        console.print(
+            "No served offers in the ranking log yet: serve some rankings, then rebuild the "
+            f"mart (`smartstack dbt build --select +monitoring_outcomes_daily`). Wrote {metrics}."
+        )
+        return
+    table = Table(title=f"live outcomes, {days} newest days (UTC day served)", title_justify="left")
+    columns = ("day", "model", "version", "tier", "experiment", "arm", "segment")
+    for column in (*columns, "shown", "clicks", "redeemed", "click rate", "redemption rate"):
+        table.add_column(column, justify="left" if column in columns else "right")
+    for row in found.rows.itertuples(index=False):
+        table.add_row(
+            f"{row.served_on:%Y-%m-%d}",
+            row.model_name,
+            row.model_version,
+            row.tier,
+            row.experiment,
+            row.arm,
+            row.segment,
+            f"{row.shown:,}",
+            f"{row.clicks:,}",
+            f"{row.redemptions:,}",
+            f"{row.click_rate:.4f}",
+            f"{row.redemption_rate:.4f}",
+        )
+    # Wide enough for every column when the output is not a terminal (logs, Airflow, CI).
+    Console(stderr=True, width=160).print(table)
+    console.print(f"newest day's rates: {metrics}")
