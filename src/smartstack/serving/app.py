@@ -89,7 +89,7 @@ class RankingApp:
             config.model_poll_seconds,
             on_catalogue_change=self._reader.refresh,
             experiments=ExperimentsSource(settings.experiments.file),
-            on_poll=self._forget_erased,
+            on_poll=self._poll_duties,
             on_experiments_change=self._audit_experiments,
         )  # fmt: skip
         self.snapshots = (
@@ -225,7 +225,8 @@ class RankingApp:
         """Load the champion and the catalogue as the registries have them now."""
         return self.state.refresh(reload_catalogue=True)
 
-    def _forget_erased(self) -> None:
+    def _poll_duties(self) -> None:
+        """On the state poller's beat: forget erased customers, then the service's duties."""
         self.forgetting.poll()
         for duty in self._duties:
             try:
