@@ -229,6 +229,40 @@ class MonitoringSettings(_Section):
         description="A view is stale when its newest materialized row is older than its "
         "cadence plus this.",
     )
+    drift_method: str = Field(
+        "wasserstein",
+        description="Evidently's drift method for each customer-level feature (normed "
+        "Wasserstein distance: the shift in units of the reference's spread).",
+    )
+    drift_threshold: float = Field(
+        0.1, gt=0, description="A feature drifted when its drift score reaches this."
+    )
+    drift_share: float = Field(
+        0.03,
+        gt=0,
+        le=1,
+        description="The alarm (a retrain recommendation) is raised when this share of the "
+        "compared features drifted.",
+    )
+    drift_alarm_ignore: str = Field(
+        "offer_*_90d,offers_clicked_90d,*redemptions_90d,points_*_share,active_days_30d,"
+        "page_views_30d,searches_30d,promotion_*_30d,days_since_quiz",
+        description="Features (comma-separated fnmatch patterns) reported but not counted "
+        "toward the alarm: in the generated data set they count from offer and clickstream "
+        "logs that begin with the impression window, so they ramp up through any training "
+        "window by construction.",
+    )
+    score_drift_method: str = Field(
+        "psi", description="Evidently's drift method for the served score distribution."
+    )
+    score_drift_threshold: float = Field(
+        0.2, gt=0, description="The score drifted (and the alarm is raised) at this value."
+    )
+    block_promotion_on_drift: bool = Field(
+        False,
+        description="The promotion gate refuses while the latest drift verdict holds an alarm "
+        "(retrain on fresh data first).",
+    )
 
 
 class RetentionSettings(_Section):

@@ -71,6 +71,10 @@ class GeneratorConfig:
     requests_per_customer: float = 4.0
     offers_per_request: int = 6
     chunk_size: int = 5_000
+    # Share of foodies whose taste drifts to travel. Only the threshold the same uniform draw is
+    # compared with: any rate leaves every other generated value as it is (0: a world without
+    # drift, for the drift monitor's false-alarm tests).
+    foodie_drift_rate: float = catalog.FOODIE_DRIFT_RATE
 
     @property
     def start(self) -> datetime:
@@ -236,7 +240,7 @@ def _draw_latent(chunk: _ChunkState) -> _Latent:
     card = rng.choice(len(CARD_PRODUCTS), n, p=card_p / card_p.sum())
 
     foodie = names.index("foodie")
-    drifting = (archetype == foodie) & (rng.random(n) < catalog.FOODIE_DRIFT_RATE)
+    drifting = (archetype == foodie) & (rng.random(n) < chunk.cfg.foodie_drift_rate)
     drift_days_before_end = rng.uniform(30, 75, n)
     drift_us = np.where(
         drifting, chunk.end_us - (drift_days_before_end * US_PER_DAY).astype(np.int64), chunk.end_us

@@ -1,0 +1,468 @@
+"""Feature and score drift against the champion's training reference, with Evidently.
+
+The reference is what the champion learnt from: the customer-level features of the marts
+(``customer_spend_features``, ``customer_profile_features``, ``customer_recent_spend``) at
+every as-of date inside the train part of its training window (the ``train`` boundary of the
+``evaluation/dataset.json`` its MLflow run logged). Two current samples are compared with it,
+each column with Evidently's ``ValueDrift`` (method and threshold pinned in the settings):
+
+- ``marts``: the same marts at their newest as-of date (what the next training set and the
+  online store will hold);
+- ``served``: the feature snapshots the ranking service logged over the last ``days`` days
+  (the ranking log's ``features`` vectors, named by its ``feature_names`` metadata), one row per
+  request, the customer-level columns only.
+
+Only customer-level model features present in both are compared. Score drift compares the
+champion's scores on the served feature vectors of the window with its scores on the same
+customers' reference rows cannot be rebuilt without offer context, so it is measured on what
+the ranking log holds: the scores the champion's version served in the window against those it
+served in the ``days`` before it (PSI). With nothing served it is not measured (documented in
+docs/monitoring.md).
+
+The verdict raises the alarm when the share of drifted features reaches ``drift_share`` or the
+score drifted; it is written beside the reports (``<monitoring_dir>/drift/<date>/``) and as
+``<monitoring_dir>/drift/latest.json``, which the promotion gate reads when
+``monitoring.block_promotion_on_drift`` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from smartstack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_MARTS = ("customer_spend_features", "customer_profile_features", "customer_recent_spend")
+EXPERIMENT = "offer-monitoring"
+LATEST = "latest.json"
+
+
+class DriftUnavailable(RuntimeError):
+    """The drift job cannot run: no champion, no marts, no reference rows."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One current sample against the reference."""
+
+    name: str  # "marts" | "served"
+    rows: int
+    reference_rows: int
+    scores: dict[str, float]  # feature -> drift score
+    drifted: list[str]
+    share: float
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.scores)
+
+
+@dataclass(frozen=True)
+class DriftVerdict:
+    day: str
+    champion: str | None  # "offer-ranker v3"
+    method: str
+    threshold: float
+    share_threshold: float
+    reference_window: tuple[str, str]
+    comparisons: list[Comparison]
+    score_method: str
+    score_threshold: float
+    score_drift: float | None  # None: not measured
+    score_drifted: bool
+    score_note: str
+    alarm_share: float  # drifted share of the features counted toward the alarm
+    ignored: list[str]  # reported, not counted (monitoring.drift_alarm_ignore)
+    alarm: bool
+    recommendation: str
+    reports: dict[str, str] = field(default_factory=dict)
+    mlflow_run: str | None = None
+
+    @property
+    def drifted(self) -> list[str]:
+        """Every counted feature that drifted in any comparison, once, in order."""
+        return list(
+            dict.fromkeys(f for c in self.comparisons for f in c.drifted if f not in self.ignored)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["drifted"] = self.drifted
+        return out
+
+
+# -- reference and current ------------------------------------------------------------------
+def _window(boundary: str) -> tuple[datetime, datetime]:
+    """``"<iso> .. <iso>"`` (a share split's train boundary) as two instants."""
+    found = re.fullmatch(r"\s*(\S+)\s*\.\.\s*(\S+)\s*", boundary)
+    if not found:
+        raise DriftUnavailable(f"the champion's train boundary {boundary!r} is not a time range")
+    return tuple(pd.Timestamp(x).to_pydatetime() for x in found.groups())  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Champion:
+    name: str
+    version: str
+    run_id: str
+    features: list[str]
+    window: tuple[datetime, datetime]
+
+
+def champion_reference(settings: Settings) -> Champion:
+    """The serving alias's version, its feature list and its train window (from its run)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = settings.mlflow_tracking_uri
+    for scheme in ("postgresql://", "postgres://"):
+        if uri.startswith(scheme):
+            uri = "postgresql+psycopg://" + uri.removeprefix(scheme)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    name, alias = settings.registered_model_name, settings.serving.model_alias
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise DriftUnavailable(
+            f"no {name}@{alias} in the registry: train and promote first"
+        ) from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            data = json.loads(
+                Path(
+                    client.download_artifacts(version.run_id, "evaluation/dataset.json", tmp)
+                ).read_text()
+            )
+            features = json.loads(
+                Path(
+                    client.download_artifacts(version.run_id, "evaluation/features.json", tmp)
+                ).read_text()
+            )["features"]
+        except (MlflowException, OSError) as exc:
+            raise DriftUnavailable(
+                f"{name} v{version.version}'s run {version.run_id} logged no evaluation/"
+                "dataset.json and features.json"
+            ) from exc
+    return Champion(
+        name, str(version.version), version.run_id, features, _window(data["boundaries"]["train"])
+    )
+
+
+def _marts(settings: Settings) -> pd.DataFrame:
+    """The customer-level marts joined on customer and as-of date (numeric columns only)."""
+    if not Path(settings.duckdb_path).exists():
+        raise DriftUnavailable(f"no warehouse at {settings.duckdb_path}: run the pipeline first")
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        present = {
+            r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()
+        }
+        marts = [m for m in CUSTOMER_MARTS if m in present]
+        if not marts:
+            raise DriftUnavailable("the warehouse holds none of the customer feature marts")
+        frame = None
+        for mart in marts:
+            part = con.sql(f"select * from {mart}").df()
+            frame = (
+                part
+                if frame is None
+                else frame.merge(
+                    part,
+                    on=["customer_id", "event_timestamp"],
+                    how="outer",
+                    suffixes=("", f"__{mart}"),
+                )
+            )
+    assert frame is not None
+    keep = ["customer_id", "event_timestamp"] + [
+        c
+        for c in frame.columns
+        if c not in ("customer_id", "event_timestamp") and pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    return frame[keep]
+
+
+def _naive_utc(moment: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_convert(UTC).tz_localize(None) if stamp.tzinfo else stamp
+
+
+def served_snapshots(settings: Settings, days: int, until: datetime | None = None) -> pd.DataFrame:
+    """The ranking log's feature vectors of the last ``days`` days (one row per request), with
+    ``model_version`` and the first offer's ``score``; empty when nothing was served."""
+    import pyarrow.dataset as ds
+
+    root = settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
+    if not Path(root).exists():
+        return pd.DataFrame()
+    files = sorted(Path(root).glob("date=*/*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    table = dataset.to_table()
+    names = json.loads((table.schema.metadata or {}).get(b"feature_names", b"[]"))
+    frame = table.to_pandas()
+    if frame.empty or not names:
+        return pd.DataFrame()
+    end = pd.Timestamp(until or frame["served_at"].max())
+    frame = frame[frame["served_at"] > end - pd.Timedelta(days=days)]
+    frame = frame.drop_duplicates("request_id")
+    frame = frame[frame["features"].map(lambda v: v is not None and len(v) == len(names))]
+    values = pd.DataFrame(
+        np.vstack(frame["features"].to_numpy()) if len(frame) else np.empty((0, len(names))),
+        columns=names,
+        index=frame.index,
+    )
+    return pd.concat([frame[["served_at", "model_version", "score"]], values], axis=1)
+
+
+# -- Evidently ------------------------------------------------------------------------------
+def _compare(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    features: list[str],
+    method: str,
+    threshold: float,
+):
+    """Evidently's drift preset over ``features``: the snapshot, per-feature scores and flags."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    report = Report(
+        [DataDriftPreset(columns=features, num_method=method, num_threshold=threshold)],
+        include_tests=True,
+    )
+    snap = report.run(
+        current_data=current[features].astype(float),
+        reference_data=reference[features].astype(float),
+    )
+    d = snap.dict()
+    scores = {
+        m["config"]["column"]: float(m["value"])
+        for m in d["metrics"]
+        if m["config"]["type"].endswith(":ValueDrift")
+    }
+    flags = {
+        t["metric_config"]["params"]["column"]: t["status"].value == "FAIL"
+        for t in d["tests"]
+        if t["id"] == "drift"
+    }
+    return snap, scores, [f for f in features if flags.get(f)]
+
+
+def _score_drift(reference: np.ndarray, current: np.ndarray, method: str, threshold: float):
+    from evidently import Report
+    from evidently.metrics import ValueDrift
+
+    snap = Report(
+        [ValueDrift(column="score", method=method, threshold=threshold)], include_tests=True
+    ).run(
+        current_data=pd.DataFrame({"score": current}),
+        reference_data=pd.DataFrame({"score": reference}),
+    )
+    d = snap.dict()
+    value = float(d["metrics"][0]["value"])
+    failed = any(t["status"].value == "FAIL" for t in d["tests"])
+    return snap, value, failed
+
+
+# -- the job --------------------------------------------------------------------------------
+def check(
+    settings: Settings,
+    reference_window: tuple[datetime, datetime] | None = None,
+    features: list[str] | None = None,
+    days: int = 1,
+    log_to_mlflow: bool = True,
+    today: date | None = None,
+) -> DriftVerdict:
+    """Compare the newest marts and the served snapshots with the reference; write the reports
+    and the verdict. Without ``reference_window`` the champion's train window is used (and the
+    champion's features), and the run is logged to MLflow with its version."""
+    cfg = settings.monitoring
+    champion = None
+    if reference_window is None:
+        champion = champion_reference(settings)
+        reference_window = champion.window
+        features = features or champion.features
+    marts = _marts(settings)
+    start, end = (_naive_utc(x) for x in reference_window)
+    stamp = marts["event_timestamp"]
+    reference = marts[(stamp >= start) & (stamp <= end)]
+    if reference.empty:
+        raise DriftUnavailable(
+            f"no mart rows as of {start:%Y-%m-%d} .. {end:%Y-%m-%d} (the champion's train window)"
+        )
+    newest = stamp.max()
+    current = marts[stamp == newest]
+    columns = [c for c in marts.columns if c not in ("customer_id", "event_timestamp")]
+    if features is not None:
+        columns = [c for c in features if c in columns]
+    # A feature constant in the reference (or missing everywhere) says nothing about drift.
+    columns = [c for c in columns if reference[c].notna().any() and reference[c].nunique() > 1]
+    if not columns:
+        raise DriftUnavailable("no customer-level feature in both the reference and the marts")
+
+    day = (today or datetime.now(UTC).date()).isoformat()
+    out = settings.monitoring_dir / "drift" / day
+    out.mkdir(parents=True, exist_ok=True)
+    reports: dict[str, str] = {}
+    comparisons: list[Comparison] = []
+
+    def run(name: str, cur: pd.DataFrame, cols: list[str]) -> None:
+        snap, scores, drifted = _compare(
+            reference, cur, cols, cfg.drift_method, cfg.drift_threshold
+        )
+        for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
+            path = out / f"features_{name}.{kind}"
+            save(str(path))
+            reports[f"features_{name}.{kind}"] = str(path)
+        comparisons.append(
+            Comparison(name, len(cur), len(reference), scores, drifted, len(drifted) / len(cols))
+        )
+
+    run("marts", current, columns)
+
+    served = served_snapshots(settings, days)
+    score_value, score_drifted = None, False
+    score_note = "not measured: the ranking log holds no served feature snapshots"
+    if not served.empty:
+        shared = [c for c in columns if c in served.columns]
+        if shared:
+            window_start = served["served_at"].max() - pd.Timedelta(days=days)
+            recent = served[served["served_at"] > window_start]
+            run("served", recent, shared)
+        mine = served if champion is None else served[served["model_version"] == champion.version]
+        everything = served_snapshots(settings, 2 * days)
+        if champion is not None and not everything.empty:
+            everything = everything[everything["model_version"] == champion.version]
+        if not mine.empty and not everything.empty:
+            cut = mine["served_at"].min()
+            before = everything[everything["served_at"] < cut]
+            if len(before) >= 30 and len(mine) >= 30:
+                snap, score_value, score_drifted = _score_drift(
+                    before["score"].to_numpy(float),
+                    mine["score"].to_numpy(float),
+                    cfg.score_drift_method,
+                    cfg.score_drift_threshold,
+                )
+                for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
+                    path = out / f"score.{kind}"
+                    save(str(path))
+                    reports[f"score.{kind}"] = str(path)
+                score_note = (
+                    f"served top scores, last {days} day(s) ({len(mine)} requests) vs the "
+                    f"{days} day(s) before ({len(before)})"
+                )
+            else:
+                score_note = "not measured: fewer than 30 served requests on either side"
+
+    ignored = [
+        c
+        for c in columns
+        if any(fnmatch(c, p.strip()) for p in cfg.drift_alarm_ignore.split(",") if p.strip())
+    ]
+    counted = [c for c in columns if c not in ignored]
+    drifted = list(dict.fromkeys(f for c in comparisons for f in c.drifted if f in counted))
+    share = len(drifted) / max(1, len(counted))
+    alarm = share >= cfg.drift_share or score_drifted
+    if alarm:
+        parts = [f"{len(drifted)} features drifted ({', '.join(drifted)})"] if drifted else []
+        if score_drifted:
+            parts.append(f"the score drifted ({cfg.score_drift_method} {score_value:.3f})")
+        recommendation = "retrain: " + "; ".join(parts)
+    else:
+        recommendation = (
+            f"no action: {len(drifted)} of {len(counted)} features drifted "
+            f"(alarm at {cfg.drift_share:.0%})"
+        )
+    verdict = DriftVerdict(
+        day=day,
+        champion=f"{champion.name} v{champion.version}" if champion else None,
+        method=cfg.drift_method,
+        threshold=cfg.drift_threshold,
+        share_threshold=cfg.drift_share,
+        reference_window=(start.isoformat(), end.isoformat()),
+        comparisons=comparisons,
+        score_method=cfg.score_drift_method,
+        score_threshold=cfg.score_drift_threshold,
+        score_drift=score_value,
+        alarm_share=share,
+        ignored=ignored,
+        score_drifted=score_drifted,
+        score_note=score_note,
+        alarm=alarm,
+        recommendation=recommendation,
+        reports=reports,
+    )
+    if log_to_mlflow:
+        verdict = _log(settings, verdict, champion, out)
+    text = json.dumps(verdict.to_json(), indent=2, default=str)
+    (out / "verdict.json").write_text(text)
+    latest = settings.monitoring_dir / "drift" / LATEST
+    tmp = latest.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(latest)
+    if alarm:
+        log.warning("drift alarm: %s", recommendation)
+    return verdict
+
+
+def _log(settings: Settings, verdict: DriftVerdict, champion: Champion | None, out: Path):
+    """One run in the monitoring experiment, tagged with the champion's version."""
+    import mlflow
+
+    uri = settings.mlflow_tracking_uri
+    for scheme in ("postgresql://", "postgres://"):
+        if uri.startswith(scheme):
+            uri = "postgresql+psycopg://" + uri.removeprefix(scheme)
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        client.create_experiment(
+            EXPERIMENT, artifact_location=(settings.mlflow_artifact_root / EXPERIMENT).as_uri()
+        )
+    mlflow.set_experiment(EXPERIMENT)
+    tags = {"kind": "drift", "alarm": str(verdict.alarm).lower()}
+    if champion is not None:
+        tags |= {"model_name": champion.name, "model_version": champion.version}
+    with mlflow.start_run(run_name=f"drift-{verdict.day}", tags=tags) as run:
+        mlflow.log_params(
+            {
+                "method": verdict.method,
+                "threshold": verdict.threshold,
+                "share": verdict.share_threshold,
+                "score_method": verdict.score_method,
+                "score_threshold": verdict.score_threshold,
+                "reference_window": " .. ".join(verdict.reference_window),
+            }
+        )
+        metrics = {f"share_drifted.{c.name}": c.share for c in verdict.comparisons}
+        for c in verdict.comparisons:
+            metrics |= {f"drift.{c.name}.{k}": v for k, v in c.scores.items() if np.isfinite(v)}
+        if verdict.score_drift is not None:
+            metrics["score_drift"] = verdict.score_drift
+        metrics["alarm"] = float(verdict.alarm)
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifacts(str(out), artifact_path="drift")
+        run_id = run.info.run_id
+    return DriftVerdict(
+        **{**asdict(verdict), "comparisons": verdict.comparisons, "mlflow_run": run_id}
+    )
+
+
+def latest_verdict(settings: Settings) -> dict[str, Any] | None:
+    """The newest verdict written, or None."""
+    path = settings.monitoring_dir / "drift" / LATEST
+    return json.loads(path.read_text()) if path.exists() else None
