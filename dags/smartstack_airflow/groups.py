@@ -5,8 +5,9 @@ step's ``smartstack`` command (:mod:`smartstack_airflow.commands`) with the step
 timeout and assets; the dbt step becomes one Cosmos task per model (building it and running its
 tests), then one task for the relationships tests across models. A conditional step gets a
 branch before it that follows the earlier step's result, and the step after it runs whichever
-way the branch went. Every task is idempotent, as every step is: a rerun leaves the state the
-first run left.
+way the branch went; the step after one that may be skipped (a ``skip`` exit code: the serving
+reload with no service) runs when it was skipped, so monitoring still runs on a first run.
+Every task is idempotent, as every step is: a rerun leaves the state the first run left.
 """
 
 from __future__ import annotations
@@ -48,21 +49,28 @@ def pipeline(parameters: Mapping[str, str]) -> list[TaskGroup]:
     steps' ``{name}`` placeholders (Jinja templates of the DAG's params, or fixed values)."""
     groups: list[TaskGroup] = []
     after_branch = False
+    after_skippable = False  # the step before may have been skipped (a skip exit code)
     for layer in dict.fromkeys(s.group for s in STEPS):
         steps = [s for s in STEPS if s.group == layer]
         if steps[0].per_dbt_model:
             groups.append(_dbt_models(steps[0]))
+            after_skippable = False
             continue
         with TaskGroup(layer, tooltip="; ".join(s.name for s in steps)) as group:
             tasks = []
             for step in steps:
                 first = not tasks
-                rule = "none_failed_min_one_success" if first and after_branch else "all_success"
+                rule = "all_success"
+                if after_skippable:
+                    rule = "none_failed"  # e.g. monitoring after a reload with no service
+                elif first and after_branch:
+                    rule = "none_failed_min_one_success"
                 if step.only_if is None:
                     tasks.append(_command(step, parameters, rule))
                 else:
                     tasks.append(_branch(step, tasks[-1]))
                     after_branch = True
+                after_skippable = bool(step.skip)
             chain(*tasks)
         groups.append(group)
     chain(*groups)

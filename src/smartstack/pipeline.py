@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # Exit codes every step command uses (sysexits' EX_TEMPFAIL for "nothing to do now").
-GATE_FAILED = 1  # a blocking quality check, a failing dbt test, a stale verdict
+GATE_FAILED = 1  # a blocking quality check, a failing dbt test, a stale verdict or view
 BAD_INPUT = 2  # bad options or missing inputs: the command says which
 NOTHING_TO_DO = 75  # e.g. no ranking service runs to reload
 
@@ -183,6 +183,28 @@ STEPS: tuple[Step, ...] = (
         inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
         skip=(NOTHING_TO_DO,),
         timeout_minutes=5,
+    ),
+    # Monitoring reads what the run left; the step that cannot alarm goes first, so the day's
+    # outcomes are recorded even when freshness then fails the run.
+    Step(
+        "monitor_outcomes",
+        "monitoring",
+        ("monitor", "outcomes"),
+        "Click and redemption rates of served offers per day, model version, tier, arm and "
+        "segment; the newest day as Prometheus gauges (outcomes.prom) and a dashboard snapshot. "
+        "Skipped (75) on a data set without the outcomes mart (Starbucks).",
+        skip=(NOTHING_TO_DO,),
+        timeout_minutes=10,
+    ),
+    Step(
+        "monitor_freshness",
+        "monitoring",
+        ("monitor", "freshness"),
+        "The age of each feature view in the online store, the champion's age and the stream's "
+        "lag, pushed to the dashboard; a stale view fails the task (exit 1, no retry).",
+        inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
+        final=(GATE_FAILED, BAD_INPUT),
+        timeout_minutes=10,
     ),
 )
 

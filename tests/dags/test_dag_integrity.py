@@ -17,7 +17,7 @@ from smartstack.pipeline import STEPS
 from tests.dags.airflow_helpers import AIRFLOW_PYTHON, DAGS, airflow_home
 
 DAGS_EXPECTED = {"smartstack_daily", "smartstack_weekly_retrain"}
-GROUPS = ["ingest", "dbt", "quality", "feature_store", "model", "serving"]
+GROUPS = ["ingest", "dbt", "quality", "feature_store", "model", "serving", "monitoring"]
 # The marts Feast reads: each must be built (with its tests) by a task of its own.
 FEATURE_MARTS = ("customer_spend_features", "customer_profile_features", "offer_features",
                  "training_impressions")  # fmt: skip
@@ -119,6 +119,16 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
     assert explain["downstream"] == ["serving.experiment_readouts"]
     assert tasks["serving.experiment_readouts"]["downstream"] == ["serving.enforce_retention"]
     assert tasks["serving.enforce_retention"]["downstream"] == ["serving.reload"]
+    # Monitoring follows the reload, and runs when the reload is skipped (no service yet).
+    assert tasks["serving.reload"]["downstream"] == ["monitoring.monitor_outcomes"]
+    assert tasks["monitoring.monitor_outcomes"]["trigger_rule"] == "none_failed"
+    assert tasks["monitoring.monitor_outcomes"]["downstream"] == ["monitoring.monitor_freshness"]
+    # It runs when the outcomes are skipped too (a data set without the outcomes mart).
+    assert tasks["monitoring.monitor_freshness"]["trigger_rule"] == "none_failed"
+    assert tasks["monitoring.monitor_freshness"]["inlets"] == [
+        "smartstack_champion_model",
+        "smartstack_online_features",
+    ]
     outlets = {t: task["outlets"] for t, task in tasks.items() if task["outlets"]}
     assert outlets == {
         f"{step.group}.{step.name}": [f"smartstack_{name}" for name in sorted(step.outputs)]
@@ -133,5 +143,6 @@ def test_weekly_retraining_runs_the_same_steps_on_landed_data(report: dict) -> N
     weekly = report["dags"]["smartstack_weekly_retrain"]["tasks"]
     assert set(weekly) == set(daily)
     assert weekly["dbt.relationship_tests"]["inlets"] == [
-        "smartstack_feedback_events", "smartstack_raw_tables"
+        "smartstack_feedback_events",
+        "smartstack_raw_tables",
     ]
