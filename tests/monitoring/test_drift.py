@@ -60,3 +60,65 @@ def test_no_drift_no_alarm(tmp_path: Path, seed: int) -> None:
     verdict = drift.check(settings, reference_window=WINDOW, log_to_mlflow=False)
     assert not verdict.alarm, verdict.recommendation
     assert not CARRY_THE_DRIFT & set(verdict.drifted)
+
+
+def test_the_command_on_the_champion(built, tmp_path: Path) -> None:
+    """On a copy of the session's home: the champion's window is the reference, the verdict is
+    printed as JSON, written beside the reports and logged to MLflow with the version."""
+    import json
+
+    import mlflow
+
+    settings = built.copy(tmp_path / "home")
+    env = project_environment(SMARTSTACK_HOME=str(settings.home))
+    done = subprocess.run(
+        [SMARTSTACK, "monitor", "drift", "--json"], env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    verdict = json.loads(done.stdout[done.stdout.index("{") :])
+    assert (done.returncode == 1) == verdict["alarm"]
+    assert verdict["champion"].startswith(f"{settings.registered_model_name} v")
+    assert verdict["comparisons"][0]["name"] == "marts" and verdict["comparisons"][0]["scores"]
+    assert verdict["score_drift"] is None  # nothing served in the built home
+    assert drift.latest_verdict(settings)["day"] == verdict["day"]
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    runs = mlflow.search_runs(experiment_names=[drift.EXPERIMENT], output_format="list")
+    assert [r.info.run_id for r in runs] == [verdict["mlflow_run"]]
+    assert runs[0].data.tags["model_version"] == verdict["champion"].rsplit(" v", 1)[1]
+
+
+def test_no_champion_exits_2(tmp_path: Path) -> None:
+    env = project_environment(SMARTSTACK_HOME=str(tmp_path))
+    done = subprocess.run(
+        [SMARTSTACK, "monitor", "drift"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+
+
+def test_the_promotion_gate_refuses_after_a_drift_alarm(tmp_path: Path) -> None:
+    """``monitoring.block_promotion_on_drift``: an alarm measured after the version was
+    registered refuses it, one before it does not, and a missing verdict refuses (closed)."""
+    import json
+    from types import SimpleNamespace
+
+    from smartstack.training.promote import drift_rule
+
+    settings = Settings(home=tmp_path, monitoring={"block_promotion_on_drift": True})
+    registered_ms = datetime(2026, 7, 1, tzinfo=UTC).timestamp() * 1000
+    version = SimpleNamespace(creation_timestamp=registered_ms)
+    client = SimpleNamespace(get_model_version=lambda name, v: version)
+    tracking = SimpleNamespace(client=client, model_name="offer-ranker")
+    assert not drift_rule(settings, tracking, "3")[0]  # no verdict yet: closed
+    latest = settings.monitoring_dir / "drift" / drift.LATEST
+    latest.parent.mkdir(parents=True)
+    for measured, alarm, passes in (
+        ("2026-07-02T00:00:00+00:00", True, False),
+        ("2026-06-30T00:00:00+00:00", True, True),
+        ("2026-07-02T00:00:00+00:00", False, True),
+    ):
+        latest.write_text(
+            json.dumps({"measured_at": measured, "alarm": alarm, "day": measured[:10],
+                        "recommendation": "retrain: 8 features drifted"})
+        )  # fmt: skip
+        assert drift_rule(settings, tracking, "3")[0] is passes, (measured, alarm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,65 @@ from smartstack.cli.console import console, settings_of
 app = typer.Typer(
     help="Monitoring: feature and score drift, freshness, live outcomes.", no_args_is_help=True
 )
+
+
+@app.command()
+def drift(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="Served snapshots of the newest days compared.")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON on stdout.")] = False,
+) -> None:
+    """Feature and score drift against the champion's training reference (Evidently): the
+    newest marts and the served feature snapshots vs the marts of its train window. Reports
+    under <monitoring_dir>/drift/<date>/, logged to MLflow. Exit 1 on the alarm (a retrain
+    recommendation), 2 without a champion or marts."""
+    from rich.table import Table
+
+    from smartstack.cli.console import fail
+    from smartstack.monitoring.drift import DriftUnavailable, check
+
+    try:
+        verdict = check(settings_of(ctx), days=days)
+    except DriftUnavailable as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(verdict.to_json(), indent=2, default=str))
+    else:
+        start, end = (x[:10] for x in verdict.reference_window)
+        for comparison in verdict.comparisons:
+            table = Table(
+                title=f"{comparison.name} ({comparison.rows:,} rows) vs {verdict.champion}'s "
+                f"train window {start} .. {end} ({comparison.reference_rows:,} rows); "
+                f"{verdict.method} ≥ {verdict.threshold:g} drifted",
+                title_justify="left",
+            )
+            for column in ("feature", "score", "state"):
+                table.add_column(column, justify="right" if column == "score" else "left")
+            for name, score in sorted(comparison.scores.items(), key=lambda kv: -kv[1]):
+                state = "[bold red]drifted[/]" if name in comparison.drifted else "stable"
+                if name in verdict.ignored:
+                    state += " (not counted)"
+                table.add_row(name, f"{score:.3f}", state)
+            console.print(table)
+        if verdict.score_drift is None:
+            console.print(f"score: {verdict.score_note}")
+        else:
+            console.print(
+                f"score: {verdict.score_method} {verdict.score_drift:.3f} (drifted at "
+                f"{verdict.score_threshold:g}): {verdict.score_note}"
+            )
+        console.print(
+            f"{verdict.alarm_share:.1%} of the counted features drifted (alarm at "
+            f"{verdict.share_threshold:.0%}); reports in "
+            f"{Path(verdict.reports['features_marts.html']).parent}"
+        )
+    if verdict.alarm:
+        console.print(f"[bold red]drift alarm:[/] {verdict.recommendation}", soft_wrap=True)
+        raise typer.Exit(1)
+    if not as_json:
+        console.print(verdict.recommendation)
 
 
 @app.command()
@@ -60,9 +120,6 @@ def freshness(
             console.print(
                 f"stream: consumer lag {total:,} messages over {len(report.lag)} partitions"
             )
-    from smartstack.monitoring.dashboard import push_freshness
-
-    typer.echo(json.dumps(push_freshness(settings_of(ctx), report)), err=as_json)  # task result
     if report.stale:
         console.print(f"[bold red]stale:[/] {', '.join(report.stale)}")
         raise typer.Exit(1)
@@ -84,22 +141,14 @@ def outcomes(
 
     from smartstack.cli.console import fail
     from smartstack.monitoring.outcomes import OutcomesUnavailable, read_outcomes, write_metrics
-    from smartstack.settings import DEFAULT_DATASET
 
     settings = settings_of(ctx)
-    if settings.dataset != DEFAULT_DATASET:  # the mart counts the synthetic platform's serving logs
-        console.print(f"no outcomes mart on the {settings.dataset} data set: nothing to do")
-        raise typer.Exit(75)
     try:
         found = read_outcomes(settings, days)
     except OutcomesUnavailable as exc:
         raise fail(str(exc)) from exc
     metrics = write_metrics(found, settings.monitoring_dir)
-    from smartstack.monitoring.dashboard import push_outcomes
-
-    links = json.dumps(push_outcomes(settings, found))  # the task's result: the dashboard
     if as_json:
-        typer.echo(links, err=True)
         typer.echo(json.dumps(found.records(), indent=2))
         return
     if found.empty:
@@ -107,7 +156,6 @@ def outcomes(
             "No served offers in the ranking log yet: serve some rankings, then rebuild the "
             f"mart (`smartstack dbt build --select +monitoring_outcomes_daily`). Wrote {metrics}."
         )
-        typer.echo(links)
         return
     table = Table(title=f"live outcomes, {days} newest days (UTC day served)", title_justify="left")
     columns = ("day", "model", "version", "tier", "experiment", "arm", "segment")
@@ -131,4 +179,3 @@ def outcomes(
     # Wide enough for every column when the output is not a terminal (logs, Airflow, CI).
     Console(stderr=True, width=160).print(table)
     console.print(f"newest day's rates: {metrics}")
-    typer.echo(links)

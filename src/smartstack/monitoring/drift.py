@@ -12,12 +12,13 @@ each column with Evidently's ``ValueDrift`` (method and threshold pinned in the 
   (the ranking log's ``features`` vectors, named by its ``feature_names`` metadata), one row per
   request, the customer-level columns only.
 
-Only customer-level model features present in both are compared. Score drift compares the
-champion's scores on the served feature vectors of the window with its scores on the same
-customers' reference rows cannot be rebuilt without offer context, so it is measured on what
-the ranking log holds: the scores the champion's version served in the window against those it
-served in the ``days`` before it (PSI). With nothing served it is not measured (documented in
-docs/monitoring.md).
+Only customer-level model features present in both are compared.
+
+Score drift uses what the ranking log holds: the scores the champion's version served over
+the last ``days`` days against those it served in its first ``days`` days in the log (PSI), the
+closest served picture of the population it was trained on. The scores of the training rows
+themselves cannot be rebuilt here (they need each impression's offer context, which the marts
+do not hold); with less than twice ``days`` of the champion in the log it is not measured.
 
 The verdict raises the alarm when the share of drifted features reaches ``drift_share`` or the
 score drifted; it is written beside the reports (``<monitoring_dir>/drift/<date>/``) and as
@@ -73,6 +74,7 @@ class Comparison:
 @dataclass(frozen=True)
 class DriftVerdict:
     day: str
+    measured_at: str  # ISO instant (UTC): the promotion gate compares it with a version's
     champion: str | None  # "offer-ranker v3"
     method: str
     threshold: float
@@ -199,33 +201,25 @@ def _naive_utc(moment: datetime) -> pd.Timestamp:
     return stamp.tz_convert(UTC).tz_localize(None) if stamp.tzinfo else stamp
 
 
-def served_snapshots(settings: Settings, days: int, until: datetime | None = None) -> pd.DataFrame:
-    """The ranking log's feature vectors of the last ``days`` days (one row per request), with
-    ``model_version`` and the first offer's ``score``; empty when nothing was served."""
+def ranking_log(settings: Settings) -> pd.DataFrame:
+    """Every served offer in the ranking log (``served_at``, ``request_id``,
+    ``model_version``, ``score``) with its feature vector as named columns (the file metadata's
+    ``feature_names``); empty when nothing was served."""
     import pyarrow.dataset as ds
 
     root = settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
-    if not Path(root).exists():
-        return pd.DataFrame()
-    files = sorted(Path(root).glob("date=*/*.parquet"))
+    files = sorted(Path(root).glob("date=*/*.parquet")) if Path(root).exists() else []
     if not files:
         return pd.DataFrame()
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
-    table = dataset.to_table()
+    table = ds.dataset([str(f) for f in files], format="parquet").to_table()
     names = json.loads((table.schema.metadata or {}).get(b"feature_names", b"[]"))
     frame = table.to_pandas()
+    frame = frame[frame["features"].map(lambda v: v is not None and len(v) == len(names))]
     if frame.empty or not names:
         return pd.DataFrame()
-    end = pd.Timestamp(until or frame["served_at"].max())
-    frame = frame[frame["served_at"] > end - pd.Timedelta(days=days)]
-    frame = frame.drop_duplicates("request_id")
-    frame = frame[frame["features"].map(lambda v: v is not None and len(v) == len(names))]
-    values = pd.DataFrame(
-        np.vstack(frame["features"].to_numpy()) if len(frame) else np.empty((0, len(names))),
-        columns=names,
-        index=frame.index,
-    )
-    return pd.concat([frame[["served_at", "model_version", "score"]], values], axis=1)
+    values = pd.DataFrame(np.vstack(frame["features"].to_numpy()), columns=names, index=frame.index)
+    keys = frame[["served_at", "request_id", "model_version", "score"]]
+    return pd.concat([keys, values], axis=1).reset_index(drop=True)
 
 
 # -- Evidently ------------------------------------------------------------------------------
@@ -334,39 +328,39 @@ def check(
 
     run("marts", current, columns)
 
-    served = served_snapshots(settings, days)
+    log_rows = ranking_log(settings)
     score_value, score_drifted = None, False
     score_note = "not measured: the ranking log holds no served feature snapshots"
-    if not served.empty:
-        shared = [c for c in columns if c in served.columns]
+    if not log_rows.empty:
+        window = pd.Timedelta(days=days)
+        last = log_rows["served_at"].max()
+        recent = log_rows[log_rows["served_at"] > last - window].drop_duplicates("request_id")
+        shared = [c for c in columns if c in log_rows.columns]
         if shared:
-            window_start = served["served_at"].max() - pd.Timedelta(days=days)
-            recent = served[served["served_at"] > window_start]
             run("served", recent, shared)
-        mine = served if champion is None else served[served["model_version"] == champion.version]
-        everything = served_snapshots(settings, 2 * days)
-        if champion is not None and not everything.empty:
-            everything = everything[everything["model_version"] == champion.version]
-        if not mine.empty and not everything.empty:
-            cut = mine["served_at"].min()
-            before = everything[everything["served_at"] < cut]
-            if len(before) >= 30 and len(mine) >= 30:
-                snap, score_value, score_drifted = _score_drift(
-                    before["score"].to_numpy(float),
-                    mine["score"].to_numpy(float),
-                    cfg.score_drift_method,
-                    cfg.score_drift_threshold,
-                )
-                for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
-                    path = out / f"score.{kind}"
-                    save(str(path))
-                    reports[f"score.{kind}"] = str(path)
-                score_note = (
-                    f"served top scores, last {days} day(s) ({len(mine)} requests) vs the "
-                    f"{days} day(s) before ({len(before)})"
-                )
-            else:
-                score_note = "not measured: fewer than 30 served requests on either side"
+        mine = log_rows
+        if champion is not None:
+            mine = log_rows[log_rows["model_version"] == champion.version]
+        score_note = (
+            f"not measured: the champion served less than {2 * days} day(s) in the ranking log"
+        )
+        if not mine.empty and mine["served_at"].max() - mine["served_at"].min() >= 2 * window:
+            first = mine[mine["served_at"] < mine["served_at"].min() + window]
+            latest = mine[mine["served_at"] > mine["served_at"].max() - window]
+            snap, score_value, score_drifted = _score_drift(
+                first["score"].to_numpy(float),
+                latest["score"].to_numpy(float),
+                cfg.score_drift_method,
+                cfg.score_drift_threshold,
+            )
+            for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
+                path = out / f"score.{kind}"
+                save(str(path))
+                reports[f"score.{kind}"] = str(path)
+            score_note = (
+                f"the champion's served scores, last {days} day(s) ({len(latest)} offers) vs "
+                f"its first {days} day(s) in the log ({len(first)})"
+            )
 
     ignored = [
         c
@@ -389,6 +383,7 @@ def check(
         )
     verdict = DriftVerdict(
         day=day,
+        measured_at=datetime.now(UTC).isoformat(),
         champion=f"{champion.name} v{champion.version}" if champion else None,
         method=cfg.drift_method,
         threshold=cfg.drift_threshold,

@@ -29,8 +29,10 @@ champion has not moved since.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import mlflow
 import numpy as np
@@ -156,6 +158,10 @@ def _judge(
         )
         reason = _with_rule(passed, reason, cleared, sentence)
         passed = passed and cleared
+    if settings.monitoring.block_promotion_on_drift:
+        cleared, sentence = drift_rule(settings, tracking, version)
+        reason = _with_rule(passed, reason, cleared, sentence)
+        passed = passed and cleared
     _record_verdict(tracking, version, passed, reason, reference.name, data)
     _log_promotion_run(
         tracking, version, passed, reason, challenger, reference, data, config.promotion,
@@ -211,6 +217,33 @@ def off_policy_rule(
         "ope_cleared": float(cleared),
     }
     return cleared, sentence, figures
+
+
+def drift_rule(settings: Settings, tracking: registry.Tracking, version: str) -> tuple[bool, str]:
+    """With ``monitoring.block_promotion_on_drift``: refuse while the latest drift verdict
+    (``<monitoring_dir>/drift/latest.json``, :mod:`smartstack.monitoring.drift`) holds an
+    alarm measured after the candidate was registered, i.e. the candidate learnt from data
+    older than the drift seen since; a version trained after the alarm passes this rule. Fails
+    closed: a missing or unreadable verdict refuses too."""
+    path = settings.monitoring_dir / "drift" / "latest.json"
+    try:
+        verdict = json.loads(path.read_text())
+        measured = datetime.fromisoformat(verdict["measured_at"])
+        alarm = bool(verdict["alarm"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return (
+            False,
+            f"no readable drift verdict at {path} ({exc.__class__.__name__}): run "
+            "`smartstack monitor drift`",
+        )
+    created = tracking.client.get_model_version(tracking.model_name, version).creation_timestamp
+    registered = datetime.fromtimestamp(created / 1000, UTC)
+    if alarm and measured > registered:
+        return False, (
+            f"drift alarm of {verdict.get('day')} after version {version} was registered "
+            f"({verdict.get('recommendation')})"
+        )
+    return True, "no drift alarm since the version was registered"
 
 
 def _with_rule(passed: bool, reason: str, cleared: bool, sentence: str) -> str:
