@@ -120,6 +120,9 @@ def freshness(
             console.print(
                 f"stream: consumer lag {total:,} messages over {len(report.lag)} partitions"
             )
+    from smartstack.monitoring.dashboard import push_freshness
+
+    typer.echo(json.dumps(push_freshness(settings_of(ctx), report)), err=as_json)  # task result
     if report.stale:
         console.print(f"[bold red]stale:[/] {', '.join(report.stale)}")
         raise typer.Exit(1)
@@ -141,14 +144,22 @@ def outcomes(
 
     from smartstack.cli.console import fail
     from smartstack.monitoring.outcomes import OutcomesUnavailable, read_outcomes, write_metrics
+    from smartstack.settings import DEFAULT_DATASET
 
     settings = settings_of(ctx)
+    if settings.dataset != DEFAULT_DATASET:  # the mart counts the synthetic platform's serving logs
+        console.print(f"no outcomes mart on the {settings.dataset} data set: nothing to do")
+        raise typer.Exit(75)
     try:
         found = read_outcomes(settings, days)
     except OutcomesUnavailable as exc:
         raise fail(str(exc)) from exc
     metrics = write_metrics(found, settings.monitoring_dir)
+    from smartstack.monitoring.dashboard import push_outcomes
+
+    links = json.dumps(push_outcomes(settings, found))  # the task's result: the dashboard
     if as_json:
+        typer.echo(links, err=True)
         typer.echo(json.dumps(found.records(), indent=2))
         return
     if found.empty:
@@ -156,6 +167,7 @@ def outcomes(
             "No served offers in the ranking log yet: serve some rankings, then rebuild the "
             f"mart (`smartstack dbt build --select +monitoring_outcomes_daily`). Wrote {metrics}."
         )
+        typer.echo(links)
         return
     table = Table(title=f"live outcomes, {days} newest days (UTC day served)", title_justify="left")
     columns = ("day", "model", "version", "tier", "experiment", "arm", "segment")
@@ -179,3 +191,4 @@ def outcomes(
     # Wide enough for every column when the output is not a terminal (logs, Airflow, CI).
     Console(stderr=True, width=160).print(table)
     console.print(f"newest day's rates: {metrics}")
+    typer.echo(links)
