@@ -127,7 +127,8 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     services = local_services(settings, ports)
     names = [s.name for s in services]
     assert names == ["mlflow", "kafka", "airflow-api-server", "airflow-scheduler",
-                     "airflow-dag-processor", "stream-processor", "bentoml"]  # fmt: skip
+                     "airflow-dag-processor", "stream-processor", "bentoml",
+                     "dashboard"]  # fmt: skip
     by_name = {s.name: s for s in services}
     assert {by_name[n].port for n in ("mlflow", "airflow-api-server", "bentoml")} == {
         15000, 18080, 13000}  # fmt: skip
@@ -138,6 +139,12 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     assert by_name["kafka"].port == 9092
     assert by_name["stream-processor"].needs == by_name["bentoml"].needs
     assert by_name["bentoml"].env["SMARTSTACK_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
+    # The monitoring dashboard: Evidently's UI over the workspace the monitoring tasks fill.
+    dashboard = by_name["dashboard"]
+    assert dashboard.port == 8001 and dashboard.ready_path == "/api/version"
+    assert dashboard.command[1:4] == ["ui", "--workspace", str(settings.home / "monitoring" /
+                                                                "workspace")]  # fmt: skip
+    assert dashboard.needs is None and dashboard.url == "http://localhost:8001"
     # Every process of the stack gets the same settings, whole.
     assert by_name["bentoml"].env.items() >= settings.environment().items()
     airflow = [s for s in services if s.name.startswith("airflow")]

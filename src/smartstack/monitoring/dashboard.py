@@ -27,12 +27,13 @@ from smartstack.settings import Settings
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
 
-    from smartstack.monitoring.freshness import FreshnessReport
+    from smartstack.monitoring.freshness import Freshness
     from smartstack.monitoring.outcomes import Outcomes
 
 PROJECT = "smartstack"
 DEFAULT_PORT = 8001  # `smartstack up` serves the workspace here (smartstack.stack.services)
 SERIES_FILE = "smartstack-series.json"
+LAYOUT = 2  # raise it when the panels change: the next push rebuilds an older dashboard
 FRESHNESS, OUTCOMES, DRIFT = "freshness", "outcomes", "drift"
 STALE_VIEWS, CHAMPION_AGE = "stale views", "champion age (days)"
 
@@ -65,27 +66,29 @@ def project(settings: Settings) -> tuple[Any, Any]:
     return workspace, created
 
 
-def _series(settings: Settings) -> dict[str, list[str]]:
+def _series(settings: Settings) -> dict[str, Any]:
     path = workspace_dir(settings) / SERIES_FILE
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _add_series(settings: Settings, workspace: Any, project_id: Any, kind: str,
                 names: Iterable[str]) -> None:  # fmt: skip
-    """Remember ``names`` as series of ``kind``; rebuild the dashboard if one is new."""
-    known = _series(settings)
+    """Remember ``names`` as series of ``kind``; rebuild the dashboard if one is new (or the
+    panels changed since it was built)."""
+    known: dict[str, Any] = _series(settings)
     before = known.get(kind, [])
     after = sorted(set(before) | set(names))
-    if after == before:
+    if after == before and known.get("layout") == LAYOUT:
         return
     known[kind] = after
+    known["layout"] = LAYOUT
     _save_dashboard(workspace, project_id, known)
     (workspace_dir(settings) / SERIES_FILE).write_text(json.dumps(known, indent=2))
 
 
 def _save_dashboard(workspace: Any, project_id: Any, series: Mapping[str, list[str]]) -> None:
     from evidently.sdk.models import DashboardModel, DashboardTabModel, PanelMetric
-    from evidently.sdk.panels import counter_panel, line_plot_panel, text_panel
+    from evidently.sdk.panels import line_plot_panel, text_panel
 
     def metric(tag: str, column: str, legend: str | None = None, name: str = "MeanValue") -> Any:
         return PanelMetric(legend=legend or column, tags=[tag], metric=name,
@@ -96,10 +99,8 @@ def _save_dashboard(workspace: Any, project_id: Any, series: Mapping[str, list[s
     models = series.get(OUTCOMES, [])
     tabs: dict[str, list[Any]] = {
         "Drift": [
-            counter_panel(title="Drifted features (share, latest run)", size="half", values=[
-                PanelMetric(legend="share", tags=[DRIFT], metric="DriftedColumnsCount",
-                            metric_labels={"value_type": "share"})]),
-            line_plot_panel(title="Drifted features (share) per run", size="half", values=[
+            # Plots, not counters: a counter shows 0 as "no value" (Evidently 0.7).
+            line_plot_panel(title="Drifted features (share) per run", values=[
                 PanelMetric(legend="share", tags=[DRIFT], metric="DriftedColumnsCount",
                             metric_labels={"value_type": "share"})]),
             line_plot_panel(title="Drift score per feature (reference: the training window)",
@@ -108,8 +109,8 @@ def _save_dashboard(workspace: Any, project_id: Any, series: Mapping[str, list[s
             if features else text_panel(title="No drift run yet: `smartstack monitor drift`"),
         ],
         "Freshness": [
-            counter_panel(title="Stale feature views (latest run)", size="half",
-                          values=[metric(FRESHNESS, STALE_VIEWS)]),
+            line_plot_panel(title="Stale feature views (count per run)", size="half",
+                            values=[metric(FRESHNESS, STALE_VIEWS)]),
             line_plot_panel(title="Champion age (days, wall clock)", size="half",
                             values=[metric(FRESHNESS, CHAMPION_AGE)]),
             line_plot_panel(title="Feature view age (hours since the newest materialized row)",
@@ -160,7 +161,7 @@ def _run(workspace: Any, project_id: Any, tag: str, row: Mapping[str, float],
     return str(workspace.add_run(project_id, snapshot, include_data=False).id)
 
 
-def push_freshness(settings: Settings, report: FreshnessReport) -> dict[str, str]:
+def push_freshness(settings: Settings, report: Freshness) -> dict[str, str]:
     """Add the freshness run to the dashboard; the links for the task's result."""
     workspace, found = project(settings)
     ages = {v.view: (v.age_seconds / 3600 if v.age_seconds is not None else float("nan"))
@@ -178,22 +179,29 @@ def push_outcomes(settings: Settings, outcomes: Outcomes) -> dict[str, str]:
     """Add the newest day's rates per model version (over every tier, arm and segment) to the
     dashboard; nothing is added while no offer was served."""
     workspace, found = project(settings)
-    rows = outcomes.rows
-    if rows.empty:
+    if outcomes.empty:
         return links(settings, found.id)
-    newest = rows[rows["served_on"] == rows["served_on"].max()]
-    per_model = newest.groupby(newest["model_name"] + " v" + newest["model_version"].astype(str))[
-        ["shown", "clicks", "redemptions"]
-    ].sum()
-    row: dict[str, float] = {}
-    for model, sums in per_model.iterrows():
-        shown = max(int(sums["shown"]), 1)
-        row[f"click rate {model}"] = sums["clicks"] / shown
-        row[f"redemption rate {model}"] = sums["redemptions"] / shown
-        row[f"shown {model}"] = sums["shown"]
-    _add_series(settings, workspace, found.id, OUTCOMES, per_model.index)
-    snapshot = _run(workspace, found.id, OUTCOMES, row, newest["served_on"].max().to_pydatetime())
+    row = outcome_figures(outcomes)
+    models = sorted({name.removeprefix("shown ") for name in row if name.startswith("shown ")})
+    _add_series(settings, workspace, found.id, OUTCOMES, models)
+    day = outcomes.latest_day.to_pydatetime()
+    snapshot = _run(workspace, found.id, OUTCOMES, row, day)
     return links(settings, found.id, snapshot)
+
+
+def outcome_figures(outcomes: Outcomes) -> dict[str, float]:
+    """The newest day's click and redemption rate and offers shown per model version, over
+    every tier, arm and segment (rates weighted by offers shown)."""
+    newest = outcomes.latest()
+    model = newest["model_name"] + " v" + newest["model_version"].astype(str)
+    sums = newest.groupby(model)[["shown", "clicks", "redemptions"]].sum()
+    row: dict[str, float] = {}
+    for name, figures in sums.iterrows():
+        shown = max(int(figures["shown"]), 1)
+        row[f"click rate {name}"] = figures["clicks"] / shown
+        row[f"redemption rate {name}"] = figures["redemptions"] / shown
+        row[f"shown {name}"] = float(figures["shown"])
+    return row
 
 
 def push_drift(settings: Settings, snapshot: Snapshot, features: Iterable[str]) -> dict[str, str]:

@@ -26,6 +26,7 @@ class Ports:
     serving: int = 3000
     kafka: int = 9092
     stream_metrics: int = 9108  # the stream processor's Prometheus metrics
+    dashboard: int = 8001  # the monitoring dashboard (Evidently UI)
 
 
 def _venv_bin(name: str) -> str:
@@ -130,5 +131,24 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             },
             cwd=PROJECT_ROOT,
             needs=needs_registry,
+        ),
+        # The monitoring dashboard over the workspace the daily DAG's monitoring tasks fill
+        # (smartstack.monitoring.dashboard); it shows their projects as they appear.
+        ManagedService(
+            name="dashboard",
+            command=[
+                _venv_bin("evidently"),
+                "ui",
+                "--workspace",
+                str(settings.monitoring_dir / "workspace"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.dashboard),
+            ],  # fmt: skip
+            port=ports.dashboard,
+            ready_path="/api/version",
+            url=f"http://localhost:{ports.dashboard}",
+            env={**project_env, "DO_NOT_TRACK": "1"},
         ),
     ]
