@@ -48,6 +48,10 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
     assert run.states["serving.enforce_retention"] == "success"
     assert run.states["serving.reload"] == "skipped"
     assert "nothing to reload" in run.output
+    # Monitoring runs after the skipped reload: no served offers yet, every view fresh.
+    assert run.states["monitoring.monitor_outcomes"] == "success"
+    assert run.states["monitoring.monitor_freshness"] == "success"
+    assert '"dashboard": "http://localhost:8001/projects/' in run.output
     assert run.states["dbt.relationship_tests"] == "success"
     dbt_tasks = [t for t in run.states if t.startswith("dbt.")]
     assert len(dbt_tasks) > 10 and all(run.states[t] == "success" for t in dbt_tasks)
