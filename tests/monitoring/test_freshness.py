@@ -108,7 +108,7 @@ def test_a_failing_poll_duty_stops_neither_the_others_nor_forgetting() -> None:
         forgetting=SimpleNamespace(poll=lambda: ran.append("forget")),
         _duties=(broken, lambda: ran.append("freshness")),
     )
-    RankingApp._forget_erased(app)  # type: ignore[arg-type]
+    RankingApp._poll_duties(app)  # type: ignore[arg-type]
     assert ran == ["forget", "freshness"]
 
 
