@@ -42,6 +42,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from smartstack.monitoring import dashboard
 from smartstack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ def check(
     reports: dict[str, str] = {}
     comparisons: list[Comparison] = []
 
-    def run(name: str, cur: pd.DataFrame, cols: list[str]) -> None:
+    def run(name: str, cur: pd.DataFrame, cols: list[str]) -> Any:
         snap, scores, drifted = _compare(
             reference, cur, cols, cfg.drift_method, cfg.drift_threshold
         )
@@ -325,8 +326,13 @@ def check(
         comparisons.append(
             Comparison(name, len(cur), len(reference), scores, drifted, len(drifted) / len(cols))
         )
+        return snap
 
-    run("marts", current, columns)
+    marts_snapshot = run("marts", current, columns)
+    try:  # the dashboard is a view of the reports: its failure never fails the check
+        dashboard.push_drift(settings, marts_snapshot, columns)
+    except Exception:
+        log.exception("could not add the drift report to the dashboard's workspace")
 
     log_rows = ranking_log(settings)
     score_value, score_drifted = None, False
