@@ -589,6 +589,20 @@ class Settings(BaseSettings):
         return self.data_dir / "raw"
 
     @property
+    def ranking_log_dir(self) -> Path:
+        """The ranking service's log of served rankings (Parquet parts by date)."""
+        return self.serving.snapshot_dir or self.home / "serving" / "snapshots"
+
+    @property
+    def shadow_log_dir(self) -> Path:
+        return self.experiments.shadow_dir or self.home / "serving" / "shadow"
+
+    @property
+    def stream_state_path(self) -> Path:
+        """The stream processor's window state and partition offsets."""
+        return self.home / "events" / "stream_state.sqlite"
+
+    @property
     def monitoring_dir(self) -> Path:
         return self.monitoring.directory or self.home / "monitoring"
 

@@ -18,8 +18,6 @@ from typer.testing import CliRunner
 from smartstack.cli import app
 from smartstack.erasure.retention import (
     enforce_retention,
-    ranking_log_dir,
-    shadow_log_dir,
 )
 from smartstack.events.consent_table import ConsentTable
 from smartstack.events.contracts import ConsentEvent, FeedbackEvent, QuizAnswerEvent
@@ -71,11 +69,11 @@ def home(tmp_path: Path):
     from smartstack.settings import Settings
 
     settings = Settings(home=tmp_path / "home")
-    writer = SnapshotWriter(ranking_log_dir(settings), FEATURES, 100, 1.0, 100)
+    writer = SnapshotWriter(settings.ranking_log_dir, FEATURES, 100, 1.0, 100)
     writer._write([_served("old-a", OLD_LOG), _served("old-b", OLD_LOG)])  # a part all old
     writer._write([_served("old-c", OLD_LOG), _served("young-a", YOUNG_LOG)])  # mixed: one day
     writer._write([_served("young-b", YOUNG_LOG)])
-    shadow = shadow_log_dir(settings) / "date=2023-12-14"
+    shadow = settings.shadow_log_dir / "date=2023-12-14"
     shadow.mkdir(parents=True)
     pq.write_table(
         pa.Table.from_pylist(
@@ -150,11 +148,11 @@ def test_old_rows_go_and_young_rows_stay_in_every_store(home) -> None:
         "consent_events": (1, 2),
         "explanation_cache": (1, 1),
     }
-    assert _requests(ranking_log_dir(home)) == ["young-a"] * 2 + ["young-b"] * 2
-    assert _requests(shadow_log_dir(home)) == ["young"]
+    assert _requests(home.ranking_log_dir) == ["young-a"] * 2 + ["young-b"] * 2
+    assert _requests(home.shadow_log_dir) == ["young"]
     # The part left empty is gone; the rewritten part keeps its feature names and schema.
-    parts = sorted(ranking_log_dir(home).rglob("*.parquet"))
-    assert len(parts) == 2 and not list(ranking_log_dir(home).rglob(".*"))
+    parts = sorted(home.ranking_log_dir.rglob("*.parquet"))
+    assert len(parts) == 2 and not list(home.ranking_log_dir.rglob(".*"))
     meta = pq.read_schema(parts[0]).metadata
     assert json.loads(meta[b"feature_names"]) == FEATURES
     feedback = FeedbackTable.from_settings(home)

@@ -18,7 +18,6 @@ import pyarrow.dataset as ds
 import pytest
 from conftest import REQUEST_TIME, Dataset, Server
 
-from smartstack.evaluation.logs import ranking_log_dir
 from smartstack.featurestore import store
 from smartstack.serving.snapshots import RANKING_LOG_SCHEMA
 from tests.messaging.openai_server import OpenAICompatibleServer, Reply
@@ -65,7 +64,7 @@ def customer(dataset: Dataset, position: int) -> str:
 
 def ranking_log(server: Server) -> pd.DataFrame:
     """The served home's ranking log, feature vectors included."""
-    directory = ranking_log_dir(server.settings)
+    directory = server.settings.ranking_log_dir
     if not any(directory.rglob("*.parquet")):
         return pd.DataFrame(columns=[f.name for f in RANKING_LOG_SCHEMA])
     dataset = ds.dataset(

@@ -160,7 +160,7 @@ def _window_state(settings: Settings, seed: bool) -> RecentSpendState:
     from smartstack.events.recent_spend import RecentSpendState
     from smartstack.featurestore import store
 
-    state = RecentSpendState(settings.home / "events" / "stream_state.sqlite")
+    state = RecentSpendState(settings.stream_state_path)
     transactions = settings.raw_dir / "transactions"
     if seed and state.is_empty and any(transactions.glob("*.parquet")):
         as_of = store.snapshot_time(settings)

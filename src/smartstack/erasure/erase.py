@@ -18,7 +18,6 @@ import pyarrow.dataset as ds
 
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
-from smartstack.erasure.retention import ranking_log_dir
 from smartstack.erasure.stores import CUSTOMER_TABLES, STORES, Store
 from smartstack.events.consent_table import consent_events_dir
 from smartstack.events.feedback_table import feedback_dir
@@ -76,7 +75,7 @@ def is_known(settings: Settings, customer_id: str) -> bool:
         feedback_dir(settings),
         quiz_answers_dir(settings),
         consent_events_dir(settings),
-        ranking_log_dir(settings),
+        settings.ranking_log_dir,
     ):
         if folder.is_dir() and _holds(folder, customer_id):
             return True

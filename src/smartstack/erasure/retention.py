@@ -47,14 +47,6 @@ class RetentionResult:
     present: bool = True  # False: the store was never written here, nothing to do
 
 
-def ranking_log_dir(settings: Settings) -> Path:
-    return settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
-
-
-def shadow_log_dir(settings: Settings) -> Path:
-    return settings.experiments.shadow_dir or settings.home / "serving" / "shadow"
-
-
 def enforce_retention(
     settings: Settings,
     now: datetime | None = None,
@@ -75,8 +67,8 @@ def enforce_retention(
 
     with rewriting(settings):
         results = [
-            _parquet_log("ranking_log", ranking_log_dir(settings), ranking_cutoff, dry_run),
-            _parquet_log("shadow_log", shadow_log_dir(settings), ranking_cutoff, dry_run),
+            _parquet_log("ranking_log", settings.ranking_log_dir, ranking_cutoff, dry_run),
+            _parquet_log("shadow_log", settings.shadow_log_dir, ranking_cutoff, dry_run),
             _landed(
                 "feedback",
                 feedback_dir(settings),

@@ -210,14 +210,14 @@ def store_prefixes(settings: Settings) -> list[tuple[Path, str]]:
         (settings.duckdb_path, "warehouse"),
         (settings.sqlite_online_path, "online_store"),
         (home / "feast", "online_store"),
-        (settings.serving.snapshot_dir or home / "serving" / "snapshots", "ranking_log"),
-        (settings.experiments.shadow_dir or home / "serving" / "shadow", "shadow_log"),
+        (settings.ranking_log_dir, "ranking_log"),
+        (settings.shadow_log_dir, "shadow_log"),
         (home / "engagement", "engagement"),
         (home / "messaging", "explanation_cache"),
         (home / "mlflow", "mlflow"),
         (settings.mlflow_artifact_root, "mlflow"),
         (home / "quality", "quality"),
-        (home / "events" / "stream_state.sqlite", "stream_state"),
+        (settings.stream_state_path, "stream_state"),
         (home / "events", "logs"),  # the local broker's log
         (home / "logs", "logs"),
         (home / "dbt", "logs"),  # dbt's log and run artefacts

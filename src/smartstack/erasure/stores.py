@@ -19,7 +19,6 @@ import redis
 from smartstack.data.schema import RAW_SCHEMAS
 from smartstack.engagement.rules import load_rules
 from smartstack.engagement.store import open_store
-from smartstack.erasure.retention import ranking_log_dir, shadow_log_dir
 from smartstack.erasure.scan import Needles
 from smartstack.erasure.warehouse import erase_from_bigquery, erase_from_duckdb
 from smartstack.events.consent_table import ConsentTable
@@ -120,7 +119,7 @@ def _caps(settings: Settings, customer_id: str) -> int:
 
 def _stream_state(settings: Settings, customer_id: str) -> int:
     return _delete_sqlite(
-        settings.home / "events" / "stream_state.sqlite",
+        settings.stream_state_path,
         "customer_windows",
         "customer_id",
         customer_id,
@@ -249,8 +248,8 @@ STORES: tuple[Store, ...] = (
     Store("stream_state", _stream_state, "the stream processor's spend window deleted"),
     Store("landed_events", _landed_events, "feedback, quiz and consent parts rewritten "
           "without the customer's rows"),
-    Store("ranking_log", _parquet(ranking_log_dir), "ranking-log parts rewritten"),
-    Store("shadow_log", _parquet(shadow_log_dir), "shadow-log parts rewritten"),
+    Store("ranking_log", _parquet(lambda s: s.ranking_log_dir), "ranking-log parts rewritten"),
+    Store("shadow_log", _parquet(lambda s: s.shadow_log_dir), "shadow-log parts rewritten"),
     Store("text_logs", _text_logs, "the id and identifying values replaced in service, "
           "task and dbt logs and Data Docs"),
     Store("raw", _parquet(_raw), "raw Parquet parts (customer_pii included) rewritten"),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,13 +107,9 @@ def generator_slots(
     return LoggedSlots(frame[SLOT_COLUMNS].copy(), "generator", k)
 
 
-def ranking_log_dir(settings: Settings) -> Path:
-    return settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
-
-
 def read_ranking_log(settings: Settings) -> pd.DataFrame:
     """The service's ranking log without the feature vectors."""
-    directory = ranking_log_dir(settings)
+    directory = settings.ranking_log_dir
     if not directory.exists() or not any(directory.rglob("*.parquet")):
         raise NoLoggedTraffic(f"no ranking log at {directory}: serve some rankings first")
     # The writer's schema, not the first file's: parts written before a column existed read

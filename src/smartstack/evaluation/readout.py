@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -140,12 +139,8 @@ class ShadowReadout:
     latency_ms: dict[str, dict[str, float]]  # per model: p50, p99
 
 
-def shadow_dir(settings: Settings) -> Path:
-    return settings.experiments.shadow_dir or settings.home / "serving" / "shadow"
-
-
 def shadow_readout(settings: Settings) -> ShadowReadout:
-    directory = shadow_dir(settings)
+    directory = settings.shadow_log_dir
     if not directory.exists() or not any(directory.rglob("*.parquet")):
         raise NoLoggedTraffic(f"no shadow log at {directory}: configure `shadow:` and serve")
     frame = (

@@ -104,9 +104,7 @@ def profile_environment(settings: Settings) -> dict[str, str]:
         "SMARTSTACK_QUIZ_ANSWERS_DIR": str(settings.data_dir / "quiz_answers"),
         # The ranking service's log (`events.ranking_log`): not a landed table, so not beside
         # the feedback folder.
-        "SMARTSTACK_RANKING_LOG_DIR": str(
-            settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
-        ),
+        "SMARTSTACK_RANKING_LOG_DIR": str(settings.ranking_log_dir),
         "SMARTSTACK_FEATURES_DIR": str(settings.features_dir),
         "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,

@@ -208,7 +208,7 @@ def ranking_log(settings: Settings) -> pd.DataFrame:
     ``feature_names``); empty when nothing was served."""
     import pyarrow.dataset as ds
 
-    root = settings.serving.snapshot_dir or settings.home / "serving" / "snapshots"
+    root = settings.ranking_log_dir
     files = sorted(Path(root).glob("date=*/*.parquet")) if Path(root).exists() else []
     if not files:
         return pd.DataFrame()

@@ -94,7 +94,7 @@ class RankingApp:
         )  # fmt: skip
         self.snapshots = (
             SnapshotWriter(
-                config.snapshot_dir or settings.home / "serving" / "snapshots",
+                settings.ranking_log_dir,
                 names,
                 config.snapshot_flush_rankings,
                 config.snapshot_flush_seconds,
@@ -107,7 +107,7 @@ class RankingApp:
         trial = settings.experiments
         self.shadow = (
             ShadowScorer(
-                trial.shadow_dir or settings.home / "serving" / "shadow",
+                settings.shadow_log_dir,
                 smartscore.smartscore,
                 trial.shadow_flush_seconds,
                 trial.shadow_buffer_size,
