@@ -128,12 +128,21 @@ def consumer_lag(
 ) -> tuple[PartitionLag, ...]:
     """Per partition of ``topics``: the high watermark minus ``group``'s committed offset (the
     whole partition when the group never committed one). Asks the broker; never joins the
-    group (no subscription), so the processor's assignment is untouched."""
+    group (assigned, not subscribed, and never commits), so the processor's assignment is
+    untouched.
+
+    The high watermark is the one a fetch response carries, not the ListOffsets answer: the
+    local broker (tansu 0.6) answers ListOffsets(latest) with the newest *batch's* base offset
+    plus one, so a partition whose newest batch holds several records looked almost caught up.
+    ListOffsets is the fallback for a partition no fetch answered within ``timeout``."""
+    import time
+
     from confluent_kafka import Consumer, TopicPartition
 
     from smartstack.events.kafka import consumer_config
 
-    consumer = Consumer(consumer_config(servers, group))
+    # One small fetch per partition is enough for its watermark: not the backlog itself.
+    consumer = Consumer(consumer_config(servers, group, **{"max.partition.fetch.bytes": 1024}))
     try:
         known = consumer.list_topics(timeout=timeout).topics
         partitions = [
@@ -142,10 +151,23 @@ def consumer_lag(
             if topic in known
             for p in known[topic].partitions
         ]
-        committed = consumer.committed(partitions, timeout=timeout) if partitions else []
+        if not partitions:
+            return ()
+        committed = sorted(
+            consumer.committed(partitions, timeout=timeout), key=lambda t: (t.topic, t.partition)
+        )
+        consumer.assign(committed)  # fetch from the committed offsets (the earliest without)
+
+        def fetched(tp: TopicPartition) -> int:
+            return consumer.get_watermark_offsets(tp, cached=True)[1]
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and min(fetched(tp) for tp in committed) < 0:
+            consumer.poll(0.1)
         lags = []
-        for tp in sorted(committed, key=lambda t: (t.topic, t.partition)):
+        for tp in committed:
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            high = max(high, fetched(tp))
             start = tp.offset if tp.offset >= 0 else low
             lags.append(PartitionLag(tp.topic, tp.partition, max(high - start, 0)))
         return tuple(lags)
