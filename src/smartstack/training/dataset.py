@@ -128,6 +128,12 @@ class TrainingData:
                 out[:, i] = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float32)
         return out
 
+    def window(self, part: str) -> tuple[str, str]:
+        """The first and last event time of ``part``'s rows (ISO), whatever split made it: the
+        drift monitor's reference is the train part's window."""
+        stamp = self.subset(part)["event_timestamp"]
+        return stamp.min().isoformat(), stamp.max().isoformat()
+
     def segments(self, part: str) -> pd.DataFrame:
         return self.subset(part)[[c for c in self.segment_columns if c in self.frame]]
 

@@ -245,6 +245,7 @@ def _write_evaluation(candidate: _Candidate, out: Path) -> dict[str, float]:
                 "fingerprint": data.fingerprint,
                 "part_fingerprints": data.part_fingerprints,
                 "boundaries": data.boundaries,
+                "train_window": data.window("train"),
                 **data.counts(),
             },
             indent=1,
