@@ -253,7 +253,15 @@ class MonitoringSettings(_Section):
         "window by construction.",
     )
     score_drift_method: str = Field(
-        "psi", description="Evidently's drift method for the served score distribution."
+        "psi",
+        description="Evidently's drift method for the champion's score distribution (the "
+        "reference customers' scores at the end of its train window vs the newest marts').",
+    )
+    score_sample_customers: int = Field(
+        500,
+        ge=10,
+        description="Customers scored (against every offer) on each side of the score drift "
+        "check: a fixed sample, the same on both sides.",
     )
     score_drift_threshold: float = Field(
         0.2, gt=0, description="The score drifted (and the alarm is raised) at this value."

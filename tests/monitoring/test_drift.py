@@ -64,7 +64,9 @@ def test_no_drift_no_alarm(tmp_path: Path, seed: int) -> None:
 
 def test_the_command_on_the_champion(built, tmp_path: Path) -> None:
     """On a copy of the session's home: the champion's window is the reference, the verdict is
-    printed as JSON, written beside the reports and logged to MLflow with the version."""
+    printed as JSON, written beside the reports and logged to MLflow with the version; the
+    champion's scores of the same customers then and now are compared; the task's result (the
+    links) goes to stderr with --json."""
     import json
 
     import mlflow
@@ -80,20 +82,40 @@ def test_the_command_on_the_champion(built, tmp_path: Path) -> None:
     assert (done.returncode == 1) == verdict["alarm"]
     assert verdict["champion"].startswith(f"{settings.registered_model_name} v")
     assert verdict["comparisons"][0]["name"] == "marts" and verdict["comparisons"][0]["scores"]
-    assert verdict["score_drift"] is None  # nothing served in the built home
+    assert verdict["score_drift"] is not None and verdict["score_drift"] >= 0
+    assert verdict["score_drifted"] == (verdict["score_drift"] >= verdict["score_threshold"])
+    assert Path(verdict["reports"]["score.html"]).exists()
+    # The reference is the train window the champion's run logged.
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    version = client.get_model_version_by_alias(settings.registered_model_name, "champion")
+    logged = json.loads(
+        Path(
+            client.download_artifacts(version.run_id, "evaluation/dataset.json", str(tmp_path))
+        ).read_text()
+    )["train_window"]
+    assert [x[:19] for x in verdict["reference_window"]] == [x[:19] for x in logged]
+    result = json.loads(done.stderr.strip().splitlines()[-1])
+    assert result["alarm"] == verdict["alarm"] and result["mlflow_run"] == verdict["mlflow_run"]
+    assert result["snapshot"].startswith(result["dashboard"] + "/reports/")
     assert drift.latest_verdict(settings)["day"] == verdict["day"]
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     runs = mlflow.search_runs(experiment_names=[drift.EXPERIMENT], output_format="list")
-    assert [r.info.run_id for r in runs] == [verdict["mlflow_run"]]
-    assert runs[0].data.tags["model_version"] == verdict["champion"].rsplit(" v", 1)[1]
+    # The pipeline's own monitor_drift step logged one run; this command another.
+    mine = [r for r in runs if r.info.run_id == verdict["mlflow_run"]]
+    assert len(runs) == 2 and len(mine) == 1
+    assert mine[0].data.tags["model_version"] == verdict["champion"].rsplit(" v", 1)[1]
+    assert mine[0].data.metrics["score_drift"] == pytest.approx(verdict["score_drift"])
 
 
-def test_no_champion_exits_2(tmp_path: Path) -> None:
+def test_no_champion_is_nothing_to_do(tmp_path: Path) -> None:
+    """Exit 75, which the daily DAG's task turns into a skip (a first run whose model the gate
+    refused)."""
     env = project_environment(SMARTSTACK_HOME=str(tmp_path))
     done = subprocess.run(
         [SMARTSTACK, "monitor", "drift"], env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.returncode == 75, done.stdout + done.stderr
+    assert "nothing to compare with" in done.stderr
 
 
 def test_the_promotion_gate_refuses_after_a_drift_alarm(tmp_path: Path) -> None:

@@ -22,21 +22,40 @@ def drift(
         int, typer.Option("--days", min=1, help="Served snapshots of the newest days compared.")
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON on stdout.")] = False,
+    fail_on_alarm: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 1 on the alarm. The daily DAG passes --no-fail-on-alarm: the alarm is a "
+            "retrain recommendation, shown in the task's result, MLflow and the dashboard."
+        ),
+    ] = True,
 ) -> None:
     """Feature and score drift against the champion's training reference (Evidently): the
-    newest marts and the served feature snapshots vs the marts of its train window. Reports
-    under <monitoring_dir>/drift/<date>/, logged to MLflow. Exit 1 on the alarm (a retrain
-    recommendation), 2 without a champion or marts."""
+    newest marts and the served feature snapshots vs the marts of its train window, and the
+    champion's scores of the same customers then and now. Reports under
+    <monitoring_dir>/drift/<date>/, logged to MLflow, added to the dashboard. Exit 1 on the
+    alarm (a retrain recommendation), 75 without a champion, 2 without marts or a reference."""
     from rich.table import Table
 
     from smartstack.cli.console import fail
-    from smartstack.monitoring.drift import DriftUnavailable, check
+    from smartstack.monitoring.drift import DriftUnavailable, NoChampion, check
 
     try:
         verdict = check(settings_of(ctx), days=days)
+    except NoChampion as exc:
+        console.print(f"nothing to compare with: {exc}")
+        raise typer.Exit(75) from exc
     except DriftUnavailable as exc:
         raise fail(str(exc)) from exc
+    result = {
+        "alarm": verdict.alarm,
+        "recommendation": verdict.recommendation,
+        "report": verdict.reports.get("features_marts.html"),
+        "mlflow_run": verdict.mlflow_run,
+        **verdict.dashboard,
+    }
     if as_json:
+        typer.echo(json.dumps(result), err=True)
         typer.echo(json.dumps(verdict.to_json(), indent=2, default=str))
     else:
         start, end = (x[:10] for x in verdict.reference_window)
@@ -69,9 +88,12 @@ def drift(
         )
     if verdict.alarm:
         console.print(f"[bold red]drift alarm:[/] {verdict.recommendation}", soft_wrap=True)
-        raise typer.Exit(1)
-    if not as_json:
+    elif not as_json:
         console.print(verdict.recommendation)
+    if not as_json:
+        typer.echo(json.dumps(result))  # the task's result: the verdict's links
+    if verdict.alarm and fail_on_alarm:
+        raise typer.Exit(1)
 
 
 @app.command()

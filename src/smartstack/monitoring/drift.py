@@ -1,10 +1,11 @@
 """Feature and score drift against the champion's training reference, with Evidently.
 
-The reference is what the champion learnt from: the customer-level features of the marts
-(``customer_spend_features``, ``customer_profile_features``, ``customer_recent_spend``) at
-every as-of date inside the train part of its training window (the ``train`` boundary of the
-``evaluation/dataset.json`` its MLflow run logged). Two current samples are compared with it,
-each column with Evidently's ``ValueDrift`` (method and threshold pinned in the settings):
+The reference is what the champion learnt from: the customer-level features of the data set's
+marts (the feature marts keyed by customer alone, such as ``customer_spend_features``, and
+``customer_recent_spend``) at every as-of date inside the train part of its training window
+(the ``train_window`` of the ``evaluation/dataset.json`` its MLflow run logged). Two current
+samples are compared with it, each column with Evidently's ``ValueDrift`` (method and threshold
+pinned in the settings):
 
 - ``marts``: the same marts at their newest as-of date (what the next training set and the
   online store will hold);
@@ -14,11 +15,13 @@ each column with Evidently's ``ValueDrift`` (method and threshold pinned in the 
 
 Only customer-level model features present in both are compared.
 
-Score drift uses what the ranking log holds: the scores the champion's version served over
-the last ``days`` days against those it served in its first ``days`` days in the log (PSI), the
-closest served picture of the population it was trained on. The scores of the training rows
-themselves cannot be rebuilt here (they need each impression's offer context, which the marts
-do not hold); with less than twice ``days`` of the champion in the log it is not measured.
+Score drift: the champion scores a fixed sample of customers against every offer twice,
+with the features Feast's point-in-time retrieval gives as of the end of its train window
+(the reference) and as of the newest marts (current), and the two score distributions are
+compared (PSI by default). Both sides are built the same way, from the training path's
+features, so only the population moved between them. The served scores are not compared with
+the reference: the ranking log holds the offers the champion put on top, a selection whose
+scores sit above any reference by construction.
 
 The verdict raises the alarm when the share of drifted features reaches ``drift_share`` or the
 score drifted; it is written beside the reports (``<monitoring_dir>/drift/<date>/``) and as
@@ -42,18 +45,24 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from smartstack.datasets import active
 from smartstack.monitoring import dashboard
 from smartstack.settings import Settings
+from smartstack.training.registry import tracking_uri
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_MARTS = ("customer_spend_features", "customer_profile_features", "customer_recent_spend")
+STREAMED_MARTS = ("customer_recent_spend",)  # customer-level, outside the feature marts
 EXPERIMENT = "offer-monitoring"
 LATEST = "latest.json"
 
 
 class DriftUnavailable(RuntimeError):
-    """The drift job cannot run: no champion, no marts, no reference rows."""
+    """The drift job cannot run: no marts, no reference rows, a champion without its window."""
+
+
+class NoChampion(DriftUnavailable):
+    """Nothing to compare with: the serving alias names no version yet."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ class DriftVerdict:
     alarm: bool
     recommendation: str
     reports: dict[str, str] = field(default_factory=dict)
+    dashboard: dict[str, str] = field(default_factory=dict)  # dashboard.links of its snapshot
     mlflow_run: str | None = None
 
     @property
@@ -108,12 +118,21 @@ class DriftVerdict:
 
 
 # -- reference and current ------------------------------------------------------------------
-def _window(boundary: str) -> tuple[datetime, datetime]:
-    """``"<iso> .. <iso>"`` (a share split's train boundary) as two instants."""
-    found = re.fullmatch(r"\s*(\S+)\s*\.\.\s*(\S+)\s*", boundary)
-    if not found:
-        raise DriftUnavailable(f"the champion's train boundary {boundary!r} is not a time range")
-    return tuple(pd.Timestamp(x).to_pydatetime() for x in found.groups())  # type: ignore[return-value]
+def _window(dataset: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The train part's first and last event time: ``train_window``, or for a run logged before
+    it existed a share split's ``"<iso> .. <iso>"`` train boundary."""
+    if "train_window" in dataset:
+        start, end = dataset["train_window"]
+    else:
+        boundary = dataset["boundaries"]["train"]
+        found = re.fullmatch(r"\s*(\S+)\s*\.\.\s*(\S+)\s*", boundary)
+        if not found:
+            raise DriftUnavailable(
+                f"the champion's run logged no train window (its train boundary is {boundary!r}):"
+                " retrain to record one"
+            )
+        start, end = found.groups()
+    return pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime()
 
 
 @dataclass(frozen=True)
@@ -130,18 +149,13 @@ def champion_reference(settings: Settings) -> Champion:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    uri = settings.mlflow_tracking_uri
-    for scheme in ("postgresql://", "postgres://"):
-        if uri.startswith(scheme):
-            uri = "postgresql+psycopg://" + uri.removeprefix(scheme)
+    uri = tracking_uri(settings)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     name, alias = settings.registered_model_name, settings.serving.model_alias
     try:
         version = client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        raise DriftUnavailable(
-            f"no {name}@{alias} in the registry: train and promote first"
-        ) from exc
+        raise NoChampion(f"no {name}@{alias} in the registry: train and promote first") from exc
     with tempfile.TemporaryDirectory() as tmp:
         try:
             data = json.loads(
@@ -159,9 +173,23 @@ def champion_reference(settings: Settings) -> Champion:
                 f"{name} v{version.version}'s run {version.run_id} logged no evaluation/"
                 "dataset.json and features.json"
             ) from exc
-    return Champion(
-        name, str(version.version), version.run_id, features, _window(data["boundaries"]["train"])
-    )
+    return Champion(name, str(version.version), version.run_id, features, _window(data))
+
+
+def _customer_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """The data set's feature marts keyed by customer and as-of date alone (no offer), and the
+    streamed spend's mart, as far as the warehouse holds them."""
+    columns: dict[str, set[str]] = {}
+    for table, column in con.sql(
+        "select table_name, column_name from information_schema.columns"
+    ).fetchall():
+        columns.setdefault(table, set()).add(column)
+    return [
+        mart
+        for mart in (*active(settings).feature_marts, *STREAMED_MARTS)
+        if {"customer_id", "event_timestamp"} <= columns.get(mart, set())
+        and "offer_id" not in columns[mart]
+    ]
 
 
 def _marts(settings: Settings) -> pd.DataFrame:
@@ -169,10 +197,7 @@ def _marts(settings: Settings) -> pd.DataFrame:
     if not Path(settings.duckdb_path).exists():
         raise DriftUnavailable(f"no warehouse at {settings.duckdb_path}: run the pipeline first")
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        present = {
-            r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()
-        }
-        marts = [m for m in CUSTOMER_MARTS if m in present]
+        marts = _customer_marts(con, settings)
         if not marts:
             raise DriftUnavailable("the warehouse holds none of the customer feature marts")
         frame = None
@@ -221,6 +246,53 @@ def ranking_log(settings: Settings) -> pd.DataFrame:
     values = pd.DataFrame(np.vstack(frame["features"].to_numpy()), columns=names, index=frame.index)
     keys = frame[["served_at", "request_id", "model_version", "score"]]
     return pd.concat([keys, values], axis=1).reset_index(drop=True)
+
+
+# -- the champion's scores -----------------------------------------------------------------
+def _score_sample(
+    reference: pd.DataFrame, current: pd.DataFrame, as_of: pd.Timestamp, size: int
+) -> list[str]:
+    """Up to ``size`` customers in the marts both at ``as_of`` and now: the same people on both
+    sides, so only their features moved. Chosen by a seeded draw, the same on every run."""
+    both = np.intersect1d(
+        reference.loc[reference["event_timestamp"] == as_of, "customer_id"].astype(str).unique(),
+        current["customer_id"].astype(str).unique(),
+    )
+    if len(both) == 0:
+        raise DriftUnavailable(f"no customer in the marts both as of {as_of:%Y-%m-%d} and now")
+    rng = np.random.default_rng(0)
+    return sorted(rng.choice(both, size=min(size, len(both)), replace=False).tolist())
+
+
+def champion_scores(
+    settings: Settings, champion: Champion, customers: list[str], as_of: pd.Timestamp
+) -> np.ndarray:
+    """The champion's score of each customer against every offer of the labelled mart, with
+    the feature service's values as of ``as_of`` (Feast's point-in-time retrieval, as training
+    reads them)."""
+    from smartstack.featurestore import store
+    from smartstack.serving.model import RegistryAlias
+
+    offers = store.labelled_impressions(settings)["offer_id"].astype(str).unique()
+    rows = pd.MultiIndex.from_product(
+        [customers, sorted(offers)], names=["customer_id", "offer_id"]
+    ).to_frame(index=False)
+    moment = pd.Timestamp(as_of).tz_localize(UTC) if as_of.tzinfo is None else as_of
+    rows["event_timestamp"] = rows["request_timestamp"] = moment
+    frame = store.training_frame(rows, settings)
+    names = store.model_feature_names(settings)
+    matrix = np.column_stack(
+        [
+            pd.to_numeric(frame[n], errors="coerce").to_numpy(np.float32)
+            if n in frame
+            else np.full(len(frame), np.nan, np.float32)
+            for n in names
+        ]
+    )
+    model = RegistryAlias(
+        tracking_uri(settings), champion.name, settings.serving.model_alias, names
+    ).load(champion.version)
+    return model.score(matrix)[0]
 
 
 # -- Evidently ------------------------------------------------------------------------------
@@ -329,44 +401,41 @@ def check(
         return snap
 
     marts_snapshot = run("marts", current, columns)
+    links: dict[str, str] = {}
     try:  # the dashboard is a view of the reports: its failure never fails the check
-        dashboard.push_drift(settings, marts_snapshot, columns)
+        links = dashboard.push_drift(settings, marts_snapshot, columns)
     except Exception:
         log.exception("could not add the drift report to the dashboard's workspace")
 
     log_rows = ranking_log(settings)
-    score_value, score_drifted = None, False
-    score_note = "not measured: the ranking log holds no served feature snapshots"
     if not log_rows.empty:
-        window = pd.Timedelta(days=days)
         last = log_rows["served_at"].max()
-        recent = log_rows[log_rows["served_at"] > last - window].drop_duplicates("request_id")
+        recent = log_rows[log_rows["served_at"] > last - pd.Timedelta(days=days)]
         shared = [c for c in columns if c in log_rows.columns]
         if shared:
-            run("served", recent, shared)
-        mine = log_rows
-        if champion is not None:
-            mine = log_rows[log_rows["model_version"] == champion.version]
-        score_note = (
-            f"not measured: the champion served less than {2 * days} day(s) in the ranking log"
+            run("served", recent.drop_duplicates("request_id"), shared)
+
+    score_value, score_drifted = None, False
+    score_note = "not measured: no champion to score with (a reference window was given)"
+    if champion is not None:
+        as_of_reference = stamp[stamp <= end].max()
+        customers = _score_sample(
+            reference, current, as_of_reference, settings.monitoring.score_sample_customers
         )
-        if not mine.empty and mine["served_at"].max() - mine["served_at"].min() >= 2 * window:
-            first = mine[mine["served_at"] < mine["served_at"].min() + window]
-            latest = mine[mine["served_at"] > mine["served_at"].max() - window]
-            snap, score_value, score_drifted = _score_drift(
-                first["score"].to_numpy(float),
-                latest["score"].to_numpy(float),
-                cfg.score_drift_method,
-                cfg.score_drift_threshold,
-            )
-            for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
-                path = out / f"score.{kind}"
-                save(str(path))
-                reports[f"score.{kind}"] = str(path)
-            score_note = (
-                f"the champion's served scores, last {days} day(s) ({len(latest)} offers) vs "
-                f"its first {days} day(s) in the log ({len(first)})"
-            )
+        before = champion_scores(settings, champion, customers, as_of_reference)
+        after = champion_scores(settings, champion, customers, newest)
+        snap, score_value, score_drifted = _score_drift(
+            before, after, cfg.score_drift_method, cfg.score_drift_threshold
+        )
+        for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
+            path = out / f"score.{kind}"
+            save(str(path))
+            reports[f"score.{kind}"] = str(path)
+        score_note = (
+            f"{champion.name} v{champion.version}'s scores of {len(customers)} customers x "
+            f"every offer as of {newest:%Y-%m-%d} vs as of {as_of_reference:%Y-%m-%d} "
+            f"({len(after):,} and {len(before):,} scores)"
+        )
 
     ignored = [
         c
@@ -406,6 +475,7 @@ def check(
         alarm=alarm,
         recommendation=recommendation,
         reports=reports,
+        dashboard=links,
     )
     if log_to_mlflow:
         verdict = _log(settings, verdict, champion, out)
@@ -424,10 +494,7 @@ def _log(settings: Settings, verdict: DriftVerdict, champion: Champion | None, o
     """One run in the monitoring experiment, tagged with the champion's version."""
     import mlflow
 
-    uri = settings.mlflow_tracking_uri
-    for scheme in ("postgresql://", "postgres://"):
-        if uri.startswith(scheme):
-            uri = "postgresql+psycopg://" + uri.removeprefix(scheme)
+    uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient(tracking_uri=uri)
     if client.get_experiment_by_name(EXPERIMENT) is None:
