@@ -197,6 +197,19 @@ STEPS: tuple[Step, ...] = (
         timeout_minutes=10,
     ),
     Step(
+        "monitor_drift",
+        "monitoring",
+        ("monitor", "drift", "--no-fail-on-alarm"),
+        "Feature and score drift of the newest marts and served snapshots against the "
+        "champion's train window (Evidently): HTML and JSON reports, an MLflow run tagged with "
+        "its version and a dashboard snapshot; an alarm is a retrain recommendation in the "
+        "task's result (and blocks promotion with monitoring.block_promotion_on_drift). "
+        "Skipped (75) without a champion.",
+        inputs=(FEATURE_MARTS, CHAMPION_MODEL),
+        skip=(NOTHING_TO_DO,),
+        timeout_minutes=30,
+    ),
+    Step(
         "monitor_freshness",
         "monitoring",
         ("monitor", "freshness"),
