@@ -144,3 +144,25 @@ def test_the_promotion_gate_refuses_after_a_drift_alarm(tmp_path: Path) -> None:
                         "recommendation": "retrain: 8 features drifted"})
         )  # fmt: skip
         assert drift_rule(settings, tracking, "3")[0] is passes, (measured, alarm)
+
+
+def test_the_score_check_builds_both_sides_alike(built) -> None:
+    """The champion scores the same customers against the same offers on both sides: at the
+    same instant the two sides are identical, and the offers' own features (which age towards
+    expiry) are those held at the reference's values."""
+    import pandas as pd
+
+    settings = built.settings
+    champion = drift.champion_reference(settings)
+    held = drift._offer_only_features(settings)
+    assert "days_to_expiry" in held and "share_dining_90d" not in held
+    marts = drift._marts(settings)
+    newest = marts["event_timestamp"].max()
+    current = marts[marts["event_timestamp"] == newest]
+    customers = drift._score_sample(current, current, newest, 50)
+    assert len(customers) == 50
+    before, after = drift.champion_scores(
+        settings, champion, customers, pd.Timestamp(newest), pd.Timestamp(newest)
+    )
+    assert len(before) == len(after) > len(customers)
+    assert (before == after).all()

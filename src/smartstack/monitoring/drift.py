@@ -265,34 +265,68 @@ def _score_sample(
 
 
 def champion_scores(
-    settings: Settings, champion: Champion, customers: list[str], as_of: pd.Timestamp
-) -> np.ndarray:
-    """The champion's score of each customer against every offer of the labelled mart, with
-    the feature service's values as of ``as_of`` (Feast's point-in-time retrieval, as training
-    reads them)."""
+    settings: Settings,
+    champion: Champion,
+    customers: list[str],
+    reference_at: pd.Timestamp,
+    current_at: pd.Timestamp,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The champion's score of each customer against every offer of the labelled mart, with the
+    feature service's values as of ``reference_at`` and as of ``current_at`` (Feast's
+    point-in-time retrieval, as training reads them).
+
+    The offer-only views' features are held at their reference values on both sides: offers
+    age (their days to expiry fall to zero at the end of a campaign), which would move every
+    score whatever the customers did; what is measured is the population's change.
+    """
     from smartstack.featurestore import store
     from smartstack.serving.model import RegistryAlias
 
-    offers = store.labelled_impressions(settings)["offer_id"].astype(str).unique()
-    rows = pd.MultiIndex.from_product(
-        [customers, sorted(offers)], names=["customer_id", "offer_id"]
-    ).to_frame(index=False)
-    moment = pd.Timestamp(as_of).tz_localize(UTC) if as_of.tzinfo is None else as_of
-    rows["event_timestamp"] = rows["request_timestamp"] = moment
-    frame = store.training_frame(rows, settings)
+    offers = sorted(store.labelled_impressions(settings)["offer_id"].astype(str).unique())
     names = store.model_feature_names(settings)
-    matrix = np.column_stack(
-        [
-            pd.to_numeric(frame[n], errors="coerce").to_numpy(np.float32)
-            if n in frame
-            else np.full(len(frame), np.nan, np.float32)
-            for n in names
-        ]
-    )
+
+    def features(at: pd.Timestamp) -> pd.DataFrame:
+        rows = pd.MultiIndex.from_product(
+            [customers, offers], names=["customer_id", "offer_id"]
+        ).to_frame(index=False)
+        rows["event_timestamp"] = rows["request_timestamp"] = (
+            at.tz_localize(UTC) if at.tzinfo is None else at
+        )
+        frame = store.training_frame(rows, settings)
+        return frame.sort_values(["customer_id", "offer_id"]).reset_index(drop=True)
+
+    before, after = features(pd.Timestamp(reference_at)), features(pd.Timestamp(current_at))
+    held = [c for c in _offer_only_features(settings) if c in before]
+    after[held] = before[held].to_numpy()
     model = RegistryAlias(
         tracking_uri(settings), champion.name, settings.serving.model_alias, names
     ).load(champion.version)
-    return model.score(matrix)[0]
+
+    def scores(frame: pd.DataFrame) -> np.ndarray:
+        matrix = np.column_stack(
+            [
+                pd.to_numeric(frame[n], errors="coerce").to_numpy(np.float32)
+                if n in frame
+                else np.full(len(frame), np.nan, np.float32)
+                for n in names
+            ]
+        )
+        return model.score(matrix)[0]
+
+    return scores(before), scores(after)
+
+
+def _offer_only_features(settings: Settings) -> list[str]:
+    """The feature service's features from views keyed by the offer alone."""
+    from smartstack.featurestore import store
+
+    keyed_by = {v.name: list(v.entities) for v in store.get_store(settings).list_feature_views()}
+    return [
+        f.name
+        for projection in store.feature_service(settings).feature_view_projections
+        if keyed_by.get(projection.name) == ["offer"]
+        for f in projection.features
+    ]
 
 
 # -- Evidently ------------------------------------------------------------------------------
@@ -422,8 +456,7 @@ def check(
         customers = _score_sample(
             reference, current, as_of_reference, settings.monitoring.score_sample_customers
         )
-        before = champion_scores(settings, champion, customers, as_of_reference)
-        after = champion_scores(settings, champion, customers, newest)
+        before, after = champion_scores(settings, champion, customers, as_of_reference, newest)
         snap, score_value, score_drifted = _score_drift(
             before, after, cfg.score_drift_method, cfg.score_drift_threshold
         )
