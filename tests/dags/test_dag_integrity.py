@@ -122,8 +122,17 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
     # Monitoring follows the reload, and runs when the reload is skipped (no service yet).
     assert tasks["serving.reload"]["downstream"] == ["monitoring.monitor_outcomes"]
     assert tasks["monitoring.monitor_outcomes"]["trigger_rule"] == "none_failed"
-    assert tasks["monitoring.monitor_outcomes"]["downstream"] == ["monitoring.monitor_freshness"]
-    # It runs when the outcomes are skipped too (a data set without the outcomes mart).
+    assert tasks["monitoring.monitor_outcomes"]["downstream"] == ["monitoring.monitor_drift"]
+    # Drift runs when the outcomes are skipped (a data set without the outcomes mart), and
+    # freshness when drift is (no champion yet): each after a step that may be skipped.
+    assert tasks["monitoring.monitor_drift"]["upstream"] == ["monitoring.monitor_outcomes"]
+    assert tasks["monitoring.monitor_drift"]["trigger_rule"] == "none_failed"
+    assert tasks["monitoring.monitor_drift"]["downstream"] == ["monitoring.monitor_freshness"]
+    assert tasks["monitoring.monitor_drift"]["inlets"] == [
+        "smartstack_champion_model",
+        "smartstack_feature_marts",
+    ]
+    assert tasks["monitoring.monitor_freshness"]["upstream"] == ["monitoring.monitor_drift"]
     assert tasks["monitoring.monitor_freshness"]["trigger_rule"] == "none_failed"
     assert tasks["monitoring.monitor_freshness"]["inlets"] == [
         "smartstack_champion_model",
@@ -136,6 +145,32 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
         if step.outputs
     }
     assert outlets["feature_store.feast_materialize"] == ["smartstack_online_features"]
+
+
+def test_the_monitoring_tasks_link_to_their_reports(report: dict) -> None:
+    """Each monitoring task has a "Dashboard" button in the UI, drift an "MLflow run" one too;
+    the task runner stores each link's URL as an XCom under its key (see links.py)."""
+    tasks = report["dags"]["smartstack_daily"]["tasks"]
+    dashboard = {"Dashboard": "_link_DashboardLink"}
+    links = {t: task["extra_links"] for t, task in tasks.items() if task["extra_links"]}
+    assert links == {
+        "monitoring.monitor_outcomes": dashboard,
+        "monitoring.monitor_drift": {**dashboard, "MLflow run": "_link_MlflowRunLink"},
+        "monitoring.monitor_freshness": dashboard,
+    }
+    assert tasks["monitoring.monitor_drift"]["operator"] == "DriftReportOperator"
+    assert tasks["monitoring.monitor_freshness"]["operator"] == "ReportOperator"
+
+
+def test_the_links_plugin_loads(tmp_path: Path, airflow_database: Path) -> None:
+    """The plugin that registers the links loads from the plugins folder the stack sets."""
+    home = airflow_home(tmp_path, airflow_database)
+    done = home.run("plugins", "-o", "json", timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    plugins = json.loads(done.stdout[done.stdout.index("[") :])
+    mine = [p for p in plugins if p["name"] == "smartstack_links"]
+    assert len(mine) == 1, plugins
+    assert len(mine[0]["operator_extra_links"]) == 2
 
 
 def test_weekly_retraining_runs_the_same_steps_on_landed_data(report: dict) -> None:

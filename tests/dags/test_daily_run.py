@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from smartstack.featurestore import store
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.settings import Settings
-from tests.dags.airflow_helpers import DagTestRun, airflow_home, dag_test
+from tests.dags.airflow_helpers import AirflowHome, DagTestRun, airflow_home, dag_test, xcoms
 
 CUSTOMERS, SEED = 400, 7
 # Offers of the generated data set are open in its last weeks; the snapshot is 2026-06-30.
@@ -28,13 +28,13 @@ REQUEST_TIME = pd.Timestamp("2026-06-29T12:00:00Z").to_pydatetime()
 @pytest.fixture(scope="module")
 def good_run(
     tmp_path_factory: pytest.TempPathFactory, airflow_database: Path
-) -> tuple[DagTestRun, Settings]:
+) -> tuple[DagTestRun, Settings, AirflowHome]:
     home = airflow_home(tmp_path_factory.mktemp("daily-run"), airflow_database)
-    return dag_test(home, {"customers": CUSTOMERS, "seed": SEED}), home.settings
+    return dag_test(home, {"customers": CUSTOMERS, "seed": SEED}), home.settings, home
 
 
 def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
-    run, _ = good_run
+    run, _, _ = good_run
     assert run.succeeded, run.output[-5000:]
     assert run.returncode == 0
     failed = {t: s for t, s in run.states.items() if s not in ("success", "skipped")}
@@ -48,8 +48,10 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
     assert run.states["serving.enforce_retention"] == "success"
     assert run.states["serving.reload"] == "skipped"
     assert "nothing to reload" in run.output
-    # Monitoring runs after the skipped reload: no served offers yet, every view fresh.
+    # Monitoring runs after the skipped reload: no served offers yet, every view fresh; the
+    # run promoted a champion, so drift has a reference to compare the marts with.
     assert run.states["monitoring.monitor_outcomes"] == "success"
+    assert run.states["monitoring.monitor_drift"] == "success"
     assert run.states["monitoring.monitor_freshness"] == "success"
     assert '"dashboard": "http://localhost:8001/projects/' in run.output
     assert run.states["dbt.relationship_tests"] == "success"
@@ -58,7 +60,7 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
 
 
 def test_the_run_leaves_a_champion_in_the_registry(good_run) -> None:
-    _, settings = good_run
+    _, settings, _ = good_run
     client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
     champion = client.get_model_version_by_alias(settings.registered_model_name, "champion")
     assert champion.tags["validation_status"] == "passed"
@@ -68,7 +70,7 @@ def test_the_run_leaves_a_champion_in_the_registry(good_run) -> None:
 
 
 def test_the_run_leaves_materialized_online_features(good_run) -> None:
-    _, settings = good_run
+    _, settings, _ = good_run
     customers = pq.read_table(settings.raw_dir / "customers", columns=["customer_id"])
     offers = pq.read_table(settings.raw_dir / "offers", columns=["offer_id"])
     reader = OnlineFeatureReader(store.get_store(settings))
@@ -76,3 +78,20 @@ def test_the_run_leaves_materialized_online_features(good_run) -> None:
     found = [reader.read(c, offers.column(0).to_pylist()[:5], REQUEST_TIME) for c in some]
     assert all(f.customer_found for f in found)
     assert all(pd.notna(f.matrix).any() for f in found)
+
+
+def test_the_monitoring_tasks_link_to_their_reports(good_run) -> None:
+    """Each monitoring task's result holds its links, and the task carries them as buttons in
+    the UI: the URL of each operator extra link, stored by the task runner as an XCom."""
+    run, _, home = good_run
+    for task in ("monitor_outcomes", "monitor_drift", "monitor_freshness"):
+        found = xcoms(home, run.run_id, f"monitoring.{task}")
+        result = found["return_value"]
+        assert result["dashboard"].startswith("http://localhost:8001/projects/"), (task, result)
+        assert found["_link_DashboardLink"] == result.get("snapshot", result["dashboard"]), found
+    drift = xcoms(home, run.run_id, "monitoring.monitor_drift")
+    result = drift["return_value"]
+    assert result["snapshot"].startswith(result["dashboard"] + "/reports/")
+    assert result["alarm"] in (True, False) and result["recommendation"]
+    assert result["report"].endswith("features_marts.html")
+    assert drift["_link_MlflowRunLink"] == f"http://localhost:5000/#/runs/{result['mlflow_run']}"
