@@ -19,4 +19,5 @@ RUN pip install --no-cache-dir uv==0.13.9 \
  && uv pip install --no-cache --no-deps --python /opt/smartstack/.venv/bin/python -e .
 
 ENV SMARTSTACK_VENV=/opt/smartstack/.venv \
-    AIRFLOW__CORE__DAGS_FOLDER=/opt/smartstack/dags
+    AIRFLOW__CORE__DAGS_FOLDER=/opt/smartstack/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/smartstack/airflow_plugins

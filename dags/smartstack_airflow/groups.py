@@ -6,7 +6,8 @@ timeout and assets; the dbt step becomes one Cosmos task per model (building it 
 tests), then one task for the relationships tests across models. A conditional step gets a
 branch before it that follows the earlier step's result, and the step after it runs whichever
 way the branch went; the step after one that may be skipped (a ``skip`` exit code: the serving
-reload with no service) runs when it was skipped, so monitoring still runs on a first run.
+reload with no service) runs when it was skipped, so monitoring still runs on a first run. The
+monitoring tasks carry buttons to their reports in the UI (:mod:`smartstack_airflow.links`).
 Every task is idempotent, as every step is: a rerun leaves the state the first run left.
 """
 
@@ -18,12 +19,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import Asset, TaskGroup, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from smartstack.pipeline import STEPS, Step
 from smartstack_airflow.commands import run_smartstack
+from smartstack_airflow.links import DriftReportOperator, ReportOperator
 from smartstack_airflow.project import DBT_PROJECT, DBT_TARGET, SMARTSTACK_DBT
 
 log = logging.getLogger(__name__)
@@ -78,19 +81,34 @@ def pipeline(parameters: Mapping[str, str]) -> list[TaskGroup]:
 
 
 def _command(step: Step, parameters: Mapping[str, str], trigger_rule: str) -> Any:
-    @task(
-        task_id=step.name,
-        doc_md=step.description,
-        execution_timeout=timedelta(minutes=step.timeout_minutes),
-        inlets=[asset(name) for name in step.inputs],
-        outlets=[asset(name) for name in step.outputs],
-        trigger_rule=trigger_rule,
-    )
+    options: dict[str, Any] = {
+        "task_id": step.name,
+        "doc_md": step.description,
+        "execution_timeout": timedelta(minutes=step.timeout_minutes),
+        "inlets": [asset(name) for name in step.inputs],
+        "outlets": [asset(name) for name in step.outputs],
+        "trigger_rule": trigger_rule,
+    }
+
     def run(argv: list[str]) -> Any:
         return _result(run_smartstack(argv, final=step.final, skip=step.skip))
 
     # As the task's argument, the parameters' Jinja templates are rendered at run time.
-    return run(step.argv(parameters))
+    argv = step.argv(parameters)
+    reports = _report_operator(step)
+    if reports is not None:
+        return reports(python_callable=run, op_args=[argv], **options)
+    return task(**options)(run)(argv)
+
+
+def _report_operator(step: Step) -> type[PythonOperator] | None:
+    """The operator of a step whose result links to reports (monitoring): the same Python task,
+    with buttons to the reports in the Airflow UI (:mod:`smartstack_airflow.links`)."""
+    if step.name == "monitor_drift":
+        return DriftReportOperator
+    if step.group == "monitoring":
+        return ReportOperator
+    return None
 
 
 def _branch(step: Step, verdict: Any) -> Any:

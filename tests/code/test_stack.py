@@ -153,6 +153,8 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     assert all(env == envs[0] for env in envs)
     env = envs[0]
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(PROJECT_ROOT / "dags")
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(PROJECT_ROOT / "airflow_plugins")
+    assert env["SMARTSTACK_MLFLOW_UI_URL"] == "http://localhost:15000"
     assert env["AIRFLOW_HOME"] == str(settings.home / "airflow")
     assert env["SMARTSTACK_HOME"] == str(settings.home)
     assert env["SMARTSTACK_SERVING_URL"] == "http://127.0.0.1:13000"

@@ -12,9 +12,11 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +115,26 @@ def dag_test(home: AirflowHome, conf: dict, timeout: float = 900) -> DagTestRun:
     assert listed.returncode == 0, listed.stderr[-3000:]
     rows = json.loads(listed.stdout[listed.stdout.index("[") :])
     return DagTestRun(output, done.returncode, run_id, {r["task_id"]: r["state"] for r in rows})
+
+
+def xcoms(home: AirflowHome, run_id: str, task_id: str) -> dict[str, Any]:
+    """The XComs a task instance of the daily DAG left, by key, read from the home's metadata
+    database: ``return_value`` and one ``_link_<class name>`` per operator extra link."""
+    database = Path(home.env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT key, value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+            (DAILY, run_id, task_id),
+        ).fetchall()
+    return {key: _json_value(value) for key, value in rows}
+
+
+def _json_value(stored: str | bytes | None) -> Any:
+    """An XCom value as stored (JSON), decoded; a JSON text inside a string is decoded too."""
+    value = json.loads(stored) if stored is not None else None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -42,6 +42,7 @@ for dag_id, dag in bag.dags.items():
                 "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
                 "outlets": sorted(getattr(o, "name", str(o)) for o in task.outlets),
                 "inlets": sorted(getattr(i, "name", str(i)) for i in task.inlets),
+                "extra_links": {link.name: link.xcom_key for link in task.operator_extra_links},
             }
             for task in dag.tasks
         },

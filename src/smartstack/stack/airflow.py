@@ -24,6 +24,7 @@ from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
+PLUGINS_FOLDER = PROJECT_ROOT / "airflow_plugins"  # the monitoring tasks' links to their reports
 DAILY_DAG = "smartstack_daily"
 FINISHED = {"success", "failed"}
 
@@ -48,6 +49,7 @@ def airflow_environment(settings: Settings, port: int) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",

@@ -50,7 +50,11 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
 
     airflow = str(airflow_executable(settings))
     registry = registry_path(settings)
-    airflow_env = airflow_environment(settings, ports.airflow)
+    # The drift task's "MLflow run" button opens the stack's MLflow UI.
+    airflow_env = {
+        **airflow_environment(settings, ports.airflow),
+        "SMARTSTACK_MLFLOW_UI_URL": f"http://localhost:{ports.mlflow}",
+    }
     project_env = settings.environment()
     # The processor and the ranking service read the Feast registry when they start.
     needs_registry = None if registry.startswith("postgresql") else Path(registry)
