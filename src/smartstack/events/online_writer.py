@@ -12,8 +12,11 @@ few dozen events per second, and even a batched push spends more time converting
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from feast import FeatureStore, FeatureView
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
@@ -25,6 +28,24 @@ STREAM_VIEW = "customer_recent_spend"
 PUSH_SOURCE = "customer_recent_spend_push"
 FEATURE_PREFIX = "recent_spend_"
 _KEY_CACHE = 200_000  # customers whose serialized-ready entity key is kept
+
+
+# One lock per online-store object: Feast's SQLite store shares one connection among every
+# writer of a process (``check_same_thread=False``) and wraps each batch in ``with conn:``, so two
+# threads writing at once (concurrent ``/feedback`` in the service: quiz, consent and engagement
+# signals) interleave their implicit transactions ("cannot start a transaction within a
+# transaction", or one thread committing the other's half-written batch). Redis needs no lock,
+# and one uncontended lock per batch costs nothing.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def _write_lock(online_store: Any) -> threading.Lock:
+    with _LOCKS_LOCK:
+        lock = _WRITE_LOCKS.get(online_store)
+        if lock is None:
+            lock = _WRITE_LOCKS[online_store] = threading.Lock()
+        return lock
 
 
 class ViewMismatch(RuntimeError):
@@ -47,17 +68,15 @@ class ViewWriter:
         self._view = view
         self._config = store.config
         self._online_store = store._get_provider().online_store
+        self._lock = _write_lock(self._online_store)
 
     def write_rows(self, rows: list[ViewRow]) -> int:
         """Write the rows (stamped as written now); returns how many."""
         written = datetime.now(UTC)
         if rows:
-            self._online_store.online_write_batch(
-                self._config,
-                self._view,
-                [(key, values, at, written) for key, values, at in rows],
-                None,
-            )
+            batch = [(key, values, at, written) for key, values, at in rows]
+            with self._lock:  # one batch at a time per store (see _WRITE_LOCKS)
+                self._online_store.online_write_batch(self._config, self._view, batch, None)
         return len(rows)
 
 
