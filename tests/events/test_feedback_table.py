@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 
 from smartstack.events.feedback_table import FeedbackTable
 from tests.events.helpers import click
@@ -75,3 +78,49 @@ def test_concurrent_writers_land_each_id_once(tmp_path: Path) -> None:
         assert writer.exitcode == 0
     landed = rows_on_disk(tmp_path)
     assert sorted(landed) == sorted({f"e{i}" for i in range(64)})
+
+
+def test_appends_do_not_list_the_folder_and_orphans_go_at_the_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = FeedbackTable(tmp_path)
+    for first in range(0, 200, 2):
+        table.append(events(range(first, first + 2)))
+    listings: list[Path] = []
+    iterdir = Path.iterdir
+
+    def counted(path: Path) -> Iterator[Path]:
+        listings.append(path)
+        return iterdir(path)
+
+    monkeypatch.setattr(Path, "iterdir", counted)
+    # A dead writer's part, renamed into place but never committed.
+    pq.write_table(table.read().slice(0, 1), tmp_path / "part-crashed.parquet")
+    for first in range(200, 300, 2):
+        assert table.append(events(range(first, first + 2))) == 2
+    assert listings == []  # 50 appends beside 101 parts: not one listing of the folder
+    assert (tmp_path / "part-crashed.parquet").exists()
+
+    reopened = FeedbackTable(tmp_path)  # a restarted writer: removes it before anything else
+    assert listings == [tmp_path]
+    assert not (tmp_path / "part-crashed.parquet").exists()
+    assert sorted(rows_on_disk(tmp_path)) == sorted(f"e{i}" for i in range(300))
+    assert reopened.append(events(range(299, 301))) == 1
+
+
+def test_a_part_whose_commit_fails_is_removed_by_its_own_writer(tmp_path: Path) -> None:
+    table = FeedbackTable(tmp_path)
+    table.append(events(range(2)))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    ledger = sqlite3.connect(tmp_path / "_ledger.sqlite", isolation_level=None)
+    # The ledger refuses the part after it was renamed into place (as a full disk would).
+    ledger.execute(
+        "create trigger refuse before insert on parts begin select raise(abort, 'refused'); end"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        table.append(events(range(2, 4)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    ledger.execute("drop trigger refuse")
+    ledger.close()
+    assert table.append(events(range(2, 4))) == 2  # not landed before, so landed now
+    assert sorted(rows_on_disk(tmp_path)) == ["e0", "e1", "e2", "e3"]

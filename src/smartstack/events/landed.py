@@ -11,9 +11,12 @@ Exactly once, with several writers (the stream processor, the service in embedde
 an append holds the ledger's write lock from start to end, drops ids already landed, writes the
 part (temporary name, then an atomic rename) and commits the ids with the part's name. A writer
 that dies between the rename and the commit leaves a part the ledger does not list; the next
-append (or :meth:`recover`) deletes it before doing anything else, and since its ids were not
-committed, their redelivery lands them again. Readers that glob the folder in that moment could
-see such a part: the dbt staging model also keeps one row per ``event_id``.
+writer to open the table (or :meth:`recover`, or a retention or erasure rewrite) deletes it
+before doing anything else, and since its ids were not committed, their redelivery lands them
+again. Readers that glob the folder meanwhile could see such a part: the dbt staging model also
+keeps one row per ``event_id``. An append does not list the folder (that cost grew with every
+landed part): a part it renamed into place but failed to commit, it deletes itself; a dead
+process's leftovers wait for the next open (a restarted writer opens the table first).
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ class LandedEvents:
     def _append(self, events: Sequence[Landable]) -> int:
         db = self._db
         db.execute("begin immediate")  # one appender at a time, across processes
+        written: Path | None = None
         try:
-            self._remove_orphans()
             first: dict[str, Landable] = {}  # each id's first copy, in first-arrival order
             for event in events:
                 first.setdefault(event.event_id, event)
@@ -100,6 +103,7 @@ class LandedEvents:
             new = [e for e in unique if e.event_id not in known]
             if new:
                 name = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.parquet"
+                written = self.directory / name
                 self._write(self._to_table(new), name)
                 db.execute("insert into parts values (?, ?)", (name, len(new)))
                 db.executemany(
@@ -108,6 +112,9 @@ class LandedEvents:
             db.execute("commit")
         except BaseException:
             db.execute("rollback")
+            if written is not None:  # its own uncommitted part (or temporary file): not landed
+                written.unlink(missing_ok=True)
+                (self.directory / f".tmp-{written.name}").unlink(missing_ok=True)
             raise
         return len(new)
 
@@ -259,6 +266,9 @@ class LandedEvents:
         return known
 
     def _remove_orphans(self) -> int:
+        """Delete the parts the ledger does not list and temporary files (the caller holds the
+        ledger's write lock): lists the whole folder, so only at open, :meth:`recover` and the
+        rewrites that read every part anyway, never per append."""
         if not (self.directory / SCHEMA_PART).exists():
             self._write(self.schema.empty_table(), SCHEMA_PART)
         committed = {n for (n,) in self._db.execute("select name from parts")}
