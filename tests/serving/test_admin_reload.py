@@ -98,6 +98,15 @@ def test_reload_without_a_service_is_exit_75_with_a_sentence() -> None:
         ("10.1.2.3", "Bearer s3cret", None, False),
         ("10.1.2.3", "Bearer s3cret", "s3cret", True),
         ("10.1.2.3", "Bearer guess", "s3cret", False),
+        ("10.1.2.3", "bearer  s3cret ", "s3cret", True),
+        ("10.1.2.3", "s3cret", "s3cret", False),
+        ("10.1.2.3", "Bearer s3cre\u00e9", "s3cret", False),  # compare_digest: no TypeError
+        ("10.1.2.3", "Bearer \udcff", "s3cret", False),
+        ("10.1.2.3", "Bearer s3cret", "s3cr\u00e9t", False),
+        ("10.1.2.3", "Bearer s3cr\u00e9t", "s3cr\u00e9t", True),
+        ("localhost", None, None, False),  # a peer is an address; a name is no local caller
+        ("::ffff:127.0.0.1", None, None, True),
+        ("::ffff:10.1.2.3", None, None, False),
         (None, None, "s3cret", False),
     ],
 )

@@ -11,7 +11,6 @@ configured: it is an operator's switch, not part of the public API.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from datetime import datetime
 from http import HTTPStatus
@@ -20,6 +19,7 @@ from typing import Literal
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from smartstack.serving.auth import bearer_token, same_secret
 from smartstack.serving.client import RELOAD_ROUTE
 from smartstack.serving.state import Refreshed
 
@@ -83,7 +83,8 @@ def authorize(
     ``token_required``: a configured token is asked of local callers too (erasure: a local
     process is not necessarily the operator)."""
     token = admin_token.get_secret_value() if admin_token else None
-    if token and authorization and hmac.compare_digest(authorization, f"Bearer {token}"):
+    presented = bearer_token(authorization)
+    if token and presented is not None and same_secret(presented, token):
         return
     local = client_host is not None and _is_loopback(client_host)
     if local and not (token and token_required):
@@ -111,7 +112,13 @@ def reload_response(refreshed: Refreshed) -> ReloadResponse:
 
 
 def _is_loopback(host: str) -> bool:
+    """Whether the connection's peer address is this machine's loopback. An address only: the
+    server gives the peer's (forwarding headers change it only for a proxy on this machine,
+    uvicorn's ``forwarded_allow_ips``, and then to the address that proxy forwards for), so a
+    name such as ``localhost`` is no local caller."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return host == "localhost"
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1, a dual-stack socket's
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
