@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -36,7 +37,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -643,16 +652,10 @@ class Settings(BaseSettings):
         return env
 
     def redacted(self) -> dict[str, Any]:
-        """Settings as plain values with secrets and passwords masked, for display and logs."""
-        values = self.model_dump(mode="json")
-        values["llm"]["api_key"] = "***" if self.llm.api_key else None
-        values["serving"]["admin_token"] = "***" if self.serving.admin_token else None
-        values["privacy"]["hash_key"] = "***" if self.privacy.hash_key else None
-        for key in ("signing_key", "service_token"):
-            values["auth"][key] = "***" if getattr(self.auth, key) else None
-        for key in ("postgres_url", "mlflow_tracking_uri", "redis_url"):
-            values[key] = _mask_password(values[key])
-        return values
+        """Settings as plain values with secrets and passwords masked, for display and logs:
+        every secret field (``SecretStr``, in any section) is ``***``, and every URL shows no
+        password, token or key (:func:`mask_url`)."""
+        return _redact(self)
 
 
 def _put(env: dict[str, str], name: str, value: Any) -> None:
@@ -709,13 +712,44 @@ def _choices(alias: Any) -> list[str]:
     return [a for a in getattr(alias, "choices", []) if isinstance(a, str)]
 
 
-def _mask_password(url: str | None) -> str | None:
-    if not url or "@" not in url or "://" not in url:
+MASK = "***"
+# Query parameters that carry a credential (``?password=…``, ``?api_key=…``): masked in URLs.
+_SECRET_PARAMS = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:pass|pwd|secret|token|key|auth|credential|signature|sig)"
+    r"[a-z0-9_.-]*)=)[^&;#]*"
+)
+
+
+def mask_url(url: str | None) -> str | None:
+    """``url`` fit to print or log: the password of its user info (``scheme://user:***@host``)
+    and the values of credential-like query parameters masked; anything else as it is."""
+    if not url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    authority_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        credentials, host = authority.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        authority = f"{user}:{MASK}@{host}"
+    tail = _SECRET_PARAMS.sub(lambda found: found.group(1) + MASK, tail)
+    return f"{scheme}://{authority}{tail}"
+
+
+def _redact(value: Any) -> Any:
+    """``value`` as plain JSON values, secrets masked (see :meth:`Settings.redacted`)."""
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else None
+    if isinstance(value, BaseModel):
+        return {name: _redact(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {key: _redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact(item) for item in value]
+    if isinstance(value, str):
+        return mask_url(value) if "://" in value else value
+    plain = json.loads(TypeAdapter(Any).dump_json(value))
+    return mask_url(plain) if isinstance(plain, str) and "://" in plain else plain
 
 
 @lru_cache

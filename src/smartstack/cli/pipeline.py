@@ -18,13 +18,12 @@ from smartstack.cli.options import (
     dataset_settings,
 )
 from smartstack.pipeline import PARAMETERS, STEPS
+from smartstack.settings import mask_url
 
 
 def run(
     ctx: typer.Context,
-    customers: Annotated[
-        int, typer.Option(min=1, help="Scale of a generated data set.")
-    ] = 10_000,
+    customers: Annotated[int, typer.Option(min=1, help="Scale of a generated data set.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed of a generated data set.")] = 42,
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
@@ -63,10 +62,11 @@ def run(
     except Exception as error:  # noqa: BLE001 - one sentence; the later steps did not run
         raise fail(f"the pipeline stopped: {error}", code=1) from None
     console.rule(f"[bold green]pipeline finished in {time.perf_counter() - started:.0f}s")
+    registry = mask_url(settings.mlflow_tracking_uri)  # a Postgres URL's password stays out
     console.print(
         f"data: {settings.data_dir}\nonline store: {settings.online_store} "
-        f"({settings.sqlite_online_path})\nmodel registry: {settings.mlflow_tracking_uri} "
-        f"(browse: .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri})"
+        f"({settings.sqlite_online_path})\nmodel registry: {registry} "
+        f"(browse: .venv/bin/mlflow ui --backend-store-uri {registry})"
     )
 
 

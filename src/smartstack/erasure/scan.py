@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from smartstack.settings import OnlineStore, Settings
+from smartstack.settings import OnlineStore, Settings, mask_url
 
 # Columns of ``customer_pii`` that identify a customer on their own. ``city`` and
 # ``postal_code`` are quasi-identifiers shared by thousands of people: a city name or a
@@ -323,7 +323,7 @@ def scan(
         done += 1
     if settings.online_store == OnlineStore.redis:
         if progress is not None:
-            progress(done, total, f"redis {settings.redis_url}")
+            progress(done, total, f"redis {mask_url(settings.redis_url)}")
         _scan_redis(state)
         done += 1
     if settings.kafka_bootstrap_servers:
@@ -619,7 +619,12 @@ def _scan_redis(state: _Scan) -> None:
             for key, value in zip(chunk, values, strict=True):
                 _match_redis(state, key, value)
     except redis.RedisError as error:
-        state.add("online_store", settings.redis_url, UNSCANNED, f"Redis did not answer: {error}")
+        state.add(
+            "online_store",
+            mask_url(settings.redis_url),
+            UNSCANNED,
+            f"Redis did not answer: {error}",
+        )
     finally:
         client.close()
 

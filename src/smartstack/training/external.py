@@ -33,7 +33,7 @@ import xgboost as xgb
 from mlflow.entities.model_registry import ModelVersion
 
 from smartstack.datasets import active, feature_service_name
-from smartstack.settings import OnlineStore, Profile, Settings, Warehouse
+from smartstack.settings import OnlineStore, Profile, Settings, Warehouse, mask_url
 from smartstack.training import dataset, registry
 from smartstack.training.baselines import Scored, popularity_baseline, smartscore_baseline
 from smartstack.training.companions import ARTIFACT_DIR
@@ -130,7 +130,8 @@ def champion_version(settings: Settings) -> ModelVersion:
     champion = registry.version_by_alias(tracking, registry.CHAMPION)
     if champion is None:
         raise NoChampion(
-            f"no version of {tracking.model_name} is champion in {settings.mlflow_tracking_uri}: "
+            f"no version of {tracking.model_name} is champion in "
+            f"{mask_url(settings.mlflow_tracking_uri)}: "
             "run `smartstack run` (or train and promote) on this data set first"
         )
     return champion
