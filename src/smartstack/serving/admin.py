@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from http import HTTPStatus
-from typing import Literal
+from typing import Any, Literal
 
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -29,6 +29,7 @@ __all__ = [
     "RELOAD_ROUTE",
     "EraseRequest",
     "EraseResponse",
+    "ProxiedIsRemote",
     "ReloadResponse",
     "authorize",
     "reload_response",
@@ -95,6 +96,47 @@ def authorize(
         else "admin endpoints accept local callers, or remote ones with the admin token "
         "(Authorization: Bearer …)"
     )
+
+
+# Headers by which a proxy says whom it forwards for. uvicorn (BentoML's server) trusts
+# ``X-Forwarded-For`` from a proxy on this machine (``forwarded_allow_ips``, 127.0.0.1 and ::1)
+# and makes the caller the address it names; the others it ignores, so a request a local proxy
+# forwards with only ``X-Real-IP`` or ``Forwarded`` would come from 127.0.0.1: a local caller.
+FORWARDING_HEADERS = frozenset(
+    {
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-real-ip",
+        b"x-client-ip",
+        b"true-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+        b"x-cluster-client-ip",
+    }
+)
+PROXIED = "proxied"
+
+
+class ProxiedIsRemote:
+    """ASGI middleware: a request to an admin endpoint that a proxy on this machine forwarded
+    (its peer is loopback, it carries a forwarding header) is no local caller: its client
+    becomes ``proxied``, which :func:`authorize` treats as remote (the admin token, then).
+    Requests from elsewhere and local ones without such headers pass untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(ADMIN_PREFIX):
+            client = scope.get("client")
+            headers = scope.get("headers") or ()
+            if (
+                client
+                and _is_loopback(str(client[0]))
+                and any(name.lower() in FORWARDING_HEADERS for name, _ in headers)
+            ):
+                scope = {**scope, "client": (PROXIED, 0)}
+        await self.app(scope, receive, send)
 
 
 def reload_response(refreshed: Refreshed) -> ReloadResponse:
