@@ -130,7 +130,9 @@ class Server:
     """A ``bentoml serve`` subprocess of the ranking service on its own copy of the home, with
     exactly ``settings`` (handed over in its environment)."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, host: str = "127.0.0.1") -> None:
+        """``host``: the address it listens on (``0.0.0.0``: callers on other addresses too);
+        the tests call it on 127.0.0.1 either way."""
         self.settings = settings
         self.registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
         self.env = settings.environment()
@@ -143,7 +145,7 @@ class Server:
                 "serve",
                 "serving.service:RankingService",
                 "--host",
-                "127.0.0.1",
+                host,
                 "--port",
                 str(self.port),
             ],
