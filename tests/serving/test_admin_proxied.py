@@ -1,9 +1,10 @@
-"""A request a proxy on this machine forwards is not a local caller of the admin endpoints.
+""":class:`AdminGate`: a request a proxy on this machine forwards is not a local caller of the
+admin endpoints, and a refusal says why.
 
 Over real HTTP, on uvicorn configured as BentoML configures it (its default proxy headers:
-``X-Forwarded-For`` trusted from 127.0.0.1 and ::1): an app whose ``/admin/reload`` asks
-:func:`authorize` exactly as the ranking service does. The peer is loopback, as a local
-proxy's is; what the proxy says about whom it forwards for decides."""
+``X-Forwarded-For`` trusted from 127.0.0.1 and ::1), with admin endpoints that ask
+:func:`authorize` as the ranking service's do. The peer is loopback, as a local proxy's is;
+what the proxy says about whom it forwards for decides."""
 
 from __future__ import annotations
 
@@ -20,23 +21,37 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from smartstack.serving.admin import Forbidden, ProxiedIsRemote, authorize
+from smartstack.serving.admin import ERASE_ROUTE, RELOAD_ROUTE, AdminGate, Forbidden, authorize
 from tests.conftest import free_port
 
 TOKEN = "proxied-admin-token"
 
 
-async def _reload(request: Request) -> JSONResponse:
-    client = request.client
-    try:
-        authorize(
-            client.host if client else None,
-            request.headers.get("authorization"),
-            SecretStr(TOKEN),
-        )
-    except Forbidden as refused:
-        return JSONResponse({"error": str(refused)}, status_code=403)
-    return JSONResponse({"caller": client.host if client else None})
+def _endpoint(token_required: bool):  # noqa: ANN202
+    async def endpoint(request: Request) -> JSONResponse:
+        """The endpoint's own check, as the service's ``_admin`` makes it."""
+        client = request.client
+        try:
+            authorize(
+                client.host if client else None,
+                request.headers.get("authorization"),
+                SecretStr(TOKEN),
+                token_required=token_required,
+            )
+        except Forbidden:
+            return JSONResponse({"error": "Authorization error"}, status_code=403)  # BentoML's
+        return JSONResponse({"caller": client.host if client else None})
+
+    return endpoint
+
+
+def _admin_app() -> Starlette:
+    return Starlette(
+        routes=[
+            Route(RELOAD_ROUTE, _endpoint(token_required=False), methods=["POST"]),
+            Route(ERASE_ROUTE, _endpoint(token_required=True), methods=["POST"]),
+        ]
+    )
 
 
 def _serve(app: object) -> Iterator[str]:
@@ -56,14 +71,12 @@ def _serve(app: object) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    yield from _serve(
-        ProxiedIsRemote(Starlette(routes=[Route("/admin/reload", _reload, methods=["POST"])]))
-    )
+    yield from _serve(AdminGate(_admin_app(), SecretStr(TOKEN)))
 
 
 @pytest.fixture(scope="module")
 def unguarded() -> Iterator[str]:
-    yield from _serve(Starlette(routes=[Route("/admin/reload", _reload, methods=["POST"])]))
+    yield from _serve(_admin_app())
 
 
 FORWARDED_FOR_A_REMOTE_CALLER = [
@@ -82,7 +95,7 @@ def test_a_request_a_local_proxy_forwards_needs_the_token(
 ) -> None:
     refused = httpx.post(f"{guarded}/admin/reload", headers=headers)
     assert refused.status_code == 403, refused.text
-    assert "admin token" in refused.json()["error"]
+    assert "admin token" in refused.json()["error"]  # the reason, not "Authorization error"
     admitted = httpx.post(
         f"{guarded}/admin/reload", headers={**headers, "Authorization": f"Bearer {TOKEN}"}
     )
@@ -104,3 +117,18 @@ def test_without_the_middleware_only_x_forwarded_for_is_understood(unguarded: st
         passed = httpx.post(f"{unguarded}/admin/reload", headers=headers)
         assert passed.status_code == 200, passed.text
         assert passed.json()["caller"] == "127.0.0.1"
+
+
+def test_a_refusal_says_why(guarded: str) -> None:
+    wrong = {"Authorization": "Bearer not-the-token"}
+    for url, headers, reason in [
+        (f"{guarded}{ERASE_ROUTE}", {}, "this endpoint needs the admin token"),
+        (f"{guarded}{ERASE_ROUTE}", wrong, "this endpoint needs the admin token"),
+        (f"{guarded}{RELOAD_ROUTE}", {"X-Real-IP": "203.0.113.9", **wrong}, "local callers"),
+    ]:
+        refused = httpx.post(url, headers=headers)
+        assert refused.status_code == 403, refused.text
+        assert reason in refused.json()["error"]
+        assert TOKEN not in refused.text
+    granted = httpx.post(f"{guarded}{ERASE_ROUTE}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert granted.status_code == 200, granted.text

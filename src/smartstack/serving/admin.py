@@ -7,17 +7,26 @@ for the next poll, so the model it just promoted and the catalogue it just loade
 next request. Only local callers may use it, or callers presenting the
 admin token (the ``serving.admin_token`` setting, ``SMARTSTACK_SERVING_ADMIN_TOKEN``) when one is
 configured: it is an operator's switch, not part of the public API.
+
+"Local" is the connection's peer address, a loopback one, never a header: a caller on another
+address sending ``X-Forwarded-For: 127.0.0.1`` stays remote (uvicorn trusts that header from a
+proxy on this machine only). :class:`AdminGate` also makes a request that a local proxy
+forwarded remote, whichever forwarding header it sets, and answers refusals with their reason.
+Tokens are compared in constant time (:func:`smartstack.serving.auth.same_secret`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 
 from smartstack.serving.auth import bearer_token, same_secret
 from smartstack.serving.client import RELOAD_ROUTE
@@ -29,7 +38,7 @@ __all__ = [
     "RELOAD_ROUTE",
     "EraseRequest",
     "EraseResponse",
-    "ProxiedIsRemote",
+    "AdminGate",
     "ReloadResponse",
     "authorize",
     "reload_response",
@@ -117,26 +126,55 @@ FORWARDING_HEADERS = frozenset(
 PROXIED = "proxied"
 
 
-class ProxiedIsRemote:
-    """ASGI middleware: a request to an admin endpoint that a proxy on this machine forwarded
-    (its peer is loopback, it carries a forwarding header) is no local caller: its client
-    becomes ``proxied``, which :func:`authorize` treats as remote (the admin token, then).
-    Requests from elsewhere and local ones without such headers pass untouched."""
+class AdminGate:
+    """ASGI middleware before the admin endpoints: :func:`authorize` on every ``/admin/*``
+    request, a refusal answered here as JSON with its reason (BentoML answers an endpoint's 403
+    with a bare "Authorization error"), and a request a proxy on this machine forwarded (its
+    peer is loopback, it carries a forwarding header) is no local caller: its client becomes
+    ``proxied``, remote to :func:`authorize` (and to the endpoint's own check after it).
+    ``token_required``: the routes that ask a configured token of local callers too."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        admin_token: SecretStr | None,
+        token_required: Collection[str] = (ERASE_ROUTE,),
+    ) -> None:
         self.app = app
+        self.admin_token = admin_token
+        self.token_required = frozenset(r.rstrip("/") for r in token_required)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(ADMIN_PREFIX):
-            client = scope.get("client")
-            headers = scope.get("headers") or ()
-            if (
-                client
-                and _is_loopback(str(client[0]))
-                and any(name.lower() in FORWARDING_HEADERS for name, _ in headers)
-            ):
-                scope = {**scope, "client": (PROXIED, 0)}
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        host = str(client[0]) if client else None
+        headers = scope.get("headers") or ()
+        if host is not None and _is_loopback(host) and _forwarded(headers):
+            host = PROXIED
+            scope = {**scope, "client": (PROXIED, 0)}
+        try:
+            authorize(
+                host,
+                Headers(scope=scope).get("authorization"),
+                self.admin_token,
+                token_required=path.rstrip("/") in self.token_required,
+            )
+        except Forbidden as refused:
+            response = JSONResponse(
+                {"error": str(refused)},
+                HTTPStatus.FORBIDDEN,
+                headers={"Cache-Control": "no-store"},
+            )
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+def _forwarded(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(name.lower() in FORWARDING_HEADERS for name, _ in headers)
 
 
 def reload_response(refreshed: Refreshed) -> ReloadResponse:
