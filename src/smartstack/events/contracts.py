@@ -70,7 +70,33 @@ def _zone(name: str) -> str:
     return name
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# When an event can have happened: not before the Unix epoch, and not later than a day past the
+# validating machine's clock (clients' clocks drift). A transaction dated years ahead would
+# otherwise become its customer's newest: every real one after it would fall outside the
+# 7-day window (counted "too old", silently), and one at the end of year 9999 overflows it.
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def _plausible(value: datetime) -> datetime:
+    if value < EARLIEST_EVENT_TIME:
+        raise PydanticCustomError(
+            "implausible_time", "event time {time} is before 1970-01-01", {"time": value}
+        )
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise PydanticCustomError(
+            "implausible_time",
+            "event time {time} is in the future (more than 1 day ahead of this clock)",
+            {"time": value},
+        )
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc), AfterValidator(_plausible)]
+# Ids as the raw tables hold them (int64).
+Int64Id = Annotated[int, Field(ge=0, le=2**63 - 1)]
+# One card transaction; far above any real one, and sums of such amounts stay finite.
+MAX_AMOUNT = 1e9
 TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
 CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 OfferId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -100,12 +126,14 @@ class _Contract(BaseModel):
 class TransactionEvent(_Contract):
     """A card transaction, as the raw ``transactions`` table holds it."""
 
-    transaction_id: int = Field(ge=0)
+    transaction_id: Int64Id
     customer_id: CustomerId
     event_timestamp: UtcDatetime
     merchant_name: str = Field(min_length=1, max_length=200)
     merchant_category: MerchantCategory
-    amount: float = Field(gt=0, description="In `currency` units; refunds are not events yet.")
+    amount: float = Field(
+        gt=0, le=MAX_AMOUNT, description="In `currency` units; refunds are not events yet."
+    )
     # Spend features add amounts up, so one currency only until conversion exists.
     currency: Literal["USD"]
     channel: TransactionChannel
@@ -120,9 +148,9 @@ class TransactionEvent(_Contract):
 class ClickstreamEvent(_Contract):
     """A GA4-shaped app or web event, as the raw ``clickstream`` table holds it."""
 
-    event_id: int = Field(ge=0)
+    event_id: Int64Id
     customer_id: CustomerId
-    session_id: int = Field(ge=0)
+    session_id: Int64Id
     event_timestamp: UtcDatetime
     event_name: ClickstreamEventName
     page_location: str = Field(min_length=1, max_length=2048)
@@ -262,13 +290,28 @@ class ContractViolation(ValueError):
         self.reason = reason
 
 
+# A reason stays short whatever the payload: a hostile event can name a megabyte-long field or
+# ten thousand unknown ones, and the reason travels in a Kafka header and an HTTP answer.
+_PROBLEMS_SHOWN = 10
+_NAME_CHARS = 64
+
+
+def _short(part: object) -> str:
+    text = str(part)
+    return text if len(text) <= _NAME_CHARS else f"{text[:_NAME_CHARS]}…({len(text)} chars)"
+
+
 def describe(error: ValidationError) -> str:
-    """``field: message; …``, one entry per problem, for dead letters and HTTP errors."""
+    """``field: message; …``, one entry per problem (the first ten, then how many more), for
+    dead letters and HTTP errors."""
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
     parts = []
-    for problem in error.errors(include_url=False):
-        where = ".".join(str(p) for p in problem["loc"])
+    for problem in problems[:_PROBLEMS_SHOWN]:
+        where = ".".join(_short(p) for p in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
+    if len(problems) > _PROBLEMS_SHOWN:
+        parts.append(f"and {len(problems) - _PROBLEMS_SHOWN} more problems")
     return "; ".join(parts)
 
 
