@@ -92,6 +92,15 @@ SUBSCRIBED = (
 )
 
 
+# What a dead letter copies of the source message at most: a hostile message can be as large as
+# the source topic allows, and a copy over the producer's ``message.max.bytes`` (1 MB) would be
+# refused at ``produce`` and stop the processor on the same message at every restart. A longer
+# value is cut, and its length is in the ``dlq.truncated`` header.
+DEAD_LETTER_VALUE_BYTES = 256 * 1024
+DEAD_LETTER_KEY_BYTES = 1024
+DEAD_LETTER_REASON_CHARS = 4096
+
+
 class DeadLetterFailed(RuntimeError):
     """The dead-letter topic did not acknowledge; the batch is not committed."""
 
@@ -326,19 +335,33 @@ class StreamProcessor:
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         topic = message.topic()
+        value, key = message.value(), message.key()
+        if len(reason) > DEAD_LETTER_REASON_CHARS:
+            reason = reason[:DEAD_LETTER_REASON_CHARS] + "…"
         headers = [
-            ("dlq.reason", reason.encode()),
+            ("dlq.reason", reason.encode(errors="backslashreplace")),
             ("dlq.topic", topic.encode()),
             ("dlq.partition", str(message.partition()).encode()),
             ("dlq.offset", str(message.offset()).encode()),
         ]
-        self._dead_letters.produce(
-            Topic.dead_letters.value,
-            value=message.value(),
-            key=message.key(),
-            headers=headers,
-            on_delivery=self._delivered,
-        )
+        if value is not None and len(value) > DEAD_LETTER_VALUE_BYTES:
+            headers.append(("dlq.truncated", str(len(value)).encode()))
+            value = value[:DEAD_LETTER_VALUE_BYTES]
+        if key is not None and len(key) > DEAD_LETTER_KEY_BYTES:
+            headers.append(("dlq.key_truncated", str(len(key)).encode()))
+            key = key[:DEAD_LETTER_KEY_BYTES]
+        while True:
+            try:
+                self._dead_letters.produce(
+                    Topic.dead_letters.value,
+                    value=value,
+                    key=key,
+                    headers=headers,
+                    on_delivery=self._delivered,
+                )
+                break
+            except BufferError:  # the local queue is full: let deliveries drain, then again
+                self._dead_letters.poll(1)
         self.totals.dead_letters += 1
         EVENTS.labels(topic, "dead_letter").inc()
         log.warning("dead letter from %s@%d: %s", topic, message.offset(), reason)
