@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -60,7 +61,11 @@ def test_valid_events_parse_with_times_in_utc() -> None:
         (Topic.transactions, {**TRANSACTION, "amount": "12.5"}, "amount"),
         (Topic.transactions, {**TRANSACTION, "merchant_category": "space"}, "merchant_category"),
         (Topic.transactions, {**TRANSACTION, "currency": "EUR"}, "currency"),
-        (Topic.transactions, {k: v for k, v in TRANSACTION.items() if k != "customer_id"}, "customer_id"),
+        (
+            Topic.transactions,
+            {k: v for k, v in TRANSACTION.items() if k != "customer_id"},
+            "customer_id",
+        ),
         (Topic.transactions, {**TRANSACTION, "coupon": "X"}, "coupon"),
         (Topic.transactions, {**TRANSACTION, "schema_version": 2}, "schema_version"),
         (Topic.clickstream, {"event_id": 1, "customer_id": "C1"}, "session_id"),
@@ -73,7 +78,9 @@ def test_valid_events_parse_with_times_in_utc() -> None:
         (Topic.feedback, {**CLICK, "occurred_at": "yesterday"}, "occurred_at"),
     ],
 )
-def test_a_broken_event_is_refused_naming_the_field(topic: Topic, payload: dict, named: str) -> None:
+def test_a_broken_event_is_refused_naming_the_field(
+    topic: Topic, payload: dict, named: str
+) -> None:
     with pytest.raises(ContractViolation) as refused:
         parse(topic, encode(payload))
     assert refused.value.reason.startswith(f"{named}:") or f"; {named}:" in refused.value.reason
@@ -83,3 +90,33 @@ def test_a_broken_event_is_refused_naming_the_field(topic: Topic, payload: dict,
 def test_unreadable_messages_are_refused(payload: bytes | None) -> None:
     with pytest.raises(ContractViolation):
         parse(Topic.transactions, payload)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"event_timestamp": "9999-12-31T23:59:59Z"}, "event_timestamp: event time 9999-12-31"),
+        ({"event_timestamp": "1969-12-31T23:59:59Z"}, "is before 1970-01-01"),
+        ({"amount": 1e300}, "amount: Input should be less than or equal to 1000000000"),
+        ({"transaction_id": 2**63}, "transaction_id: Input should be less than or equal"),
+    ],
+)
+def test_implausible_times_amounts_and_ids_are_refused(change: dict, reason: str) -> None:
+    with pytest.raises(ContractViolation, match=reason):
+        parse(Topic.transactions.value, json.dumps({**TRANSACTION, **change}).encode())
+
+
+def test_a_time_within_a_day_of_the_clock_and_the_largest_amount_are_accepted() -> None:
+    soon = (datetime.now(UTC) + timedelta(hours=12)).isoformat()
+    event = {**TRANSACTION, "event_timestamp": soon, "amount": 1e9, "transaction_id": 2**63 - 1}
+    assert parse(Topic.transactions.value, json.dumps(event).encode()).amount == 1e9
+
+
+def test_a_reason_stays_short_however_many_or_long_the_unknown_fields() -> None:
+    many = {**TRANSACTION, **{f"f{i}": i for i in range(5_000)}, "x" * 100_000: 1}
+    with pytest.raises(ContractViolation) as refused:
+        parse(Topic.transactions.value, json.dumps(many).encode())
+    reason = refused.value.reason
+    assert len(reason) < 1_000
+    assert reason.startswith("f0: Extra inputs are not permitted")
+    assert reason.endswith("and 4991 more problems")
