@@ -97,6 +97,10 @@ def test_the_command_on_the_champion(built, tmp_path: Path) -> None:
     result = json.loads(done.stderr.strip().splitlines()[-1])
     assert result["alarm"] == verdict["alarm"] and result["mlflow_run"] == verdict["mlflow_run"]
     assert result["snapshot"].startswith(result["dashboard"] + "/reports/")
+    # Tagged `drift`: the dashboard's Drift panels plot only the snapshots so tagged.
+    snapshot = result["snapshot"].rsplit("/", 1)[1]
+    (stored,) = (settings.monitoring_dir / "workspace").glob(f"*/snapshots/{snapshot}.json")
+    assert json.loads(stored.read_text())["tags"] == ["drift"]
     assert drift.latest_verdict(settings)["day"] == verdict["day"]
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     runs = mlflow.search_runs(experiment_names=[drift.EXPERIMENT], output_format="list")

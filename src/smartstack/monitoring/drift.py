@@ -348,6 +348,7 @@ def _compare(
     snap = report.run(
         current_data=current[features].astype(float),
         reference_data=reference[features].astype(float),
+        tags=[dashboard.DRIFT],  # the dashboard's Drift panels plot the snapshots so tagged
     )
     d = snap.dict()
     scores = {
