@@ -41,6 +41,7 @@ from smartstack.events.online_quiz import OnlineQuizWriter
 from smartstack.events.online_writer import OnlineSpendWriter
 from smartstack.events.privacy_feed import PrivacyRecords
 from smartstack.events.processor import (
+    DEAD_LETTER_KEY_BYTES,
     DEAD_LETTER_VALUE_BYTES,
     SUBSCRIBED,
     StreamProcessor,
@@ -184,6 +185,8 @@ def hostile_cases(topic: Topic) -> list[Case]:
     if topic not in COMPACTED:
         cases.append(("a tombstone", None, "empty message (tombstone)"))
     found = [Case(topic, name, value, reason) for name, value, reason in cases]
+    if topic is Topic.transactions:  # a 100 kB key: the letter keeps its first kilobyte
+        found.append(Case(topic, "a 100 kB key", b"{not json", "Invalid JSON", "K" * 100_000))
     # Valid by design: applied, not dead-lettered.
     nobody = f"NOBODY-{topic.name}"
     key = ID.get(topic, "event_id")
@@ -326,6 +329,12 @@ def test_hostile_events_on_every_topic_are_dead_lettered_with_reasons_and_the_st
             assert letter.value() == case.value[:DEAD_LETTER_VALUE_BYTES]
         elif letter.value() != case.value:
             wrong.append(f"{case.topic.name} {case.name}: the letter is not the message")
+        key = case.customer.encode()
+        if len(key) > DEAD_LETTER_KEY_BYTES:
+            assert int(headers["dlq.key_truncated"]) == len(key)
+            assert letter.key() == key[:DEAD_LETTER_KEY_BYTES]
+        elif letter.key() != key:
+            wrong.append(f"{case.topic.name} {case.name}: the letter's key is not the message's")
     assert wrong == []
     dead = [c for c in CASES if c.reason is not None]
     assert totals.dead_letters == len(dead) == len(letters)
