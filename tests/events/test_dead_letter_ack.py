@@ -36,6 +36,9 @@ from tests.events.conftest import free_port
 from tests.events.helpers import publish, read_topic, transaction
 from tests.events.test_processor import online_spend
 
+# A broker of its own (not the `broker` fixture conftest marks) and a 30 s delivery timeout.
+pytestmark = pytest.mark.slow
+
 T0 = datetime(2026, 6, 30, 8, tzinfo=UTC)
 GROUP = "test-unacknowledged"
 
