@@ -47,6 +47,7 @@ import pandas as pd
 
 from smartstack.datasets import active
 from smartstack.monitoring import dashboard
+from smartstack.registry_errors import missing
 from smartstack.settings import Settings
 from smartstack.training.registry import tracking_uri
 
@@ -155,6 +156,8 @@ def champion_reference(settings: Settings) -> Champion:
     try:
         version = client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
+        if not missing(exc):
+            raise  # a registry that cannot answer: a failed (retried) task, not "nothing to do"
         raise NoChampion(f"no {name}@{alias} in the registry: train and promote first") from exc
     with tempfile.TemporaryDirectory() as tmp:
         try:

@@ -12,9 +12,9 @@ import mlflow
 import numpy as np
 import xgboost as xgb
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
+from smartstack.registry_errors import missing
 from smartstack.serving.treepaths import Leaves, TreePaths
 
 
@@ -42,15 +42,6 @@ class LoadedModel:
         tens of microseconds where exact TreeSHAP costs milliseconds.
         """
         return self.paths.contributions(leaves)
-
-
-def _withdrawn(exc: MlflowException) -> bool:
-    """The registered model or its alias no longer exists.
-
-    MLflow reports a missing model as ``RESOURCE_DOES_NOT_EXIST`` but a missing alias as
-    ``INVALID_PARAMETER_VALUE`` ("Registered model alias … not found"), hence the message check.
-    """
-    return exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST) or "not found" in exc.message
 
 
 def _booster(model: object) -> xgb.Booster:
@@ -84,7 +75,7 @@ class RegistryAlias:
         try:
             return str(client.get_model_version_by_alias(self.name, self.alias).version)
         except Exception as exc:
-            if isinstance(exc, MlflowException) and _withdrawn(exc):
+            if isinstance(exc, MlflowException) and missing(exc):
                 return None
             raise RegistryUnavailable(repr(exc)) from exc
 

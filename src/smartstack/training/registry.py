@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from smartstack.registry_errors import missing
 from smartstack.settings import Settings
 
 CHALLENGER = "challenger"
@@ -66,18 +67,25 @@ def configure(settings: Settings, experiment: str) -> Tracking:
 
 
 def version_by_alias(tracking: Tracking, alias: str) -> ModelVersion | None:
+    """The version ``alias`` names; None when there is none. A registry that cannot answer
+    raises: judging a challenger against SmartScore because the champion could not be read
+    would let it replace a better model."""
     try:
         return tracking.client.get_model_version_by_alias(tracking.model_name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if missing(exc):
+            return None
+        raise
 
 
 def versions_tagged(tracking: Tracking, tags: dict[str, str]) -> list[ModelVersion]:
     """Every version of the model carrying all of ``tags``."""
     try:
         versions = tracking.client.search_model_versions(f"name='{tracking.model_name}'")
-    except MlflowException:
-        return []
+    except MlflowException as exc:
+        if missing(exc):
+            return []
+        raise
     return [v for v in versions if all(v.tags.get(k) == value for k, value in tags.items())]
 
 
