@@ -181,6 +181,14 @@ class ServingSettings(_Section):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token that remote callers of /admin/* must present."
     )
+    max_body_bytes: int = Field(
+        65_536,
+        ge=1,
+        description="Largest request body the API endpoints accept, in bytes: a larger one "
+        "(by its Content-Length, or as it streams in) is refused with 413 before it is read "
+        "further or parsed. The largest legitimate request (200 candidate offer ids) is a "
+        "few KiB.",
+    )
 
 
 class EngagementSettings(_Section):
