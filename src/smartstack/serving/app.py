@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -43,6 +44,13 @@ from smartstack.serving.state import Refreshed, ServingStateHolder
 from smartstack.settings import OnlineStore, Settings
 
 log = logging.getLogger(__name__)
+
+# Reads of one customer for /engagement (whether the store knows them, their consent) wait out
+# a writer's lock this many times: the service's own event writes (quiz, consent, engagement
+# views) hold SQLite's for milliseconds, longer than the feature read's deadline. The endpoint
+# runs on a worker thread and is not on the ranking's latency budget.
+CUSTOMER_READ_TRIES = 5
+CUSTOMER_READ_BACKOFF_S = 0.05
 
 
 class RankingApp:
@@ -161,7 +169,7 @@ class RankingApp:
             open_store(settings, load_rules(settings.engagement.rules)),
             load_quiz(settings.engagement.quiz),
             settings.engagement.quiz_interval_days,
-            known=self._reader.knows,
+            known=self._knows,
             consent=self._consent,
             answered_at=self._quiz.answered_at if self._quiz else lambda _customer: None,
         )
@@ -176,11 +184,27 @@ class RankingApp:
         cannot be read knows nothing (None) and consent is the unrecorded default, as for
         ``/rank``."""
         try:
-            known, values = self._reader.customer_values(customer_id)
+            known, values = self._customer_values(customer_id)
         except Exception as exc:
             log.warning("consent of %s unreadable, taken as unrecorded: %r", customer_id, exc)
             return None, Consent.of({}, self._unrecorded)
         return known, Consent.of(values, self._unrecorded)
+
+    def _knows(self, customer_id: str) -> bool:
+        """Whether the online store knows the customer (raises if it cannot be read now)."""
+        return self._customer_values(customer_id)[0]
+
+    def _customer_values(self, customer_id: str) -> tuple[bool, dict[str, object]]:
+        """One customer's read, retried while a writer holds the store's lock
+        (``CUSTOMER_READ_TRIES``): the last attempt's error is raised."""
+        for attempt in range(1, CUSTOMER_READ_TRIES + 1):
+            try:
+                return self._reader.customer_values(customer_id)
+            except TimeoutError:
+                if attempt == CUSTOMER_READ_TRIES:
+                    raise
+                time.sleep(CUSTOMER_READ_BACKOFF_S * attempt)
+        raise AssertionError("unreachable")
 
     @property
     def ready(self) -> bool:

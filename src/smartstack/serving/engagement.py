@@ -26,7 +26,8 @@ from smartstack.serving.schemas import LIMITED_BY
 
 
 class EngagementRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict like /rank's request: a number is not a timestamp.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     customer_id: CustomerId
     timestamp: datetime | None = Field(
