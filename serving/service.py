@@ -5,6 +5,10 @@ customer's web app under ``/app/`` (with its local sign-in under ``/auth/``).
 Every endpoint about a customer needs ``Authorization: Bearer``: the customer's own token (a
 token for another customer gets 403) or the service token of server-to-server callers.
 
+Request bodies are JSON of at most ``serving.max_body_bytes`` (415 or 413 before anything
+parses them), and ``/docs.json`` publishes the OpenAPI document as the service answers, error
+bodies included: :mod:`smartstack.serving.contract`; tests/serving/test_fuzz.py fuzzes it.
+
 Glue only; the ranking logic is :mod:`smartstack.serving`. Run from the repository root:
 
     bentoml serve serving.service:RankingService --port 3000
@@ -18,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import bentoml
-from bentoml.exceptions import NotFound, ServiceUnavailable
+from starlette.responses import JSONResponse
 
 from smartstack.erasure.erase import (
     AlreadyErased,
@@ -45,6 +49,7 @@ from smartstack.serving.admin import (
 )
 from smartstack.serving.app import RankingApp
 from smartstack.serving.auth import TokenVerifier
+from smartstack.serving.contract import ERROR, PublishedDocument, RequestBodies, published_document
 from smartstack.serving.engagement import EngagementRequest, EngagementResponse
 from smartstack.serving.engagement import UnknownCustomer as NoEngagement
 from smartstack.serving.gate import PersonalRoutes
@@ -56,7 +61,7 @@ from smartstack.serving.schemas import (
     RankResponse,
     RequestContext,
 )
-from smartstack.serving.web import APP_PATH, AUTH_PATH, sign_in_app, web_app
+from smartstack.serving.web import APP_PATH, AUTH_PATH, published_paths, sign_in_app, web_app
 from smartstack.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -133,9 +138,9 @@ class RankingService:
         try:
             return self.app.explain(request)
         except NotExplainable as exc:
-            raise NotFound(str(exc)) from None
+            return _refused(404, str(exc))
         except FeaturesUnavailable as exc:
-            raise ServiceUnavailable(f"cannot explain now ({exc.kind}); retry later") from None
+            return _refused(503, f"cannot explain now ({exc.kind}); retry later")
 
     @bentoml.api(route="/feedback")
     def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> EventReceipt:
@@ -161,12 +166,17 @@ class RankingService:
     @bentoml.api(route="/engagement", input_spec=EngagementRequest)
     def engagement(self, customer_id: str, timestamp: datetime | None = None) -> EngagementResponse:
         """A customer's weekly streak, badges earned, the next badges with progress, and
-        whether the monthly quiz is due (with its questions). 404 for an unknown customer."""
+        whether the monthly quiz is due (with its questions). 404 for an unknown customer; 503 if
+        the online store cannot be read now."""
         request = EngagementRequest.model_construct(customer_id=customer_id, timestamp=timestamp)
         try:
             return self.app.engagement.read(request)
         except NoEngagement as exc:
-            raise NotFound(str(exc)) from None
+            return _refused(404, str(exc))
+        except (FeaturesUnavailable, TimeoutError, ConnectionError) as exc:
+            # Whether the customer is known is the online store's to say, and it cannot now.
+            logger.warning("engagement of a customer unreadable now: %r", exc)
+            return _refused(503, "cannot read the customer's profile now; retry later")
 
     def _store(self, event: CustomerEvent, ctx: bentoml.Context) -> EventReceipt:
         try:
@@ -204,7 +214,7 @@ class RankingService:
         try:
             request_erasure(self.settings, customer_id, actor)
         except UnknownCustomer as exc:
-            raise NotFound(f"customer {exc} is unknown to every store: nothing erased") from None
+            return _refused(404, f"customer {exc} is unknown to every store: nothing erased", ctx)
         except AlreadyErased:
             return EraseResponse(
                 status="already_erased", customer_ref=self.app.audit.customer(customer_id)
@@ -246,12 +256,49 @@ class RankingService:
         self.event_sink.close()
 
 
+def _refused(status: int, message: str, ctx: bentoml.Context | None = None) -> JSONResponse:
+    """An error answer as the published document describes it (``{"error": …}``). Returned,
+    not raised: BentoML answers a raised 4xx with the body wrapped in a list, and a raised 5xx
+    without its message."""
+    if ctx is not None:  # an endpoint with a context answers the context's status
+        ctx.response.status_code = status
+    return JSONResponse({"error": message}, status)
+
+
 # Every endpoint answers about one customer but the admin ones, which check their own caller:
 # guarded unless left out here on purpose, so a new endpoint cannot be forgotten.
+PERSONAL = [
+    api.route for api in RankingService.apis.values() if not api.route.startswith(ADMIN_PREFIX)
+]
+ADMIN = [api.route for api in RankingService.apis.values() if api.route.startswith(ADMIN_PREFIX)]
+# What endpoints answer besides 200 and the errors any may give (serving.contract): the body's
+# schema, None for the 200's.
+STATUSES: dict[str, dict[int, str | None]] = {
+    "/explain": {404: ERROR, 503: ERROR},
+    "/engagement": {404: ERROR, 503: ERROR},
+    "/feedback": {503: None},
+    "/quiz": {503: None},
+    "/consent": {503: None},
+    ERASE_ROUTE: {202: None, 404: ERROR},
+}
+
+
+def openapi_document() -> dict:
+    """The OpenAPI document ``GET /docs.json`` publishes: every endpoint, as it answers."""
+    paths, schemas = published_paths()
+    return published_document(
+        RankingService.openapi_spec.asdict(),
+        personal=PERSONAL,
+        admin=ADMIN,
+        statuses=STATUSES,
+        extra_paths=paths,
+        extra_schemas=schemas,
+    )
+
+
+# First (outermost): a body too large or not JSON is refused before anything reads it.
 RankingService.add_asgi_middleware(
-    PersonalRoutes,
-    verifier=VERIFIER,
-    routes=[
-        api.route for api in RankingService.apis.values() if not api.route.startswith(ADMIN_PREFIX)
-    ],
+    RequestBodies, max_body_bytes=get_settings().serving.max_body_bytes
 )
+RankingService.add_asgi_middleware(PublishedDocument, document=openapi_document)
+RankingService.add_asgi_middleware(PersonalRoutes, verifier=VERIFIER, routes=PERSONAL)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow.dataset as ds
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -66,6 +66,39 @@ class CachedStaticFiles(StaticFiles):
         except HTTPException as missing:
             headers = {**(missing.headers or {}), "Cache-Control": "no-store"}
             raise HTTPException(missing.status_code, missing.detail, headers) from None
+
+
+class AppConfig(BaseModel):
+    """``GET /app/config.json``: what the app needs to know before it signs anyone in."""
+
+    sign_in: Literal["local", "external"] = Field(
+        description="local: this service's sign-in page; external: the identity provider's."
+    )
+    customer_claim: str = Field(description="The token claim that names the customer.")
+    as_of: datetime | None = Field(
+        description="The clock to show offers for (null: now); the data set's, locally."
+    )
+    channel: str
+
+
+class SampleCustomer(BaseModel):
+    customer_id: str
+    card_product: str
+    description: str
+
+
+class SampleCustomers(BaseModel):
+    """``GET /auth/customers``: whom the local sign-in page offers."""
+
+    customers: list[SampleCustomer]
+
+
+class IssuedTokenOut(BaseModel):
+    """``POST /auth/token``: a signed token for the customer asked for."""
+
+    token: str
+    customer_id: str
+    expires_at: datetime
 
 
 def app_config(settings: Settings) -> dict[str, Any]:
@@ -175,3 +208,55 @@ def sample_customers(customers_table: Path, n: int = SAMPLE_CUSTOMERS) -> list[d
         }
         for row in rows
     ]
+
+
+def published_paths() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The web app's JSON endpoints as the service's OpenAPI document lists them, and the
+    schemas they refer to (``serving.contract``'s ``Error`` for their errors)."""
+    schemas: dict[str, Any] = {}
+
+    def body(model: type[BaseModel]) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+    def error(description: str) -> dict[str, Any]:
+        schema = {"$ref": "#/components/schemas/Error"}
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    off = error("Local sign-in is off here: tokens come from the identity provider.")
+    paths = {
+        f"{APP_PATH}/config.json": {
+            "get": {
+                "tags": ["Web app"],
+                "description": AppConfig.__doc__,
+                "responses": {"200": {"description": "OK", "content": body(AppConfig)}},
+            }
+        },
+        f"{AUTH_PATH}/customers": {
+            "get": {
+                "tags": ["Web app"],
+                "description": SampleCustomers.__doc__,
+                "responses": {
+                    "200": {"description": "OK", "content": body(SampleCustomers)},
+                    "404": off,
+                },
+            }
+        },
+        f"{AUTH_PATH}/token": {
+            "post": {
+                "tags": ["Web app"],
+                "description": IssuedTokenOut.__doc__,
+                "requestBody": {"required": True, "content": body(TokenRequest)},
+                "responses": {
+                    "200": {"description": "OK", "content": body(IssuedTokenOut)},
+                    "400": error("The body is malformed JSON or names no valid customer id."),
+                    "404": off,
+                    "413": error("The body is larger than the service accepts."),
+                    "415": error("The body is not application/json."),
+                },
+            }
+        },
+    }
+    return paths, schemas
