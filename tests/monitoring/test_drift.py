@@ -170,3 +170,14 @@ def test_the_score_check_builds_both_sides_alike(built) -> None:
     )
     assert len(before) == len(after) > len(customers)
     assert (before == after).all()
+
+
+def test_the_feature_threshold_follows_the_sample_size() -> None:
+    """As calibrated at drift_threshold_rows; half at four times the rows (a distance between
+    samples is noisy as one over the square root of their size); never below the floor."""
+    cfg = Settings().monitoring
+    base, rows, floor = cfg.drift_threshold, cfg.drift_threshold_rows, cfg.drift_threshold_floor
+    assert drift.scaled_threshold(base, rows, floor, rows) == pytest.approx(base)
+    assert drift.scaled_threshold(base, rows, floor, 4 * rows) == pytest.approx(base / 2)
+    assert drift.scaled_threshold(base, rows, floor, rows // 4) == pytest.approx(2 * base)
+    assert drift.scaled_threshold(base, rows, floor, 10**9) == floor

@@ -63,7 +63,7 @@ def drift(
             table = Table(
                 title=f"{comparison.name} ({comparison.rows:,} rows) vs {verdict.champion}'s "
                 f"train window {start} .. {end} ({comparison.reference_rows:,} rows); "
-                f"{verdict.method} ≥ {verdict.threshold:g} drifted",
+                f"{verdict.method} ≥ {comparison.threshold:.3f} drifted",
                 title_justify="left",
             )
             for column in ("feature", "score", "state"):

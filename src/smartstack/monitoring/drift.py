@@ -73,6 +73,7 @@ class Comparison:
     name: str  # "marts" | "served"
     rows: int
     reference_rows: int
+    threshold: float  # the feature threshold for this sample's size (scaled_threshold)
     scores: dict[str, float]  # feature -> drift score
     drifted: list[str]
     share: float
@@ -332,6 +333,17 @@ def _offer_only_features(settings: Settings) -> list[str]:
     ]
 
 
+def scaled_threshold(base: float, base_rows: int, floor: float, rows: int) -> float:
+    """The per-feature threshold for a current sample of ``rows``.
+
+    A distance between two samples of the same population is not zero: its noise falls as one
+    over the square root of the smaller sample. A fixed threshold calibrated on 2,000 customers
+    therefore misses at 10,000 (a drifting segment scored 0.065-0.105 where worlds without drift
+    reached 0.048) and would be crossed by noise alone on a few hundred served requests.
+    """
+    return max(floor, base * (base_rows / max(rows, 1)) ** 0.5)
+
+
 # -- Evidently ------------------------------------------------------------------------------
 def _compare(
     reference: pd.DataFrame,
@@ -426,15 +438,18 @@ def check(
     comparisons: list[Comparison] = []
 
     def run(name: str, cur: pd.DataFrame, cols: list[str]) -> Any:
-        snap, scores, drifted = _compare(
-            reference, cur, cols, cfg.drift_method, cfg.drift_threshold
+        threshold = scaled_threshold(
+            cfg.drift_threshold, cfg.drift_threshold_rows, cfg.drift_threshold_floor, len(cur)
         )
+        snap, scores, drifted = _compare(reference, cur, cols, cfg.drift_method, threshold)
         for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
             path = out / f"features_{name}.{kind}"
             save(str(path))
             reports[f"features_{name}.{kind}"] = str(path)
         comparisons.append(
-            Comparison(name, len(cur), len(reference), scores, drifted, len(drifted) / len(cols))
+            Comparison(
+                name, len(cur), len(reference), threshold, scores, drifted, len(drifted) / len(cols)
+            )
         )
         return snap
 
@@ -554,6 +569,7 @@ def _log(settings: Settings, verdict: DriftVerdict, champion: Champion | None, o
             }
         )
         metrics = {f"share_drifted.{c.name}": c.share for c in verdict.comparisons}
+        metrics |= {f"threshold.{c.name}": c.threshold for c in verdict.comparisons}
         for c in verdict.comparisons:
             metrics |= {f"drift.{c.name}.{k}": v for k, v in c.scores.items() if np.isfinite(v)}
         if verdict.score_drift is not None:
