@@ -126,7 +126,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The whole body, or as much as was read when it passed ``limit`` (True)."""
+    """The whole body and False, or nothing and True once the bytes read pass ``limit`` (the
+    rest is never read)."""
     chunks: list[bytes] = []
     size = 0
     while True:
