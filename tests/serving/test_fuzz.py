@@ -52,11 +52,6 @@ CHECKS = (
     "missing_required_header",
     "unsupported_method",
 )
-# The events' contracts (smartstack.events.contracts) parse timestamps leniently: "0" is a
-# valid `occurred_at`/`answered_at`/`changed_at` there (seconds since the epoch) though the
-# document says date-time. Those endpoints answer such a request with 200, as the stream
-# processor would take the event; everything else about them is checked.
-LENIENT_TIMESTAMPS = "^/(feedback|quiz|consent)$"
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +102,6 @@ enabled = false
 [[operations]]
 include-path-regex = "^/admin/"
 headers = {{ Authorization = "Bearer {ADMIN_TOKEN}" }}
-
-[[operations]]
-include-path-regex = "{LENIENT_TIMESTAMPS}"
-checks = {{ negative_data_rejection = {{ enabled = false }} }}
 """
 
 

@@ -15,6 +15,7 @@ naming the field instead of a silently different feature.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -92,7 +94,28 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc), AfterValidator(_plausible)]
+# A date-time as RFC 3339 text (or a datetime, from Python): pydantic would also read a number,
+# or a string of digits ("0", "1700000000"), as seconds since the epoch, which the published
+# contract does not allow. The check leaves parsing to pydantic (lax only so that it may parse
+# what passed the check; strict it would take no string after a validator).
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_format", "not an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS, with an offset)"
+    )
+
+
+UtcDatetime = Annotated[
+    datetime,
+    Field(strict=False),
+    BeforeValidator(_iso),
+    AfterValidator(_utc),
+    AfterValidator(_plausible),
+]
 # Ids as the raw tables hold them (int64).
 Int64Id = Annotated[int, Field(ge=0, le=2**63 - 1)]
 # One card transaction; far above any real one, and sums of such amounts stay finite.
