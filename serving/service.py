@@ -41,6 +41,7 @@ from smartstack.serving.admin import (
     ADMIN_PREFIX,
     ERASE_ROUTE,
     RELOAD_ROUTE,
+    AdminGate,
     EraseRequest,
     EraseResponse,
     ReloadResponse,
@@ -302,3 +303,5 @@ RankingService.add_asgi_middleware(
 )
 RankingService.add_asgi_middleware(PublishedDocument, document=openapi_document)
 RankingService.add_asgi_middleware(PersonalRoutes, verifier=VERIFIER, routes=PERSONAL)
+# A forwarded request is no local caller, and an admin refusal says why (as JSON).
+RankingService.add_asgi_middleware(AdminGate, admin_token=get_settings().serving.admin_token)

@@ -130,9 +130,7 @@ def web_app(settings: Settings) -> Starlette:
     else:
 
         async def not_built(_: Request) -> Response:
-            return PlainTextResponse(
-                f"The web app is not built ({dist} has no index.html): run `make web`.", 503
-            )
+            return PlainTextResponse("The web app is not built: run `make web`.", 503)
 
         routes.append(Route("/{path:path}", not_built))
     return Starlette(routes=routes)
