@@ -174,10 +174,28 @@ class StreamProcessor:
         for partition in partitions:
             stored = self.state.offsets.get((partition.topic, partition.partition))
             if stored is not None:
-                partition.offset = stored
+                partition.offset = self._start_of(consumer, partition, stored)
         consumer.assign(partitions)
         self.assigned = partitions
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+    def _start_of(self, consumer: Consumer, partition: TopicPartition, stored: int) -> int:
+        """The stored offset, unless the partition's log now ends before it: the broker lost
+        the log (the local, in-memory broker restarted) and fills a new one, which the stored
+        offset would skip up to where the old one ended. That one is read from its start; what
+        was applied before is recognised by event id."""
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=5, cached=False)
+        except KafkaException:
+            return stored  # the broker cannot say now: as before
+        if stored <= high:
+            return stored
+        log.warning(
+            "%s[%d] ends at %d, before the stored offset %d: the log was reset; reading it "
+            "from %d",
+            partition.topic, partition.partition, high, stored, max(low, 0),
+        )  # fmt: skip
+        return max(low, 0)
 
     def _record_lag(self) -> None:
         """Each assigned partition's lag, at most once a second, from what the client already
