@@ -661,6 +661,11 @@ def markdown(result: dict) -> str:
         f"**{rec['lost']} lost**, **{rec['duplicated']} duplicated**, "
         f"{rec['landed_not_accepted']} landed without a 2xx (drained in {rec['drain_seconds']} s)."
     )
+    if result["k6"].get("dropped"):
+        lines.append(
+            f"k6 dropped {result['k6']['dropped']} requests (not sent: every virtual user was "
+            "waiting for an answer); they are in no row above."
+        )
     for exit_ in result["processor_exits"]:
         lines.append(
             f"The stream processor exited on its own at {exit_['at']} s (code {exit_['code']}) "
@@ -682,6 +687,7 @@ def goals(result: dict) -> dict[str, bool]:
     p99 = total["rank"]["p99_calm_ms"]
     return {
         "0 5xx": total["rank"]["5xx"] + total["feedback"]["5xx"] == 0,
+        "0 unanswered": total["rank"]["no_answer"] + total["feedback"]["no_answer"] == 0,
         "0 lost": rec["lost"] == 0,
         "0 duplicated": rec["duplicated"] == 0,
         "every answer names its tier": total["rank"]["missing_tier"] == 0,
