@@ -38,7 +38,8 @@ requests, 5xx, 4xx, no answer, answers per tier, answers without a tier, p50 and
 the same for ``/feedback`` and ``/explain``; then the reconciliation. ``--out`` gets it all
 as JSON, with every request.
 
-The goals: no 5xx, nothing lost or duplicated, every ``/rank`` answer names its tier, and a
+The goals: no 5xx and no request unanswered, nothing lost or duplicated, every ``/rank`` answer
+names its tier, and a
 ``/rank`` p99 of 50 ms or less away from the fault edges.
 """
 
