@@ -39,8 +39,7 @@ the same for ``/feedback`` and ``/explain``; then the reconciliation. ``--out`` 
 as JSON, with every request.
 
 The goals: no 5xx and no request unanswered, nothing lost or duplicated, every ``/rank`` answer
-names its tier, and a
-``/rank`` p99 of 50 ms or less away from the fault edges.
+names its tier, and a ``/rank`` p99 of 50 ms or less away from the fault edges.
 """
 
 from __future__ import annotations
