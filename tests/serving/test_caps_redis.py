@@ -38,3 +38,18 @@ def test_unreachable_redis_fails_open() -> None:
     for _ in range(8):  # past the breaker's threshold too
         caps.record("CUST-4", ["A"])
         assert caps.allowed("CUST-4", ["A", "B"]) == ["A", "B"]
+
+
+def test_an_outage_is_logged_per_state_change_not_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At 200 requests/s an outage logged on every call was thousands of lines a minute; once
+    the breaker is open its refusals are counted, not logged."""
+    caps = RedisFrequencyCaps(f"redis://127.0.0.1:{free_port()}/0", cap=1, window_seconds=60)
+    with caplog.at_level("WARNING"):
+        for _ in range(100):
+            assert caps.allowed("CUST-5", ["A"]) == ["A"]
+            caps.record("CUST-5", ["A"])
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("caps circuit: closed -> open" in line for line in lines), lines
+    assert len(lines) < 20, lines  # the failures that open it, and the state change

@@ -32,7 +32,10 @@ class FeaturesUnavailable(Exception):
         self.kind = kind
 
 
-class _LogStateChanges(pybreaker.CircuitBreakerListener):
+class LogStateChanges(pybreaker.CircuitBreakerListener):
+    """One line per breaker state change: an outage is logged twice (open, closed), not once
+    per request it turns away."""
+
     def state_change(
         self,
         cb: pybreaker.CircuitBreaker,
@@ -53,7 +56,7 @@ class GuardedReader:
             pybreaker.CircuitBreaker(
                 fail_max=breaker_failures,
                 reset_timeout=breaker_reset_s,
-                listeners=[_LogStateChanges()],
+                listeners=[LogStateChanges()],
                 name="online-store",
             )
             if breaker_failures

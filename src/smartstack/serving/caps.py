@@ -20,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 import pybreaker
 import redis
 
+from smartstack.featurestore.guarded import LogStateChanges
 from smartstack.serving.metrics import ERRORS
 
 V = TypeVar("V")
@@ -141,7 +142,9 @@ class RedisFrequencyCaps:
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
         self._record = self._redis.register_script(_RECORD)
-        self._breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=2.0, name="caps")
+        self._breaker = pybreaker.CircuitBreaker(
+            fail_max=5, reset_timeout=2.0, name="caps", listeners=[LogStateChanges()]
+        )
 
     @staticmethod
     def key(customer_id: str) -> str:
@@ -153,7 +156,10 @@ class RedisFrequencyCaps:
             return list(offer_ids)
         try:
             served = self._breaker.call(self._redis.hmget, self.key(customer_id), list(offer_ids))
-        except (redis.RedisError, pybreaker.CircuitBreakerError) as exc:
+        except pybreaker.CircuitBreakerError:  # counted; logged once, as the breaker opened
+            ERRORS.labels(kind="caps_unavailable").inc()
+            return list(offer_ids)
+        except redis.RedisError as exc:
             ERRORS.labels(kind="caps_unavailable").inc()
             log.warning("frequency caps unavailable, not applied: %r", exc)
             return list(offer_ids)
@@ -174,7 +180,9 @@ class RedisFrequencyCaps:
                 keys=[self.key(customer_id)],
                 args=[now - self._window, now, max(1, round(self._window)), *offer_ids],
             )
-        except (redis.RedisError, pybreaker.CircuitBreakerError) as exc:
+        except pybreaker.CircuitBreakerError:
+            ERRORS.labels(kind="caps_unavailable").inc()
+        except redis.RedisError as exc:
             ERRORS.labels(kind="caps_unavailable").inc()
             log.warning("frequency caps not recorded: %r", exc)
 
