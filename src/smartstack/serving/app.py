@@ -44,6 +44,11 @@ from smartstack.serving.state import Refreshed, ServingStateHolder
 from smartstack.settings import OnlineStore, Settings
 
 log = logging.getLogger(__name__)
+# Set unless the environment says otherwise (see RankingApp.__init__).
+REGISTRY_CLIENT_ENVIRONMENT = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
 
 # Reads of one customer for /engagement (whether the store knows them, their consent) wait out
 # a writer's lock this many times: the service's own event writes (quiz, consent, engagement
@@ -67,6 +72,11 @@ class RankingApp:
         """``duties`` run on the state poller's beat after its own (the service passes the
         freshness gauges' update, docs/monitoring.md): off the request path, each on its own."""
         config = settings.serving
+        # MLflow retries a registry that does not answer 7 times with backoff (about two minutes)
+        # before raising; the poller would hold the freshness duties and reloads that long. One
+        # retry and a short timeout: the loaded model keeps serving, and the next poll asks again.
+        for variable, value in REGISTRY_CLIENT_ENVIRONMENT.items():
+            os.environ.setdefault(variable, value)
         self._duties = tuple(duties)
         dataset = active(settings)
         feature_store = store.get_store(settings)
