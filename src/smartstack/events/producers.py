@@ -8,6 +8,8 @@ in order on one partition) and use the idempotent, acks=all producer.
 from __future__ import annotations
 
 import heapq
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,12 +32,17 @@ from smartstack.events.contracts import (
 )
 from smartstack.events.interactions import Interactions
 from smartstack.events.kafka import producer_config
+from smartstack.events.outbox import Drainer, Outbox, Pending, outbox_dir
 from smartstack.events.privacy_feed import count_dropped
 from smartstack.privacy.suppression import SuppressionList
 from smartstack.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 # What the service accepts from customers.
 CustomerEvent = FeedbackEvent | QuizAnswerEvent | ConsentEvent
+# Where an accepted event is kept until the broker takes it (EventReceipt.stored; HTTP 202).
+OUTBOX = "outbox"
 
 
 def topic_of(event: CustomerEvent) -> Topic:
@@ -43,6 +50,13 @@ def topic_of(event: CustomerEvent) -> Topic:
     if isinstance(event, FeedbackEvent):
         return Topic.feedback
     return Topic.consent if isinstance(event, ConsentEvent) else Topic.quiz
+
+
+def pending_of(event: CustomerEvent) -> Pending:
+    """The event as it goes on the wire: its topic, keyed by customer (one partition each)."""
+    return Pending(
+        topic_of(event).value, event.customer_id.encode(), serialize(event), event.event_id
+    )
 
 
 # Raw table behind each replayable topic.
@@ -144,17 +158,21 @@ class EventReceipt(BaseModel):
 
     event_id: str
     stored: str | None = Field(
-        None, description="kafka (the event's topic) or table (embedded mode, no broker)"
+        None,
+        description="kafka (the event's topic), outbox (the broker cannot take it now: kept on "
+        "the service's disk and sent when the broker is back; HTTP 202) or table (embedded "
+        "mode, no broker)",
     )
     error: str | None = Field(None, description="why nothing was stored (HTTP 503): retry")
 
 
 class EventSink(Protocol):
-    """Where the service puts an accepted event; ``send`` returns once it is durable."""
+    """Where the service puts an accepted event; ``send`` returns once it is durable, and
+    where (``EventReceipt.stored``)."""
 
     name: str
 
-    def send(self, event: CustomerEvent) -> None: ...
+    def send(self, event: CustomerEvent) -> str: ...
 
     def close(self) -> None: ...
 
@@ -164,9 +182,8 @@ class KafkaEventPublisher:
 
     ``send`` returns only when the event is acknowledged by all in-sync replicas and raises
     :class:`PublishFailed` otherwise, so the endpoint never answers 200 for an event that could
-    still be lost; the client retries with the same ``event_id`` and the table keeps one row.
-    The wait (3 s) stays inside the service's request timeout (5 s), so a broker outage is
-    answered with a 503 the client can act on, not a gateway timeout.
+    still be lost. The wait (``timeout``) stays inside the service's request timeout (5 s); the
+    service's :class:`BufferedEventSink` keeps an event this raises for in its outbox.
 
     After a failed send the producer is replaced: an idempotent producer stops for good on a
     fatal error (e.g. a broker that forgot its producer id, as the local in-memory broker does
@@ -175,11 +192,18 @@ class KafkaEventPublisher:
 
     name = "kafka"
 
-    def __init__(self, servers: str, timeout: float = 3.0) -> None:
+    def __init__(self, servers: str, timeout: float = 3.0, warm: Sequence[Topic] = ()) -> None:
         self._servers = servers
         self._timeout = timeout
         self._lock = threading.Lock()
         self._producer = self._new_producer()
+        # A new producer's first send waits about 1 s for the topic's metadata, longer than a
+        # short ``timeout``: asked for here, the first request's send does not time out.
+        for topic in warm:
+            try:
+                self._producer.list_topics(topic.value, timeout=timeout)
+            except KafkaException:
+                break  # the broker is down: the outbox takes the first events
 
     def _new_producer(self) -> Producer:
         return Producer(
@@ -188,35 +212,62 @@ class KafkaEventPublisher:
             )
         )
 
-    def send(self, event: CustomerEvent) -> None:
+    def send(self, event: CustomerEvent) -> str:
+        self.publish(pending_of(event))
+        return self.name
+
+    def publish(self, message: Pending) -> None:
+        """Returns once the broker acknowledged ``message``; raises :class:`PublishFailed`."""
+        taken, reason = self._deliver([message])
+        if not taken:
+            raise PublishFailed(reason)
+
+    def deliver(self, messages: Sequence[Pending]) -> int:
+        """Sends ``messages`` in order; how many of the first were acknowledged (the outbox's
+        drainer deletes those and sends the rest again later)."""
+        return self._deliver(messages)[0]
+
+    def _deliver(self, messages: Sequence[Pending]) -> tuple[int, str]:
         producer = self._producer
-        done = threading.Event()
-        outcome: list[KafkaError | None] = []
+        outcomes: dict[int, KafkaError | None] = {}
+        produced = 0
 
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            outcome.append(error)
-            done.set()
+        def delivered_as(index: int) -> Callable[[KafkaError | None, Message], None]:
+            def delivered(error: KafkaError | None, _message: Message) -> None:
+                outcomes[index] = error
 
+            return delivered
+
+        reason = "no acknowledgement in time"
         try:
-            producer.produce(
-                topic_of(event).value,
-                serialize(event),
-                key=event.customer_id.encode(),
-                on_delivery=delivered,
-            )
+            for index, message in enumerate(messages):
+                producer.produce(
+                    message.topic, message.value, key=message.key, on_delivery=delivered_as(index)
+                )
+                produced += 1
+        except BufferError:
+            reason = "the producer's queue is full"
+        except KafkaException as error:
+            reason = f"the producer failed: {error.args[0].str()}"
+        if produced:
             # librdkafka reports the timeout itself after message.timeout.ms; this is a backstop.
             deadline = time.monotonic() + self._timeout + 0.5
-            while not done.is_set() and time.monotonic() < deadline:
-                producer.poll(0.05)
-        except BufferError:
-            raise PublishFailed("the producer's queue is full") from None
-        except KafkaException as error:
+            try:
+                while len(outcomes) < produced and time.monotonic() < deadline:
+                    producer.poll(0.05)
+            except KafkaException as error:  # e.g. fatal: a restarted broker forgot our id
+                reason = f"the producer failed: {error.args[0].str()}"
+        taken = 0
+        while taken < produced and taken in outcomes and outcomes[taken] is None:
+            taken += 1
+        if taken < len(messages):
             self._replace(producer)
-            raise PublishFailed(f"the producer failed: {error.args[0].str()}") from None
-        if not outcome or outcome[0] is not None:
-            self._replace(producer)
-            reason = outcome[0].str() if outcome else "no acknowledgement in time"
-            raise PublishFailed(f"the broker did not take the event ({reason})")
+            failed = outcomes.get(taken)
+            if failed is not None:
+                reason = f"the broker did not take the event ({failed.str()})"
+            elif produced == len(messages):
+                reason = f"the broker did not take the event ({reason})"
+        return taken, reason
 
     def _replace(self, failed: Producer) -> None:
         with self._lock:
@@ -238,23 +289,76 @@ class DirectEventWriter:
     def __init__(self, interactions: Interactions) -> None:
         self._interactions = interactions
 
-    def send(self, event: CustomerEvent) -> None:
+    def send(self, event: CustomerEvent) -> str:
         if self._interactions.suppressed([event.customer_id]):
             count_dropped("service", 1, 1)
-            return
+            return self.name
         if isinstance(event, FeedbackEvent):
             self._interactions.land([event], [])
         elif isinstance(event, ConsentEvent):
             self._interactions.land([], [], [event])
         else:
             self._interactions.land([], [event])
+        return self.name
 
     def close(self) -> None:
         self._interactions.close()
 
 
+class BufferedEventSink:
+    """The service's sink with a broker: straight to the broker when it takes the event within
+    ``publisher``'s short wait, else into this process's :class:`~smartstack.events.outbox.Outbox`
+    (HTTP 202), which a background thread sends through ``drainer``.
+
+    The short wait (0.5 s, not the 3 s a 503 used to take) keeps a request thread from being
+    held by a broker that is down. While the outbox holds anything, new events go into it too,
+    behind the older ones, so none of a customer's events overtakes an earlier one; a non-empty
+    outbox is thus the open circuit, and the drainer (sending the oldest rows) its probe. A
+    breaker such as pybreaker's would add nothing here, and its ``call`` holds a lock across
+    the call, which would queue every request behind one slow publish.
+    """
+
+    name = "kafka"
+
+    def __init__(
+        self, publisher: KafkaEventPublisher, drainer: KafkaEventPublisher, outbox: Outbox
+    ):
+        self._publisher = publisher
+        self._drainer_publisher = drainer
+        self.outbox = outbox
+        self._drainer = Drainer(outbox, drainer.deliver)
+
+    def send(self, event: CustomerEvent) -> str:
+        message = pending_of(event)
+        if not len(self.outbox):
+            try:
+                self._publisher.publish(message)
+                return self.name
+            except Exception as error:  # noqa: BLE001 - not known to be acknowledged: keep it
+                logger.warning("event %s kept in the outbox: %s", event.event_id, error)
+        try:
+            self.outbox.append([message])
+        except sqlite3.Error as error:  # not durable anywhere: the client retries (503)
+            raise PublishFailed(f"the outbox cannot keep the event ({error})") from None
+        return OUTBOX
+
+    def close(self) -> None:
+        self._drainer.close()
+        self._publisher.close()
+        self._drainer_publisher.close()
+        self.outbox.close()
+
+
 def event_sink(settings: Settings, interactions: Callable[[], Interactions]) -> EventSink:
-    """Kafka when a broker is configured, else ``interactions()`` applied in this process."""
-    if settings.kafka_bootstrap_servers:
-        return KafkaEventPublisher(settings.kafka_bootstrap_servers)
+    """Kafka (with this process's outbox) when a broker is configured, else ``interactions()``
+    applied in this process."""
+    servers = settings.kafka_bootstrap_servers
+    if servers:
+        return BufferedEventSink(
+            KafkaEventPublisher(
+                servers, timeout=0.5, warm=(Topic.feedback, Topic.quiz, Topic.consent)
+            ),
+            KafkaEventPublisher(servers, timeout=5.0),
+            Outbox(outbox_dir(settings)),
+        )
     return DirectEventWriter(interactions())
