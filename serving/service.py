@@ -33,7 +33,13 @@ from smartstack.erasure.erase import (
 )
 from smartstack.events.contracts import ConsentEvent, FeedbackEvent, QuizAnswerEvent
 from smartstack.events.interactions import Interactions
-from smartstack.events.producers import CustomerEvent, EventReceipt, PublishFailed, event_sink
+from smartstack.events.producers import (
+    OUTBOX,
+    CustomerEvent,
+    EventReceipt,
+    PublishFailed,
+    event_sink,
+)
 from smartstack.featurestore import store
 from smartstack.featurestore.guarded import FeaturesUnavailable
 from smartstack.monitoring.freshness import FreshnessWatch
@@ -146,7 +152,8 @@ class RankingService:
     @bentoml.api(route="/feedback")
     def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> EventReceipt:
         """Record what a customer did with an offer, or their 1–5 rating of its explanation.
-        Answers once the event is durable; 503 with the reason if the broker cannot take it now
+        Answers once the event is durable: 200 once the broker has it, 202 if it is kept in the
+        service's outbox until the broker is back; 503 with the reason if it could not be kept
         (nothing is stored: retry with the same event_id, duplicates are dropped by id)."""
         return self._store(event, ctx)
 
@@ -181,7 +188,7 @@ class RankingService:
 
     def _store(self, event: CustomerEvent, ctx: bentoml.Context) -> EventReceipt:
         try:
-            self.event_sink.send(event)
+            stored = self.event_sink.send(event)
         except PublishFailed as exc:
             ctx.response.status_code = 503
             ctx.response.headers["Retry-After"] = "1"
@@ -189,7 +196,9 @@ class RankingService:
                 event_id=event.event_id,
                 error=f"not stored: {exc}; retry with the same event_id",
             )
-        return EventReceipt(event_id=event.event_id, stored=self.event_sink.name)
+        if stored == OUTBOX:  # durable, on its way to the broker: accepted, not yet delivered
+            ctx.response.status_code = 202
+        return EventReceipt(event_id=event.event_id, stored=stored)
 
     @bentoml.api(route=RELOAD_ROUTE)
     def reload(self, ctx: bentoml.Context) -> ReloadResponse:
@@ -277,9 +286,9 @@ ADMIN = [api.route for api in RankingService.apis.values() if api.route.startswi
 STATUSES: dict[str, dict[int, str | None]] = {
     "/explain": {404: ERROR, 503: ERROR},
     "/engagement": {404: ERROR, 503: ERROR},
-    "/feedback": {503: None},
-    "/quiz": {503: None},
-    "/consent": {503: None},
+    "/feedback": {202: None, 503: None},
+    "/quiz": {202: None, 503: None},
+    "/consent": {202: None, 503: None},
     ERASE_ROUTE: {202: None, 404: ERROR},
 }
 
