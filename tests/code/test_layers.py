@@ -26,6 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "ranking": set(),
     "experiments": set(),
     "privacy": set(),  # consent, suppression, audit: honoured by every layer below the CLI
+    # "No such model or alias" vs "the registry could not answer", for every registry reader.
+    "registry_errors": set(),
     "datasets": {"data", "privacy"},
     "engagement": {"data", "datasets", "featurestore", "privacy"},
     "events": {"data", "datasets", "engagement", "privacy"},
@@ -34,7 +36,15 @@ ALLOWED: dict[str, set[str]] = {
     "featurestore": {"data", "datasets", "privacy"},
     "messaging": {"datasets", "events", "privacy"},
     # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
-    "training": {"data", "datasets", "evaluation", "experiments", "featurestore", "ranking"},
+    "training": {
+        "data",
+        "datasets",
+        "evaluation",
+        "experiments",
+        "featurestore",
+        "ranking",
+        "registry_errors",
+    },  # fmt: skip
     "serving": {
         "data",
         "datasets",
@@ -45,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
         "messaging",
         "privacy",
         "ranking",
+        "registry_errors",
     },  # fmt: skip
     # Rankers judged on logged traffic: the registry's models and the catalogue as served.
     "evaluation": {
@@ -57,14 +68,17 @@ ALLOWED: dict[str, set[str]] = {
         "serving",
     },  # fmt: skip
     "stack": {"featurestore"},
-    # Drift, freshness and live outcomes read every layer's output (docs/monitoring.md).
+    # Drift, freshness and live outcomes read every layer's output (docs/monitoring.md); drift
+    # reads the champion's training run.
     "monitoring": {
         "data",
         "datasets",
         "events",
         "featurestore",
         "privacy",
+        "registry_errors",
         "serving",
+        "training",
     },  # fmt: skip
     # Erasure, the privacy scan and retention reach every store the platform writes.
     "erasure": {
