@@ -86,7 +86,8 @@ def test_the_command_on_the_champion(built, tmp_path: Path) -> None:
     assert verdict["score_drifted"] == (verdict["score_drift"] >= verdict["score_threshold"])
     assert Path(verdict["reports"]["score.html"]).exists()
     # The reference is the train window the champion's run logged.
-    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    uri = settings.mlflow_tracking_uri  # this home's, not another test's global registry
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias(settings.registered_model_name, "champion")
     logged = json.loads(
         Path(
