@@ -353,3 +353,19 @@ def _no_exported_mlflow_uri() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# The chaos run's table reaches the CI log: tests/reliability/test_chaos.py records it as a user
+# property (it travels from a pytest-xdist worker with the test's report) and the terminal
+# summary prints it. Here, not in tests/reliability/: xdist's controller collects nothing, so it
+# loads only this conftest.
+CHAOS_TABLE = "chaos_table"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for status in ("passed", "failed", "xfailed"):
+        for report in terminalreporter.stats.get(status, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == CHAOS_TABLE and report.when == "call":
+                    terminalreporter.write_sep("=", f"chaos run ({report.nodeid}, {status})")
+                    terminalreporter.write_line(str(value))

@@ -5,7 +5,7 @@ processor) while each fault starts and ends on the schedule.
 
 It asserts the behaviour only: no 5xx from /rank or /feedback, every accepted feedback event in
 the feedback table exactly once, every /rank answered and naming its tier. Latency depends on
-the machine: the table (printed at the end of the session, see conftest.py) reports it, nothing
+the machine: the table (printed at the end of the session, see tests/conftest.py) reports it, nothing
 asserts it.
 
 /feedback answers no 5xx while the broker restarts either: the service keeps what the broker
@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltHome, project_environment
-from tests.reliability.conftest import TABLE
+from tests.conftest import CHAOS_TABLE, BuiltHome, project_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 RATES = ("--rank-rate", "100", "--feedback-rate", "10")
@@ -50,7 +49,7 @@ def test_chaos_run_meets_the_behavioural_goals(
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     result = json.loads(out.read_text())
-    request.node.user_properties.append((TABLE, result["table"]))
+    request.node.user_properties.append((CHAOS_TABLE, result["table"]))
     phases = {row["phase"]: row for row in result["phases"]}
     rank, feedback = phases["all"]["rank"], phases["all"]["feedback"]
     reconciliation = result["reconciliation"]
