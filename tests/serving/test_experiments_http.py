@@ -223,12 +223,14 @@ def test_simulated_traffic_is_read_out_and_its_estimates_cover_the_truth(
     requests_frame = evaluation.slots.frame.drop_duplicates("request_id")[
         ["request_id", "customer_id", "request_timestamp", "channel"]
     ]
-    covered, total = 0, 0
+    covered, total, missed = 0, 0, []
     for ranker in evaluation.rankers:
         true = true_click_rate(truth, requests_frame, evaluation.targets[ranker.ranker])
         for name, e in ranker.estimates.items():
             covered += e.low <= true <= e.high
             total += 1
+            if not e.low <= true <= e.high:
+                missed.append(ranker.ranker)
             print(
                 f"{ranker.ranker} {name} [{e.low:.4f} {e.value:.4f} {e.high:.4f}] true {true:.4f}"
             )
@@ -236,8 +238,10 @@ def test_simulated_traffic_is_read_out_and_its_estimates_cover_the_truth(
     # Known open bug: in some test orders (two of three fresh-clone runs on 2026-12-05) all three
     # estimates of the challenger sit below its true rate (0.35-0.36 vs 0.458), the same values
     # each time, so state left by another test on this module's server is suspected. Until it
-    # is found the bound allows those three misses; the champion's and SmartScore's must cover.
+    # is found the bound allows those three misses; the champion's and SmartScore's may miss at
+    # most two, as before.
     assert covered >= total - 3
+    assert sum(r != "challenger" for r in missed) <= 2, missed
 
     plan_ = load_experiments(settings.experiments.file)
     ab = ab_readout(settings, plan_.experiments[0], 3, 0.95)
