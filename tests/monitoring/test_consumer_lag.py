@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from smartstack.events import processor as processor_module
 from smartstack.events.contracts import Topic, TransactionEvent, serialize
 from smartstack.events.feedback_table import FeedbackTable
 from smartstack.events.interactions import Interactions
-from smartstack.events.kafka import consumer_config, producer_config, start_broker
+from smartstack.events.kafka import consumer_config, producer_config
 from smartstack.events.online_quiz import OnlineQuizWriter
 from smartstack.events.online_writer import OnlineSpendWriter
 from smartstack.events.processor import (
@@ -44,7 +43,7 @@ from smartstack.events.recent_spend import RecentSpendState
 from smartstack.featurestore import store
 from smartstack.monitoring.freshness import consumer_lag
 from smartstack.settings import Settings
-from tests.events.conftest import free_port
+from tests.events.conftest import running_broker
 from tests.events.helpers import transaction
 
 T0 = datetime(2026, 6, 30, 8, tzinfo=UTC)
@@ -55,15 +54,7 @@ Partition = tuple[str, int]
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[str]:
     """``host:port`` of a tansu broker of the test's own (empty topics), stopped at the end."""
-    port = free_port()
-    process = start_broker("127.0.0.1", port, tmp_path / "broker.log")
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    yield from running_broker(tmp_path / "broker.log")
 
 
 @pytest.fixture(scope="module")
