@@ -286,7 +286,8 @@ def champion_scores(
     from smartstack.featurestore import store
     from smartstack.serving.model import RegistryAlias
 
-    offers = sorted(store.labelled_impressions(settings)["offer_id"].astype(str).unique())
+    shown = pd.read_parquet(store.labelled_path(settings), columns=["offer_id"])["offer_id"]
+    offers = sorted(shown.astype(str).unique())
     names = store.model_feature_names(settings)
 
     def features(at: pd.Timestamp) -> pd.DataFrame:
