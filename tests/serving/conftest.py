@@ -30,7 +30,7 @@ from pydantic import SecretStr
 from smartstack.features.dbt import run_dbt
 from smartstack.featurestore import store
 from smartstack.paths import PROJECT_ROOT, WEB_DIST
-from smartstack.settings import Settings
+from smartstack.settings import OnlineStore, Settings
 from tests.conftest import SMARTSTACK, BuiltHome, free_port, project_environment
 from tests.messaging.openai_server import OpenAICompatibleServer
 
@@ -228,6 +228,20 @@ def register_responsive_champion(registry: Registry, dataset: Dataset) -> None:
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.xgboost.log_model(model, name="model", registered_model_name=MODEL)
     registry.set_champion(str(info.registered_model_version))
+
+
+def redis_backed_server(redis_url: str, dataset: Dataset, root: Path) -> Server:
+    """A server on a copy of the built home whose online store is Redis at ``redis_url``
+    (applied and materialized there), without frequency caps."""
+    copied = dataset.built.copy(root / "home")
+    settings = configured(copied, serving={**TEST_SERVING, "frequency_cap": 0}).model_copy(
+        update={"online_store": OnlineStore.redis, "redis_url": redis_url}
+    )
+    # A registry of its own: the copy's records the SQLite store's loads, not this store's.
+    (settings.home / "feast" / "registry.db").unlink()
+    store.apply(settings)
+    store.materialize(settings)
+    return Server(settings, root / "server.log")
 
 
 def service_authorization(settings: Settings) -> dict[str, str]:

@@ -14,13 +14,10 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import REQUEST_TIME, TEST_SERVING, Dataset, Server, configured
+from conftest import REQUEST_TIME, Dataset, Server, redis_backed_server
 
-from smartstack.featurestore import store
-from smartstack.settings import OnlineStore
 from tests.conftest import RedisProcess
 
 pytestmark = pytest.mark.slow
@@ -32,16 +29,7 @@ CONTEXT = {"channel": "app", "timestamp": REQUEST_TIME}
 def redis_server(
     redis: RedisProcess, dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    root: Path = tmp_path_factory.mktemp("explain-redis")
-    copied = dataset.built.copy(root / "home")
-    settings = configured(copied, serving={**TEST_SERVING, "frequency_cap": 0}).model_copy(
-        update={"online_store": OnlineStore.redis, "redis_url": redis.url}
-    )
-    # A registry of its own: the copy's records the SQLite store's loads, not this store's.
-    (settings.home / "feast" / "registry.db").unlink()
-    store.apply(settings)
-    store.materialize(settings)
-    server = Server(settings, root / "server.log")
+    server = redis_backed_server(redis.url, dataset, tmp_path_factory.mktemp("explain-redis"))
     yield server
     server.stop()
 
