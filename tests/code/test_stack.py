@@ -1,5 +1,6 @@
 """The run command's process management, on real processes: services start, answer, and stop
-with every process they started (even ones in sessions of their own), on Ctrl-C or ``kill``."""
+with every process they started (even ones in sessions of their own), on Ctrl-C or ``kill``;
+one that exits is restarted with backoff if its policy allows, else it fails the stack."""
 
 from __future__ import annotations
 
@@ -17,8 +18,15 @@ import pytest
 
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
-from smartstack.stack.processes import ManagedService, ServiceFailed, Supervisor, port_in_use
-from smartstack.stack.services import Ports, local_services, stack_settings
+from smartstack.stack.processes import (
+    ManagedService,
+    RestartPolicy,
+    Running,
+    ServiceFailed,
+    Supervisor,
+    port_in_use,
+)
+from smartstack.stack.services import RESTART, Ports, local_services, stack_settings
 from tests.dags.airflow_helpers import require_airflow
 
 PYTHON = sys.executable
@@ -93,6 +101,92 @@ def test_a_service_that_dies_is_reported_with_the_end_of_its_log(tmp_path: Path)
     assert "no config" in str(failure.value)
 
 
+# Tiny backoffs: the tests wait for processes, not for the policy.
+QUICK = RestartPolicy(max_restarts=2, window_seconds=600, backoff_seconds=0.01,
+                      max_backoff_seconds=0.05)  # fmt: skip
+
+
+def supervise_until(supervisor: Supervisor, done, lines: list[str], timeout: float = 30) -> None:
+    """Call ``supervise`` the way ``smartstack up`` does until ``done()``, collecting its lines."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, lines
+        lines += supervisor.supervise()
+        time.sleep(0.05)
+
+
+def test_the_backoff_doubles_up_to_its_cap() -> None:
+    assert [RESTART.backoff(n) for n in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+
+
+def test_a_service_that_exits_is_restarted_and_its_log_kept(tmp_path: Path) -> None:
+    marker = tmp_path / "ran-once"
+    script = textwrap.dedent(f"""
+        import pathlib, time
+        marker = pathlib.Path({str(marker)!r})
+        if not marker.exists():
+            marker.touch()
+            print("store unreachable", flush=True)
+            raise SystemExit(1)
+        print("resumed", flush=True)
+        time.sleep(600)
+    """)
+    flaky = ManagedService("flaky", [PYTHON, "-c", script], restart=QUICK)
+    with Supervisor(tmp_path / "logs", grace_seconds=5) as supervisor:
+        running = supervisor.start(flaky)
+        first = running.process.pid
+        lines: list[str] = []
+        supervise_until(supervisor, lambda: "resumed" in running.log.read_text(), lines)
+        assert lines == ["flaky exited with code 1; restarted (1/2)"]
+        assert len(running.restarts) == 1 and running.process.pid != first
+        assert running.process.poll() is None
+        assert supervisor.supervise() == []  # running: nothing to do
+    log = running.log.read_text()  # appended to, not truncated
+    assert log.index("store unreachable") < log.index("restarted (1/2)") < log.index("resumed")
+
+
+def test_a_service_that_keeps_exiting_uses_up_its_restarts_then_fails(tmp_path: Path) -> None:
+    crashy = ManagedService("crashy", [PYTHON, "-c", "print('boom'); raise SystemExit(2)"],
+                            restart=QUICK)  # fmt: skip
+    lines: list[str] = []
+    with Supervisor(tmp_path) as supervisor, pytest.raises(ServiceFailed) as failure:
+        running = supervisor.start(crashy)
+        supervise_until(supervisor, lambda: False, lines)
+    assert lines == ["crashy exited with code 2; restarted (1/2)",
+                     "crashy exited with code 2; restarted (2/2)"]  # fmt: skip
+    message = str(failure.value)
+    assert message.startswith("crashy exited with code 2 after 2 restarts within 600s")
+    assert message.count("boom") == 3  # the tail of the log, all three runs in it
+    assert len(running.restarts) == 2
+
+
+def test_a_service_without_a_policy_fails_at_once(tmp_path: Path) -> None:
+    once = ManagedService("once", [PYTHON, "-c", "print('bad'); raise SystemExit(3)"])
+    with Supervisor(tmp_path) as supervisor:
+        running = supervisor.start(once)
+        running.process.wait(30)
+        with pytest.raises(ServiceFailed, match="once exited with code 3") as failure:
+            supervisor.supervise()
+    assert "bad" in str(failure.value) and running.restarts == []
+
+
+def test_a_backoff_is_scheduled_not_slept(tmp_path: Path) -> None:
+    slow = RestartPolicy(
+        max_restarts=1, window_seconds=600, backoff_seconds=600, max_backoff_seconds=600
+    )
+    sleeper = ManagedService("sleeper", [PYTHON, "-c", "import time; time.sleep(600)"])
+    quitter = ManagedService("quitter", [PYTHON, "-c", "raise SystemExit(1)"], restart=slow)
+    with Supervisor(tmp_path, grace_seconds=5) as supervisor:
+        awake = supervisor.start(sleeper)
+        waiting: Running = supervisor.start(quitter)
+        waiting.process.wait(30)
+        assert supervisor.supervise() == []  # returns at once, the restart is only scheduled
+        assert waiting.restart_at is not None and waiting.restart_at > time.monotonic() + 60
+        assert waiting.exit_code == 1 and waiting.restarts == []
+        assert awake.process.poll() is None
+        assert supervisor.stop_all() == ["quitter", "sleeper"]  # a pending restart stops too
+
+
 def test_kill_stops_the_supervisor_and_its_services(tmp_path: Path) -> None:
     port = free_port()
     script = textwrap.dedent(f"""
@@ -145,6 +239,10 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     assert dashboard.command[1:4] == ["ui", "--workspace", str(settings.home / "monitoring" /
                                                                 "workspace")]  # fmt: skip
     assert dashboard.needs is None and dashboard.url == "http://localhost:8001"
+    # What resumes cleanly restarts with backoff; Airflow fails the stack at once.
+    assert {n for n, s in by_name.items() if s.restart == RESTART} == {
+        "mlflow", "kafka", "stream-processor", "bentoml", "dashboard"}  # fmt: skip
+    assert all(s.restart is None for s in services if s.name.startswith("airflow"))
     # Every process of the stack gets the same settings, whole.
     assert by_name["bentoml"].env.items() >= settings.environment().items()
     airflow = [s for s in services if s.name.startswith("airflow")]

@@ -5,7 +5,8 @@ the Airflow API server, scheduler and DAG processor), triggers the daily DAG and
 task as it finishes, then starts the ranking service (BentoML) on the champion the run
 promoted, asks it for a real customer's offers and prints the URLs. It keeps everything running
 until Ctrl-C (or, with ``--exit-after-run``, stops right away) and stops every process it
-started.
+started. Meanwhile a service with a restart policy (the stream processor, above all) that exits
+is started again after a backoff; any other exit stops the stack.
 """
 
 from __future__ import annotations
@@ -161,9 +162,7 @@ def _run_pipeline(
         while state not in FINISHED:
             if time.monotonic() - started > timeout_minutes * 60:
                 raise ServiceFailed(f"the run did not finish within {timeout_minutes:.0f} min")
-            exited = supervisor.first_exited()
-            if exited is not None:
-                supervisor.check_alive(exited)
+            _supervise(supervisor)
             tasks = api.task_states(DAILY_DAG, run_id)
             _print_changes(tasks, seen)
             state = api.run_state(DAILY_DAG, run_id)
@@ -243,9 +242,14 @@ def _show_urls(services: list[ManagedService], serving_url: str, seconds: float)
     console.print("  Airflow needs no login on this machine (simple auth manager, all admins).")
 
 
+def _supervise(supervisor: Supervisor) -> None:
+    """Restart what exited and may restart, one console line each; a service that exited
+    without restarts left raises :class:`ServiceFailed`, which stops the stack."""
+    for line in supervisor.supervise():
+        console.print(f"[yellow]↻[/] {line}")
+
+
 def _watch(supervisor: Supervisor) -> None:
     while True:
-        exited = supervisor.first_exited()
-        if exited is not None:
-            supervisor.check_alive(exited)
+        _supervise(supervisor)
         time.sleep(1)

@@ -5,6 +5,11 @@ stops them in reverse order on Ctrl-C. Adding a component (a broker, a stream pr
 adding one :class:`~smartstack.stack.processes.ManagedService` here: its command, its port and
 the path that answers when it is ready. A service with ``needs`` (a file the pipeline builds)
 starts with the others when that file exists, else as soon as the pipeline has succeeded.
+
+Services that can resume where they were have a restart policy (:data:`RESTART`): the stream
+processor above all, which exits on purpose when the online store stays unreachable for 20 s and
+resumes from its last commit. The Airflow processes have none: they share one SQLite database
+and the run in progress, so one that dies fails the stack loudly rather than being papered over.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ from pathlib import Path
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 from smartstack.stack.airflow import airflow_environment, airflow_executable
-from smartstack.stack.processes import ManagedService
+from smartstack.stack.processes import ManagedService, RestartPolicy
+
+# Up to 5 restarts within 10 minutes, 1 s before the first, doubling up to 30 s: a dependency
+# down for a few minutes (each processor attempt already waits 20 s for the store) is ridden
+# out, a service that cannot stay up fails the stack with its log within minutes.
+RESTART = RestartPolicy(
+    max_restarts=5, window_seconds=600.0, backoff_seconds=1.0, max_backoff_seconds=30.0
+)
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,16 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             url=f"http://localhost:{ports.mlflow}",
             # The server's background job runner (Huey workers) serves nothing the stack uses.
             env={**project_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            restart=RESTART,  # stateless over its SQLite store and artifact directory
         ),
         ManagedService(
             name="kafka",
             command=[_venv_bin("smartstack"), "events", "broker", "--port", str(ports.kafka)],
             port=ports.kafka,
             env=project_env,
+            # In-memory: a restart forgets the topics, which the processor and the feedback
+            # producer cope with; losing the whole stack instead would lose them too.
+            restart=RESTART,
         ),
         ManagedService(
             name="airflow-api-server",
@@ -113,6 +129,8 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             url=f"http://localhost:{ports.stream_metrics}/metrics",
             env=project_env,
             needs=needs_registry,
+            # Exits when the online store is unreachable for 20 s; resumes from its last commit.
+            restart=RESTART,
         ),
         ManagedService(
             name="bentoml",
@@ -135,6 +153,7 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             },
             cwd=PROJECT_ROOT,
             needs=needs_registry,
+            restart=RESTART,  # loads the champion and the registry afresh when it starts
         ),
         # The monitoring dashboard over the workspace the daily DAG's monitoring tasks fill
         # (smartstack.monitoring.dashboard); it shows their projects as they appear.
@@ -154,5 +173,6 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
             ready_path="/api/version",
             url=f"http://localhost:{ports.dashboard}",
             env={**project_env, "DO_NOT_TRACK": "1"},
+            restart=RESTART,  # reads the workspace the monitoring tasks fill, nothing more
         ),
     ]
