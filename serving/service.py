@@ -35,6 +35,7 @@ from smartstack.events.contracts import ConsentEvent, FeedbackEvent, QuizAnswerE
 from smartstack.events.interactions import Interactions
 from smartstack.events.producers import (
     OUTBOX,
+    BufferedEventSink,
     CustomerEvent,
     EventReceipt,
     PublishFailed,
@@ -60,6 +61,7 @@ from smartstack.serving.contract import ERROR, PublishedDocument, RequestBodies,
 from smartstack.serving.engagement import EngagementRequest, EngagementResponse
 from smartstack.serving.engagement import UnknownCustomer as NoEngagement
 from smartstack.serving.gate import PersonalRoutes
+from smartstack.serving.metrics import OUTBOX_EVENTS
 from smartstack.serving.ranker import NotExplainable
 from smartstack.serving.schemas import (
     ExplainRequest,
@@ -93,15 +95,18 @@ VERIFIER = TokenVerifier(get_settings().auth)
 class RankingService:
     def __init__(self) -> None:
         self.settings = get_settings()
-        # The freshness gauges are set on the state poller's beat (docs/monitoring.md).
-        freshness = FreshnessWatch(self.settings, store.get_store(self.settings))
-        self.app = RankingApp(self.settings, duties=[freshness])
-        # Erasures run one at a time, off the request threads (they rewrite files for seconds).
-        self._erasures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure")
+        # The freshness and outbox gauges are set on the state poller's beat (docs/monitoring.md).
         self.event_sink = event_sink(
             self.settings,
             lambda: Interactions.from_settings(self.settings, store.get_store(self.settings)),
         )
+        duties = [FreshnessWatch(self.settings, store.get_store(self.settings))]
+        if isinstance(self.event_sink, BufferedEventSink):
+            outbox = self.event_sink.outbox
+            duties.append(lambda: OUTBOX_EVENTS.set(len(outbox)))
+        self.app = RankingApp(self.settings, duties=duties)
+        # Erasures run one at a time, off the request threads (they rewrite files for seconds).
+        self._erasures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure")
         # Everything imported and loaded so far (BentoML, MLflow, Feast, pandas: about 470,000
         # objects) lives as long as the process. Frozen, the cyclic GC stops scanning it: one
         # full collection over it takes about 240 ms here, a stall every request then waits out.

@@ -55,3 +55,11 @@ CHAMPION_AGE = Gauge(
     ["model"],
     multiprocess_mode="livemostrecent",
 )
+
+# The event outbox (smartstack.events.outbox): events accepted while the broker could not take
+# them, waiting on this worker's disk. Set on the state poller's beat; summed over live workers.
+OUTBOX_EVENTS = Gauge(
+    "smartstack_outbox_events",
+    "Accepted events kept in the service's outbox until the broker acknowledges them.",
+    multiprocess_mode="livesum",
+)
