@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -105,6 +106,8 @@ class RankingService:
             outbox = self.event_sink.outbox
             duties.append(lambda: OUTBOX_EVENTS.set(len(outbox)))
         self.app = RankingApp(self.settings, duties=duties)
+        # A store outage answers 503: try again once the store's circuit has had its trial read.
+        self.retry_after = max(1, math.ceil(self.settings.serving.breaker_reset_seconds))
         # Erasures run one at a time, off the request threads (they rewrite files for seconds).
         self._erasures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure")
         # Everything imported and loaded so far (BentoML, MLflow, Feast, pandas: about 470,000
@@ -152,7 +155,9 @@ class RankingService:
         except NotExplainable as exc:
             return _refused(404, str(exc))
         except FeaturesUnavailable as exc:
-            return _refused(503, f"cannot explain now ({exc.kind}); retry later")
+            return _refused(
+                503, f"cannot explain now ({exc.kind}); retry later", retry_after=self.retry_after
+            )
 
     @bentoml.api(route="/feedback")
     def feedback(self, event: FeedbackEvent, /, ctx: bentoml.Context) -> EventReceipt:
@@ -189,7 +194,10 @@ class RankingService:
         except (FeaturesUnavailable, TimeoutError, ConnectionError) as exc:
             # Whether the customer is known is the online store's to say, and it cannot now.
             logger.warning("engagement of a customer unreadable now: %r", exc)
-            return _refused(503, "cannot read the customer's profile now; retry later")
+            return _refused(
+                503, "cannot read the customer's profile now; retry later",
+                retry_after=self.retry_after,
+            )  # fmt: skip
 
     def _store(self, event: CustomerEvent, ctx: bentoml.Context) -> EventReceipt:
         try:
@@ -271,13 +279,19 @@ class RankingService:
         self.event_sink.close()
 
 
-def _refused(status: int, message: str, ctx: bentoml.Context | None = None) -> JSONResponse:
+def _refused(
+    status: int,
+    message: str,
+    ctx: bentoml.Context | None = None,
+    retry_after: int | None = None,
+) -> JSONResponse:
     """An error answer as the published document describes it (``{"error": …}``). Returned,
     not raised: BentoML answers a raised 4xx with the body wrapped in a list, and a raised 5xx
-    without its message."""
+    without its message. ``retry_after``: seconds a client should wait before trying again."""
     if ctx is not None:  # an endpoint with a context answers the context's status
         ctx.response.status_code = status
-    return JSONResponse({"error": message}, status)
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return JSONResponse({"error": message}, status, headers=headers)
 
 
 # Every endpoint answers about one customer but the admin ones, which check their own caller:

@@ -11,6 +11,7 @@ Shown here (the unknown customer's 404 is in ``test_explanations_http.py``):
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Iterator
@@ -78,6 +79,10 @@ def test_the_store_down_makes_explain_a_503_and_rank_falls_back(
         for answer in answers:
             assert answer.status_code == 503, answer.text
             assert "retry later" in answer.text and "Traceback" not in answer.text
+            # Try again once the circuit's trial read is due (serving.breaker_reset_seconds).
+            assert answer.headers["Retry-After"] == str(
+                math.ceil(redis_server.settings.serving.breaker_reset_seconds)
+            )
         kinds = {k for k in ("feature_store_timeout", "feature_store_circuit_open") if any(
             k in a.text for a in answers)}  # fmt: skip
         assert kinds == {"feature_store_timeout", "feature_store_circuit_open"}, kinds
