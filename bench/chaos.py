@@ -261,9 +261,10 @@ def start_stack(args: argparse.Namespace, home: Path, work: Path) -> Stack:
         ensure_topics(servers)
         return True
 
-    # The registry server starts slowly (about 15 s of CPU): niced, its restart does not take
-    # the service's cores (in production it runs on another machine). The processor is not
-    # niced: it must keep up with the feedback.
+    # The registry server and the stream processor each start slowly (about 15 s and 10 s of
+    # CPU): niced, their restarts do not take the service's cores (in production each runs on
+    # machines of its own). Niced, the processor still keeps up: it needs a tenth of a core at
+    # the run's feedback rate, and the reconciliation reports how long it took to catch up.
     nice = ["nice", "-n", str(args.nice)] if args.nice else []
     bentoml_config = work / "bentoml.yaml"
     bentoml_config.write_text(f"services:\n  offer_ranker:\n    workers: {args.workers}\n")
@@ -299,6 +300,7 @@ def start_stack(args: argparse.Namespace, home: Path, work: Path) -> Stack:
         processor=Managed(
             "processor",
             [
+                *nice,
                 str(VENV_BIN / "smartstack"),
                 "events",
                 "process",
@@ -720,7 +722,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--nice",
         type=int,
         default=10,
-        help="niceness of the MLflow server (0: none)",
+        help="niceness of the MLflow server and the stream processor (0: none)",
     )
     parser.add_argument("--drain-timeout", type=float, default=120, help="seconds, at most")
     parser.add_argument("--out", type=Path, help="JSON: the table's figures and every request")
