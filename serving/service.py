@@ -131,7 +131,10 @@ class RankingService:
         and never waits long (the feature read's deadline is the store client's timeout, the
         caps' too), so a hand-off to a thread would cost more than it frees, and threads
         contending for the GIL are what made the tail slow under load.
+        A worker whose loop runs behind sheds: it answers from the last served ranking or
+        popularity (the tier says which) until it catches up (``serving.shed_loop_lag_ms``).
         """
+        self.app.overload.watch()
         return self.app.rank(
             RankRequest.model_construct(
                 customer_id=customer_id,

@@ -145,6 +145,13 @@ class ServingSettings(_Section):
     breaker_reset_seconds: float = Field(
         2.0, gt=0, description="How long an open circuit skips the store before a trial read."
     )
+    shed_loop_lag_ms: float = Field(
+        20.0,
+        ge=0,
+        description="Event-loop lag of a worker above which /rank answers from the cheap tiers "
+        "(last served, popularity) without reading features or scoring, until the lag is "
+        "below half of it (smartstack.serving.overload). 0: never shed.",
+    )
     model_alias: str = Field("champion")
     model_poll_seconds: float = Field(
         10.0,

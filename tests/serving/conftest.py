@@ -122,8 +122,9 @@ def configured(settings: Settings, **changes: object) -> Settings:
 
 
 # What every test server runs with besides its home: a ranking log written within a second, a
-# frequency cap low enough to test.
-TEST_SERVING = {"snapshot_flush_seconds": 0.5, "frequency_cap": 2}
+# frequency cap low enough to test, and no load shedding (a busy test machine would otherwise
+# turn a model ranking into a shed one now and then; test_overload_http.py turns it on).
+TEST_SERVING = {"snapshot_flush_seconds": 0.5, "frequency_cap": 2, "shed_loop_lag_ms": 0}
 
 
 class Server:

@@ -30,6 +30,7 @@ from smartstack.serving.engagement import EngagementView
 from smartstack.serving.experiments import ExperimentsSource, LiveExperiments
 from smartstack.serving.forgetting import Forgetting
 from smartstack.serving.model import RegistryAlias
+from smartstack.serving.overload import LoopLag
 from smartstack.serving.ranker import Ranker
 from smartstack.serving.reasons import ReasonLabels
 from smartstack.serving.schemas import (
@@ -149,6 +150,7 @@ class RankingApp:
         )
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
         last_served = LastServed(config.customers_in_memory)
+        self.overload = LoopLag(config.shed_loop_lag_ms / 1000)
         # Erased customers leave this worker's memory at the next poll (the suppression list).
         self.forgetting = Forgetting(
             SuppressionList.from_settings(settings),
@@ -174,6 +176,7 @@ class RankingApp:
             explored_positions=trial.top_k,
             unrecorded_consent=self._unrecorded,
             erased=self.forgetting.erased,
+            overloaded=lambda: self.overload.shedding,
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),
@@ -280,6 +283,7 @@ class RankingApp:
         )
 
     def close(self) -> None:
+        self.overload.close()
         self.state.stop()
         self._reader.close()
         if self._quiz is not None:

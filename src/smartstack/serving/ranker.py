@@ -136,8 +136,11 @@ class Ranker:
         explored_positions: int = 3,
         unrecorded_consent: bool = True,
         erased: Callable[[str], bool] = lambda _customer: False,
+        overloaded: Callable[[], bool] = lambda: False,
     ) -> None:
         self._read = read_features
+        # The worker is behind (smartstack.serving.overload): rank without reading or scoring.
+        self._overloaded = overloaded
         # What a purpose with no recorded answer counts as (and every purpose when the
         # store could not be read).
         self._unrecorded = unrecorded_consent
@@ -247,19 +250,26 @@ class Ranker:
     ) -> Ranking:
         if not offers:  # nothing valid and under its cap: nothing to read or score
             return self._nothing(state)
+        if self._overloaded():
+            return self._unread(state, customer, offers, "overload")
         try:
             features = self._read(customer, offers, at)
         except FeaturesUnavailable as exc:
-            ERRORS.labels(kind=exc.kind).inc()
-            if self._unrecorded:
-                return self._replay(customer, offers) or _popular(state.catalog, offers)
-            # Consent unknown and unrecorded consent counts as refused: nothing personal.
-            limited = (Purpose.personalization,) if self._last_served.get(customer) else ()
-            return replace(_popular(state.catalog, offers), limited=limited)
+            return self._unread(state, customer, offers, exc.kind)
         consent = Consent.of(features.customer, self._unrecorded)
         if not consent.personalization:
             return replace(self._impersonal(state, customer, offers, features), consent=consent)
         return replace(self._read_chain(state, customer, offers, at, k, features), consent=consent)
+
+    def _unread(self, state: ServingState, customer: str, offers: list[str], why: str) -> Ranking:
+        """A ranking without the customer's features (``why``: the store's failure, or the
+        worker shedding load): their last served ranking, else the popular offers."""
+        ERRORS.labels(kind=why).inc()
+        if self._unrecorded:
+            return self._replay(customer, offers) or _popular(state.catalog, offers)
+        # Consent unknown and unrecorded consent counts as refused: nothing personal.
+        limited = (Purpose.personalization,) if self._last_served.get(customer) else ()
+        return replace(_popular(state.catalog, offers), limited=limited)
 
     def _read_chain(
         self,
