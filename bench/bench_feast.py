@@ -2,14 +2,12 @@
 
 Usage:
   .venv/bin/python bench/bench_feast.py --data-dir DIR [--home DIR] [--reads 3000]
-      [--engines bulk,local]
 
 DIR must hold dbt's feature marts (`smartstack generate` + `smartstack dbt build`). For each
-online store (SQLite, then Redis at REDIS_URL) and each materialization engine (``bulk``: the
-configured one, smartstack.featurestore.bulk; ``local``: Feast's own) the script applies the repo
-into a fresh registry and times the first materialization; after the first engine it times warm
-online reads of the offer_ranking_v1 service: the serving path (`OnlineFeatureReader`) and Feast's
-own `get_online_features` for comparison. Prints one JSON line per store and engine.
+online store (SQLite, then Redis at REDIS_URL) the script applies the repo into a fresh registry,
+times the first materialization, then times warm online reads of the offer_ranking_v1 service:
+the serving path (`OnlineFeatureReader`) and Feast's own `get_online_features` for comparison.
+Prints one JSON line per store.
 """
 
 from __future__ import annotations
@@ -43,12 +41,8 @@ def main(
     reads: Annotated[int, typer.Option(min=100)] = 3000,
     redis_url: str = "redis://127.0.0.1:6379/11",
     stores: Annotated[str, typer.Option(help="Comma-separated: sqlite,redis")] = "sqlite,redis",
-    engines: Annotated[str, typer.Option(help="Comma-separated: bulk,local")] = "bulk,local",
 ) -> None:
-    from feast import FeatureStore
-
     from smartstack.featurestore import store
-    from smartstack.featurestore.config import MATERIALIZATION_ENGINE, repo_config
     from smartstack.featurestore.online import OnlineFeatureReader
     from smartstack.settings import get_settings
 
@@ -66,10 +60,8 @@ def main(
         ).fetchall()
     ][:OFFERS_PER_REQUEST]
     rng = random.Random(0)
-    engine_types = {"bulk": MATERIALIZATION_ENGINE, "local": "local"}
-    runs = [(o, e) for o in stores.split(",") for e in engines.split(",")]
-    for index, (online, engine) in enumerate(runs):
-        scratch = Path(tempfile.mkdtemp(prefix=f"bench-feast-{online}-{engine}-", dir=home))
+    for online in stores.split(","):
+        scratch = Path(tempfile.mkdtemp(prefix=f"bench-feast-{online}-", dir=home))
         os.environ.update(
             {
                 "SMARTSTACK_HOME": str(scratch),
@@ -83,27 +75,15 @@ def main(
         if online == "redis":
             redis.Redis.from_url(redis_url).flushdb()
         store.apply(settings)
-        fs = FeatureStore(config=repo_config(settings, engine_types[engine]))
         started = time.perf_counter()
-        store.materialize(settings, store=fs)
+        store.materialize(settings)
         materialize_s = time.perf_counter() - started
+        fs = store.get_store(settings)
         snapshot = store.snapshot_time(settings)
         entity_rows = duckdb.execute(f"""
             select (select count(distinct customer_id) from read_parquet('{features}/customer_spend_features.parquet')) * 3
                  + (select count(distinct offer_id) from read_parquet('{features}/offer_features.parquet'))
         """).fetchone()[0]
-        result = {
-            "online_store": online,
-            "engine": engine,
-            "customers": len(customers),
-            "materialize_seconds": round(materialize_s, 1),
-            "materialized_entity_rows": entity_rows,
-            "entity_rows_per_second": round(entity_rows / materialize_s),
-        }
-        if index > 0 and runs[index - 1][0] == online:  # reads: once per store
-            print(json.dumps(result), flush=True)
-            shutil.rmtree(scratch, ignore_errors=True)
-            continue
 
         reader = OnlineFeatureReader(fs)
         when = snapshot + timedelta(minutes=1)
@@ -127,12 +107,20 @@ def main(
             fs.get_online_features(features=service, entity_rows=rows).to_dict()
             if i >= 20:
                 theirs.append((time.perf_counter() - t) * 1000)
-        result |= {
-            "features": len(reader.names),
-            "serving_read_ms": _percentiles(ours),
-            "feast_get_online_features_ms": _percentiles(theirs),
-        }
-        print(json.dumps(result), flush=True)
+        print(
+            json.dumps(
+                {
+                    "online_store": online,
+                    "customers": len(customers),
+                    "features": len(reader.names),
+                    "materialize_seconds": round(materialize_s, 1),
+                    "materialized_entity_rows": entity_rows,
+                    "entity_rows_per_second": round(entity_rows / materialize_s),
+                    "serving_read_ms": _percentiles(ours),
+                    "feast_get_online_features_ms": _percentiles(theirs),
+                }
+            )
+        )
         shutil.rmtree(scratch, ignore_errors=True)
 
 

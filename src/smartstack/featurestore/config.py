@@ -22,9 +22,6 @@ from smartstack.settings import OnlineStore, Settings, Warehouse, get_settings
 PROJECT = "smartstack"
 FEATURE_SERVICE = "offer_ranking_v1"
 REPO_PATH = FEATURE_REPO_DIR
-# Feast's own local engine with a faster write of the online rows (smartstack.featurestore.bulk);
-# "local" is Feast's unchanged engine.
-MATERIALIZATION_ENGINE = "smartstack.featurestore.bulk.BulkComputeEngine"
 
 
 _applying: ContextVar[Settings | None] = ContextVar("applying", default=None)
@@ -72,9 +69,8 @@ def registry_path(settings: Settings) -> str:
     return str(settings.home / "feast" / "registry.db")
 
 
-def config_dict(settings: Settings, engine: str = MATERIALIZATION_ENGINE) -> dict:
-    """The Feast configuration for the active profile, as the YAML mapping Feast reads;
-    ``engine`` is Feast's ``batch_engine``, the one that materializes."""
+def config_dict(settings: Settings) -> dict:
+    """The Feast configuration for the active profile, as the YAML mapping Feast reads."""
     registry = registry_path(settings)
     online: dict
     if settings.online_store is OnlineStore.redis:
@@ -100,13 +96,12 @@ def config_dict(settings: Settings, engine: str = MATERIALIZATION_ENGINE) -> dic
         },
         "online_store": online,
         "offline_store": offline,
-        "batch_engine": engine,
         "entity_key_serialization_version": 3,
     }
 
 
-def repo_config(settings: Settings, engine: str = MATERIALIZATION_ENGINE) -> RepoConfig:
-    config = RepoConfig(**config_dict(settings, engine))
+def repo_config(settings: Settings) -> RepoConfig:
+    config = RepoConfig(**config_dict(settings))
     config.repo_path = REPO_PATH
     return config
 

@@ -133,24 +133,16 @@ def snapshot_time(settings: Settings) -> datetime:
     return manifest.snapshot if manifest else datetime.now(UTC)
 
 
-def materialize(
-    settings: Settings | None = None,
-    end: datetime | None = None,
-    store: FeatureStore | None = None,
-) -> datetime:
+def materialize(settings: Settings | None = None, end: datetime | None = None) -> datetime:
     """Load the online store up to the data set's snapshot; each later run loads only what is new.
 
     Feast's ``materialize_incremental`` starts a never-materialized view at *now − TTL*, which
     skips a data set whose snapshot lies further back (generated or replayed data). A view's
     first load therefore covers its TTL before the snapshot; after that it is incremental.
-
-    Both go through Feast's ``materialize``/``materialize_incremental`` with the configured
-    ``batch_engine``: the bulk engine of :mod:`smartstack.featurestore.bulk` unless ``store`` is
-    configured otherwise (``repo_config(settings, "local")`` is Feast's own engine).
     """
     settings = settings or get_settings()
     end = end or snapshot_time(settings) + timedelta(seconds=1)
-    store = store or get_store(settings)
+    store = get_store(settings)
     views = [v for v in store.list_batch_feature_views() if v.online]
     views += [v for v in store.list_stream_feature_views() if v.online]
     for view in (v for v in views if not v.materialization_intervals):
