@@ -48,7 +48,12 @@ def test_every_alert_has_a_severity_and_annotations() -> None:
 
     rules = yaml.safe_load((RULES / "rules.yml").read_text())
     alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
-    assert set(alerts) == {"FeatureViewStale", "ChampionOld", "StreamConsumerLagHigh"}
+    assert set(alerts) == {
+        "FeatureViewStale",
+        "ChampionOld",
+        "StreamConsumerLagHigh",
+        "EventOutboxNotDraining",
+    }
     for rule in alerts.values():
         assert rule["labels"]["severity"] in {"warning", "critical"}
         assert {"summary", "description"} <= set(rule["annotations"])
