@@ -36,7 +36,6 @@ class LoopLag:
         self.threshold_s = threshold_s
         self.interval_s = interval_s
         self.shedding = False
-        self.lag_s = 0.0  # the newest sample
         self._late = 0  # samples in a row above the threshold
         self._task: asyncio.Task[None] | None = None
 
@@ -47,7 +46,6 @@ class LoopLag:
 
     def observe(self, lag_s: float) -> None:
         """Take one sample: shed after two above the threshold, stop below half of it."""
-        self.lag_s = lag_s
         self._late = self._late + 1 if lag_s > self.threshold_s else 0
         if not self.shedding and self._late >= 2:
             self.shedding = True
