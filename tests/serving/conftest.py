@@ -193,6 +193,15 @@ class Server:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def metric(self, name: str, label: str = "") -> float:
+        """The sum of ``/metrics``' samples of ``name`` whose labels contain ``label`` (all
+        workers' series), 0 when there are none yet."""
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in self.http.get("/metrics").text.splitlines()
+            if line.startswith(name) and label in line
+        )
+
     def stop(self) -> None:
         self.http.close()
         if self.process.poll() is None:

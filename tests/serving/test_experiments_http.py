@@ -153,13 +153,6 @@ def test_the_shadow_ranker_is_logged_and_never_served(server: Server, dataset: D
     ).any()
 
 
-def _metric(server: Server, name: str, label: str) -> float:
-    for line in server.http.get("/metrics").text.splitlines():
-        if line.startswith(name) and label in line:
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 AB = PLAN["experiments"][0]
 BROKEN = {
     "share-out-of-range": {"version": 1, "shadow": {"ranker": "challenger", "share": 2}},
@@ -192,13 +185,13 @@ def test_a_broken_experiments_file_serves_the_champion_and_is_counted(
     try:
         path.write_text(yaml.safe_dump(broken))
         server.reload()
-        before = _metric(server, "smartstack_experiment_fallbacks_total", 'reason="config"')
+        before = server.metric("smartstack_experiment_fallbacks_total", 'reason="config"')
         for customer in dataset.customers["customer_id"].head(12):
             response = server.rank(customer, k=3)
             assert response.status_code == 200, response.text
             if response.json()["tier"] == "model":
                 assert response.json()["model"]["version"] == champion
-        after = _metric(server, "smartstack_experiment_fallbacks_total", 'reason="config"')
+        after = server.metric("smartstack_experiment_fallbacks_total", 'reason="config"')
         assert after - before == 12
     finally:
         path.write_text(good)

@@ -428,7 +428,11 @@ def test_feedback_while_the_broker_is_down_is_a_202_kept_in_the_outbox_and_lands
     assert response.status_code == 202, response.text
     assert response.json() == {"event_id": event["event_id"], "stored": "outbox", "error": None}
     # The outbox's depth is a gauge (the EventOutboxNotDraining alert's input).
-    _wait_for(lambda: _outbox_events(stack.server) == 1, 30, "the outbox gauge counted the event")
+    _wait_for(
+        lambda: stack.server.metric("smartstack_outbox_events") == 1,
+        30,
+        "the outbox gauge counted the event",
+    )
 
     # The local broker keeps topics in memory: after its restart they are new and empty. The
     # service's outbox drainer sends the event; the running processor reconnects and lands it.
@@ -441,13 +445,10 @@ def test_feedback_while_the_broker_is_down_is_a_202_kept_in_the_outbox_and_lands
         60,
         "the kept feedback landed after the broker restart",
     )
-    _wait_for(lambda: _outbox_events(stack.server) == 0, 30, "the outbox gauge back at 0")
-
-
-def _outbox_events(server: Server) -> float:
-    lines = server.http.get("/metrics").text.splitlines()
-    return sum(
-        float(line.split()[-1]) for line in lines if line.startswith("smartstack_outbox_events")
+    _wait_for(
+        lambda: stack.server.metric("smartstack_outbox_events") == 0,
+        30,
+        "the outbox gauge back at 0",
     )
 
 
