@@ -1,6 +1,6 @@
 """Time the README's run command on a fresh clone: `make run` from nothing to a served ranking.
 
-Clones the repository's committed HEAD into a new folder, runs `make run` there with
+Clones the repository's committed HEAD (or ``--commit``) into a new folder, runs `make run` there with
 SMARTSTACK_EXIT_AFTER_RUN=1 (set everything up, start the stack, run the daily DAG, start the
 ranking service, ask it for a customer's offers, stop everything), and reports the wall time,
 the time of each phase from the command's own output, and the machine's load average before and
@@ -26,11 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clone-to", type=Path, required=True, help="Replaced if it exists.")
+    parser.add_argument("--commit", default="HEAD", help="The commit to run (default: HEAD).")
     args = parser.parse_args()
 
     if args.clone_to.exists():
         shutil.rmtree(args.clone_to)
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(args.clone_to)], check=True)
+    subprocess.run(
+        ["git", "-C", str(args.clone_to), "checkout", "--quiet", args.commit], check=True
+    )
     commit = subprocess.run(["git", "-C", str(args.clone_to), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     log = args.clone_to.parent / f"{args.clone_to.name}.log"

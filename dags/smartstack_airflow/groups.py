@@ -20,9 +20,16 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import Asset, TaskGroup, chain, task
+from airflow.sdk import Asset, BaseOperator, TaskGroup, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from cosmos.constants import (
+    PRODUCER_WATCHER_TASK_ID,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+    TestIndirectSelection,
+)
 
 from smartstack.pipeline import STEPS, Step
 from smartstack_airflow.commands import run_smartstack
@@ -140,8 +147,18 @@ def _branch(step: Step, verdict: Any) -> Any:
 
 
 def _dbt_models(step: Step) -> TaskGroup:
-    """One task per dbt model, building it and running its data and unit tests (Cosmos), then
-    the relationships tests across models once every model exists.
+    """One task per dbt model and one for its tests (Cosmos), then the relationships tests
+    across models once every model exists.
+
+    Cosmos's watcher mode: one ``dbt build`` of the whole project (``dbt_producer_watcher``,
+    dbt's own threads) instead of one dbt process per model, which was most of the dbt step's
+    time; each model's task and its tests' task read their node's result as dbt reports it. A
+    model task whose node failed fails; its retry runs that model's dbt command on its own.
+
+    The producer runs before the first models' tasks (the DAG runs one task at a time for the
+    embedded DuckDB file, so a model task waiting first would hold the only slot) and is not
+    retried: Cosmos skips a producer's retry, and the models after a skipped producer would
+    skip the rest of the pipeline instead of failing it.
 
     dbt runs as ``smartstack-dbt`` of the project environment, which adds the warehouse paths
     and the data set's feature window from the project settings to whatever Cosmos passes.
@@ -155,23 +172,28 @@ def _dbt_models(step: Step) -> TaskGroup:
             profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
             dbt_executable_path=SMARTSTACK_DBT,
             invocation_mode=InvocationMode.SUBPROCESS,
-            # A model's build runs its own tests and those whose other model is upstream of it;
-            # the rest of the relationships tests run after every model.
+            setup_operator_args={"retries": 0},
+            # A model task's retry builds the model with its own tests and those whose other
+            # model is upstream of it; the rest of the relationships tests run after every model.
             test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         render_config=RenderConfig(
             dbt_executable_path=SMARTSTACK_DBT,
             invocation_mode=InvocationMode.SUBPROCESS,
             load_method=LoadMode.DBT_LS,
-            test_behavior=TestBehavior.BUILD,
-            # Unit tests run inside their model's `dbt build`; they are not tasks of their own.
-            exclude=["resource_type:unit_test"],
+            test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
         ),
         operator_args={"install_deps": False},
     )
+    tasks = {t.task_id: t for t in models.children.values() if isinstance(t, BaseOperator)}
+    producer = tasks[f"{step.group}.{PRODUCER_WATCHER_TASK_ID}"]
+    for first in models.get_roots():
+        if first is not producer:
+            producer >> first
     leaves = list(models.get_leaves())
     relationships = Step(
         "relationship_tests",
