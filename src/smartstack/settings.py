@@ -534,6 +534,12 @@ class Settings(BaseSettings):
         validation_alias=_alias("POSTGRES_URL", "DATABASE_URL"),
         description="Feast's SQL registry; unset: a file registry under <home>/feast.",
     )
+    materialization: Literal["bulk", "feast"] = Field(
+        "bulk",
+        description="How materialization writes the online store: `bulk` (Feast's plan, rows "
+        "written a column at a time in Feast's layout: smartstack.featurestore.bulk) or `feast` "
+        "(Feast's local engine unchanged).",
+    )
 
     # Model registry
     mlflow_tracking_uri: str = Field(validation_alias=_alias("MLFLOW_TRACKING_URI"))

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import yaml
 from feast.repo_config import RepoConfig
 
+from smartstack.featurestore.bulk.engine import ENGINE as BULK_ENGINE
 from smartstack.paths import FEATURE_REPO_DIR
 from smartstack.settings import OnlineStore, Settings, Warehouse, get_settings
 
@@ -96,6 +97,8 @@ def config_dict(settings: Settings) -> dict:
         },
         "online_store": online,
         "offline_store": offline,
+        # Feast's engine with the bulk online write, unless the settings ask for Feast's own.
+        "batch_engine": BULK_ENGINE if settings.materialization == "bulk" else "local",
         "entity_key_serialization_version": 3,
     }
 
