@@ -177,6 +177,13 @@ class ServingSettings(_Section):
     customers_in_memory: int = Field(
         100_000, ge=1, description="Customers kept in the last-served and frequency-cap caches."
     )
+    ranking_cache_customers: int = Field(
+        5_000,
+        ge=0,
+        description="Customers whose personal ranking each worker keeps and reuses while their "
+        "online rows, the offers, the model and catalogue, and the request's hour are unchanged "
+        "(smartstack.serving.ranking_cache; about 100 KB each). 0: rank every request afresh.",
+    )
     snapshot_dir: Path | None = Field(None, description="Default: <home>/serving/snapshots.")
     snapshot_flush_rankings: int = Field(
         1_000, ge=1, description="Rankings that make the writer flush before its timer."

@@ -11,8 +11,9 @@ waiting out the deadline, until a trial read after ``breaker_reset_s`` succeeds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import pybreaker
 
@@ -22,6 +23,7 @@ from smartstack.featurestore.rows import ReadTimeout
 log = logging.getLogger(__name__)
 
 ReadFeatures = Callable[[str, Sequence[str], datetime], OnlineFeatures]
+T = TypeVar("T")
 
 
 class FeaturesUnavailable(Exception):
@@ -46,12 +48,19 @@ class LogStateChanges(pybreaker.CircuitBreakerListener):
 
 
 class GuardedReader:
-    """A feature read that raises :class:`FeaturesUnavailable` instead of the store's errors."""
+    """A feature read that raises :class:`FeaturesUnavailable` instead of the store's errors;
+    ``version`` (the customer rows' version, :meth:`OnlineFeatureReader.version`) behind the
+    same breaker."""
 
     def __init__(
-        self, read: ReadFeatures, breaker_failures: int = 5, breaker_reset_s: float = 2.0
+        self,
+        read: ReadFeatures,
+        breaker_failures: int = 5,
+        breaker_reset_s: float = 2.0,
+        version: Callable[[str], Hashable] | None = None,
     ) -> None:
         self._read = read
+        self._version = version
         self._breaker = (
             pybreaker.CircuitBreaker(
                 fail_max=breaker_failures,
@@ -64,10 +73,18 @@ class GuardedReader:
         )
 
     def __call__(self, customer_id: str, offer_ids: Sequence[str], at: datetime) -> OnlineFeatures:
+        return self._guarded(self._read, customer_id, offer_ids, at)
+
+    def version(self, customer_id: str) -> Hashable:
+        if self._version is None:
+            raise TypeError("this reader was built without a version read")
+        return self._guarded(self._version, customer_id)
+
+    def _guarded(self, call: Callable[..., T], *args: object) -> T:
         try:
             if self._breaker is None:
-                return self._read(customer_id, offer_ids, at)
-            return self._breaker.call(self._read, customer_id, offer_ids, at)
+                return call(*args)
+            return self._breaker.call(call, *args)
         except pybreaker.CircuitBreakerError:
             raise FeaturesUnavailable("feature_store_circuit_open") from None
         except ReadTimeout:

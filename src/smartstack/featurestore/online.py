@@ -18,7 +18,7 @@ read in the same round trip when the registry has them: their values are in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -194,6 +194,11 @@ class OnlineFeatureReader:
             for offer_id, (row, _) in zip(missing, self._offer_store.read(missing), strict=True):
                 self._offers[offer_id] = (now, row, _floats([row[n] for n in self._offer_cols]))
         return [self._offers[o] for o in offer_ids]
+
+    def version(self, customer_id: str) -> Hashable:
+        """Changes whenever the customer's rows may have (:meth:`EntityRows.version`): one
+        small read, where :meth:`read` fetches and decodes every value."""
+        return self._customers.version(customer_id)
 
     def knows(self, customer_id: str) -> bool:
         """Whether the online store has any feature of the customer (the extra views aside)."""

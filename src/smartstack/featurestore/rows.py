@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -65,6 +65,10 @@ class EntityRows(Protocol):
     """Reads every view of one entity type for a list of entity ids."""
 
     def read(self, ids: Sequence[str]) -> list[Row]: ...
+
+    def version(self, entity_id: str) -> Hashable:
+        """A value that changes whenever the entity's rows may have changed: what a ranking
+        computed from them is kept against (:mod:`smartstack.serving.ranking_cache`)."""
 
     def close(self) -> None: ...
 
@@ -132,6 +136,19 @@ class SqliteRows:
             self._local.conn = conn
         return conn
 
+    def version(self, entity_id: str) -> Hashable:
+        """SQLite's ``data_version`` of this thread's connection, which changes whenever another
+        connection commits to the file: any write to the online store (a materialization, a
+        pushed event, an erasure), whichever entity it touched. Feast's SQLite store overwrites
+        a row whatever its event time, so no per-entity timestamp would be exact."""
+        try:
+            (number,) = self._connection().execute("PRAGMA data_version").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise ReadTimeout(str(exc)) from exc
+            raise
+        return threading.get_ident(), number
+
     def read(self, ids: Sequence[str]) -> list[Row]:
         keys = [
             serialize_entity_key(entity_key(self._join_key, i), self._serialization) for i in ids
@@ -186,11 +203,21 @@ class RedisRows:
         self._project = config.project.encode()
         self._names = [f for v in self._views for f in v.features]
         self._fields = [_mmh3(f"{v.view.name}:{f}") for v in self._views for f in v.features]
-        self._fields += [f"_ts:{v.view.name}".encode() for v in self._views]
+        self._stamps = [f"_ts:{v.view.name}".encode() for v in self._views]
+        self._fields += self._stamps
 
     def _key(self, entity_id: str) -> bytes:
         key = entity_key(self._join_key, entity_id)
         return serialize_entity_key(key, self._serialization) + self._project
+
+    def version(self, entity_id: str) -> Hashable:
+        """The event time of each of the entity's views (``_ts:<view>``), as stored. Feast's
+        Redis store writes a view's values only with a newer event time than the stored one,
+        and an erasure deletes the hash, so the same times mean the same values."""
+        try:
+            return tuple(self._redis.hmget(self._key(entity_id), self._stamps))
+        except redis.TimeoutError as exc:
+            raise ReadTimeout(str(exc)) from exc
 
     def read(self, ids: Sequence[str]) -> list[Row]:
         try:

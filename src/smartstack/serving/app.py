@@ -31,7 +31,8 @@ from smartstack.serving.experiments import ExperimentsSource, LiveExperiments
 from smartstack.serving.forgetting import Forgetting
 from smartstack.serving.model import RegistryAlias
 from smartstack.serving.overload import LoopLag
-from smartstack.serving.ranker import Ranker
+from smartstack.serving.ranker import Ranker, Ranking
+from smartstack.serving.ranking_cache import RankingCache
 from smartstack.serving.reasons import ReasonLabels
 from smartstack.serving.schemas import (
     ExplainRequest,
@@ -151,15 +152,23 @@ class RankingApp:
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
         last_served = LastServed(config.customers_in_memory)
         self.overload = LoopLag(config.shed_loop_lag_ms / 1000)
+        guarded = GuardedReader(
+            self._reader.read,
+            config.breaker_failures,
+            config.breaker_reset_seconds,
+            version=self._reader.version,
+        )
+        self.rankings: RankingCache[Ranking] | None = (
+            RankingCache(config.ranking_cache_customers) if config.ranking_cache_customers else None
+        )
         # Erased customers leave this worker's memory at the next poll (the suppression list).
         self.forgetting = Forgetting(
             SuppressionList.from_settings(settings),
-            [self.caps, last_served, self.explainer.cache],
+            [self.caps, last_served, self.explainer.cache]
+            + ([self.rankings] if self.rankings is not None else []),
         )
         self.ranker = Ranker(
-            read_features=GuardedReader(
-                self._reader.read, config.breaker_failures, config.breaker_reset_seconds
-            ),
+            read_features=guarded,
             state=self.state,
             rules=smartscore.smartscore,
             rules_version=smartscore.VERSION,
@@ -177,6 +186,8 @@ class RankingApp:
             unrecorded_consent=self._unrecorded,
             erased=self.forgetting.erased,
             overloaded=lambda: self.overload.shedding,
+            cache=self.rankings,
+            read_version=guarded.version,
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),

@@ -1,5 +1,5 @@
-"""Erased customers leave this worker's memory: frequency caps, last-served rankings and
-cached explanations.
+"""Erased customers leave this worker's memory: frequency caps, last-served rankings, cached
+rankings and cached explanations.
 
 An erasure runs in another process (the CLI, the admin endpoint of another worker, the stream
 processor), so it cannot reach into each worker's memory. Each worker follows the suppression

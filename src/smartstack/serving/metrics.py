@@ -25,6 +25,12 @@ ERRORS = Counter(
     "Failures handled by falling back (feature store, model, rules, snapshots).",
     ["kind"],
 )
+RANK_CACHE = Counter(
+    "smartstack_rank_cache_lookups",
+    "Personal rankings looked up in the worker's ranking cache (exposed as "
+    "smartstack_rank_cache_lookups_total), by result: hit (reused) or miss (ranked afresh).",
+    ["result"],
+)
 CONSENT_LIMITED = Counter(
     "smartstack_consent_limited",
     "Answers a customer's refused consent changed (exposed as smartstack_consent_limited_total),"

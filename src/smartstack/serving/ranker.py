@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -52,6 +52,7 @@ from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.experiments import FALLBACKS, Route
 from smartstack.serving.metrics import CONSENT_LIMITED, ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
+from smartstack.serving.ranking_cache import CachedRanking, RankingCache
 from smartstack.serving.reasons import ReasonLabels, reason_codes
 from smartstack.serving.schemas import (
     ModelInfo,
@@ -70,6 +71,10 @@ from smartstack.serving.treepaths import Leaves
 log = logging.getLogger(__name__)
 
 Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
+# A customer's rows' version in the online store (GuardedReader.version)
+ReadVersion = Callable[[str], Hashable]
+# Shown lists whose reason codes one cached ranking keeps
+REASONS_MEMO_LISTS = 16
 # A customer's stated favourite category, for customers the online store does not know.
 Favourite = Callable[[str], str | None]
 
@@ -98,6 +103,8 @@ class Ranking:
     teams: tuple[str, ...] | None = None  # interleaving: the arm whose pick each offer is
     consent: Consent | None = None  # as read with the features (None: not read)
     limited: tuple[Purpose, ...] = ()  # purposes whose refusal changed this ranking
+    # Reason codes already computed for this scored ranking (a cached one's), by shown list
+    reasons_memo: dict[Hashable, list[list[Reason]]] | None = None
 
     def take(self, order: np.ndarray) -> Ranking:
         """The same ranking in another order (``order`` indexes the current one)."""
@@ -110,10 +117,20 @@ class Ranking:
         )
 
     def reasons(self, n: int, per_offer: int, label: ReasonLabels) -> list[list[Reason]]:
-        """Reason codes of the first ``n`` offers (a model tier's only)."""
+        """Reason codes of the first ``n`` offers (a model tier's only); a cached ranking's
+        once per shown list (the same offers' rows, scored by the same model)."""
         if self.scorer is None or self.features is None or self.leaves is None:
             return [[] for _ in range(n)]
-        return reason_codes(self.scorer, self.features, self.leaves, n, per_offer, label)
+        if self.reasons_memo is None:
+            return reason_codes(self.scorer, self.features, self.leaves, n, per_offer, label)
+        key = (self.model.version, tuple(self.offer_ids[:n]), per_offer)
+        found = self.reasons_memo.get(key)
+        if found is None:
+            if len(self.reasons_memo) >= REASONS_MEMO_LISTS:  # exploration draws many lists
+                self.reasons_memo.clear()
+            found = reason_codes(self.scorer, self.features, self.leaves, n, per_offer, label)
+            self.reasons_memo[key] = found
+        return found
 
 
 class Ranker:
@@ -137,8 +154,17 @@ class Ranker:
         unrecorded_consent: bool = True,
         erased: Callable[[str], bool] = lambda _customer: False,
         overloaded: Callable[[], bool] = lambda: False,
+        cache: RankingCache[Ranking] | None = None,
+        read_version: ReadVersion | None = None,
     ) -> None:
+        """``cache`` keeps each customer's personal ranking while ``read_version`` (their
+        rows' version, behind the same breaker as ``read_features``) and the rest of what it
+        was computed from stay the same (:mod:`smartstack.serving.ranking_cache`)."""
+        if cache is not None and read_version is None:
+            raise ValueError("a ranking cache needs the customer rows' version read")
         self._read = read_features
+        self._cache = cache
+        self._read_version = read_version
         # The worker is behind (smartstack.serving.overload): rank without reading or scoring.
         self._overloaded = overloaded
         # What a purpose with no recorded answer counts as (and every purpose when the
@@ -253,13 +279,31 @@ class Ranker:
         if self._overloaded():
             return self._unread(state, customer, offers, "overload")
         try:
-            features = self._read(customer, offers, at)
+            features, kept = self._features(state, customer, offers, at)
         except FeaturesUnavailable as exc:
             return self._unread(state, customer, offers, exc.kind)
         consent = Consent.of(features.customer, self._unrecorded)
         if not consent.personalization:
             return replace(self._impersonal(state, customer, offers, features), consent=consent)
-        return replace(self._read_chain(state, customer, offers, at, k, features), consent=consent)
+        ranking = self._read_chain(state, customer, offers, at, k, features, kept)
+        return replace(ranking, consent=consent)
+
+    def _features(
+        self, state: ServingState, customer: str, offers: list[str], at: datetime
+    ) -> tuple[OnlineFeatures, CachedRanking[Ranking] | None]:
+        """The customer's features, and the cache entry their rankings are kept in: the kept
+        one when the customer's rows, the offers, the state and the hour are those it was
+        computed from, else a new one with the features read now. The version is read first,
+        so a write between the two reads leaves an entry that the next request misses."""
+        if self._cache is None or self._read_version is None:
+            return self._read(customer, offers, at), None
+        version = self._read_version(customer)
+        ranked = tuple(offers)
+        kept = self._cache.get(customer, state, version, at, ranked)
+        if kept is not None:
+            return kept.features, kept
+        features = self._read(customer, offers, at)
+        return features, self._cache.put(customer, state, version, at, ranked, features)
 
     def _unread(self, state: ServingState, customer: str, offers: list[str], why: str) -> Ranking:
         """A ranking without the customer's features (``why``: the store's failure, or the
@@ -279,10 +323,11 @@ class Ranker:
         at: datetime,
         k: int,
         features: OnlineFeatures,
+        kept: CachedRanking[Ranking] | None,
     ) -> Ranking:
         if features.customer_found:
             route = state.experiments.route(customer, at, self._state.champion_alias)
-            return self._personal(state, offers, features, route, k)
+            return self._personal(state, offers, features, route, k, kept)
         return self._cold_start(state.catalog, customer, offers)
 
     def explain_offer(
@@ -502,6 +547,7 @@ class Ranker:
         features: OnlineFeatures,
         route: Route,
         k: int,
+        kept: CachedRanking[Ranking] | None = None,
     ) -> Ranking:
         eligible = set(state.catalog.eligible(offers, features.customer.get("card_product")))
         rows = [i for i, o in enumerate(offers) if o in eligible]
@@ -509,26 +555,47 @@ class Ranker:
         if not ids:
             return self._nothing(state)
         matrix = features.matrix[rows]
-        first = self._scored(state, route.ranker, ids, matrix, features)
+        first = self._scored_kept(kept, state, route.ranker, ids, matrix, features)
         if route.rival is not None:
-            second = self._scored(state, route.rival, ids, matrix, features)
+            second = self._scored_kept(kept, state, route.rival, ids, matrix, features)
             drafted = _interleaved(first, second, k, self._rng)
             arms = dict(zip("ab", route.teams or ("a", "b"), strict=True))
             teams = tuple(arms[team] for team in drafted.teams or ())
             return replace(drafted, route=route, teams=teams)
         return replace(self._explored(state, first, k), route=route)
 
-    def _scored(
+    def _scored_kept(
         self,
+        kept: CachedRanking[Ranking] | None,
         state: ServingState,
         ranker: str,
         ids: list[str],
         matrix: np.ndarray,
         features: OnlineFeatures,
     ) -> Ranking:
-        """The offers sorted by one ranker: a registry alias's model (the champion's when the
-        alias is not loaded), else SmartScore, else popularity."""
-        model = self._model_of(state, ranker)
+        """:meth:`_scored`, from the cache entry when it holds this ranker's scores; scored
+        now and kept in it otherwise, unless a failure made a fallback tier answer."""
+        if kept is None:
+            return self._scored(state, self._model_of(state, ranker), ids, matrix, features)
+        ranking = kept.scored.get(ranker)
+        if ranking is None:
+            model = self._model_of(state, ranker)
+            ranking = self._scored(state, model, ids, matrix, features)
+            if ranking.tier is (Tier.smartscore if model is None else Tier.model):
+                ranking = replace(ranking, reasons_memo=kept.reasons)
+                kept.scored[ranker] = ranking
+        return ranking
+
+    def _scored(
+        self,
+        state: ServingState,
+        model: LoadedModel | None,
+        ids: list[str],
+        matrix: np.ndarray,
+        features: OnlineFeatures,
+    ) -> Ranking:
+        """The offers sorted by one ranker's ``model`` (:meth:`_model_of`), else (None, or
+        the model failing) SmartScore, else popularity."""
         if model is not None:
             try:
                 scores, leaves = model.score(matrix)
