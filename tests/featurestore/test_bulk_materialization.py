@@ -3,13 +3,14 @@
 Unit checks first: a column's value bytes and SQLite texts, and the entity keys, against Feast's
 own converter and key serialization, on the edge cases (nulls, NaN, negative zero, integers in
 a double column, empty and non-ASCII strings, timestamps). Then the session's data set is
-materialized with Feast's ``local`` engine and with the bulk engine, into two SQLite files and
-into two databases of a private redis-server, in three steps: a first load up to five days
-before the snapshot, the last ten days up to the snapshot (newer rows over older ones, and rows
-no newer than those stored), and the same ten days again (only rows no newer than stored).
-Every online row must be the same bytes (SQLite: every column; Redis: every hash field), the
-registries must record the same materialization intervals, and Feast's
-``get_online_features`` and the serving reader must read the same values.
+materialized with Feast's ``local`` engine and with the bulk engine (encoding 500 entities at a
+time, so in several slices), into two SQLite files and into two databases of a private
+redis-server, in three steps: a first load up to five days before the snapshot, the last ten
+days up to the snapshot (newer rows over older ones, and rows no newer than those stored), and
+the same ten days again (only rows no newer than stored). Every online row must be the same
+bytes (SQLite: every column; Redis: every hash field), the registries must record the same
+materialization intervals, and Feast's ``get_online_features`` and the serving reader must
+read the same values.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
 from smartstack.featurestore import store
+from smartstack.featurestore.bulk import redis_writer, sqlite_writer
 from smartstack.featurestore.bulk.engine import BulkComputeEngine
 from smartstack.featurestore.bulk.values import encode_column, entity_keys
 from smartstack.featurestore.config import repo_config
@@ -117,7 +119,10 @@ def both_ways(request, feature_data: Path, use_settings, tmp_path_factory):
         settings = use_settings(**env)
         store.apply(settings)
         fs = store.get_store(settings)
-        _materialize_in_three_steps(settings, fs)
+        with pytest.MonkeyPatch.context() as patch:  # several slices, the last one short
+            for writer in (sqlite_writer, redis_writer):
+                patch.setattr(writer, "SLICE", 500)
+            _materialize_in_three_steps(settings, fs)
         configured.append((settings, fs))
     return request.param, configured
 

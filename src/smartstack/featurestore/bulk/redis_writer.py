@@ -7,7 +7,8 @@ fields: the time as a protobuf ``Timestamp`` and, per feature, the murmur hash o
 set). It hashes the field name and serializes the value anew for every value. This does the
 same reads, the same check and the same HSET commands, pipelined (:func:`_run`),
 with each field name hashed once per view, values encoded a column at a time
-(:mod:`smartstack.featurestore.bulk.values`) and times converted once per distinct time.
+(:mod:`smartstack.featurestore.bulk.values`), :data:`SLICE` entities at a time while the server
+writes the previous ones, and times converted once per distinct time.
 
 It covers a single Redis server (:func:`supports`); a cluster or sentinel setup keeps Feast's
 own write.
@@ -15,7 +16,7 @@ own write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import chain, islice, repeat
 from typing import Any
 
@@ -27,7 +28,7 @@ from feast.repo_config import RepoConfig
 from feast.utils import make_tzaware
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from smartstack.featurestore.bulk.values import encode_column, entity_keys, row_times
+from smartstack.featurestore.bulk.values import SLICE, encode_column, entity_keys, row_times
 
 CHUNK = 1000  # entities per pipeline round trip
 
@@ -111,14 +112,24 @@ def write(store: RedisOnlineStore, config: RepoConfig, view: FeatureView, table:
             table = table.take(pa.array(keep, pa.int64()))
             keys = [keys[i] for i in keep]
             stamps = [stamps[i] for i in keep]
-    # One HSET's arguments per row: key, time field and time, then field and value per feature.
-    columns: list[Any] = [keys, repeat(ts_key), [stamp for stamp, _ in stamps]]
-    for field in view.features:
-        encoded = encode_column(table.column(field.name), field.dtype.to_value_type())
-        columns += [repeat(_mmh3(f"{name}:{field.name}")), encoded.blobs]
-    sets = zip(repeat("HSET"), *columns, strict=False)  # the repeated names end with the rows
+    parts = (slice(start, start + SLICE) for start in range(0, table.num_rows, SLICE))
+    hsets = chain.from_iterable(  # encoded as the pipeline takes them, a slice at a time
+        _hsets(table.slice(part.start, SLICE), keys[part], stamps[part], name, view)
+        for part in parts
+    )
     if online.key_ttl_seconds:
         ttl = online.key_ttl_seconds
-        _run(client, chain.from_iterable((hset, ("EXPIRE", hset[1], ttl)) for hset in sets))
+        _run(client, chain.from_iterable((hset, ("EXPIRE", hset[1], ttl)) for hset in hsets))
     else:
-        _run(client, sets)
+        _run(client, hsets)
+
+
+def _hsets(
+    table: pa.Table, keys: list[bytes], stamps: list[tuple[bytes, int]], name: str, view: Any
+) -> Iterator[tuple]:
+    """Each entity's HSET: key, time field and time, then field and value per feature."""
+    columns: list[Any] = [repeat("HSET"), keys, repeat(f"_ts:{name}"), [s for s, _ in stamps]]
+    for field in view.features:
+        encoded = encode_column(table.column(field.name), field.dtype.to_value_type(), texts=False)
+        columns += [repeat(_mmh3(f"{name}:{field.name}")), encoded.blobs]
+    return zip(*columns, strict=False)  # the repeated names end with the rows

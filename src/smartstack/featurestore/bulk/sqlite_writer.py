@@ -6,7 +6,8 @@ them, all in one transaction. Binding and stepping a statement per row costs mor
 own B-tree work, so this writes the same rows with the same upsert, in the same transaction on
 the store's own connection, as one multi-row ``VALUES`` statement per entity (the entity key and
 times bound once, two parameters per feature), entities in key order and features in name order,
-so the table and both its indexes grow at their ends.
+so the table and both its indexes grow at their ends. Rows are encoded :data:`SLICE` entities
+at a time.
 
 It covers the store as ``smartstack.featurestore.config`` configures it; with vectors or the
 ``value_num`` column, or more features than one statement binds (:func:`supports`), Feast's own
@@ -16,14 +17,15 @@ write runs instead.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 import pyarrow as pa
-from feast import FeatureView
+from feast import FeatureView, Field
 from feast.infra.online_stores.sqlite import SqliteOnlineStore, _quote_id, _table_id
 from feast.repo_config import RepoConfig
 from feast.utils import to_naive_utc
 
-from smartstack.featurestore.bulk.values import encode_column, entity_keys, row_times
+from smartstack.featurestore.bulk.values import SLICE, encode_column, entity_keys, row_times
 
 # Columns and conflict handling of Feast's upsert without vectors or value_num.
 _COLUMNS = "entity_key, feature_name, value, value_text, event_ts, created_ts"
@@ -53,19 +55,8 @@ def write(store: SqliteOnlineStore, config: RepoConfig, view: FeatureView, table
     join_keys = {e.name: e.dtype.to_value_type() for e in view.entity_columns}
     keys = entity_keys(table, join_keys, config.entity_key_serialization_version)
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    table = table.take(order)
-    source = view.batch_source
-    columns: list[list] = [
-        [keys[i] for i in order],
-        row_times(table.column(source.timestamp_field), _adapted),
-        row_times(table.column(source.created_timestamp_column), _adapted)
-        if source.created_timestamp_column
-        else [None] * table.num_rows,
-    ]
+    table, keys = table.take(pa.array(order, pa.int64())), [keys[i] for i in order]
     features = sorted(view.features, key=lambda field: field.name)
-    for field in features:
-        encoded = encode_column(table.column(field.name), field.dtype.to_value_type())
-        columns += [encoded.blobs, encoded.texts]
     name = _table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
     rows = ", ".join(
         f"(?1, {_literal(field.name)}, ?{4 + 2 * i}, ?{5 + 2 * i}, ?2, ?3)"
@@ -74,7 +65,28 @@ def write(store: SqliteOnlineStore, config: RepoConfig, view: FeatureView, table
     statement = f"INSERT INTO {_quote_id(name)} ({_COLUMNS}) VALUES {rows} {_ON_CONFLICT}"
     connection = store._get_conn(config)
     with connection:
-        connection.executemany(statement, zip(*columns, strict=True))
+        for start in range(0, table.num_rows, SLICE):
+            part = table.slice(start, SLICE)
+            params = _parameters(part, keys[start : start + SLICE], view, features)
+            connection.executemany(statement, params)
+
+
+def _parameters(
+    table: pa.Table, keys: list[bytes], view: FeatureView, features: list[Field]
+) -> Iterator[tuple]:
+    """Each entity's parameters: key, event and created time, then value and text per feature."""
+    source = view.batch_source
+    columns: list[list] = [
+        keys,
+        row_times(table.column(source.timestamp_field), _adapted),
+        row_times(table.column(source.created_timestamp_column), _adapted)
+        if source.created_timestamp_column
+        else [None] * table.num_rows,
+    ]
+    for field in features:
+        encoded = encode_column(table.column(field.name), field.dtype.to_value_type())
+        columns += [encoded.blobs, encoded.texts]
+    return zip(*columns, strict=True)
 
 
 def _literal(text: str) -> str:

@@ -31,6 +31,7 @@ from feast.type_map import python_values_to_proto_values
 from feast.utils import _coerce_datetime
 from feast.value_type import ValueType
 
+SLICE = 10_000  # rows encoded at a time: the encoded values take ~100 bytes each
 _DOUBLE_TAG = Value(double_val=1.0).SerializeToString()[:-8]
 _LENGTH = struct.Struct("<I")  # the length before each entity value
 
@@ -41,7 +42,7 @@ class EncodedColumn:
     SQLite keeps beside it (``extract_text_and_num``; None for an empty value)."""
 
     blobs: list[bytes]
-    texts: list[str | None]
+    texts: list[str | None] | None  # None when not asked for
 
 
 def per_distinct(values: np.ndarray, convert: Callable[[np.ndarray], Sequence[Any]]) -> list[Any]:
@@ -60,13 +61,18 @@ def per_distinct(values: np.ndarray, convert: Callable[[np.ndarray], Sequence[An
     return converted[codes].tolist()
 
 
-def encode_column(column: pa.Array | pa.ChunkedArray, value_type: ValueType) -> EncodedColumn:
-    """The bytes and texts Feast's conversion of ``column`` as ``value_type`` gives."""
+def encode_column(
+    column: pa.Array | pa.ChunkedArray, value_type: ValueType, texts: bool = True
+) -> EncodedColumn:
+    """The bytes and (``texts``: Redis keeps none) texts Feast's conversion of ``column`` as
+    ``value_type`` gives."""
     values = column.to_numpy(zero_copy_only=False)  # exactly what Feast converts
     if value_type == ValueType.DOUBLE and values.dtype in (np.float64, np.int64):
-        return _doubles(values.astype(np.float64, copy=False))
+        return _doubles(values.astype(np.float64, copy=False), texts)
     pairs = per_distinct(values, lambda distinct: _feast_encoded(distinct, value_type))
-    return EncodedColumn([blob for blob, _ in pairs], [text for _, text in pairs])
+    return EncodedColumn(
+        [blob for blob, _ in pairs], [text for _, text in pairs] if texts else None
+    )
 
 
 def _feast_encoded(values: np.ndarray, value_type: ValueType) -> list[tuple[bytes, str | None]]:
@@ -74,17 +80,22 @@ def _feast_encoded(values: np.ndarray, value_type: ValueType) -> list[tuple[byte
     return [(p.SerializeToString(), extract_text_and_num(p, False)[0]) for p in protos]
 
 
-def _doubles(values: np.ndarray) -> EncodedColumn:
+def _doubles(values: np.ndarray, texts: bool) -> EncodedColumn:
     """Feast: NaN (a null) is an empty ``Value``; anything else ``double_val``, whose text is
     ``str`` of the float."""
     packed = np.empty(len(values), dtype=[("tag", "u1"), ("value", "<f8")])
     packed["tag"] = _DOUBLE_TAG[0]
     packed["value"] = values
     blobs = packed.view(f"V{packed.dtype.itemsize}").tolist()
-    texts: list[str | None] = list(map(repr, values.tolist()))
-    for i in np.flatnonzero(np.isnan(values)).tolist():
-        blobs[i], texts[i] = b"", None
-    return EncodedColumn(blobs, texts)
+    nulls = np.flatnonzero(np.isnan(values)).tolist()
+    for i in nulls:
+        blobs[i] = b""
+    if not texts:
+        return EncodedColumn(blobs, None)
+    strings: list[str | None] = list(map(repr, values.tolist()))
+    for i in nulls:
+        strings[i] = None
+    return EncodedColumn(blobs, strings)
 
 
 def entity_keys(table: pa.Table, join_keys: dict[str, ValueType], version: int) -> list[bytes]:
