@@ -9,7 +9,9 @@ One command builds what it needs and runs everything:
    service's columns (reused when a champion exists).
 2. For each online store (SQLite, and Redis in a dedicated ``redis-server`` loaded by
    ``materialize``), up to three services, each one BentoML worker unless ``--workers``:
-   - ``ours``: ``bentoml serve serving.service:RankingService``;
+   - ``ours``: ``bentoml serve serving.service:RankingService``, its ranking cache on (the
+     default; each level's hit ratio is read off ``/metrics``), and ``uncached``: the same with
+     the cache off (``SMARTSTACK_SERVING_RANKING_CACHE_CUSTOMERS=0``);
    - ``peer``: the common way, a BentoML service (:class:`FeastPeerService`, below) that asks
      Feast's own feature server (``feast serve``) for the feature service over HTTP, then
      scores with the same booster and computes the same approximate reason codes;
@@ -18,7 +20,9 @@ One command builds what it needs and runs everything:
 3. 1 customer × 30 offers, k = 10, explanations on: back to back at concurrency 1, 8 and 32
    from wrk (``bench/wrk_rank.lua``; k6 without wrk), then at fixed arrival rates (100, 300,
    500, 700 requests/s; 100 for the peer) from k6's open-loop executor (``bench/k6_rank.js``).
-   Percentiles come from every response time.
+   Percentiles come from every response time. Each level also records the servers' CPU time
+   per request (user + system of their process trees): the cost of an answer, which the shared
+   machine's other load inflates far less than it inflates time.
 
 Results are printed as a Markdown table and written to ``<home>/bench_serving.json``.
 """
@@ -43,10 +47,13 @@ from pathlib import Path
 import bentoml
 import httpx
 import numpy as np
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
 TIMESTAMP = "2026-06-29T12:00:00Z"  # inside the synthetic offers' validity window
+# Our service, with its ranking cache (the default) and without it
+OURS = ("ours", "uncached")
 
 
 @bentoml.service(name="feast_peer", workers=1, threads=8)
@@ -137,7 +144,7 @@ def free_port() -> int:
 @contextmanager
 def process(
     args: list[str], log: Path, ready_url: str | None = None, **kwargs: object
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen]:
     """A subprocess in its own session, waited for (``ready_url`` answers) and killed after."""
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -156,7 +163,7 @@ def process(
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{ready_url} not ready")
                 time.sleep(0.5)
-            yield
+            yield proc
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -169,7 +176,7 @@ def process(
 
 def bentoml_serve(
     service: str, port: int, log: Path, cwd: Path, env: dict[str, str]
-) -> ContextManager[None]:
+) -> ContextManager[subprocess.Popen]:
     """``bentoml serve SERVICE`` on 127.0.0.1:PORT (on the server cores), ready when
     ``/readyz`` answers."""
     return process(
@@ -314,7 +321,7 @@ def main() -> None:
         help="one worker: services on all cores but the last, the load tool on the last (taskset)",
     )
     parser.add_argument("--stores", default="sqlite,redis")
-    parser.add_argument("--targets", default="ours,peer,floor")
+    parser.add_argument("--targets", default="ours,uncached,peer,floor")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     if args.pin and args.workers == 1 and cores >= 2 and shutil.which("taskset"):
@@ -390,26 +397,33 @@ def main() -> None:
                 # folder under it when a server starts.
                 env["BENTOML_HOME"] = str(work / f"bentoml-{store_name}-{target}")
                 with ExitStack() as servers:
-                    if target == "ours":
+                    started: list[subprocess.Popen] = []
+                    if target in OURS:
                         # Caps on, but high enough never to filter the repeated customers.
                         ours_env = env | {
                             "SMARTSTACK_SERVING_FREQUENCY_CAP": "1000000",
                             "BENTOML_CONFIG": str(bentoml_config),
                         }
-                        servers.enter_context(
-                            bentoml_serve(
-                                "serving.service:RankingService", port, log, ROOT, ours_env
+                        if target == "uncached":
+                            ours_env["SMARTSTACK_SERVING_RANKING_CACHE_CUSTOMERS"] = "0"
+                        started.append(
+                            servers.enter_context(
+                                bentoml_serve(
+                                    "serving.service:RankingService", port, log, ROOT, ours_env
+                                )
                             )
                         )
                     elif target == "floor":
-                        servers.enter_context(
-                            bentoml_serve(
-                                "bench_serving:FloorService", port, log, ROOT / "bench", env
+                        started.append(
+                            servers.enter_context(
+                                bentoml_serve(
+                                    "bench_serving:FloorService", port, log, ROOT / "bench", env
+                                )
                             )
                         )
                     else:
                         feast_port = free_port()
-                        servers.enter_context(
+                        feast = servers.enter_context(
                             process(
                                 [
                                     *SERVER_CORES,
@@ -429,7 +443,7 @@ def main() -> None:
                             "BENCH_FEAST_URL": f"http://127.0.0.1:{feast_port}",
                             "BENCH_MODEL_URI": model_uri,
                         }
-                        servers.enter_context(
+                        peer = servers.enter_context(
                             bentoml_serve(
                                 "bench_serving:FeastPeerService",
                                 port,
@@ -438,7 +452,8 @@ def main() -> None:
                                 peer_env,
                             )
                         )
-                    if target == "ours":
+                        started += [feast, peer]
+                    if target in OURS:
                         tier = httpx.post(
                             f"{url}/rank",
                             json=rank_body(customers[0], offers),
@@ -450,13 +465,15 @@ def main() -> None:
                     loads = [(f"concurrency {c}", c, 0) for c in _ints(args.concurrency)]
                     loads += [(f"{r} req/s", 0, r) for r in _ints(rates)]
                     for label, clients, rate in loads:
+                        lookups = cache_lookups(url) if target in OURS else None
+                        cpu_before = cpu_seconds(started)
                         if rate:
                             row = k6(url, args.seconds, work, load_env, rate=rate)
                         elif args.closed_loop_client == "wrk":
                             row = wrk(url, clients, args.seconds, work, load_env)
                         else:
                             row = k6(url, args.seconds, work, load_env, vus=clients)
-                        workers = args.workers if target == "ours" else 1
+                        workers = args.workers if target in OURS else 1
                         results.append(
                             {
                                 "store": store_name,
@@ -464,18 +481,61 @@ def main() -> None:
                                 "workers": workers,
                                 "load": label,
                                 **row,
+                                "server_cpu_ms": round(
+                                    (cpu_seconds(started) - cpu_before)
+                                    * 1000
+                                    / max(row["requests"], 1),
+                                    3,
+                                ),
+                                "cache_hit_ratio": hit_ratio(lookups, cache_lookups(url))
+                                if lookups is not None
+                                else None,
                             }
                         )
                         print(results[-1], flush=True)
     (home / "bench_serving.json").write_text(json.dumps(results, indent=2))
     print(
-        "\n| store | service | workers | load | throughput (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | failures |"
+        "\n| store | service | workers | load | throughput (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | failures | server CPU per request (ms) | cache hits |"
     )
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
+        hits = "–" if r["cache_hit_ratio"] is None else f"{r['cache_hit_ratio']:.0%}"
         print(
-            f"| {r['store']} | {r['target']} | {r['workers']} | {r['load']} | {r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['failures']} |"
+            f"| {r['store']} | {r['target']} | {r['workers']} | {r['load']} | {r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['failures']} | {r['server_cpu_ms']} | {hits} |"
         )
+
+
+def cpu_seconds(servers: list[subprocess.Popen]) -> float:
+    """CPU time (user + system) used so far by the servers' process trees: per request, the
+    cost of an answer, which a shared machine's other load does not inflate as it does time."""
+    total = 0.0
+    for server in servers:
+        root = psutil.Process(server.pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def cache_lookups(url: str) -> dict[str, float]:
+    """The service's ranking-cache lookups so far, by result (hit, miss), from ``/metrics``."""
+    found = {"hit": 0.0, "miss": 0.0}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("smartstack_rank_cache_lookups_total{"):
+            labels, value = line.rsplit(" ", 1)
+            for result in found:
+                if f'result="{result}"' in labels:
+                    found[result] += float(value)
+    return found
+
+
+def hit_ratio(before: dict[str, float], after: dict[str, float]) -> float | None:
+    """Hits among the lookups between two readings (None when nothing was looked up)."""
+    hits, misses = (after[r] - before[r] for r in ("hit", "miss"))
+    return hits / (hits + misses) if hits + misses else None
 
 
 def _ints(values: str) -> list[int]:

@@ -178,11 +178,12 @@ class ServingSettings(_Section):
         100_000, ge=1, description="Customers kept in the last-served and frequency-cap caches."
     )
     ranking_cache_customers: int = Field(
-        5_000,
+        2_000,
         ge=0,
         description="Customers whose personal ranking each worker keeps and reuses while their "
         "online rows, the offers, the model and catalogue, and the request's hour are unchanged "
-        "(smartstack.serving.ranking_cache; about 100 KB each). 0: rank every request afresh.",
+        "(smartstack.serving.ranking_cache; about 140 KB each with 30 offers and 216 trees). "
+        "0: rank every request afresh.",
     )
     snapshot_dir: Path | None = Field(None, description="Default: <home>/serving/snapshots.")
     snapshot_flush_rankings: int = Field(
