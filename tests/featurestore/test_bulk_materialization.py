@@ -2,7 +2,7 @@
 
 Unit checks first: a column's value bytes and SQLite texts, and the entity keys, against Feast's
 own converter and key serialization, on the edge cases (nulls, NaN, negative zero, integers in
-a double column, empty and non-ASCII strings, timestamps). Then the session's data set is
+a double column, empty and non-ASCII strings, timestamps, lists). Then the session's data set is
 materialized with Feast's ``local`` engine and with the bulk engine (encoding 500 entities at a
 time, so in several slices), into two SQLite files and into two databases of a private
 redis-server, in three steps: a first load up to five days before the snapshot, the last ten
@@ -23,17 +23,21 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import redis as redis_client
-from feast import FeatureStore
+from feast import FeatureStore, FeatureView, Field
 from feast.infra.compute_engines.local.compute import LocalComputeEngine
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import extract_text_and_num
+from feast.infra.online_stores.redis import RedisOnlineStore
+from feast.infra.online_stores.sqlite import SqliteOnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.repo_config import RepoConfig
 from feast.type_map import python_values_to_proto_values
+from feast.types import Float64
 from feast.value_type import ValueType
 
 from smartstack.featurestore import store
 from smartstack.featurestore.bulk import redis_writer, sqlite_writer
-from smartstack.featurestore.bulk.engine import BulkComputeEngine
+from smartstack.featurestore.bulk.engine import BulkComputeEngine, bulk_writer
 from smartstack.featurestore.bulk.values import encode_column, entity_keys
 from smartstack.featurestore.config import repo_config
 from smartstack.featurestore.online import OnlineFeatureReader
@@ -60,6 +64,8 @@ STAMPS = [datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None, datetime(1969, 12, 31
         (pa.array([None, None], pa.string()), ValueType.STRING),
         (pa.array([True, None, False, True]), ValueType.BOOL),
         (pa.array(STAMPS, pa.timestamp("us", "UTC")), ValueType.UNIX_TIMESTAMP),
+        (pa.array([[1.5, 2.0], None, [], [1.5, 2.0]]), ValueType.DOUBLE_LIST),
+        (pa.array([["a"], ["b", "c"], None]), ValueType.STRING_LIST),
     ],
 )
 def test_a_column_encodes_as_feasts_protos_and_texts(column, value_type) -> None:
@@ -91,6 +97,32 @@ def test_entity_keys_are_feasts_serialization(columns, join_keys) -> None:
         for row in zip(*protos.values(), strict=True)
     ]
     assert entity_keys(table, join_keys, 3) == theirs
+
+
+@pytest.mark.parametrize(
+    ("online", "covered"),
+    [
+        ({"type": "sqlite"}, True),
+        ({"type": "sqlite", "vector_enabled": True}, False),
+        ({"type": "sqlite", "enable_openai_compatible_store": True}, False),
+        ({"type": "redis"}, True),
+        ({"type": "redis", "redis_type": "redis_cluster"}, False),
+        ({"type": "redis", "redis_type": "redis_sentinel"}, False),
+    ],
+)
+def test_stores_the_writers_do_not_cover_keep_feasts_write(online, covered, tmp_path) -> None:
+    if online["type"] == "sqlite":
+        online = {**online, "path": str(tmp_path / "online.db")}
+    config = RepoConfig(
+        project="bulk",
+        provider="local",
+        registry=str(tmp_path / "registry.db"),
+        online_store=online,
+        entity_key_serialization_version=3,
+    )
+    view = FeatureView(name="v", entities=[], schema=[Field(name="x", dtype=Float64)], source=None)
+    online_store = SqliteOnlineStore() if online["type"] == "sqlite" else RedisOnlineStore()
+    assert (bulk_writer(online_store, config, view) is not None) is covered
 
 
 def _materialize_in_three_steps(settings: Settings, fs: FeatureStore) -> None:

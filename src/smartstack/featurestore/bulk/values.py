@@ -50,10 +50,7 @@ def per_distinct(values: np.ndarray, convert: Callable[[np.ndarray], Sequence[An
 
     Numbers and times are told apart by their bits; other values (strings, None) by equality.
     """
-    if values.dtype.kind in "biufcmM":
-        keys: Any = values.view(f"u{values.dtype.itemsize}")
-    else:
-        keys = values
+    keys = values.view(f"u{values.dtype.itemsize}") if _by_bits(values) else values
     codes, _ = pd.factorize(keys, use_na_sentinel=False)
     _, first = np.unique(codes, return_index=True)  # codes number values in first-seen order
     converted = np.empty(len(first), dtype=object)
@@ -69,10 +66,18 @@ def encode_column(
     values = column.to_numpy(zero_copy_only=False)  # exactly what Feast converts
     if value_type == ValueType.DOUBLE and values.dtype in (np.float64, np.int64):
         return _doubles(values.astype(np.float64, copy=False), texts)
-    pairs = per_distinct(values, lambda distinct: _feast_encoded(distinct, value_type))
+    if _by_bits(values) or pa.types.is_string(column.type):
+        pairs = per_distinct(values, lambda distinct: _feast_encoded(distinct, value_type))
+    else:  # lists, maps, decimals…: Feast's converter on every value
+        pairs = _feast_encoded(values, value_type)
     return EncodedColumn(
         [blob for blob, _ in pairs], [text for _, text in pairs] if texts else None
     )
+
+
+def _by_bits(values: np.ndarray) -> bool:
+    """Numbers, booleans and times, whose bits tell their values apart."""
+    return values.dtype.kind in "biufmM" and values.dtype.itemsize in (1, 2, 4, 8)
 
 
 def _feast_encoded(values: np.ndarray, value_type: ValueType) -> list[tuple[bytes, str | None]]:
