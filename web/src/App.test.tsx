@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { render, screen, within } from "@testing-library/react";
+import { act, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { App } from "./App";
 import { config, coffee, engagementOf, rankOf, session } from "./test/fixtures";
@@ -103,10 +103,14 @@ describe("performance", () => {
       "POST /auth/token": [200, { token: "tok-1", customer_id: "CUST-0000001", expires_at: "2026-07-01T00:00:00Z" }],
     });
     await screen.findByTestId("offers");
+    // The list can be on screen before React runs its effects (the answer arrived outside
+    // act): let them run before looking at the marks.
+    await act(async () => {});
     expect(mark).toHaveBeenCalledWith("first-offer");
     await user.click(screen.getByRole("button", { name: "Sign out" }));
     await user.click((await screen.findAllByTestId("sign-in-customer"))[0]);
     await screen.findByTestId("offers");
+    await act(async () => {});
     expect(mark.mock.calls.filter(([name]) => name === "first-offer")).toHaveLength(1);
   });
 });
