@@ -24,6 +24,7 @@ from smartstack.featurestore import store
 from smartstack.featurestore.guarded import GuardedReader
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.messaging.explainer import Explainer
+from smartstack.messaging.explanation import Explanation, Source
 from smartstack.privacy.purposes import CONSENT_VIEW
 from smartstack.ranking import smartscore
 from smartstack.serving.caps import FrequencyCaps, LastServed
@@ -209,6 +210,32 @@ def test_an_erased_customer_leaves_the_cache(both: Rankers, dataset: Dataset) ->
     misses = lookups("miss")
     both.both(customer)
     assert lookups("miss") == misses + 1
+
+
+def test_a_text_cached_meanwhile_replaces_a_kept_template(
+    sqlite_rankers: Rankers, dataset: Dataset
+) -> None:
+    """A kept ranking keeps its template texts, but the explanation cache is asked every time:
+    a text written there meanwhile (the LLM's, by the precompute or `/explain`) is served by
+    the next request, as a fresh ranking serves it."""
+    customer = personal_customer(sqlite_rankers, dataset, 5)
+    first = sqlite_rankers.both(customer)
+    explained = next(o for o in first.offers if o.explanation is not None)
+    assert explained.explanation.source == "template"
+    sqlite_rankers.both(customer)  # a hit, the templates kept
+    hits = lookups("hit")
+    written = Explanation(
+        customer_id=customer,
+        offer_id=explained.offer_id,
+        feature_version=explained.explanation.feature_version,
+        text="Your dining spend makes this one worth a look.",
+        source=Source.llm,
+    )
+    sqlite_rankers.cached._explainer.cache.put(written)  # type: ignore[union-attr]
+    after = sqlite_rankers.both(customer)
+    assert lookups("hit") == hits + 1
+    shown = next(o for o in after.offers if o.offer_id == explained.offer_id)
+    assert shown.explanation is not None and shown.explanation.text == written.text
 
 
 def test_a_fallback_ranking_is_not_kept(sqlite_rankers: Rankers, dataset: Dataset) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +136,7 @@ class Explainer:
         *,
         live: bool,
         allow_llm: bool = True,
+        templates: MutableMapping[Hashable, Explanation] | None = None,
     ) -> list[Explanation]:
         """One explanation per offer of a ranking, from the customer's feature values.
 
@@ -143,26 +144,45 @@ class Explainer:
         those it missed (facts are built only for those). ``live=True`` (precompute, `/explain`)
         builds the facts of every offer and may call the LLM. ``allow_llm=False`` (no consent to
         LLM messaging): the template for every offer, with no cache lookup and no LLM call.
+        ``templates`` keeps template texts across calls with the same ``features`` (a cached
+        ranking's): a template is a function of them, the offer and its reasons, while the
+        cache is asked every time, so a text the LLM wrote meanwhile is served at once.
         """
         row = {**features, "customer_id": customer_id}
         ids = [str(offer.terms["offer_id"]) for offer in offers]
-        if not allow_llm and self.llm is not None:
-            return [
-                self._template(
-                    build_facts(row, offer.terms, offer.reasons, feature_version, self.vocabulary),
-                    FallbackReason.consent,
+
+        def template(offer: OfferToExplain, reason: FallbackReason | None) -> Explanation:
+            key = (
+                "template",
+                offer.terms["offer_id"],
+                feature_version,
+                tuple(offer.reasons),
+                reason,
+            )
+            found = templates.get(key) if templates is not None else None
+            if found is None:
+                facts = build_facts(
+                    row, offer.terms, offer.reasons, feature_version, self.vocabulary
                 )
-                for offer in offers
-            ]
+                found = self.template(facts) if reason is None else self._template(facts, reason)
+                if templates is not None:
+                    templates[key] = found
+            return found
+
+        if not allow_llm and self.llm is not None:
+            return [template(offer, FallbackReason.consent) for offer in offers]
         hits = {} if live else self.cached_many(customer_id, ids, feature_version)
         texts = []
         for offer_id, offer in zip(ids, offers, strict=True):
             text = hits.get(offer_id)
             if text is None:
-                facts = build_facts(
-                    row, offer.terms, offer.reasons, feature_version, self.vocabulary
-                )
-                text = self.explain(facts) if live else self.template(facts)
+                if live:
+                    facts = build_facts(
+                        row, offer.terms, offer.reasons, feature_version, self.vocabulary
+                    )
+                    text = self.explain(facts)
+                else:
+                    text = template(offer, None)
             texts.append(text)
         return texts
 

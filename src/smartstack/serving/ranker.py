@@ -52,7 +52,7 @@ from smartstack.serving.catalog import OfferCatalog
 from smartstack.serving.experiments import FALLBACKS, Route
 from smartstack.serving.metrics import CONSENT_LIMITED, ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
-from smartstack.serving.ranking_cache import CachedRanking, RankingCache
+from smartstack.serving.ranking_cache import CachedRanking, Memo, RankingCache
 from smartstack.serving.reasons import ReasonLabels, reason_codes
 from smartstack.serving.schemas import (
     ModelInfo,
@@ -73,8 +73,7 @@ log = logging.getLogger(__name__)
 Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
 # A customer's rows' version in the online store (GuardedReader.version)
 ReadVersion = Callable[[str], Hashable]
-# Shown lists whose reason codes one cached ranking keeps
-REASONS_MEMO_LISTS = 16
+
 # A customer's stated favourite category, for customers the online store does not know.
 Favourite = Callable[[str], str | None]
 
@@ -103,8 +102,9 @@ class Ranking:
     teams: tuple[str, ...] | None = None  # interleaving: the arm whose pick each offer is
     consent: Consent | None = None  # as read with the features (None: not read)
     limited: tuple[Purpose, ...] = ()  # purposes whose refusal changed this ranking
-    # Reason codes already computed for this scored ranking (a cached one's), by shown list
-    reasons_memo: dict[Hashable, list[list[Reason]]] | None = None
+    # What was derived from a cached ranking's features (reason codes, template texts), kept
+    # with it in the ranking cache; None for a ranking computed afresh
+    memo: Memo | None = None
 
     def take(self, order: np.ndarray) -> Ranking:
         """The same ranking in another order (``order`` indexes the current one)."""
@@ -121,15 +121,13 @@ class Ranking:
         once per shown list (the same offers' rows, scored by the same model)."""
         if self.scorer is None or self.features is None or self.leaves is None:
             return [[] for _ in range(n)]
-        if self.reasons_memo is None:
+        if self.memo is None:
             return reason_codes(self.scorer, self.features, self.leaves, n, per_offer, label)
-        key = (self.model.version, tuple(self.offer_ids[:n]), per_offer)
-        found = self.reasons_memo.get(key)
+        key = ("reasons", self.model.version, tuple(self.offer_ids[:n]), per_offer)
+        found = self.memo.get(key)
         if found is None:
-            if len(self.reasons_memo) >= REASONS_MEMO_LISTS:  # exploration draws many lists
-                self.reasons_memo.clear()
             found = reason_codes(self.scorer, self.features, self.leaves, n, per_offer, label)
-            self.reasons_memo[key] = found
+            self.memo[key] = found
         return found
 
 
@@ -419,7 +417,13 @@ class Ranker:
         ]
         try:
             texts = self._explainer.for_offers(
-                customer, online.customer, online.version, offers, live=live, allow_llm=allow_llm
+                customer,
+                online.customer,
+                online.version,
+                offers,
+                live=live,
+                allow_llm=allow_llm,
+                templates=None if live else ranking.memo,
             )
         except Exception:  # an explanation must never cost the ranking
             log.exception("explanations failed for %s", customer)
@@ -582,7 +586,7 @@ class Ranker:
             model = self._model_of(state, ranker)
             ranking = self._scored(state, model, ids, matrix, features)
             if ranking.tier is (Tier.smartscore if model is None else Tier.model):
-                ranking = replace(ranking, reasons_memo=kept.reasons)
+                ranking = replace(ranking, memo=kept.memo)
                 kept.scored[ranker] = ranking
         return ranking
 

@@ -34,6 +34,22 @@ from smartstack.featurestore.online import OnlineFeatures
 from smartstack.serving.metrics import RANK_CACHE
 
 Scored = TypeVar("Scored")
+# Derived values one entry keeps: reason codes of a few shown lists, templates of their offers
+MEMO_ITEMS = 64
+
+
+class Memo(dict[Hashable, Any]):
+    """Values derived from one entry's features, emptied when full (exploration draws many
+    shown lists, each with its own reason codes)."""
+
+    def __init__(self, items: int) -> None:
+        super().__init__()
+        self._items = items
+
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        if len(self) >= self._items:
+            self.clear()
+        super().__setitem__(key, value)
 
 
 @dataclass
@@ -46,8 +62,8 @@ class CachedRanking(Generic[Scored]):
     offers: tuple[str, ...]  # the offers ranked, in request order
     features: OnlineFeatures
     scored: dict[str, Scored] = field(default_factory=dict)  # each ranker's sorted scores
-    # Reason codes by the shown offers' ids (and whatever else selects them)
-    reasons: dict[Hashable, Any] = field(default_factory=dict)
+    # What was derived from these features for a shown list: reason codes, template texts
+    memo: Memo = field(default_factory=lambda: Memo(MEMO_ITEMS))
 
     def matches(
         self, state: object, version: Hashable, hour: datetime, offers: tuple[str, ...]
