@@ -7,9 +7,10 @@ hour, weekday and week). This cache keeps, per customer, the features read and e
 sorted scores together with those four: the rows' version (:meth:`OnlineFeatureReader.version`,
 one small read instead of every value decoded), the state object (a reload swaps it), the hour
 and the offers. A request that matches all four reuses them, so no value is decoded, no
-transformation run and no tree walked, and the reason codes of a shown list are computed once.
-Whatever a request draws stays per request: exploration, interleaving, the shadow's share, the
-request id, the caps and the ranking log.
+transformation run and no tree walked, and the reason codes and template texts of a shown list
+are computed once (:class:`Memo`). Whatever a request draws stays per request: exploration,
+interleaving, the shadow's share, the request id, the caps, the ranking log and the explanation
+cache's lookup (a text the LLM wrote meanwhile is served at once).
 
 Rankings are not precomputed by the batch job: the hour features make a ranking valid for one
 hour at most, and the streamed features change at any moment, so a precomputed ranking would be
