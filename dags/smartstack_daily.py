@@ -32,8 +32,7 @@ from smartstack_airflow import groups
     schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
-    # The embedded warehouse is one DuckDB file, which takes one writer at a time.
-    max_active_tasks=1,
+    max_active_tasks=groups.MAX_ACTIVE_TASKS,
     default_args=groups.DEFAULT_ARGS,
     dagrun_timeout=timedelta(hours=4),
     tags=["smartstack", "daily"],

@@ -28,7 +28,7 @@ from smartstack.pipeline import PARAMETERS
     schedule=CronTriggerTimetable("0 4 * * 0", timezone="UTC", run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
-    max_active_tasks=1,
+    max_active_tasks=groups.MAX_ACTIVE_TASKS,
     default_args=groups.DEFAULT_ARGS,
     dagrun_timeout=timedelta(hours=6),
     tags=["smartstack", "weekly", "retraining"],

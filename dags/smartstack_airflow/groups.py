@@ -47,6 +47,11 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(minutes=30),
 }
 ASSET_GROUP = "smartstack"
+# Tasks of a DAG run at once. The embedded warehouse is one DuckDB file, which takes one writer at
+# a time: every step is chained after the one before it, so only the dbt models' and tests'
+# tasks, which read the one build's results, ever run side by side (a model task's retry, which
+# builds that model, may meet a lock and retry again).
+MAX_ACTIVE_TASKS = 4
 
 
 def asset(name: str) -> Asset:
@@ -155,8 +160,8 @@ def _dbt_models(step: Step) -> TaskGroup:
     time; each model's task and its tests' task read their node's result as dbt reports it. A
     model task whose node failed fails; its retry runs that model's dbt command on its own.
 
-    The producer runs before the first models' tasks (the DAG runs one task at a time for the
-    embedded DuckDB file, so a model task waiting first would hold the only slot) and is not
+    The producer runs before the first models' tasks (a model task waiting for it would hold a
+    task slot, and ``airflow dags test``, one task at a time, would wait forever) and is not
     retried: Cosmos skips a producer's retry, and the models after a skipped producer would
     skip the rest of the pipeline instead of failing it.
 

@@ -125,6 +125,35 @@ def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
     assert cross_model["downstream"] == ["quality.feature_quality_gate"]
 
 
+def test_only_the_dbt_models_tasks_can_run_side_by_side(report: dict) -> None:
+    """The DAGs run several tasks at once, and the warehouse (one DuckDB file) takes one writer:
+    every other pair of tasks must be ordered (one upstream of the other), or be the two ways
+    of a branch, so only the model and test tasks, which read the one build's results, overlap."""
+    side_by_side = {"DbtRunWatcherOperator", "DbtTestWatcherOperator", "EmptyOperator"}
+    for dag_id, dag in report["dags"].items():
+        tasks = dag["tasks"]
+        after = {t: _descendants(tasks, t) for t in tasks}
+        ordered = [t for t, task in tasks.items() if task["operator"] not in side_by_side]
+        branches = {t for t, task in tasks.items() if t.split(".")[-1].endswith("_or_skip")}
+        ways = {w for b in branches for w in tasks[b]["downstream"]}
+        for i, first in enumerate(ordered):
+            for second in ordered[i + 1 :]:
+                if {first, second} <= ways:
+                    continue  # a branch runs one of its ways
+                assert second in after[first] or first in after[second], (dag_id, first, second)
+
+
+def _descendants(tasks: dict, task_id: str) -> set[str]:
+    found: set[str] = set()
+    todo = list(tasks[task_id]["downstream"])
+    while todo:
+        t = todo.pop()
+        if t not in found:
+            found.add(t)
+            todo += tasks[t]["downstream"]
+    return found
+
+
 def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> None:
     tasks = report["dags"]["smartstack_daily"]["tasks"]
     branch = tasks["model.promote_or_skip"]
