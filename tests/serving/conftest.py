@@ -261,13 +261,22 @@ def service_authorization(settings: Settings) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.get_secret_value()}"}
 
 
-def answer_the_quiz(settings: Settings, customer: str, favourite: str) -> None:
+# When answer_the_quiz's answers arrive unless a test says otherwise: before the snapshot.
+QUIZ_ANSWERED_AT = pd.Timestamp("2026-06-28", tz="UTC")
+
+
+def answer_the_quiz(
+    settings: Settings,
+    customer: str,
+    favourite: str,
+    answered_at: pd.Timestamp = QUIZ_ANSWERED_AT,
+) -> None:
     """A quiz answer written to the online store as it arrives, before any feature build knows
     the customer (Feast's write path, the one the stream processor uses)."""
     answer = pd.DataFrame(
         {
             "customer_id": [customer],
-            "event_timestamp": [pd.Timestamp("2026-06-28", tz="UTC")],
+            "event_timestamp": [answered_at],
             "stated_favourite_category": [favourite],
             "stated_prefers_rewards": [1],
             "stated_planning_travel": [0],

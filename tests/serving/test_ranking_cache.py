@@ -37,7 +37,7 @@ from smartstack.serving.schemas import RankRequest, RankResponse, Tier
 from smartstack.serving.state import ServingStateHolder
 from smartstack.settings import OnlineStore, Settings
 from tests.conftest import BuiltHome, RedisProcess
-from tests.serving.conftest import MODEL, REQUEST_TIME, Dataset
+from tests.serving.conftest import MODEL, REQUEST_TIME, Dataset, answer_the_quiz
 
 NEXT_HOUR = "2026-06-29T13:05:00Z"
 
@@ -173,7 +173,7 @@ def test_the_customers_rows_written_make_the_next_request_a_miss(
     # keeps only a newer event time): the ranking must be read and scored again.
     catalog = both.state.current.catalog
     favourite = sorted({catalog[o.offer_id].merchant_category for o in before.offers})[-1]
-    quiz_answer(both.settings, customer, favourite)
+    answer_the_quiz(both.settings, customer, favourite, pd.Timestamp("2026-07-01", tz="UTC"))
     both.both(customer)
     assert lookups("miss") == misses + 1
     both.both(customer)
@@ -255,16 +255,3 @@ def test_a_fallback_ranking_is_not_kept(sqlite_rankers: Rankers, dataset: Datase
             assert ERRORS.labels(kind="model_error")._value.get() == failures + 1
     finally:
         state.current = healthy
-
-
-def quiz_answer(settings: Settings, customer: str, favourite: str) -> None:
-    answer = pd.DataFrame(
-        {
-            "customer_id": [customer],
-            "event_timestamp": [pd.Timestamp("2026-07-01T00:00", tz="UTC")],
-            "stated_favourite_category": [favourite],
-            "stated_prefers_rewards": [1],
-            "stated_planning_travel": [1],
-        }
-    )
-    store.get_store(settings).write_to_online_store("customer_quiz", answer)

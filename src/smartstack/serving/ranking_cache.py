@@ -120,9 +120,6 @@ class RankingCache(Generic[Scored]):
         self._entries[customer_id] = entry
         return entry
 
-    def drop(self, customer_id: str) -> None:
-        self._entries.pop(customer_id, None)
-
     def customers(self) -> list[str]:
         return list(self._entries)
 
@@ -132,6 +129,3 @@ class RankingCache(Generic[Scored]):
         for customer in dropped:
             del self._entries[customer]
         return len(dropped)
-
-    def close(self) -> None:
-        self._entries.clear()
