@@ -68,3 +68,12 @@ def test_same_seed_same_model_different_seed_different_model(data, model, config
     assert again.calibration == model.calibration
     other = train(data, config, seed=config.seed + 1)
     assert not np.array_equal(other.margin(x), model.margin(x))
+
+
+def test_fewer_histogram_bins_train_a_model_that_uses_them(data, config) -> None:
+    """``max_bin`` from the parameters reaches the quantized matrices, not only the booster
+    (XGBoost refuses the two disagreeing), so a coarser sketch is a lever that can be pulled."""
+    coarse = config.with_overrides(num_boost_round=20, xgboost={**config.xgboost, "max_bin": 16})
+    model = train(data, coarse)
+    thresholds = model.booster.trees_to_dataframe().groupby("Feature")["Split"].nunique()
+    assert 0 < thresholds.drop("Leaf", errors="ignore").max() <= 16

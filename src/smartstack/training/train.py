@@ -118,8 +118,11 @@ def train(
         )
     y_train = labels["train"] if labels else _label(data, "train", config.objective)
     y_val = labels["validation"] if labels else _label(data, "validation", config.objective)
+    # The quantile sketch must be cut into the booster's bins (XGBoost refuses a mismatch).
+    bins = int(params.get("max_bin", 256))
     dtrain = xgb.QuantileDMatrix(
         data.matrix("train"),
+        max_bin=bins,
         label=y_train,
         qid=_qid(data, "train") if rank else None,
         feature_names=data.features,
@@ -132,6 +135,7 @@ def train(
         qid=_qid(data, "validation") if rank else None,
         feature_names=data.features,
         ref=dtrain,
+        max_bin=bins,
         nthread=config.nthread,
     )
     booster = xgb.train(
