@@ -265,6 +265,28 @@ def test_training_set_matches_an_as_of_join_on_the_marts(configured) -> None:
     np.testing.assert_allclose(got.trend_travel, expected.trend_travel, equal_nan=True)
 
 
+def test_training_frame_equals_feasts_own_retrieval_of_the_service(configured) -> None:
+    """The column-wise on-demand path gives Feast's ``to_df`` of the feature service: the same
+    columns and the same value in every cell, the on-demand features included."""
+    settings = configured
+    rows = store.labelled_impressions(settings)
+    rows = rows[rows.customer_id.isin(SAMPLE_CUSTOMERS)].reset_index(drop=True)
+    ours = store.training_frame(rows, settings)
+    feasts = (
+        store.get_store(settings)
+        .get_historical_features(entity_df=rows, features=store.feature_service(settings))
+        .to_df()
+    )
+    assert len(rows) > 100
+    assert set(ours.columns) == set(feasts.columns)
+    assert set(store.model_feature_names(settings)) <= set(ours.columns)
+
+    def by_impression(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values("impression_id", ignore_index=True)[sorted(feasts.columns)]
+
+    pd.testing.assert_frame_equal(by_impression(ours), by_impression(feasts))
+
+
 def _views_by_entity(fs: FeatureStore, join_key: str) -> list[ViewRead]:
     return [
         ViewRead(v, join_key, [f.name for f in v.features], isinstance(v, StreamFeatureView))

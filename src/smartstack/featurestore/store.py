@@ -19,6 +19,7 @@ from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 from smartstack.data.manifest import Manifest
 from smartstack.datasets import active, feature_service_name
 from smartstack.featurestore.config import PROJECT, REPO_PATH, applying, repo_config
+from smartstack.featurestore.historical import historical_features
 from smartstack.privacy.purposes import CONSENT_VIEW
 from smartstack.settings import OnlineStore, Settings, get_settings
 
@@ -168,12 +169,11 @@ def training_frame(entity_df: pd.DataFrame, settings: Settings | None = None) ->
     """Point-in-time join of the feature service onto labelled rows.
 
     ``entity_df`` needs ``customer_id``, ``offer_id``, ``event_timestamp`` (UTC) and
-    ``request_timestamp``; each row gets the feature values known at its event time.
+    ``request_timestamp``; each row gets the feature values known at its event time. The
+    frame is Feast's ``to_df`` of the service, with its on-demand views applied column-wise
+    (:mod:`smartstack.featurestore.historical` says why).
     """
-    job = get_store(settings).get_historical_features(
-        entity_df=entity_df, features=feature_service(settings)
-    )
-    return job.to_df()
+    return historical_features(get_store(settings), feature_service(settings), entity_df)
 
 
 LABEL_COLUMNS = [

@@ -1,0 +1,92 @@
+"""Point-in-time retrieval of a feature service with its on-demand views applied column-wise.
+
+Feast's ``RetrievalJob.to_df`` applies a Python-mode on-demand view by turning the *whole*
+joined table (every column of every view, some 180 here) into Python lists before calling the
+view's function, which reads a few dozen of them. At a training set's size that conversion was
+half of the retrieval's time and most of its memory (``docs/benchmarks.md``, "Training").
+
+Here Feast still does the point-in-time join (the feature views the service names, plus every
+source feature its on-demand views read) and the on-demand views' own registered functions
+compute their features; only the columns a function asks for are converted, when it asks.
+The result is Feast's ``to_df`` of the service: the entity frame's columns, then the service's
+features under their short names. A test holds the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from feast import FeatureService, FeatureStore, OnDemandFeatureView
+
+
+class ArrowColumns(Mapping[str, list[Any]]):
+    """A joined table's columns as Python lists, each converted on first read."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self._lists: dict[str, list[Any]] = {}
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self._lists:
+            if name not in self._table.column_names:
+                raise KeyError(name)
+            self._lists[name] = self._table.column(name).to_pylist()
+        return self._lists[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.column_names)
+
+    def __len__(self) -> int:
+        return self._table.num_columns
+
+
+def _python_on_demand_views(
+    feature_store: FeatureStore, service: FeatureService
+) -> dict[str, OnDemandFeatureView]:
+    """The service's Python-mode on-demand views (other modes are left to Feast)."""
+    views = {view.name: view for view in feature_store.list_on_demand_feature_views()}
+    return {
+        projection.name: views[projection.name]
+        for projection in service.feature_view_projections
+        if projection.name in views and views[projection.name].mode == "python"
+    }
+
+
+def joined_feature_refs(
+    service: FeatureService, on_demand: Mapping[str, OnDemandFeatureView]
+) -> list[str]:
+    """``view:feature`` of what Feast must bring: the service's features, except that each
+    Python on-demand view is replaced by every feature of its sources."""
+    refs: dict[str, None] = {}
+    for projection in service.feature_view_projections:
+        if projection.name in on_demand:
+            for source in on_demand[projection.name].source_feature_view_projections.values():
+                refs |= {f"{source.name_to_use()}:{f.name}": None for f in source.features}
+        else:
+            refs |= {f"{projection.name_to_use()}:{f.name}": None for f in projection.features}
+    return list(refs)
+
+
+def historical_features(
+    feature_store: FeatureStore, service: FeatureService, entity_df: pd.DataFrame
+) -> pd.DataFrame:
+    """The service's features as of each row's event time (``get_historical_features``)."""
+    on_demand = _python_on_demand_views(feature_store, service)
+    job = feature_store.get_historical_features(
+        entity_df=entity_df, features=joined_feature_refs(service, on_demand)
+    )
+    table = job.to_arrow()
+    columns = ArrowColumns(table)
+    computed: dict[str, Any] = {}
+    for projection in service.feature_view_projections:
+        if projection.name in on_demand:
+            outputs = on_demand[projection.name].feature_transformation.udf(columns)
+            computed |= {f.name: outputs[f.name] for f in projection.features}
+    del columns
+    # Each Arrow column is released as soon as it is converted.
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    return pd.concat([frame, pd.DataFrame(computed, index=frame.index)], axis=1)
