@@ -168,12 +168,13 @@ KEEP = [*LABEL_COLUMNS, "request_timestamp", "card_product"]
 def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     """The Feast training set and the feature service's column names.
 
-    Feast's point-in-time retrieval with the Python on-demand view holds several copies of its
-    whole result in memory (at 2.3 million rows it passed 22 GiB and was killed, see
-    ``docs/benchmarks.md``), so labelled rows are retrieved in chunks of whole customers
-    (the ``training.chunk_rows`` setting). Each row's join depends only on
-    that row, so the chunks add up to the same set. Features are kept as float32 (what XGBoost
-    reads) and unused columns are dropped as each chunk arrives.
+    A point-in-time join holds several float64 copies of its result (DuckDB's, Arrow's and
+    pandas'): at 100,000 customers one join of all 2.3 million rows peaked at 17.7 GiB where
+    chunks of 250,000 rows peaked at 4.7 GiB in the same time (``docs/benchmarks.md``). So
+    labelled rows are retrieved in chunks of whole customers (the ``training.chunk_rows``
+    setting); each row's join depends only on that row, so the chunks add up to the same set.
+    Features are kept as float32 (what XGBoost reads) and unused columns are dropped as each
+    chunk arrives.
     """
     from smartstack.featurestore import store
 
@@ -307,8 +308,9 @@ def build(
     if frame is None or features is None:
         frame, features = load_frame(settings)
     frame = dataset.evaluation_frame(frame, settings)
-    frame = frame.sort_values(["event_timestamp", "request_id", "impression_id"], kind="stable")
-    frame = frame.reset_index(drop=True)
+    frame = frame.sort_values(
+        ["event_timestamp", "request_id", "impression_id"], kind="stable", ignore_index=True
+    )
     part, boundaries = time_split(frame, split or settings.training.split, data_start(settings))
     data = TrainingData(
         frame=frame,

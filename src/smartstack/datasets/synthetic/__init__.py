@@ -72,28 +72,36 @@ class SyntheticAdapter(DatasetAdapter):
 
     def evaluation_frame(self, frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         """Segments (card product, new or tenured, drifting or stable) and the oracle's
-        ``p_redeem`` from the hidden ground truth, for evaluation only."""
+        ``p_redeem`` from the hidden ground truth, for evaluation only.
+
+        Columns are looked up by key and added to a shallow copy: at 100,000 customers the
+        frame is 1.6 GiB, and a merge per column would copy all of it each time.
+        """
         import numpy as np
         import pandas as pd
 
-        out = frame
+        out = frame.copy(deep=False)
         customers = _read(settings.raw_dir / "customers", ["customer_id", "card_product"])
         if customers is not None:
-            out = out.merge(customers, on="customer_id", how="left", suffixes=("", "_raw"))
-            if "card_product_raw" in out:
-                out["card_product"] = out.pop("card_product_raw")
+            out["card_product"] = _lookup(out["customer_id"], customers)
         if "is_new_customer" in out:
             new = pd.to_numeric(out["is_new_customer"], errors="coerce")
             out["tenure"] = np.where(new.isna(), None, np.where(new == 1, "new", "tenured"))
         truth = settings.data_dir / "ground_truth"
         drifting = _read(truth / "customer_truth", ["customer_id", "is_drifting"])
         if drifting is not None:
-            out = out.merge(drifting, on="customer_id", how="left")
-            out["drift"] = np.where(out.pop("is_drifting").fillna(False), "drifting", "stable")
+            is_drifting = _lookup(out["customer_id"], drifting).fillna(False).astype(bool)
+            out["drift"] = np.where(is_drifting, "drifting", "stable")
         oracle = _read(truth / "impression_truth", ["impression_id", "p_redeem"])
         if oracle is not None:
-            out = out.merge(oracle, on="impression_id", how="left")
+            out["p_redeem"] = _lookup(out["impression_id"], oracle)
         return out
+
+
+def _lookup(keys: pd.Series, table: pd.DataFrame) -> pd.Series:
+    """``table``'s second column for each key in its first (a left join on a unique key)."""
+    key, value = table.columns
+    return keys.map(table.set_index(key)[value])
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame | None:
