@@ -129,13 +129,13 @@ def train(
         nthread=config.nthread,
     )
     x_val = data.matrix("validation")
-    dval = xgb.QuantileDMatrix(
+    # A plain DMatrix: evaluated each round, a QuantileDMatrix validation set cost more than
+    # the tree itself (at 1.6 million training rows, 0.73 s per tree against 0.33).
+    dval = xgb.DMatrix(
         x_val,
         label=y_val,
         qid=_qid(data, "validation") if rank else None,
         feature_names=data.features,
-        ref=dtrain,
-        max_bin=bins,
         nthread=config.nthread,
     )
     booster = xgb.train(
