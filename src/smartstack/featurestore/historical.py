@@ -23,7 +23,14 @@ from feast import FeatureService, FeatureStore, OnDemandFeatureView
 
 
 class ArrowColumns(Mapping[str, list[Any]]):
-    """A joined table's columns as Python lists, each converted on first read."""
+    """A joined table's columns as Python lists, each converted on first read.
+
+    Two kinds go a faster way than Arrow's ``to_pylist`` (at 240,000 rows, 1.2 s for a
+    timestamp column). A float column goes through NumPy, so its nulls arrive as NaN where
+    Feast's lists hold None: the views' functions read both as missing, and the equivalence
+    test with Feast's ``to_df`` holds them to it. A timestamp column without nulls goes through
+    pandas, which gives the same ``datetime`` objects.
+    """
 
     def __init__(self, table: pa.Table) -> None:
         self._table = table
@@ -33,7 +40,14 @@ class ArrowColumns(Mapping[str, list[Any]]):
         if name not in self._lists:
             if name not in self._table.column_names:
                 raise KeyError(name)
-            self._lists[name] = self._table.column(name).to_pylist()
+            column = self._table.column(name)
+            if pa.types.is_floating(column.type):
+                self._lists[name] = column.to_numpy().tolist()
+            elif pa.types.is_timestamp(column.type) and column.null_count == 0:
+                stamps = pd.DatetimeIndex(column.to_pandas())
+                self._lists[name] = stamps.to_pydatetime().tolist()
+            else:
+                self._lists[name] = column.to_pylist()
         return self._lists[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -89,4 +103,7 @@ def historical_features(
     # Each Arrow column is released as soon as it is converted.
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
-    return pd.concat([frame, pd.DataFrame(computed, index=frame.index)], axis=1)
+    # Through Arrow, as Feast turns a view's lists into columns: the same dtypes, and faster
+    # than pandas' own conversion of lists.
+    outputs = pa.Table.from_pydict(computed).to_pandas()
+    return pd.concat([frame, outputs.set_axis(frame.index)], axis=1)
