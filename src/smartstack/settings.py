@@ -444,6 +444,15 @@ class TuningSettings(_Section):
 _TRAINING_RUNTIME = frozenset({"params", "chunk_rows"})
 
 
+class LargeTrainingSettings(_Section):
+    """Tree parameters for a large training part, applied over ``xgboost``: a larger step
+    fits a training set of millions of rows in a fraction of the trees for about the same
+    NDCG@3, where a smaller one loses more (``docs/benchmarks.md``, "Training at scale")."""
+
+    min_train_rows: int = Field(1_000_000, ge=1)
+    xgboost: dict[str, Any] = Field(default_factory=dict)
+
+
 class TrainingSettings(_Section):
     """The model's parameters (``training/params.yaml``, versioned with the code and logged to
     every MLflow run) and how the training set is retrieved."""
@@ -460,6 +469,7 @@ class TrainingSettings(_Section):
     num_boost_round: int = 3000
     early_stopping_rounds: int = 60
     xgboost: dict[str, Any] = Field(default_factory=dict)
+    large: LargeTrainingSettings = LargeTrainingSettings()
     split: SplitSettings = SplitSettings()
     promotion: PromotionSettings = PromotionSettings()
     tuning: TuningSettings = TuningSettings()

@@ -77,3 +77,16 @@ def test_fewer_histogram_bins_train_a_model_that_uses_them(data, config) -> None
     model = train(data, coarse)
     thresholds = model.booster.trees_to_dataframe().groupby("Feature")["Split"].nunique()
     assert 0 < thresholds.drop("Leaf", errors="ignore").max() <= 16
+
+
+def test_a_large_training_part_takes_the_large_parameters(data, config) -> None:
+    """``large.xgboost`` replaces ``xgboost``'s values only from ``large.min_train_rows``
+    training rows on; the booster is given them and stops where their step takes it."""
+    rows = int(data.rows("train").sum())
+    big_step = {"eta": 0.6}
+    small = config.with_overrides(large={"min_train_rows": rows + 1, "xgboost": big_step})
+    large = config.with_overrides(large={"min_train_rows": rows, "xgboost": big_step})
+    below, at = train(data, small), train(data, large)
+    assert below.params["eta"] == config.xgboost["eta"]
+    assert at.params["eta"] == 0.6
+    assert at.best_iteration < below.best_iteration

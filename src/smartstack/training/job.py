@@ -181,6 +181,8 @@ def _log_params(candidate: _Candidate, overrides: dict) -> None:
             **{f"period.{p}": data.boundaries[p] for p in dataset.PARTS},
             **data.counts(),
             "n_features": len(data.features),
+            # What the booster was given: `large` and tuning may have changed `xgboost`'s.
+            **{f"booster.{k}": v for k, v in model.params.items()},
             "best_iteration": model.best_iteration,
             "platt_a": model.calibration[0],
             "platt_b": model.calibration[1],

@@ -76,12 +76,18 @@ def _qid(data: TrainingData, part: str) -> np.ndarray:
     return pd.factorize(data.groups(part))[0]
 
 
-def booster_params(config: TrainingSettings, seed: int, overrides: dict | None = None) -> dict:
+def booster_params(
+    config: TrainingSettings, seed: int, overrides: dict | None = None, train_rows: int = 0
+) -> dict:
+    """XGBoost's parameters: ``xgboost``, then ``large.xgboost`` for a training part of at
+    least ``large.min_train_rows`` rows, then ``overrides`` (tuning's)."""
+    large = config.large.xgboost if train_rows >= config.large.min_train_rows else {}
     params = {
         "tree_method": "hist",
         "nthread": config.nthread,
         "seed": seed,
         **config.xgboost,
+        **large,
         **(overrides or {}),
     }
     if config.objective == "rank":
@@ -109,7 +115,7 @@ def train(
     """
     started = time.perf_counter()
     seed = config.seed if seed is None else seed
-    params = booster_params(config, seed, overrides)
+    params = booster_params(config, seed, overrides, train_rows=int(data.rows("train").sum()))
     rank = config.objective == "rank"
     if rank and data.group != "request_id":
         raise ValueError(
