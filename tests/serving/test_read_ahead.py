@@ -147,7 +147,7 @@ def side(redis_store: Store, db: int) -> Side:
     caps = RedisFrequencyCaps(url, CAP, 3600, timeout_s=DEADLINE_S)
     reader = redis_store.reader
     # The reader's own rows, as RankingApp passes them (it keeps them private).
-    ahead = read_ahead(caps, reader.customer_rows, reader.version)
+    ahead = read_ahead(caps, reader._customers, reader.version)
     failing = Failing(reader.read, reader.version if ahead is None else ahead.version)
     guarded = GuardedReader(failing.read, breaker_reset_s=0.5, version=failing.version)
     ranker = Ranker(

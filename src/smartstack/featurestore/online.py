@@ -27,7 +27,7 @@ import numpy as np
 from feast import FeatureStore, FeatureView
 
 from smartstack.featurestore.config import FEATURE_SERVICE
-from smartstack.featurestore.rows import EntityRows, ViewRead, entity_rows
+from smartstack.featurestore.rows import ViewRead, entity_rows
 
 CUSTOMER_KEY = "customer_id"
 OFFER_KEY = "offer_id"
@@ -194,12 +194,6 @@ class OnlineFeatureReader:
             for offer_id, (row, _) in zip(missing, self._offer_store.read(missing), strict=True):
                 self._offers[offer_id] = (now, row, _floats([row[n] for n in self._offer_cols]))
         return [self._offers[o] for o in offer_ids]
-
-    @property
-    def customer_rows(self) -> EntityRows:
-        """The customers' rows as stored, for a caller that reads their version together with
-        a read of its own on the same server (the ranking service's caps)."""
-        return self._customers
 
     def version(self, customer_id: str) -> Hashable:
         """Changes whenever the customer's rows may have (:meth:`EntityRows.version`): one

@@ -156,9 +156,10 @@ class RankingApp:
         self.rankings: RankingCache[Ranking] | None = (
             RankingCache(config.ranking_cache_customers) if config.ranking_cache_customers else None
         )
-        # The caps' read brings the version back when both are on one Redis.
+        # The caps' read brings the version back when both are on one Redis. The reader keeps
+        # its customer rows private; this is the one place outside it that needs them.
         ahead = (
-            read_ahead(self.caps, self._reader.customer_rows, self._reader.version)
+            read_ahead(self.caps, self._reader._customers, self._reader.version)
             if self.rankings is not None
             else None
         )
