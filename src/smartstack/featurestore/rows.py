@@ -210,29 +210,14 @@ class RedisRows:
         key = entity_key(self._join_key, entity_id)
         return serialize_entity_key(key, self._serialization) + self._project
 
-    @property
-    def client(self) -> redis.Redis:
-        """The client the rows are read with, so that a caller with a read of its own on the
-        same server can send it and :meth:`queue_version` in one pipeline."""
-        return self._redis
-
     def version(self, entity_id: str) -> Hashable:
         """The event time of each of the entity's views (``_ts:<view>``), as stored. Feast's
         Redis store writes a view's values only with a newer event time than the stored one,
         and an erasure deletes the hash, so the same times mean the same values."""
         try:
-            return self.version_from(self._redis.hmget(self._key(entity_id), self._stamps))
+            return tuple(self._redis.hmget(self._key(entity_id), self._stamps))
         except redis.TimeoutError as exc:
             raise ReadTimeout(str(exc)) from exc
-
-    def queue_version(self, pipe: redis.client.Pipeline, entity_id: str) -> None:
-        """Queue :meth:`version`'s read in a caller's pipeline (the ranking service sends it
-        with the frequency caps' read); :meth:`version_from` turns its reply into the version."""
-        pipe.hmget(self._key(entity_id), self._stamps)
-
-    @staticmethod
-    def version_from(reply: list[bytes | None]) -> Hashable:
-        return tuple(reply)
 
     def read(self, ids: Sequence[str]) -> list[Row]:
         try:

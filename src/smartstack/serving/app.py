@@ -33,7 +33,6 @@ from smartstack.serving.model import RegistryAlias
 from smartstack.serving.overload import LoopLag
 from smartstack.serving.ranker import Ranker, Ranking
 from smartstack.serving.ranking_cache import RankingCache
-from smartstack.serving.read_ahead import read_ahead
 from smartstack.serving.reasons import ReasonLabels
 from smartstack.serving.schemas import (
     ExplainRequest,
@@ -153,21 +152,14 @@ class RankingApp:
         self.explainer = Explainer.from_settings(settings, deadline_s=config.explain_deadline_s)
         last_served = LastServed(config.customers_in_memory)
         self.overload = LoopLag(config.shed_loop_lag_ms / 1000)
-        self.rankings: RankingCache[Ranking] | None = (
-            RankingCache(config.ranking_cache_customers) if config.ranking_cache_customers else None
-        )
-        # The caps' read brings the version back when both are on one Redis. The reader keeps
-        # its customer rows private; this is the one place outside it that needs them.
-        ahead = (
-            read_ahead(self.caps, self._reader._customers, self._reader.version)
-            if self.rankings is not None
-            else None
-        )
         guarded = GuardedReader(
             self._reader.read,
             config.breaker_failures,
             config.breaker_reset_seconds,
-            version=self._reader.version if ahead is None else ahead.version,
+            version=self._reader.version,
+        )
+        self.rankings: RankingCache[Ranking] | None = (
+            RankingCache(config.ranking_cache_customers) if config.ranking_cache_customers else None
         )
         # Erased customers leave this worker's memory at the next poll (the suppression list).
         self.forgetting = Forgetting(
@@ -196,7 +188,6 @@ class RankingApp:
             overloaded=lambda: self.overload.shedding,
             cache=self.rankings,
             read_version=guarded.version,
-            read_ahead=ahead,
         )
         self.engagement = EngagementView(
             open_store(settings, load_rules(settings.engagement.rules)),

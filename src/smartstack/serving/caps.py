@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -21,11 +21,9 @@ import pybreaker
 import redis
 
 from smartstack.featurestore.guarded import LogStateChanges
-from smartstack.featurestore.rows import RedisRows
 from smartstack.serving.metrics import ERRORS
 
 V = TypeVar("V")
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -153,64 +151,18 @@ class RedisFrequencyCaps:
         """The customer's hash (an erasure deletes it)."""
         return f"smartstack:caps:{customer_id}"
 
-    @property
-    def client(self) -> redis.Redis:
-        """The client the caps are counted with: which server they live on."""
-        return self._redis
-
     def allowed(self, customer_id: str, offer_ids: Sequence[str]) -> list[str]:
         if not self._cap or not offer_ids:
             return list(offer_ids)
-        served = self._read(self._redis.hmget, self.key(customer_id), list(offer_ids))
-        return list(offer_ids) if served is None else self._under(offer_ids, served)
-
-    def allowed_and_version(
-        self, customer_id: str, offer_ids: Sequence[str], rows: RedisRows
-    ) -> tuple[list[str], Hashable | None]:
-        """:meth:`allowed`, and the customer rows' version (:meth:`RedisRows.version`) read in
-        the same pipeline, when ``rows`` are on this server (:mod:`smartstack.serving.read_ahead`
-        says why). The pipeline goes on the rows' client, so it waits the online store's
-        deadline, as the version read alone would. The caps' reply goes through this breaker as
-        in :meth:`allowed`; the version is None whenever it was not read (caps off, no offers,
-        the circuit open, a failure): the caller then reads it alone, as it would without this.
-        """
-        if not self._cap or not offer_ids:
-            return list(offer_ids), None
-        key, fields = self.key(customer_id), list(offer_ids)
-
-        def both() -> tuple[list[bytes | None], list[bytes | None] | Exception]:
-            with rows.client.pipeline(transaction=False) as pipe:
-                pipe.hmget(key, fields)
-                rows.queue_version(pipe, customer_id)
-                # An error reply is the failure of its own command only: the caps' one is
-                # raised here, under this breaker; the version's leaves the version unread.
-                served, stamps = pipe.execute(raise_on_error=False)
-            if isinstance(served, Exception):
-                raise served
-            return served, stamps
-
-        replies = self._read(both)
-        if replies is None:
-            return list(offer_ids), None
-        served, stamps = replies
-        version = None if isinstance(stamps, Exception) else rows.version_from(stamps)
-        return self._under(offer_ids, served), version
-
-    def _read(self, call: Callable[..., T], *args: object) -> T | None:
-        """``call`` behind the breaker; None (counted, and logged unless the circuit is open)
-        when Redis cannot answer, and the caps fail open."""
         try:
-            return self._breaker.call(call, *args)
+            served = self._breaker.call(self._redis.hmget, self.key(customer_id), list(offer_ids))
         except pybreaker.CircuitBreakerError:  # counted; logged once, as the breaker opened
             ERRORS.labels(kind="caps_unavailable").inc()
+            return list(offer_ids)
         except redis.RedisError as exc:
             ERRORS.labels(kind="caps_unavailable").inc()
             log.warning("frequency caps unavailable, not applied: %r", exc)
-        return None
-
-    def _under(self, offer_ids: Sequence[str], served: list[bytes | None]) -> list[str]:
-        """The offers served fewer than ``cap`` times within the window (``served``: each
-        offer's serve times as stored, None for none)."""
+            return list(offer_ids)
         since = time.time() - self._window
         return [
             o

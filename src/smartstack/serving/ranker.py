@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -53,7 +53,6 @@ from smartstack.serving.experiments import FALLBACKS, Route
 from smartstack.serving.metrics import CONSENT_LIMITED, ERRORS, LATENCY, TIERS
 from smartstack.serving.model import LoadedModel
 from smartstack.serving.ranking_cache import CachedRanking, Memo, RankingCache
-from smartstack.serving.read_ahead import AheadVersion, ReadAhead, ReadVersion
 from smartstack.serving.reasons import ReasonLabels, reason_codes
 from smartstack.serving.schemas import (
     ModelInfo,
@@ -72,6 +71,8 @@ from smartstack.serving.treepaths import Leaves
 log = logging.getLogger(__name__)
 
 Rules = Callable[[np.ndarray, Sequence[str]], np.ndarray]
+# A customer's rows' version in the online store (GuardedReader.version)
+ReadVersion = Callable[[str], Hashable]
 
 # A customer's stated favourite category, for customers the online store does not know.
 Favourite = Callable[[str], str | None]
@@ -153,22 +154,15 @@ class Ranker:
         overloaded: Callable[[], bool] = lambda: False,
         cache: RankingCache[Ranking] | None = None,
         read_version: ReadVersion | None = None,
-        read_ahead: ReadAhead | None = None,
     ) -> None:
         """``cache`` keeps each customer's personal ranking while ``read_version`` (their
         rows' version, behind the same breaker as ``read_features``) and the rest of what it
-        was computed from stay the same (:mod:`smartstack.serving.ranking_cache`).
-        ``read_ahead`` reads the caps and that version in one round trip when both are on one
-        Redis (:mod:`smartstack.serving.read_ahead`): it takes the place of ``caps``' read, and
-        ``read_version`` must be the guarded read over its :meth:`ReadAhead.version`."""
+        was computed from stay the same (:mod:`smartstack.serving.ranking_cache`)."""
         if cache is not None and read_version is None:
             raise ValueError("a ranking cache needs the customer rows' version read")
-        if read_ahead is not None and cache is None:
-            raise ValueError("the version is read ahead for the ranking cache only")
         self._read = read_features
         self._cache = cache
         self._read_version = read_version
-        self._read_ahead = read_ahead
         # The worker is behind (smartstack.serving.overload): rank without reading or scoring.
         self._overloaded = overloaded
         # What a purpose with no recorded answer counts as (and every purpose when the
@@ -223,12 +217,9 @@ class Ranker:
         candidates = list(dict.fromkeys(request.candidate_offer_ids or catalog.ids))
         catalog.check_known(candidates)
         offers = catalog.valid_at(candidates, at)
-        ahead: AheadVersion | None = None
-        if record and self._read_ahead is not None:
-            offers, ahead = self._read_ahead.allowed(customer, offers)
-        elif record:
+        if record:
             offers = self._caps.allowed(customer, offers)
-        ranking = self._chain(state, customer, offers, at, request.k, ahead)
+        ranking = self._chain(state, customer, offers, at, request.k)
         consent = ranking.consent or Consent.of({}, self._unrecorded)
         limited = set(ranking.limited)
         top = ranking.offer_ids[: request.k]
@@ -279,20 +270,14 @@ class Ranker:
         return response
 
     def _chain(
-        self,
-        state: ServingState,
-        customer: str,
-        offers: list[str],
-        at: datetime,
-        k: int,
-        ahead: AheadVersion | None = None,
+        self, state: ServingState, customer: str, offers: list[str], at: datetime, k: int
     ) -> Ranking:
         if not offers:  # nothing valid and under its cap: nothing to read or score
             return self._nothing(state)
         if self._overloaded():
             return self._unread(state, customer, offers, "overload")
         try:
-            features, kept = self._features(state, customer, offers, at, ahead)
+            features, kept = self._features(state, customer, offers, at)
         except FeaturesUnavailable as exc:
             return self._unread(state, customer, offers, exc.kind)
         consent = Consent.of(features.customer, self._unrecorded)
@@ -302,22 +287,15 @@ class Ranker:
         return replace(ranking, consent=consent)
 
     def _features(
-        self,
-        state: ServingState,
-        customer: str,
-        offers: list[str],
-        at: datetime,
-        ahead: AheadVersion | None = None,
+        self, state: ServingState, customer: str, offers: list[str], at: datetime
     ) -> tuple[OnlineFeatures, CachedRanking[Ranking] | None]:
         """The customer's features, and the cache entry their rankings are kept in: the kept
         one when the customer's rows, the offers, the state and the hour are those it was
-        computed from, else a new one with the features read now. The version is read first
-        (``ahead``: with the caps, still to pass the breaker), so a write between the two reads
-        leaves an entry that the next request misses."""
+        computed from, else a new one with the features read now. The version is read first,
+        so a write between the two reads leaves an entry that the next request misses."""
         if self._cache is None or self._read_version is None:
             return self._read(customer, offers, at), None
-        read_version = self._read_version
-        version = read_version(customer) if ahead is None else ahead.through(read_version)
+        version = self._read_version(customer)
         ranked = tuple(offers)
         kept = self._cache.get(customer, state, version, at, ranked)
         if kept is not None:
