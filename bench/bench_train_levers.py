@@ -46,7 +46,6 @@ def _peak_mib() -> float:
 def _load(settings, frame_cache: Path | None):
     from smartstack.training import dataset
 
-    features = None
     if frame_cache is not None and frame_cache.exists():
         from smartstack.featurestore import store
 
