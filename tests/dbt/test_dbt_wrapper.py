@@ -108,6 +108,21 @@ def test_dbt_runs_with_the_warehouse_and_window_of_the_settings(settings: Settin
     assert str(settings.duckdb_path) in done.stdout
 
 
+def test_the_warehouse_runs_under_the_memory_limit_of_the_settings(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTSTACK_DUCKDB_MEMORY_LIMIT", "1GB")
+    project = str(project_dir(settings))
+    done = _run(
+        ["show", "--project-dir", project, "--profiles-dir", project, "--target", "local",
+         "--target-path", str(settings.home / "target"), "--quiet", "--output", "json",
+         "--inline", "select current_setting('memory_limit') as memory_limit"],
+        settings,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["show"] == [{"memory_limit": "953.6 MiB"}]  # 10⁹ bytes
+
+
 def test_a_wrong_target_exits_2_with_one_sentence(settings: Settings) -> None:
     done = _run(["ls", "--target", "bigquery"], settings)
     assert done.returncode == 2

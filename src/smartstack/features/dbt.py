@@ -107,6 +107,7 @@ def profile_environment(settings: Settings) -> dict[str, str]:
         "SMARTSTACK_RANKING_LOG_DIR": str(settings.ranking_log_dir),
         "SMARTSTACK_FEATURES_DIR": str(settings.features_dir),
         "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
+        "SMARTSTACK_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,
     }
     if settings.bigquery_project:
