@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from smartstack.cli import app
@@ -52,3 +53,32 @@ def test_train_without_a_training_set_says_what_to_run(tmp_path) -> None:
     output = " ".join(result.output.split())
     assert "smartstack dbt build" in output and "smartstack feast apply" in output
     assert not (tmp_path / "mlflow").exists()
+
+
+def test_a_training_sample_is_stable_and_only_taken_beyond_its_limit() -> None:
+    customers = pd.Series([f"C{i:05d}" for i in range(1_000)])
+    sample = dataset.training_sample(customers, 100)
+    assert sample is not None and len(set(sample)) == 100 and set(sample) <= set(customers)
+    assert dataset.training_sample(customers.sample(frac=1.0, random_state=1), 100) == sample
+    assert dataset.training_sample(pd.concat([customers, customers]), 100) == sample
+    assert dataset.training_sample(customers, 1_000) is None
+    assert dataset.training_sample(customers, None) is None
+    held_out = dataset.customer_share(customers) < 0.1
+    # Independent of the hold-out: about a tenth of the sample is held out too.
+    assert 3 <= customers[held_out].isin(sample).sum() <= 20
+
+
+def test_a_limited_training_set_is_the_full_one_restricted_to_the_sample(
+    data, base_settings
+) -> None:
+    training = base_settings.training.with_overrides(max_customers=300)
+    sampled = dataset.build(base_settings.model_copy(update={"training": training}))
+    chosen = set(sampled.frame["customer_id"])
+    assert len(chosen) == 300
+    assert chosen == set(dataset.training_sample(data.frame["customer_id"], 300) or [])
+    full = data.frame[data.frame["customer_id"].isin(chosen)]
+    columns = ["impression_id", *data.features]
+    pd.testing.assert_frame_equal(
+        sampled.frame[columns].sort_values("impression_id", ignore_index=True),
+        full[columns].sort_values("impression_id", ignore_index=True),
+    )

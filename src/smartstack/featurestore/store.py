@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from feast import FeatureService, FeatureStore, Project
 from feast.feature_view import DUMMY_ENTITY_NAME
 from feast.repo_contents import RepoContents
@@ -197,18 +199,34 @@ def labelled_path(settings: Settings) -> Path:
     return settings.features_dir / f"{active(settings).labelled_mart}.parquet"
 
 
-def labelled_impressions(settings: Settings | None = None) -> pd.DataFrame:
-    """The dbt mart of labelled impressions, as the entity frame of a training set."""
+def labelled_impressions(
+    settings: Settings | None = None, customers: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The dbt mart of labelled impressions, as the entity frame of a training set: every
+    customer's rows, or those of ``customers``."""
     settings = settings or get_settings()
     path = labelled_path(settings)
     if not path.exists():
         raise FileNotFoundError(f"no labelled impressions at {path}: run `smartstack dbt build`")
     # Offer attributes come from the feature views, so only keys, times, labels and the data
     # set's evaluation-only columns are kept.
-    frame = pd.read_parquet(path, columns=[*LABEL_COLUMNS, *active(settings).evaluation_columns])
+    frame = pd.read_parquet(
+        path,
+        columns=[*LABEL_COLUMNS, *active(settings).evaluation_columns],
+        filters=None if customers is None else [("customer_id", "in", list(customers))],
+    )
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
     frame["request_timestamp"] = frame["event_timestamp"]
     return frame
+
+
+def labelled_customers(settings: Settings) -> pd.Series:
+    """Each customer with a labelled impression, once (read from the key column alone)."""
+    path = labelled_path(settings)
+    if not path.exists():
+        raise FileNotFoundError(f"no labelled impressions at {path}: run `smartstack dbt build`")
+    ids = pq.read_table(path, columns=["customer_id"])["customer_id"]
+    return pd.Series(pc.unique(ids).to_pylist(), name="customer_id")
 
 
 def training_set(settings: Settings | None = None) -> pd.DataFrame:

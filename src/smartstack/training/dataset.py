@@ -174,13 +174,15 @@ def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     labelled rows are retrieved in chunks of whole customers (the ``training.chunk_rows``
     setting); each row's join depends only on that row, so the chunks add up to the same set.
     Features are kept as float32 (what XGBoost reads) and unused columns are dropped as each
-    chunk arrives.
+    chunk arrives. Beyond ``training.max_customers`` customers, a sample of them is retrieved
+    (:func:`training_sample`).
     """
     from smartstack.featurestore import store
 
     check_inputs(settings)
     features = store.model_feature_names(settings)
-    labelled = store.labelled_impressions(settings)
+    sample = training_sample(store.labelled_customers(settings), settings.training.max_customers)
+    labelled = store.labelled_impressions(settings, sample)
     # Evaluation-only columns stay out of Feast's entity frame (a feature may share a name)
     # and are joined back by impression.
     extra = ["impression_id", *active(settings).evaluation_columns]
@@ -216,16 +218,29 @@ def time_split(
 HOLD_OUT_SALT = "smartstack.validation:"
 
 
-def customer_share(customers: pd.Series) -> np.ndarray:
+SAMPLE_SALT = "smartstack.training-sample:"
+
+
+def customer_share(customers: pd.Series, salt: str = HOLD_OUT_SALT) -> np.ndarray:
     """A stable number in [0, 1) per customer id (the SHA-256 of a salted id), for customer
-    hold-outs: the same customer falls on the same side in every run and on every machine, and
-    the salt keeps the hold-out independent of any sample drawn by the ids' plain hashes."""
+    hold-outs and samples: the same customer falls on the same side in every run and on every
+    machine, and each use's salt keeps it independent of the others."""
     unique = customers.drop_duplicates()
     value = {
-        c: int(hashlib.sha256(f"{HOLD_OUT_SALT}{c}".encode()).hexdigest()[:12], 16) / 16**12
-        for c in unique
+        c: int(hashlib.sha256(f"{salt}{c}".encode()).hexdigest()[:12], 16) / 16**12 for c in unique
     }
     return customers.map(value).to_numpy(dtype=float)
+
+
+def training_sample(customers: pd.Series, limit: int | None) -> list[str] | None:
+    """The ``limit`` customers with the lowest salted hashes, or None (every customer) when
+    there are no more than ``limit``: the same sample in every run and on every machine,
+    whatever order the rows come in, and independent of the validation hold-out."""
+    unique = customers.drop_duplicates()
+    if limit is None or len(unique) <= limit:
+        return None
+    order = np.argsort(customer_share(unique, SAMPLE_SALT), kind="stable")
+    return sorted(unique.to_numpy()[order[:limit]])
 
 
 def send_time_split(
