@@ -43,7 +43,7 @@ def test_validate_passes_then_fails(env: Settings, data_dir: Path) -> None:
 
     rewrite_raw(data_dir, "customers", unknown_card)
     code, output = validate("--stage", "raw", "--table", "customers")
-    assert code == 1
+    assert code == 1, output
     assert "Titanium" in output and "raw gate failed" in output
 
 
