@@ -545,8 +545,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         "2.5GB",
         description="DuckDB's memory limit in dbt builds (its `memory_limit`); past it DuckDB "
-        "spills to <warehouse>.tmp. At 100,000 customers 3GB held the build's peak to 3.1 GiB "
-        "for 2% more time than no limit (6.2 GiB).",
+        "spills to <warehouse>.tmp. At 100,000 customers 2.5GB holds the build to 2.6 GiB "
+        "(5.9 GiB without a limit) for 1.8 times the time (docs/benchmarks.md).",
     )
     bigquery_project: str | None = Field(
         None, validation_alias=_alias("BIGQUERY_PROJECT", "GOOGLE_CLOUD_PROJECT")
