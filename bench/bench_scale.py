@@ -7,7 +7,7 @@ other. A step's peak memory is the largest resident set of its process tree (the
 (``promote``) runs when the earlier step's JSON result says so, as in ``smartstack run``.
 
     SMARTSTACK_HOME=var/bench/home1m .venv/bin/python bench/bench_scale.py \\
-        --customers 1000000 [--from dbt_build] [--until train] [--out results.json]
+        --customers 1000000 [--from dbt_build] [--until train] [--skip STEP] [--out runs.json]
 
 Settings come from the environment (``SMARTSTACK_ONLINE_STORE=redis REDIS_URL=...`` for Redis).
 The table it prints is the one in ``docs/benchmarks.md`` ("One million customers").
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=int(str(PARAMETERS["seed"])))
     parser.add_argument("--from", dest="first", choices=names, default=names[0])
     parser.add_argument("--until", dest="last", choices=names, default=names[-1])
+    parser.add_argument("--skip", action="append", choices=names, default=[], help="repeatable")
     parser.add_argument("--out", type=Path, help="write the runs as JSON here")
     parser.add_argument("--log", type=Path, default=Path("bench_scale.log"))
     args = parser.parse_args()
@@ -88,7 +89,11 @@ def main() -> None:
     if "SMARTSTACK_HOME" not in os.environ:
         parser.error("set SMARTSTACK_HOME: the steps write there")
     parameters = {**PARAMETERS, "customers": args.customers, "seed": args.seed}
-    chosen = STEPS[names.index(args.first) : names.index(args.last) + 1]
+    chosen = [
+        step
+        for step in STEPS[names.index(args.first) : names.index(args.last) + 1]
+        if step.name not in args.skip
+    ]
     runs: list[StepRun] = []
     print(f"load average before: {os.getloadavg()}", flush=True)
     for step in chosen:
