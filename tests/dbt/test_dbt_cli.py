@@ -3,8 +3,11 @@ and the dbt project's enum lists stay in step with the raw-table contract."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
+import duckdb
+import pytest
 import yaml
 from dbt_build_helpers import run_smartstack
 
@@ -18,6 +21,38 @@ def test_build_without_raw_data_fails_with_one_sentence(tmp_path: Path) -> None:
     assert "no raw data at" in result.output
     assert "run `smartstack ingest` first" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("[1, 2]", "--vars must be a mapping"), ("{a: [", "--vars is not YAML or JSON")],
+)
+def test_vars_that_are_not_a_mapping_fail_with_one_sentence(
+    tmp_path: Path, given: str, message: str
+) -> None:
+    result = run_smartstack(["dbt", "build", "--vars", given], tmp_path / "home", tmp_path)
+    assert result.returncode == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_vars_reach_the_models_over_the_projects(
+    full_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the model's own tests: the marts' relationship tests to it need marts not built here.
+    monkeypatch.setenv("DBT_INDIRECT_SELECTION", "cautious")
+    home = tmp_path / "home"
+    result = run_smartstack(
+        ["dbt", "build", "--select", "int_snapshot_dates_generated",
+         "--vars", "{feature_interval_days: 20}"],
+        home, full_data,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
+        days = [d for (d,) in db.execute(
+            "select as_of_day from int_snapshot_dates_generated order by as_of_day").fetchall()]
+    assert {later - earlier for earlier, later in pairwise(days[:-1])} == {20}
+    assert days[-1] - days[-2] <= 20
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

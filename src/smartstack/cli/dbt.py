@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+import yaml
 
 from smartstack.cli.console import fail, settings_of
 from smartstack.features.dbt import FeatureBuildError, run_dbt
@@ -31,9 +32,37 @@ Select = Annotated[
 ]
 
 
-def _run(ctx: typer.Context, command: list[str], target: str | None) -> None:
+Vars = Annotated[
+    str | None,
+    typer.Option(
+        "--vars",
+        help="dbt vars over the project's, a YAML or JSON mapping, e.g. "
+        "'{feature_interval_days: 14}' (fewer as-of dates for a large data set).",
+    ),
+]
+
+
+def _vars(text: str | None) -> dict[str, object] | None:
+    """``--vars`` as a mapping; a sentence (exit 2) for anything else."""
+    if text is None:
+        return None
     try:
-        code = run_dbt(command, settings_of(ctx), target=target)
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise fail(f"--vars is not YAML or JSON: {str(error).splitlines()[0]}.") from None
+    if not isinstance(parsed, dict):
+        raise fail("--vars must be a mapping of var names to values, e.g. '{name: value}'.")
+    return parsed
+
+
+def _run(
+    ctx: typer.Context,
+    command: list[str],
+    target: str | None,
+    extra_vars: dict[str, object] | None = None,
+) -> None:
+    try:
+        code = run_dbt(command, settings_of(ctx), target=target, extra_vars=extra_vars)
     except FeatureBuildError as error:
         raise fail(f"{error}.") from None
     if code:
@@ -52,12 +81,14 @@ def build(
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
     ] = False,
     target: Target = None,
+    variables: Vars = None,
 ) -> None:
     """Build and test the feature tables (`dbt build`: models, data tests, unit tests)."""
     _run(
         ctx,
         ["build", *_selection(select), *(["--full-refresh"] if full_refresh else [])],
         target,
+        _vars(variables),
     )
 
 
