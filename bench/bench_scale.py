@@ -60,7 +60,7 @@ def run_step(step: Step, parameters: dict[str, object], log: Path) -> StepRun:
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
-    process.returncode = code
+    process.returncode = code  # reaped by wait4 above: Popen must not wait for it again
     state = "success" if code == 0 else "skipped" if code in step.skip else f"failed (exit {code})"
     return StepRun(step.name, state, seconds, usage.ru_maxrss / 1024**2, _last_line(output))
 
