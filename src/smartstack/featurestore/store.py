@@ -199,15 +199,21 @@ def labelled_path(settings: Settings) -> Path:
     return settings.features_dir / f"{active(settings).labelled_mart}.parquet"
 
 
+def _built_labelled_path(settings: Settings) -> Path:
+    """:func:`labelled_path`, or what to run when dbt has not written it."""
+    path = labelled_path(settings)
+    if not path.exists():
+        raise FileNotFoundError(f"no labelled impressions at {path}: run `smartstack dbt build`")
+    return path
+
+
 def labelled_impressions(
     settings: Settings | None = None, customers: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """The dbt mart of labelled impressions, as the entity frame of a training set: every
     customer's rows, or those of ``customers``."""
     settings = settings or get_settings()
-    path = labelled_path(settings)
-    if not path.exists():
-        raise FileNotFoundError(f"no labelled impressions at {path}: run `smartstack dbt build`")
+    path = _built_labelled_path(settings)
     # Offer attributes come from the feature views, so only keys, times, labels and the data
     # set's evaluation-only columns are kept.
     frame = pd.read_parquet(
@@ -222,10 +228,7 @@ def labelled_impressions(
 
 def labelled_customers(settings: Settings) -> pd.Series:
     """Each customer with a labelled impression, once (read from the key column alone)."""
-    path = labelled_path(settings)
-    if not path.exists():
-        raise FileNotFoundError(f"no labelled impressions at {path}: run `smartstack dbt build`")
-    ids = pq.read_table(path, columns=["customer_id"])["customer_id"]
+    ids = pq.read_table(_built_labelled_path(settings), columns=["customer_id"])["customer_id"]
     return pd.Series(pc.unique(ids).to_pylist(), name="customer_id")
 
 
