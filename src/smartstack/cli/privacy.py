@@ -39,15 +39,17 @@ def erase(
     from rich.table import Table
 
     from smartstack.cli.console import console, fail, settings_of
-    from smartstack.erasure import erase as erasure
+    from smartstack.privacy.requests import pending_erasures
 
     settings = settings_of(ctx)
     if pending == (customer_id is not None):
         raise fail("give either a CUSTOMER_ID or --pending.")
-    requests = erasure.pending(settings) if pending else [(str(customer_id).strip(), "cli")]
+    requests = pending_erasures(settings) if pending else [(str(customer_id).strip(), "cli")]
     if pending and not requests:
         console.print("no erasure pending")
         return
+    from smartstack.erasure import erase as erasure
+
     stopped: list[str] = []
     for customer, source in requests:
         if not customer:

@@ -178,13 +178,3 @@ def _request(
     suppression.add(customer_id)
     audit.append("erasure_requested", source, customer=audit.customer(customer_id))
     return request
-
-
-def pending(settings: Settings) -> list[tuple[str, str]]:
-    """Customers whose erasure was asked for (an event, the admin endpoint, an interrupted
-    run) and is not finished, each with who asked."""
-    requests = ErasureRequests.from_settings(settings)
-    try:
-        return [(r.customer_id, r.source) for r in requests.pending()]
-    finally:
-        requests.close()

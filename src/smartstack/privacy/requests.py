@@ -93,6 +93,19 @@ class ErasureRequests:
         self._db.close()
 
 
+def pending_erasures(settings: Settings) -> list[tuple[str, str]]:
+    """Customers whose erasure was asked for (an event, the admin endpoint, an interrupted
+    run) and is not finished, each with who asked.
+
+    Kept apart from the erasure itself, which imports every store's client (Feast's alone takes
+    seconds), so the daily run's first task costs nothing when there is nothing to erase."""
+    requests = ErasureRequests.from_settings(settings)
+    try:
+        return [(r.customer_id, r.source) for r in requests.pending()]
+    finally:
+        requests.close()
+
+
 def _request(row: tuple[str, str, str, str]) -> ErasureRequest:
     customer_id, requested_at, source, done = row
     return ErasureRequest(
