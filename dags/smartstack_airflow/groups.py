@@ -3,10 +3,11 @@
 Every step becomes one task in the task group of its layer, named after the step, running the
 step's ``smartstack`` command (:mod:`smartstack_airflow.commands`) with the step's exit codes,
 timeout and assets; the dbt step becomes one Cosmos task per model (building it and running its
-tests), then one task for the relationships tests across models. A conditional step gets a
-branch before it that follows the earlier step's result, and the step after it runs whichever
-way the branch went; the step after one that may be skipped (a ``skip`` exit code: the serving
-reload with no service) runs when it was skipped, so monitoring still runs on a first run. The
+tests), then one task for the relationships tests across models. Each task waits for the tasks
+of the steps its step waits for, so the serving and monitoring lanes after promotion run side by
+side. A conditional step gets a branch before it that follows the earlier step's result, and the
+steps after it run whichever way the branch went; a step after one that may be skipped (a
+``skip`` exit code: the serving reload with no service) runs when it was skipped. The
 monitoring tasks carry buttons to their reports in the UI (:mod:`smartstack_airflow.links`).
 Every task is idempotent, as every step is: a rerun leaves the state the first run left.
 """
@@ -20,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import Asset, BaseOperator, TaskGroup, chain, task
+from airflow.sdk import Asset, BaseOperator, TaskGroup, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
     PRODUCER_WATCHER_TASK_ID,
@@ -31,7 +32,7 @@ from cosmos.constants import (
     TestIndirectSelection,
 )
 
-from smartstack.pipeline import STEPS, Step
+from smartstack.pipeline import STEPS, Step, predecessors
 from smartstack_airflow.commands import run_smartstack
 from smartstack_airflow.links import DriftReportOperator, ReportOperator
 from smartstack_airflow.project import DBT_PROJECT, DBT_TARGET, SMARTSTACK_DBT
@@ -48,9 +49,10 @@ DEFAULT_ARGS = {
 }
 ASSET_GROUP = "smartstack"
 # Tasks of a DAG run at once. The embedded warehouse is one DuckDB file, which takes one writer at
-# a time: every step is chained after the one before it, so only the dbt models' and tests'
-# tasks, which read the one build's results, ever run side by side (a model task's retry, which
-# builds that model, may meet a lock and retry again).
+# a time: its writers (the erasures, dbt) are ordered before everything else, so only the dbt
+# models' and tests' tasks, which read the one build's results, and the serving and monitoring
+# lanes, which only read it, run side by side (a model task's retry, which builds that model,
+# may meet a lock and retry again).
 MAX_ACTIVE_TASKS = 4
 
 
@@ -60,36 +62,41 @@ def asset(name: str) -> Asset:
 
 
 def pipeline(parameters: Mapping[str, str]) -> list[TaskGroup]:
-    """One task group per layer, chained in the pipeline's order; ``parameters`` fill the
-    steps' ``{name}`` placeholders (Jinja templates of the DAG's params, or fixed values)."""
-    groups: list[TaskGroup] = []
-    after_branch = False
-    after_skippable = False  # the step before may have been skipped (a skip exit code)
-    for layer in dict.fromkeys(s.group for s in STEPS):
-        steps = [s for s in STEPS if s.group == layer]
-        if steps[0].per_dbt_model:
-            groups.append(_dbt_models(steps[0]))
-            after_skippable = False
-            continue
-        with TaskGroup(layer, tooltip="; ".join(s.name for s in steps)) as group:
-            tasks = []
-            for step in steps:
-                first = not tasks
-                rule = "all_success"
-                if after_skippable:
-                    rule = "none_failed"  # e.g. monitoring after a reload with no service
-                elif first and after_branch:
-                    rule = "none_failed_min_one_success"
+    """One task group per layer, each step's task after the steps it waits for
+    (:func:`smartstack.pipeline.predecessors`); ``parameters`` fill the steps' ``{name}``
+    placeholders (Jinja templates of the DAG's params, or fixed values)."""
+    groups: dict[str, TaskGroup] = {}
+    tasks: dict[str, Any] = {}  # the task each step's result is read from
+    ends: dict[str, list[Any]] = {}  # the tasks a step ends with: either way of a branch
+    for step in STEPS:
+        before = predecessors(step)
+        if step.per_dbt_model:
+            group = groups[step.group] = _dbt_models(step)
+            begin, ends[step.name] = group, [group]
+        else:
+            if step.group not in groups:
+                groups[step.group] = TaskGroup(
+                    step.group, tooltip="; ".join(s.name for s in STEPS if s.group == step.group)
+                )
+            with groups[step.group]:
                 if step.only_if is None:
-                    tasks.append(_command(step, parameters, rule))
+                    begin = tasks[step.name] = _command(step, parameters, _trigger_rule(before))
+                    ends[step.name] = [begin]
                 else:
-                    tasks.append(_branch(step, tasks[-1]))
-                    after_branch = True
-                after_skippable = bool(step.skip)
-            chain(*tasks)
-        groups.append(group)
-    chain(*groups)
-    return groups
+                    begin, ends[step.name] = _branch(step, tasks[step.only_if.step])
+        for earlier in before:
+            ends[earlier.name] >> begin
+    return list(groups.values())
+
+
+def _trigger_rule(before: tuple[Step, ...]) -> str:
+    """Run after a step that may have been skipped (the serving reload with no service), and
+    after either way of a branch; still stop after a failure."""
+    if any(step.skip for step in before):
+        return "none_failed"
+    if any(step.only_if for step in before):
+        return "none_failed_min_one_success"
+    return "all_success"
 
 
 def _command(step: Step, parameters: Mapping[str, str], trigger_rule: str) -> Any:
@@ -123,8 +130,9 @@ def _report_operator(step: Step) -> type[PythonOperator] | None:
     return None
 
 
-def _branch(step: Step, verdict: Any) -> Any:
-    """``<step>_or_skip`` follows the earlier step's result into ``<step>`` or ``skip_<step>``."""
+def _branch(step: Step, verdict: Any) -> tuple[Any, list[Any]]:
+    """``<step>_or_skip`` follows the earlier step's result into ``<step>`` or ``skip_<step>``:
+    the branch and its two ways."""
     assert step.only_if is not None
     condition = step.only_if
 
@@ -147,8 +155,9 @@ def _branch(step: Step, verdict: Any) -> Any:
         log.warning("%s did not run: %s", step.name, result.get("reason", result))
 
     branch = decide(verdict)
-    branch >> [run(step.argv({})), skip(verdict)]
-    return branch
+    ways = [run(step.argv({})), skip(verdict)]
+    branch >> ways
+    return branch, ways
 
 
 def _dbt_models(step: Step) -> TaskGroup:

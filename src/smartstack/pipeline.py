@@ -59,6 +59,10 @@ class Step:
     timeout_minutes: int = 30
     only_if: Condition | None = None
     per_dbt_model: bool = False  # Airflow runs it as one task per dbt model, with its tests
+    # The steps this one waits for (earlier in STEPS); None: the step just before it. Airflow
+    # runs steps that do not wait for each other side by side; ``smartstack run`` runs STEPS
+    # in order, which these never contradict.
+    after: tuple[str, ...] | None = None
 
     def argv(self, parameters: Mapping[str, object]) -> list[str]:
         """The command with the run's parameters filled in."""
@@ -148,6 +152,9 @@ STEPS: tuple[Step, ...] = (
         final=(GATE_FAILED, BAD_INPUT),
         only_if=Condition("evaluate", "passed"),
     ),
+    # After promotion two lanes run side by side: serving (explanations, reload, readouts) and
+    # monitoring (outcomes, drift, freshness). Neither writes what the other reads; retention,
+    # which deletes from the logs both read, waits for both of their readers.
     Step(
         "explain_top_offers",
         "serving",
@@ -155,25 +162,7 @@ STEPS: tuple[Step, ...] = (
         "Explain each customer's top offers into the cache `/rank` reads.",
         inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
         outputs=(EXPLANATIONS,),
-    ),
-    Step(
-        "experiment_readouts",
-        "serving",
-        ("experiments", "readout"),
-        "Read out every live experiment (rates per arm, sample-ratio check, interleaving "
-        "preference, shadow agreement) into MLflow; a broken split fails the task.",
-        final=(GATE_FAILED, BAD_INPUT),
-        timeout_minutes=30,
-    ),
-    Step(
-        "enforce_retention",
-        "serving",
-        ("privacy", "retention"),
-        "Remove what is past its retention (privacy.retention) from the ranking and shadow "
-        "logs, the landed feedback, quiz and consent events and the explanation cache; audited. "
-        "After the readouts, which read the logs.",
-        inputs=(FEEDBACK_EVENTS, EXPLANATIONS),
-        timeout_minutes=30,
+        after=("promote",),
     ),
     Step(
         "reload",
@@ -184,8 +173,17 @@ STEPS: tuple[Step, ...] = (
         skip=(NOTHING_TO_DO,),
         timeout_minutes=5,
     ),
-    # Monitoring reads what the run left; the step that cannot alarm goes first, so the day's
-    # outcomes are recorded even when freshness then fails the run.
+    Step(
+        "experiment_readouts",
+        "serving",
+        ("experiments", "readout"),
+        "Read out every live experiment (rates per arm, sample-ratio check, interleaving "
+        "preference, shadow agreement) into MLflow; a broken split fails the task.",
+        final=(GATE_FAILED, BAD_INPUT),
+        timeout_minutes=30,
+    ),
+    # Monitoring reads what the run left; the step that cannot alarm goes first in its lane, so
+    # the day's outcomes are recorded even when freshness then fails the run.
     Step(
         "monitor_outcomes",
         "monitoring",
@@ -195,6 +193,7 @@ STEPS: tuple[Step, ...] = (
         "Skipped (75) on a data set without the outcomes mart (Starbucks).",
         skip=(NOTHING_TO_DO,),
         timeout_minutes=10,
+        after=("promote",),
     ),
     Step(
         "monitor_drift",
@@ -210,6 +209,17 @@ STEPS: tuple[Step, ...] = (
         timeout_minutes=30,
     ),
     Step(
+        "enforce_retention",
+        "serving",
+        ("privacy", "retention"),
+        "Remove what is past its retention (privacy.retention) from the ranking and shadow "
+        "logs, the landed feedback, quiz and consent events and the explanation cache; audited. "
+        "After the readouts and the drift job, which read the logs.",
+        inputs=(FEEDBACK_EVENTS, EXPLANATIONS),
+        timeout_minutes=30,
+        after=("experiment_readouts", "monitor_drift"),
+    ),
+    Step(
         "monitor_freshness",
         "monitoring",
         ("monitor", "freshness"),
@@ -218,6 +228,7 @@ STEPS: tuple[Step, ...] = (
         inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
         final=(GATE_FAILED, BAD_INPUT),
         timeout_minutes=10,
+        after=("monitor_drift",),
     ),
 )
 
@@ -227,6 +238,14 @@ def step(name: str) -> Step:
         if candidate.name == name:
             return candidate
     raise KeyError(f"no pipeline step {name!r}: the steps are {', '.join(s.name for s in STEPS)}")
+
+
+def predecessors(of: Step, steps: Sequence[Step] = STEPS) -> tuple[Step, ...]:
+    """The steps ``of`` waits for: its ``after``, else the one before it (none for the first)."""
+    if of.after is not None:
+        return tuple(step(name) for name in of.after)
+    index = [s.name for s in steps].index(of.name)
+    return tuple(steps[index - 1 : index])
 
 
 def steps_through(last: str, steps: Sequence[Step] = STEPS) -> tuple[Step, ...]:

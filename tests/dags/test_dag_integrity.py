@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.pipeline import STEPS
+from smartstack.pipeline import STEPS, Step, predecessors
 from tests.dags.airflow_helpers import AIRFLOW_PYTHON, DAGS, airflow_home
 
 DAGS_EXPECTED = {"smartstack_daily", "smartstack_weekly_retrain"}
@@ -81,22 +81,28 @@ def test_dags_are_scheduled_without_catchup_or_overlap(report: dict) -> None:
 
 def test_every_step_of_the_pipeline_is_a_task_of_its_layer(report: dict) -> None:
     """The DAGs are built from the one step definition: a task per step, in its layer's group,
-    running the step's command, chained in the definition's order."""
+    running the step's command, after the tasks of the steps it waits for."""
     tasks = report["dags"]["smartstack_daily"]["tasks"]
     assert {task_id.split(".")[0] for task_id in tasks} == set(GROUPS)
     assert GROUPS == list(dict.fromkeys(step.group for step in STEPS))
-    for step in STEPS:
-        if not step.per_dbt_model:
-            assert f"{step.group}.{step.name}" in tasks, step.name
-    for earlier, later in zip(GROUPS, GROUPS[1:], strict=False):
-        first_of_later = [
-            t for t, task in tasks.items()
-            if t.startswith(later + ".") and any(u.startswith(earlier + ".") for u in task["upstream"])
-        ]  # fmt: skip
-        assert first_of_later, f"no task of {later} follows a task of {earlier}"
+    for step in STEPS[1:]:
+        if step.per_dbt_model:
+            continue
+        first = f"{step.group}.{step.name}" + ("_or_skip" if step.only_if else "")
+        expected = [end for earlier in predecessors(step) for end in _ends(earlier)]
+        assert sorted(tasks[first]["upstream"]) == sorted(expected), step.name
     # Nothing reaches Feast before the feature gate, and every dbt task precedes the gate.
     assert tasks["feature_store.feast_apply"]["upstream"] == ["quality.feature_quality_gate"]
     assert tasks["quality.feature_quality_gate"]["upstream"] == ["dbt.relationship_tests"]
+
+
+def _ends(step: Step) -> list[str]:
+    """The tasks a step ends with: the dbt group's last task, or either way of a branch."""
+    if step.per_dbt_model:
+        return ["dbt.relationship_tests"]
+    if step.only_if:
+        return [f"{step.group}.{step.name}", f"{step.group}.skip_{step.name}"]
+    return [f"{step.group}.{step.name}"]
 
 
 def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
@@ -125,11 +131,16 @@ def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
     assert cross_model["downstream"] == ["quality.feature_quality_gate"]
 
 
-def test_only_the_dbt_models_tasks_can_run_side_by_side(report: dict) -> None:
+def test_only_dbt_models_and_the_lanes_after_promotion_run_side_by_side(report: dict) -> None:
     """The DAGs run several tasks at once, and the warehouse (one DuckDB file) takes one writer:
     every other pair of tasks must be ordered (one upstream of the other), or be the two ways
-    of a branch, so only the model and test tasks, which read the one build's results, overlap."""
+    of a branch, or both come after promotion, where the steps only read the warehouse. So only
+    the model and test tasks, which read the one build's results, and the serving and
+    monitoring lanes overlap; the erasures and dbt, which write it, overlap nothing."""
     side_by_side = {"DbtRunWatcherOperator", "DbtTestWatcherOperator", "EmptyOperator"}
+    names = [step.name for step in STEPS]
+    after_promotion = {s.name for s in STEPS[names.index("promote") + 1 :]}
+    overlapping: set[frozenset[str]] = set()
     for dag_id, dag in report["dags"].items():
         tasks = dag["tasks"]
         after = {t: _descendants(tasks, t) for t in tasks}
@@ -138,9 +149,13 @@ def test_only_the_dbt_models_tasks_can_run_side_by_side(report: dict) -> None:
         ways = {w for b in branches for w in tasks[b]["downstream"]}
         for i, first in enumerate(ordered):
             for second in ordered[i + 1 :]:
-                if {first, second} <= ways:
-                    continue  # a branch runs one of its ways
-                assert second in after[first] or first in after[second], (dag_id, first, second)
+                if {first, second} <= ways or second in after[first] or first in after[second]:
+                    continue  # a branch runs one of its ways; or one waits for the other
+                pair = {first.split(".")[-1], second.split(".")[-1]}
+                assert pair <= after_promotion, (dag_id, first, second)
+                overlapping.add(frozenset(pair))
+    # The lanes do overlap: explaining the top offers runs beside the drift job.
+    assert frozenset({"explain_top_offers", "monitor_drift"}) in overlapping
 
 
 def _descendants(tasks: dict, task_id: str) -> set[str]:
@@ -160,20 +175,30 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
     assert branch["operator"].endswith("BranchPythonDecoratedOperator")
     assert branch["upstream"] == ["model.evaluate"]
     assert branch["downstream"] == ["model.promote", "model.skip_promote"]
-    explain = tasks["serving.explain_top_offers"]
-    assert explain["trigger_rule"] == "none_failed_min_one_success"
-    assert explain["downstream"] == ["serving.experiment_readouts"]
-    assert tasks["serving.experiment_readouts"]["downstream"] == ["serving.enforce_retention"]
-    assert tasks["serving.enforce_retention"]["downstream"] == ["serving.reload"]
-    # Monitoring follows the reload, and runs when the reload is skipped (no service yet).
-    assert tasks["serving.reload"]["downstream"] == ["monitoring.monitor_outcomes"]
-    assert tasks["monitoring.monitor_outcomes"]["trigger_rule"] == "none_failed"
-    assert tasks["monitoring.monitor_outcomes"]["downstream"] == ["monitoring.monitor_drift"]
+    # Serving and monitoring each start after either way of the branch.
+    for first in ("serving.explain_top_offers", "monitoring.monitor_outcomes"):
+        assert tasks[first]["upstream"] == ["model.promote", "model.skip_promote"]
+        assert tasks[first]["trigger_rule"] == "none_failed_min_one_success"
+    assert tasks["serving.explain_top_offers"]["downstream"] == ["serving.reload"]
+    # The readouts run when the reload is skipped (no service yet).
+    assert tasks["serving.experiment_readouts"]["upstream"] == ["serving.reload"]
+    assert tasks["serving.experiment_readouts"]["trigger_rule"] == "none_failed"
+    # Retention deletes from the logs the readouts and the drift job read: after both.
+    retention = tasks["serving.enforce_retention"]
+    assert sorted(retention["upstream"]) == [
+        "monitoring.monitor_drift",
+        "serving.experiment_readouts",
+    ]
     # Drift runs when the outcomes are skipped (a data set without the outcomes mart), and
-    # freshness when drift is (no champion yet): each after a step that may be skipped.
+    # freshness and retention when drift is (no champion yet): each after a step that may be
+    # skipped.
     assert tasks["monitoring.monitor_drift"]["upstream"] == ["monitoring.monitor_outcomes"]
     assert tasks["monitoring.monitor_drift"]["trigger_rule"] == "none_failed"
-    assert tasks["monitoring.monitor_drift"]["downstream"] == ["monitoring.monitor_freshness"]
+    assert retention["trigger_rule"] == "none_failed"
+    assert sorted(tasks["monitoring.monitor_drift"]["downstream"]) == [
+        "monitoring.monitor_freshness",
+        "serving.enforce_retention",
+    ]
     assert tasks["monitoring.monitor_drift"]["inlets"] == [
         "smartstack_champion_model",
         "smartstack_feature_marts",

@@ -17,7 +17,7 @@ from smartstack.cli.options import (
     StartDateOption,
     dataset_settings,
 )
-from smartstack.pipeline import PARAMETERS, STEPS
+from smartstack.pipeline import PARAMETERS, STEPS, predecessors
 from smartstack.settings import mask_url
 
 
@@ -75,8 +75,8 @@ def steps(
         bool, typer.Option("--json", help="Print the definition as JSON instead of a table.")
     ] = False,
 ) -> None:
-    """List the pipeline's steps: name, layer, command, what each reads and writes. `smartstack
-    run` and the Airflow DAGs run exactly these."""
+    """List the pipeline's steps: name, layer, the steps each waits for, command, what each
+    reads and writes. `smartstack run` and the Airflow DAGs run exactly these."""
     if as_json:
         rows = [
             {
@@ -86,19 +86,21 @@ def steps(
                 "inputs": list(s.inputs),
                 "outputs": list(s.outputs),
                 "only_if": None if s.only_if is None else f"{s.only_if.step}.{s.only_if.key}",
+                "after": [earlier.name for earlier in predecessors(s)],
             }
             for s in STEPS
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="pipeline steps (`{name}`: a parameter of the run)")
-    for column in ("step", "layer", "command", "reads", "writes"):
+    for column in ("step", "layer", "after", "command", "reads", "writes"):
         table.add_column(column)
     for s in STEPS:
         when = f" (if {s.only_if.step}.{s.only_if.key})" if s.only_if else ""
         table.add_row(
             s.name,
             s.group,
+            ", ".join(earlier.name for earlier in predecessors(s)),
             "smartstack " + " ".join(s.command) + when,
             ", ".join(s.inputs),
             ", ".join(s.outputs),
