@@ -67,7 +67,12 @@ def precompute(
         datetime | None,
         typer.Option(help="Rank as of this time (UTC). Default: the data set's snapshot."),
     ] = None,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Parallel LLM calls.")] = 4,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Customers ranked at once. Default: 4 with an LLM, else 1."
+        ),
+    ] = None,
 ) -> None:
     """Rank every customer as the service would and explain their top offers: the LLM if
     OPENAI_BASE_URL is set (checked against the facts), else the template. Reruns skip what is
