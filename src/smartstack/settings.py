@@ -285,6 +285,13 @@ class MonitoringSettings(_Section):
         description="The scaled threshold never falls below this: with a very large sample every "
         "shift is measurable, and one this small is not worth a retrain.",
     )
+    drift_sample_rows: int = Field(
+        20_000,
+        ge=100,
+        description="Rows of each side compared for feature drift at most: a larger side is "
+        "sampled (a fixed seed), so the job's time stays flat as customers grow (10,000 "
+        "customers: 60,000 reference rows took Evidently 38 s, 20,000 took 21 s).",
+    )
     drift_share: float = Field(
         0.03,
         gt=0,

@@ -43,8 +43,14 @@ def _world(home: Path, seed: int, rate: float) -> Settings:
     return settings
 
 
-def test_the_drifting_segment_is_flagged_in_its_features(tmp_path: Path) -> None:
-    settings = _world(tmp_path / "drift", seed=42, rate=GeneratorConfig.foodie_drift_rate)
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("drift")
+    return _world(home, seed=42, rate=GeneratorConfig.foodie_drift_rate)
+
+
+def test_the_drifting_segment_is_flagged_in_its_features(drifting: Settings) -> None:
+    settings = drifting
     verdict = drift.check(settings, reference_window=WINDOW, log_to_mlflow=False)
     assert CARRY_THE_DRIFT <= set(verdict.drifted), verdict.comparisons[0].scores
     assert verdict.alarm
@@ -52,6 +58,20 @@ def test_the_drifting_segment_is_flagged_in_its_features(tmp_path: Path) -> None
     day = settings.monitoring_dir / "drift" / verdict.day
     assert (day / "features_marts.html").exists() and (day / "verdict.json").exists()
     assert drift.latest_verdict(settings)["alarm"] is True
+
+
+def test_a_sample_of_the_reference_still_flags_the_drift(drifting: Settings) -> None:
+    """Past ``drift_sample_rows`` a side is sampled: here the reference (about 12,000 mart rows
+    in the window), not the current side (2,000 customers)."""
+    monitoring = drifting.monitoring.model_copy(update={"drift_sample_rows": 3_000})
+    capped = drifting.model_copy(update={"monitoring": monitoring})
+    full = drift.check(drifting, reference_window=WINDOW, log_to_mlflow=False).comparisons[0]
+    verdict = drift.check(capped, reference_window=WINDOW, log_to_mlflow=False)
+    sampled = verdict.comparisons[0]
+    assert full.reference_rows > sampled.reference_rows == 3_000
+    assert sampled.rows == full.rows == CUSTOMERS
+    assert CARRY_THE_DRIFT <= set(verdict.drifted), sampled.scores
+    assert verdict.alarm
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])

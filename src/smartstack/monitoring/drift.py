@@ -334,6 +334,11 @@ def _offer_only_features(settings: Settings) -> list[str]:
     ]
 
 
+def _at_most(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """``frame``, or a seeded sample of ``rows`` of it (the same on every run)."""
+    return frame if len(frame) <= rows else frame.sample(rows, random_state=0)
+
+
 def scaled_threshold(base: float, base_rows: int, floor: float, rows: int) -> float:
     """The per-feature threshold for a current sample of ``rows``.
 
@@ -437,19 +442,27 @@ def check(
     out.mkdir(parents=True, exist_ok=True)
     reports: dict[str, str] = {}
     comparisons: list[Comparison] = []
+    compared_reference = _at_most(reference, cfg.drift_sample_rows)
 
     def run(name: str, cur: pd.DataFrame, cols: list[str]) -> Any:
+        cur = _at_most(cur, cfg.drift_sample_rows)
         threshold = scaled_threshold(
             cfg.drift_threshold, cfg.drift_threshold_rows, cfg.drift_threshold_floor, len(cur)
         )
-        snap, scores, drifted = _compare(reference, cur, cols, cfg.drift_method, threshold)
+        snap, scores, drifted = _compare(compared_reference, cur, cols, cfg.drift_method, threshold)
         for kind, save in (("html", snap.save_html), ("json", snap.save_json)):
             path = out / f"features_{name}.{kind}"
             save(str(path))
             reports[f"features_{name}.{kind}"] = str(path)
         comparisons.append(
             Comparison(
-                name, len(cur), len(reference), threshold, scores, drifted, len(drifted) / len(cols)
+                name,
+                len(cur),
+                len(compared_reference),
+                threshold,
+                scores,
+                drifted,
+                len(drifted) / len(cols),
             )
         )
         return snap
