@@ -9,10 +9,12 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
 from smartstack.monitoring import drift
+from smartstack.serving.snapshots import ServedRecord, SnapshotWriter
 from smartstack.settings import Settings
 from tests.conftest import SMARTSTACK, project_environment
 
@@ -72,6 +74,34 @@ def test_a_sample_of_the_reference_still_flags_the_drift(drifting: Settings) -> 
     assert sampled.rows == full.rows == CUSTOMERS
     assert CARRY_THE_DRIFT <= set(verdict.drifted), sampled.scores
     assert verdict.alarm
+
+
+def test_a_feature_no_served_ranking_has_is_left_out_of_the_served_comparison(
+    drifting: Settings, tmp_path: Path
+) -> None:
+    """A day's few served rankings may hold no value of a feature at all: that comparison leaves
+    the feature out instead of failing the job."""
+    served = ["spend_travel_30d", "share_dining_30d"]
+    log = tmp_path / "ranking_log"
+    settings = drifting.model_copy(
+        update={"serving": drifting.serving.model_copy(update={"snapshot_dir": log})}
+    )
+    writer = SnapshotWriter(log, served, flush_rankings=1, flush_seconds=0.1, buffer_size=100)
+    writer.start()
+    now = datetime.now(UTC)
+    for i in range(20):
+        writer.log(
+            ServedRecord(
+                request_id=f"r{i}", customer_id=f"c{i}", served_at=now, request_time=now,
+                channel="app", tier="personalized", model_name="m", model_version="1",
+                offer_ids=["o1"], scores=[0.5], features=np.array([[100.0 + i, np.nan]]),
+            )
+        )  # fmt: skip
+    writer.close()
+    verdict = drift.check(settings, reference_window=WINDOW, log_to_mlflow=False)
+    by_name = {c.name: c for c in verdict.comparisons}
+    assert set(by_name["served"].scores) == {"spend_travel_30d"}
+    assert "share_dining_30d" in by_name["marts"].scores
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])

@@ -446,6 +446,10 @@ def check(
 
     def run(name: str, cur: pd.DataFrame, cols: list[str]) -> Any:
         cur = _at_most(cur, cfg.drift_sample_rows)
+        # A column with no value on this side (a day's few served rankings) has no distribution.
+        cols = [c for c in cols if cur[c].notna().any()]
+        if not cols:
+            raise DriftUnavailable(f"no compared feature has a value in the {name} sample")
         threshold = scaled_threshold(
             cfg.drift_threshold, cfg.drift_threshold_rows, cfg.drift_threshold_floor, len(cur)
         )
@@ -478,9 +482,10 @@ def check(
     if not log_rows.empty:
         last = log_rows["served_at"].max()
         recent = log_rows[log_rows["served_at"] > last - pd.Timedelta(days=days)]
-        shared = [c for c in columns if c in log_rows.columns]
+        served = recent.drop_duplicates("request_id")
+        shared = [c for c in columns if c in served.columns and served[c].notna().any()]
         if shared:
-            run("served", recent.drop_duplicates("request_id"), shared)
+            run("served", served, shared)
 
     score_value, score_drifted = None, False
     score_note = "not measured: no champion to score with (a reference window was given)"
