@@ -48,8 +48,9 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
     assert run.states["serving.enforce_retention"] == "success"
     assert run.states["serving.reload"] == "skipped"
     assert "nothing to reload" in run.output
-    # Monitoring runs after the skipped reload: no served offers yet, every view fresh; the
-    # run promoted a champion, so drift has a reference to compare the marts with.
+    # The readouts and retention run after the skipped reload. Monitoring, beside the serving
+    # lane, finds no served offers yet and every view fresh; the run promoted a champion, so
+    # drift has a reference to compare the marts with.
     assert run.states["monitoring.monitor_outcomes"] == "success"
     assert run.states["monitoring.monitor_drift"] == "success"
     assert run.states["monitoring.monitor_freshness"] == "success"
