@@ -141,15 +141,15 @@ def promote(
     `champion` to it only if it wins by the configured margin with no segment regressing
     beyond the tolerance (first model: it must beat SmartScore). The decision and its reason
     are tagged on the model version and logged as a run."""
-    from smartstack.training.dataset import TrainingSetMissing
-    from smartstack.training.promote import NoChallenger
-    from smartstack.training.promote import promote as run_gate
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = _settings(ctx, params)
     if recorded:
         _promote_recorded(settings, version)
         return
+    from smartstack.training.dataset import TrainingSetMissing
+    from smartstack.training.promote import NoChallenger
+    from smartstack.training.promote import promote as run_gate
+
     try:
         decision = run_gate(settings.training, settings, version=version)
     except (TrainingSetMissing, NoChallenger) as error:
