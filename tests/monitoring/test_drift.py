@@ -67,13 +67,14 @@ def test_a_sample_of_the_reference_still_flags_the_drift(drifting: Settings) -> 
     in the window), not the current side (2,000 customers)."""
     monitoring = drifting.monitoring.model_copy(update={"drift_sample_rows": 3_000})
     capped = drifting.model_copy(update={"monitoring": monitoring})
-    full = drift.check(drifting, reference_window=WINDOW, log_to_mlflow=False).comparisons[0]
-    verdict = drift.check(capped, reference_window=WINDOW, log_to_mlflow=False)
+    # The features that carry the drift only: Evidently's time is mostly per feature.
+    features = sorted(CARRY_THE_DRIFT)
+    full = drift.check(drifting, WINDOW, features, log_to_mlflow=False).comparisons[0]
+    verdict = drift.check(capped, WINDOW, features, log_to_mlflow=False)
     sampled = verdict.comparisons[0]
     assert full.reference_rows > sampled.reference_rows == 3_000
     assert sampled.rows == full.rows == CUSTOMERS
-    assert CARRY_THE_DRIFT <= set(verdict.drifted), sampled.scores
-    assert verdict.alarm
+    assert set(verdict.drifted) == CARRY_THE_DRIFT, sampled.scores
 
 
 def test_a_feature_no_served_ranking_has_is_left_out_of_the_served_comparison(
@@ -98,7 +99,7 @@ def test_a_feature_no_served_ranking_has_is_left_out_of_the_served_comparison(
             )
         )  # fmt: skip
     writer.close()
-    verdict = drift.check(settings, reference_window=WINDOW, log_to_mlflow=False)
+    verdict = drift.check(settings, WINDOW, served, log_to_mlflow=False)
     by_name = {c.name: c for c in verdict.comparisons}
     assert set(by_name["served"].scores) == {"spend_travel_30d"}
     assert "share_dining_30d" in by_name["marts"].scores
