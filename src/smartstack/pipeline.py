@@ -242,9 +242,10 @@ def step(name: str) -> Step:
 
 def predecessors(of: Step, steps: Sequence[Step] = STEPS) -> tuple[Step, ...]:
     """The steps ``of`` waits for: its ``after``, else the one before it (none for the first)."""
+    names = [s.name for s in steps]
     if of.after is not None:
-        return tuple(step(name) for name in of.after)
-    index = [s.name for s in steps].index(of.name)
+        return tuple(steps[names.index(name)] for name in of.after)
+    index = names.index(of.name)
     return tuple(steps[index - 1 : index])
 
 
