@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
@@ -75,6 +76,27 @@ def test_a_sample_of_the_reference_still_flags_the_drift(drifting: Settings) -> 
     assert full.reference_rows > sampled.reference_rows == 3_000
     assert sampled.rows == full.rows == CUSTOMERS
     assert set(verdict.drifted) == CARRY_THE_DRIFT, sampled.scores
+
+
+def test_the_warehouse_draws_each_side_the_same_way_every_run(drifting: Settings) -> None:
+    """DuckDB draws the sides before pandas sees them: the drawn rows are rows of the whole
+    join, inside the window (the reference) or as of the newest date (the current side), and a
+    second run draws the same rows."""
+    window = tuple(drift._naive_utc(t) for t in WINDOW)
+    whole = drift._mart_sides(drifting, window, rows=10**9, score_customers=50)
+    drawn = drift._mart_sides(drifting, window, rows=500, score_customers=50)
+    again = drift._mart_sides(drifting, window, rows=500, score_customers=50)
+    keys = ["customer_id", "event_timestamp"]
+    for side in ("reference", "current"):
+        part, full = getattr(drawn, side), getattr(whole, side)
+        assert len(part) == 500 < len(full)
+        assert list(part.columns) == list(full.columns)
+        expected = full.merge(part[keys], on=keys).sort_values(keys).reset_index(drop=True)
+        pd.testing.assert_frame_equal(part.sort_values(keys).reset_index(drop=True), expected)
+        assert getattr(again, side)[keys].equals(part[keys])
+    assert drawn.reference["event_timestamp"].between(*window).all()
+    assert (drawn.current["event_timestamp"] == whole.current["event_timestamp"].max()).all()
+    assert drawn.score_customers == whole.score_customers and len(drawn.score_customers) == 50
 
 
 def test_a_feature_no_served_ranking_has_is_left_out_of_the_served_comparison(
