@@ -72,12 +72,15 @@ $(WEB_BUILD): $(WEB_MODULES) $(WEB_SOURCES)
 # The project environment: uv installs the lock exactly, then the project itself (editable).
 # Bytecode is compiled at install time: every pipeline step is a fresh process (Airflow tasks
 # above all), and without .pyc files each one compiles dbt, Feast or Airflow from source again.
+# The stack's own processes run optimized (-O, smartstack.interpreter), so the bytecode of that
+# level is compiled as well.
 $(STAMP): requirements/project.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --compile-bytecode --python $(VENV)/bin/python requirements/project.lock
 	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	$(VENV)/bin/python -m compileall -q src
+	$(VENV)/bin/python -O -m compileall -q -j 0 src $$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 	touch $@
 
 # Airflow does not resolve next to Feast/MLflow/BentoML, so it gets its own environment.

@@ -38,6 +38,7 @@ import pytest
 import redis as redis_client
 
 from smartstack.datasets.synthetic.generator import GeneratorConfig, generate
+from smartstack.interpreter import OPTIMIZED
 from smartstack.settings import DEFAULT_DATASET, Settings
 from tests.starbucks import starbucks_sample
 
@@ -61,13 +62,14 @@ SMARTSTACK = str(Path(sys.executable).parent / "smartstack")
 
 def project_environment(**settings: str) -> dict[str, str]:
     """This process's environment without any Smart Stack or MLflow setting, plus ``settings``:
-    what a ``smartstack`` subprocess of a test runs with."""
+    what a ``smartstack`` subprocess of a test runs with, optimized as the stack runs its own
+    (``smartstack.interpreter``)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("SMARTSTACK_", "MLFLOW_", "OPENAI_", "KAFKA_", "REDIS_URL"))
     }
-    return {**env, **settings}
+    return {**env, **OPTIMIZED, **settings}
 
 
 # Folders whose tests share a costly session fixture: one worker runs each of them whole.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from smartstack.interpreter import OPTIMIZED
+
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("SMARTSTACK_VENV", REPO / ".venv"))
 SMARTSTACK = VENV / "bin" / "smartstack"
@@ -25,7 +27,8 @@ _AIRFLOW_ONLY = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 
 def project_environment() -> dict[str, str]:
     """The task's environment for a project command: Airflow's interpreter settings removed,
-    unbuffered output and wide lines so the task log reads like a terminal."""
+    Python optimized (``smartstack.interpreter``), unbuffered output and wide lines so the task
+    log reads like a terminal."""
     env = {k: v for k, v in os.environ.items() if k not in _AIRFLOW_ONLY}
-    env.update(PYTHONUNBUFFERED="1", COLUMNS="160", NO_COLOR="1")
+    env.update(OPTIMIZED, PYTHONUNBUFFERED="1", COLUMNS="160", NO_COLOR="1")
     return env

@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "paths": set(),
     "settings": set(),
     "pipeline": set(),  # the standard library only: Airflow's environment imports it
+    "interpreter": set(),  # how the stack's processes run Python; Airflow's environment too
     "data": set(),
     "ranking": set(),
     "experiments": set(),
@@ -67,7 +68,7 @@ ALLOWED: dict[str, set[str]] = {
         "ranking",
         "serving",
     },  # fmt: skip
-    "stack": {"featurestore"},
+    "stack": {"featurestore", "interpreter"},
     # Drift, freshness and live outcomes read every layer's output (docs/monitoring.md); drift
     # reads the champion's training run.
     "monitoring": {

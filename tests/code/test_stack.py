@@ -245,6 +245,9 @@ def test_the_local_stack_is_one_declarative_list(tmp_path: Path) -> None:
     assert all(s.restart is None for s in services if s.name.startswith("airflow"))
     # Every process of the stack gets the same settings, whole.
     assert by_name["bentoml"].env.items() >= settings.environment().items()
+    # The project's processes run optimized; Airflow's environment has no bytecode for that.
+    optimized = {n for n, s in by_name.items() if s.env.get("PYTHONOPTIMIZE") == "1"}
+    assert optimized == {"mlflow", "kafka", "stream-processor", "bentoml", "dashboard"}
     airflow = [s for s in services if s.name.startswith("airflow")]
     envs = [s.env for s in airflow]
     # One configuration for every Airflow process: the shared JWT secret above all.

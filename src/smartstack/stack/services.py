@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartstack.interpreter import OPTIMIZED
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 from smartstack.stack.airflow import airflow_environment, airflow_executable
@@ -67,7 +68,7 @@ def local_services(settings: Settings, ports: Ports) -> list[ManagedService]:
         **airflow_environment(settings, ports.airflow),
         "SMARTSTACK_MLFLOW_UI_URL": f"http://localhost:{ports.mlflow}",
     }
-    project_env = settings.environment()
+    project_env = {**settings.environment(), **OPTIMIZED}  # smartstack.interpreter
     # The processor and the ranking service read the Feast registry when they start.
     needs_registry = None if registry.startswith("postgresql") else Path(registry)
     return [
