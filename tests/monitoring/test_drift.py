@@ -228,17 +228,15 @@ def test_the_score_check_builds_both_sides_alike(built) -> None:
     """The champion scores the same customers against the same offers on both sides: at the
     same instant the two sides are identical, and the offers' own features (which age towards
     expiry) are those held at the reference's values."""
-    import pandas as pd
-
     settings = built.settings
     champion = drift.champion_reference(settings)
     held = drift._offer_only_features(settings)
     assert "days_to_expiry" in held and "share_dining_90d" not in held
-    marts = drift._marts(settings)
-    newest = marts["event_timestamp"].max()
-    current = marts[marts["event_timestamp"] == newest]
-    customers = drift._score_sample(current, current, newest, 50)
-    assert len(customers) == 50
+    # A window that ends after the newest as-of date: both sides are as of the newest.
+    everything = (pd.Timestamp("2000-01-01"), pd.Timestamp("2100-01-01"))
+    sides = drift._mart_sides(settings, everything, rows=100, score_customers=50)
+    newest, customers = sides.newest, sides.score_customers
+    assert sides.reference_as_of == newest and len(customers) == 50
     before, after = drift.champion_scores(
         settings, champion, customers, pd.Timestamp(newest), pd.Timestamp(newest)
     )
