@@ -221,9 +221,10 @@ def _mart_sides(
     of the dates in ``window`` and as of the newest date, and ``score_customers`` customers
     found at both the window's last as-of date and the newest.
 
-    DuckDB draws each side before anything reaches pandas: at a million customers and ten
-    as-of dates the joined marts would take about 11 GB there. A row is drawn by the hash of
-    its key and the score's customers by a seeded generator, so every run draws the same.
+    DuckDB draws each side before anything reaches pandas: the joined marts took 4.85 GiB
+    there at 100,000 customers and ten as-of dates, and grow with both. A row is drawn by the
+    hash of its key and the score's customers by a seeded generator, so every run draws the
+    same.
     """
     if not Path(settings.duckdb_path).exists():
         raise DriftUnavailable(f"no warehouse at {settings.duckdb_path}: run the pipeline first")
