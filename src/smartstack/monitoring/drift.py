@@ -234,7 +234,8 @@ def _mart_sides(
         if not marts:
             raise DriftUnavailable("the warehouse holds none of the customer feature marts")
         keys = " union ".join(f"select customer_id, event_timestamp from {m}" for m in marts)
-        con.execute(f"create temp view mart_keys as {keys}")
+        # A table, not a view: the dates, both sides and the score's customers all read it.
+        con.execute(f"create temp table mart_keys as {keys}")
         newest, reference_as_of, in_window = con.execute(
             "select max(event_timestamp), max(event_timestamp) filter (event_timestamp <= $end),"
             " count(*) filter (event_timestamp between $start and $end) from mart_keys",
@@ -265,8 +266,9 @@ def _mart_sides(
 
         reference = side("event_timestamp between $start and $end", start=start, end=end)
         current = side("event_timestamp = $newest", newest=newest)
-        both = (
-            [
+        both: list[str] = []
+        if score_customers:
+            both = [
                 str(c)
                 for (c,) in con.execute(
                     "select customer_id from mart_keys where event_timestamp = $before intersect "
@@ -274,9 +276,6 @@ def _mart_sides(
                     {"before": reference_as_of, "now": newest},
                 ).fetchall()
             ]
-            if score_customers
-            else []
-        )
     rng = np.random.default_rng(0)
     drawn = rng.choice(sorted(both), size=min(score_customers, len(both)), replace=False)
     numeric = [
