@@ -40,6 +40,26 @@ def test_fingerprint_is_stable_and_sensitive(data) -> None:
     assert dataset.fingerprint(changed, data.features) != data.fingerprint
 
 
+def test_each_part_s_fingerprint_is_the_fingerprint_of_its_rows_alone(data) -> None:
+    for part in dataset.PARTS:
+        rows = data.frame.loc[data.rows(part)].reset_index(drop=True)
+        assert data.part_fingerprints[part] == dataset.fingerprint(rows, data.features)
+    assert len(set(data.part_fingerprints.values())) == len(dataset.PARTS)
+
+
+def test_a_part_s_columns_and_matrix_are_its_rows_of_the_frame(data) -> None:
+    """The accessors take columns before rows; what they return is the part's rows."""
+    for part in dataset.PARTS:
+        rows = data.frame.loc[data.rows(part)]
+        assert data.labels(part).tolist() == rows["redeemed"].astype(float).tolist()
+        assert data.groups(part).tolist() == rows["request_id"].tolist()
+        pd.testing.assert_frame_equal(data.segments(part), rows[list(data.segment_columns)])
+        expected = rows[data.features].to_numpy(dtype=np.float32)
+        np.testing.assert_array_equal(data.matrix(part), expected)
+        shuffled = data.features[::-1]
+        np.testing.assert_array_equal(data.matrix(part, shuffled), expected[:, ::-1])
+
+
 def test_segments_and_oracle_ride_along_but_are_not_features(data) -> None:
     segments = data.segments("test")
     assert set(segments.columns) == set(SyntheticAdapter.segments) == {"card_product", "tenure", "drift"}

@@ -100,10 +100,12 @@ def historical_features(
             outputs = on_demand[projection.name].feature_transformation.udf(columns)
             computed |= {f.name: outputs[f.name] for f in projection.features}
     del columns
-    # Each Arrow column is released as soon as it is converted.
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table
     # Through Arrow, as Feast turns a view's lists into columns: the same dtypes, and faster
-    # than pandas' own conversion of lists.
-    outputs = pa.Table.from_pydict(computed).to_pandas()
-    return pd.concat([frame, outputs.set_axis(frame.index)], axis=1)
+    # than pandas' own conversion of lists. Appended to the joined table, so that one
+    # conversion makes the frame, where a concat of two frames copied every column again.
+    outputs = pa.Table.from_pydict(computed)
+    for name, column in zip(outputs.column_names, outputs.columns, strict=True):
+        table = table.append_column(name, column)
+    del outputs
+    # Each Arrow column is released as soon as it is converted.
+    return table.to_pandas(split_blocks=True, self_destruct=True)

@@ -43,8 +43,8 @@ def smartscore_baseline(
 def popularity_rates(data: TrainingData, prior_weight: float) -> dict[str, float]:
     """Each offer's label rate over the train period, shrunk towards the overall rate; the
     overall rate itself under the key ``""`` (for unseen offers)."""
-    train = data.subset("train")
     label = data.target.label
+    train = data.subset("train", ["offer_id", label])
     overall = float(train[label].mean())
     stats = train.groupby("offer_id")[label].agg(["sum", "count"])
     rate = (stats["sum"] + prior_weight * overall) / (stats["count"] + prior_weight)
@@ -58,7 +58,7 @@ def popularity_baseline(
     rates: dict[str, float] | None = None,
 ) -> Scored:
     rates = rates or popularity_rates(data, prior_weight)
-    offers = data.subset(part)["offer_id"].astype(str)
+    offers = data.column(part, "offer_id").astype(str)
     scores = offers.map(rates).fillna(rates[""]).to_numpy(dtype=float)
     return Scored(scores, scores)
 
@@ -66,7 +66,7 @@ def popularity_baseline(
 def oracle_baseline(data: TrainingData, part: str = "test") -> Scored | None:
     if "p_redeem" not in data.frame:
         return None
-    p = data.subset(part)["p_redeem"].to_numpy(dtype=float)
+    p = data.column(part, "p_redeem").to_numpy(dtype=float)
     return None if np.isnan(p).all() else Scored(p, p)
 
 

@@ -66,22 +66,23 @@ class TrainingData:
 
     def labels(self, part: str) -> np.ndarray:
         """The target's 0/1 label of each row of ``part``."""
-        return self.subset(part)[self.target.label].to_numpy(dtype=float)
+        return self.column(part, self.target.label).to_numpy(dtype=float)
 
     def grades(self, part: str) -> np.ndarray:
         """The NDCG gain of each row: the engagement grade of ``relevance`` or the label."""
         if self.target.grade == "engagement":
-            relevance = self.subset(part)["relevance"].to_numpy(dtype=float)
+            relevance = self.column(part, "relevance").to_numpy(dtype=float)
             return np.maximum(relevance - 1.0, 0.0)
         return self.labels(part)
 
     def groups(self, part: str) -> np.ndarray:
-        return self.subset(part)[self.group].to_numpy()
+        return self.column(part, self.group).to_numpy()
 
     def subset_masks(self, part: str) -> dict[str, np.ndarray]:
         """Each named subset of ``part`` that is neither empty, nor every row, nor the same
         rows as an earlier one."""
-        frame = self.subset(part)
+        needed = {column for conditions in self.subsets.values() for column in conditions}
+        frame = self.subset(part, [c for c in self.frame.columns if c in needed])
         masks: dict[str, np.ndarray] = {}
         for name, conditions in self.subsets.items():
             if not all(column in frame for column in conditions):
@@ -101,41 +102,50 @@ class TrainingData:
         else:
             keep = (self.frame[target.rows] == 1).to_numpy()
             frame, part = self.frame.loc[keep].reset_index(drop=True), self.part[keep]
+        hashes = row_hashes(frame, self.features, target.label)
         return replace(
             self,
             frame=frame,
             part=part,
             target=target,
-            fingerprint=fingerprint(frame, self.features, target.label),
+            fingerprint=_digest(self.features, hashes),
             part_fingerprints={
-                p: fingerprint(frame.loc[part == p], self.features, target.label) for p in PARTS
+                p: _digest(self.features, [h[part == p] for h in hashes]) for p in PARTS
             },
         )
 
-    def subset(self, part: str) -> pd.DataFrame:
-        return self.frame.loc[self.rows(part)]
+    def subset(self, part: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """``part``'s rows of ``columns`` (default: all). The columns are taken before the
+        rows, so a few columns of a part copy only those, not the ~150 of the frame."""
+        frame = self.frame if columns is None else self.frame[columns]
+        return frame.loc[self.rows(part)]
+
+    def column(self, part: str, name: str) -> pd.Series:
+        """One column of ``part``'s rows."""
+        return self.frame[name][self.rows(part)]
 
     def matrix(self, part: str, features: list[str] | None = None) -> np.ndarray:
         """The feature matrix of one part (float32; NaN = missing), in ``features`` order.
 
         A column the frame lacks (a champion trained on an older feature service) is all-NaN.
         """
-        frame = self.subset(part)
+        rows = self.rows(part)
         names = features or self.features
-        out = np.full((len(frame), len(names)), np.nan, dtype=np.float32)
+        out = np.full((int(rows.sum()), len(names)), np.nan, dtype=np.float32)
         for i, name in enumerate(names):
-            if name in frame:
-                out[:, i] = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float32)
+            if name in self.frame:
+                values = pd.to_numeric(self.frame[name], errors="coerce")
+                out[:, i] = values.to_numpy(np.float32)[rows]
         return out
 
     def window(self, part: str) -> tuple[str, str]:
         """The first and last event time of ``part``'s rows (ISO), whatever split made it: the
         drift monitor's reference is the train part's window."""
-        stamp = self.subset(part)["event_timestamp"]
+        stamp = self.column(part, "event_timestamp")
         return stamp.min().isoformat(), stamp.max().isoformat()
 
     def segments(self, part: str) -> pd.DataFrame:
-        return self.subset(part)[[c for c in self.segment_columns if c in self.frame]]
+        return self.subset(part, [c for c in self.segment_columns if c in self.frame])
 
     def counts(self) -> dict[str, int]:
         frame = self.frame
@@ -293,13 +303,24 @@ def share_split(frame: pd.DataFrame, split: SplitSettings) -> tuple[np.ndarray, 
 
 def fingerprint(frame: pd.DataFrame, features: list[str], label: str = "redeemed") -> str:
     """SHA-256 of the feature names and every row's ids, labels and feature values."""
-    digest = hashlib.sha256("\x1f".join(features).encode())
+    return _digest(features, row_hashes(frame, features, label))
+
+
+def row_hashes(frame: pd.DataFrame, features: list[str], label: str) -> list[np.ndarray]:
+    """Each row's hash of its ids and labels, and of its feature values. A row's hash depends
+    on that row alone, so a part's fingerprint is its rows' hashes, without copying the part."""
     keys = list(dict.fromkeys(
         ["impression_id", "request_id", "event_timestamp", "relevance", "redeemed", label]
     ))
-    for block in (keys, features):
-        present = [c for c in block if c in frame]
-        hashed = pd.util.hash_pandas_object(frame[present], index=False).to_numpy()
+    return [
+        pd.util.hash_pandas_object(frame[[c for c in block if c in frame]], index=False).to_numpy()
+        for block in (keys, features)
+    ]
+
+
+def _digest(features: list[str], hashes: list[np.ndarray]) -> str:
+    digest = hashlib.sha256("\x1f".join(features).encode())
+    for hashed in hashes:
         digest.update(hashed.tobytes())
     return digest.hexdigest()
 

@@ -25,7 +25,7 @@ def evaluate_scores(data: TrainingData, scored: Scored, part: str = "test") -> R
     """Every metric of one ranker on ``part``: overall, per segment and per named subset, for
     the data's target (its label, NDCG gain and ranking groups)."""
     return segment_metrics(
-        data.subset(part),
+        data.subset(part, [data.group, "relevance"]),
         data.segments(part),
         scored.scores,
         scored.probs,
