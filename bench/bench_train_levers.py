@@ -35,6 +35,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "eta0.15-bins64": {"xgboost": {"eta": 0.15, "max_bin": 64}},
     "eta0.2-bins64": {"xgboost": {"eta": 0.2, "max_bin": 64}},
     "eta0.15-stop20": {"xgboost": {"eta": 0.15}, "early_stopping_rounds": 20},
+    "eta0.2-stop20": {"xgboost": {"eta": 0.2}, "early_stopping_rounds": 20},
     "eta0.2-bins64-stop20": {"xgboost": {"eta": 0.2, "max_bin": 64}, "early_stopping_rounds": 20},
 }
 

@@ -458,6 +458,12 @@ class LargeTrainingSettings(_Section):
 
     min_train_rows: int = Field(1_000_000, ge=1)
     xgboost: dict[str, Any] = Field(default_factory=dict)
+    early_stopping_rounds: int | None = Field(
+        None,
+        ge=1,
+        description="Replaces early_stopping_rounds for a large training part (unset: keep it). "
+        "A larger step's validation loss levels off in fewer rounds.",
+    )
 
 
 class TrainingSettings(_Section):

@@ -80,13 +80,18 @@ def test_fewer_histogram_bins_train_a_model_that_uses_them(data, config) -> None
 
 
 def test_a_large_training_part_takes_the_large_parameters(data, config) -> None:
-    """``large.xgboost`` replaces ``xgboost``'s values only from ``large.min_train_rows``
-    training rows on; the booster is given them and stops where their step takes it."""
+    """``large.xgboost`` and ``large.early_stopping_rounds`` replace the top level's values
+    only from ``large.min_train_rows`` training rows on; the booster is given them and stops
+    where their step takes it."""
     rows = int(data.rows("train").sum())
     big_step = {"eta": 0.6}
-    small = config.with_overrides(large={"min_train_rows": rows + 1, "xgboost": big_step})
-    large = config.with_overrides(large={"min_train_rows": rows, "xgboost": big_step})
+    patience = config.early_stopping_rounds // 2
+    given = {"xgboost": big_step, "early_stopping_rounds": patience}
+    small = config.with_overrides(large={"min_train_rows": rows + 1, **given})
+    large = config.with_overrides(large={"min_train_rows": rows, **given})
     below, at = train(data, small), train(data, large)
     assert below.params["eta"] == config.xgboost["eta"]
+    assert below.early_stopping_rounds == config.early_stopping_rounds
     assert at.params["eta"] == 0.6
+    assert at.early_stopping_rounds == patience
     assert at.best_iteration < below.best_iteration

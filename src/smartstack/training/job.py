@@ -184,6 +184,7 @@ def _log_params(candidate: _Candidate, overrides: dict) -> None:
             # What the booster was given: `large` and tuning may have changed `xgboost`'s.
             **{f"booster.{k}": v for k, v in model.params.items()},
             "best_iteration": model.best_iteration,
+            "fit.early_stopping_rounds": model.early_stopping_rounds,
             "platt_a": model.calibration[0],
             "platt_b": model.calibration[1],
         }

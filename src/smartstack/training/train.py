@@ -39,6 +39,7 @@ class TrainedModel:
     calibration: tuple[float, float]
     seconds: float = 0.0
     params: dict = field(default_factory=dict)
+    early_stopping_rounds: int = 0
 
     def margin(self, matrix: np.ndarray) -> np.ndarray:
         """Raw scores (higher = rank first); ``matrix`` columns are ``features``."""
@@ -101,6 +102,14 @@ def booster_params(
     return params
 
 
+def early_stopping_rounds(config: TrainingSettings, train_rows: int) -> int:
+    """``early_stopping_rounds``, or ``large.early_stopping_rounds`` for a training part of at
+    least ``large.min_train_rows`` rows when that is set."""
+    if train_rows >= config.large.min_train_rows and config.large.early_stopping_rounds:
+        return config.large.early_stopping_rounds
+    return config.early_stopping_rounds
+
+
 def train(
     data: TrainingData,
     config: TrainingSettings,
@@ -115,7 +124,9 @@ def train(
     """
     started = time.perf_counter()
     seed = config.seed if seed is None else seed
-    params = booster_params(config, seed, overrides, train_rows=int(data.rows("train").sum()))
+    train_rows = int(data.rows("train").sum())
+    params = booster_params(config, seed, overrides, train_rows)
+    patience = early_stopping_rounds(config, train_rows)
     rank = config.objective == "rank"
     if rank and data.group != "request_id":
         raise ValueError(
@@ -149,7 +160,7 @@ def train(
         dtrain,
         num_boost_round=config.num_boost_round,
         evals=[(dval, "validation")],
-        early_stopping_rounds=config.early_stopping_rounds,
+        early_stopping_rounds=patience,
         verbose_eval=False,
     )
     best = int(booster.best_iteration)
@@ -171,6 +182,7 @@ def train(
         calibration=(a, b),
         seconds=time.perf_counter() - started,
         params=params,
+        early_stopping_rounds=patience,
     )
 
 
