@@ -60,6 +60,27 @@ def test_a_part_s_columns_and_matrix_are_its_rows_of_the_frame(data) -> None:
         np.testing.assert_array_equal(data.matrix(part, shuffled), expected[:, ::-1])
 
 
+def test_the_training_set_is_feasts_join_of_every_labelled_row_in_order(base_settings) -> None:
+    """Assembled chunk by chunk (here four), the frame is Feast's join of all the labelled rows
+    at once: the same columns, values and dtypes (the features as float32), rows in ORDER."""
+    rows = store.labelled_impressions(base_settings)
+    training = base_settings.training.with_overrides(chunk_rows=len(rows) // 4 + 1)
+    frame, features = dataset.load_frame(base_settings.model_copy(update={"training": training}))
+    joined = store.training_frame(rows, base_settings)
+    assert list(frame.columns) == [*(c for c in dataset.KEEP if c in joined), *features]
+    expected = joined.sort_values(dataset.ORDER, kind="stable", ignore_index=True)
+    expected = expected[list(frame.columns)].astype(dict.fromkeys(features, np.float32))
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_a_frame_out_of_order_is_sorted_and_one_in_order_is_not_copied(data) -> None:
+    shuffled = data.frame.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(dataset.in_order(shuffled), data.frame)
+    kept = dataset.in_order(data.frame)
+    column = data.features[0]
+    assert np.shares_memory(kept[column].to_numpy(), data.frame[column].to_numpy())
+
+
 def test_segments_and_oracle_ride_along_but_are_not_features(data) -> None:
     segments = data.segments("test")
     assert set(segments.columns) == set(SyntheticAdapter.segments) == {"card_product", "tenure", "drift"}

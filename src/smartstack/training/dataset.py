@@ -173,42 +173,87 @@ def check_inputs(settings: Settings) -> None:
 
 
 KEEP = [*LABEL_COLUMNS, "request_timestamp", "card_product"]
+# The training set's row order: by time, each request's rows together.
+ORDER = ["event_timestamp", "request_id", "impression_id"]
 
 
 def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
-    """The Feast training set and the feature service's column names.
+    """The Feast training set and the feature service's column names, rows in ``ORDER``.
 
     A point-in-time join holds several float64 copies of its result (DuckDB's, Arrow's and
     pandas'): at 100,000 customers one join of all 2.3 million rows peaked at 17.7 GiB where
     chunks of 250,000 rows peaked at 4.7 GiB in the same time (``docs/benchmarks.md``). So
     labelled rows are retrieved in chunks of whole customers (the ``training.chunk_rows``
     setting); each row's join depends only on that row, so the chunks add up to the same set.
-    Features are kept as float32 (what XGBoost reads) and unused columns are dropped as each
-    chunk arrives. Beyond ``training.max_customers`` customers, a sample of them is retrieved
-    (:func:`training_sample`).
+
+    The frame is assembled without a second copy of itself: the features (float32, what
+    XGBoost reads) are written into one preallocated matrix at each row's final position, and
+    the labelled rows' own columns come from the labelled mart, sorted before retrieval, not
+    from Feast's copy of them. Beyond ``training.max_customers`` customers, a sample of them is
+    retrieved (:func:`training_sample`).
     """
     from smartstack.featurestore import store
 
     check_inputs(settings)
     features = store.model_feature_names(settings)
     sample = training_sample(store.labelled_customers(settings), settings.training.max_customers)
-    labelled = store.labelled_impressions(settings, sample)
-    # Evaluation-only columns stay out of Feast's entity frame (a feature may share a name)
-    # and are joined back by impression.
-    extra = ["impression_id", *active(settings).evaluation_columns]
+    labelled = store.labelled_impressions(settings, sample).sort_values(
+        ORDER, kind="stable", ignore_index=True
+    )
+    # Evaluation-only columns stay out of Feast's entity frame (a feature may share a name).
+    evaluation = list(active(settings).evaluation_columns)
+    entity = labelled.drop(columns=evaluation)
+    position = pd.Index(labelled["impression_id"])
+    values = np.empty((len(labelled), len(features)), dtype=np.float32)
+    fetched: dict[str, list[pd.Series]] = {}  # kept columns only Feast has (card_product)
     customers = labelled["customer_id"].drop_duplicates().sort_values().to_numpy()
     n_chunks = max(1, -(-len(labelled) // settings.training.chunk_rows))
-    parts = []
     for chunk in np.array_split(customers, n_chunks):
-        rows = labelled[labelled["customer_id"].isin(chunk)]
-        frame = store.training_frame(rows.drop(columns=extra[1:]), settings)
-        frame = frame[[c for c in KEEP if c in frame] + features]
-        frame = frame.astype({name: np.float32 for name in features})
-        if len(extra) > 1:
-            frame = frame.merge(rows[extra], on="impression_id", how="left")
-        parts.append(frame)
-        del frame
-    return pd.concat(parts, ignore_index=True), features
+        joined = store.training_frame(entity[entity["customer_id"].isin(chunk)], settings)
+        at = position.get_indexer(joined["impression_id"])
+        values[at] = joined[features].astype(np.float32).to_numpy()
+        for name in KEEP:
+            if name in joined and name not in entity:
+                fetched.setdefault(name, []).append(joined[name].set_axis(at))
+        del joined
+        release_freed_memory()
+    sent = set(entity.columns)
+    del entity
+    kept = {
+        name: labelled[name] if name in sent else pd.concat(fetched[name]).sort_index()
+        for name in KEEP
+        if name in sent or name in fetched
+    }
+    frame = pd.concat(
+        [
+            pd.DataFrame(kept),
+            pd.DataFrame(values, columns=features, copy=False),
+            labelled[evaluation],
+        ],
+        axis=1,
+        copy=False,
+    )
+    return frame, features
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed by a retrieved chunk back to the system.
+
+    glibc's allocator keeps freed heap memory for reuse, and over ten chunks of a 100,000
+    customer training set it kept 1.8 GiB that the next steps could not use; Arrow's pool
+    kept another 0.4 (``docs/benchmarks.md``, "Training at scale"). Dask's workers trim the
+    same way. Elsewhere than glibc there is no ``malloc_trim`` and nothing to do.
+    """
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    library = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
+    if trim is not None:
+        trim(0)
 
 
 def time_split(
@@ -312,10 +357,19 @@ def row_hashes(frame: pd.DataFrame, features: list[str], label: str) -> list[np.
     keys = list(dict.fromkeys(
         ["impression_id", "request_id", "event_timestamp", "relevance", "redeemed", label]
     ))
-    return [
-        pd.util.hash_pandas_object(frame[[c for c in block if c in frame]], index=False).to_numpy()
-        for block in (keys, features)
-    ]
+    return [_hash_rows(frame, [c for c in block if c in frame]) for block in (keys, features)]
+
+
+def _hash_rows(frame: pd.DataFrame, columns: list[str], rows: int = 250_000) -> np.ndarray:
+    """``hash_pandas_object`` of ``frame[columns]``, a slice of rows at a time: the selection
+    copies its columns, and a row's hash does not depend on the other rows."""
+    return np.concatenate(
+        [
+            pd.util.hash_pandas_object(frame.iloc[start : start + rows][columns], index=False)
+            .to_numpy()
+            for start in range(0, max(len(frame), 1), rows)
+        ]
+    )
 
 
 def _digest(features: list[str], hashes: list[np.ndarray]) -> str:
@@ -323,6 +377,16 @@ def _digest(features: list[str], hashes: list[np.ndarray]) -> str:
     for hashed in hashes:
         digest.update(hashed.tobytes())
     return digest.hexdigest()
+
+
+def in_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by ``ORDER`` (stable) with a fresh index; a frame already in that
+    order (:func:`load_frame`'s) is not copied."""
+    keys = frame[ORDER].reset_index(drop=True)
+    order = keys.sort_values(ORDER, kind="stable").index.to_numpy()
+    out = frame.copy(deep=False) if (order == np.arange(len(order))).all() else frame.take(order)
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 def data_start(settings: Settings) -> datetime | None:
@@ -344,9 +408,7 @@ def build(
     if frame is None or features is None:
         frame, features = load_frame(settings)
     frame = dataset.evaluation_frame(frame, settings)
-    frame = frame.sort_values(
-        ["event_timestamp", "request_id", "impression_id"], kind="stable", ignore_index=True
-    )
+    frame = in_order(frame)
     part, boundaries = time_split(frame, split or settings.training.split, data_start(settings))
     data = TrainingData(
         frame=frame,
