@@ -24,7 +24,7 @@ import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
 from smartstack.settings import TrainingSettings
-from smartstack.training.dataset import TrainingData
+from smartstack.training.dataset import TrainingData, release_freed_memory
 from smartstack.training.metrics import ndcg_at_k
 
 
@@ -155,6 +155,8 @@ def train(
         feature_names=data.features,
         nthread=config.nthread,
     )
+    # The part's float32 matrix is binned and gone: hand its GiB back before the long fit.
+    release_freed_memory()
     booster = xgb.train(
         params,
         dtrain,
