@@ -1,17 +1,16 @@
-"""`smartstack train` as a user runs it: wall time and the peak RSS of its process tree, for the
-working tree and another commit, alternated.
+"""`smartstack train` as a user runs it: wall time and peak RSS, for the working tree and
+another commit, alternated.
 
 Usage:
   export SMARTSTACK_HOME=/work/var100k   # generate --customers 100000, ingest, dbt build, feast apply
   .venv/bin/python bench/bench_train_command.py --before 3938182 [--rounds 2]
 
 The other commit runs from a worktree (``var/bench/train-<rev>``) on the same environment, its
-``src`` first on ``PYTHONPATH``; both run with ``-O``, as the stack runs its steps. RSS is polled
-every second (``/usr/bin/time`` around a poller sees only the poller). Each run registers a
-challenger in the home's MLflow registry; its output gives the trees and the fit's seconds.
-Prints one JSON line per run and a Markdown table: each working-tree run's ratio to the run of
-the other commit just before it.
-"""
+``src`` first on ``PYTHONPATH``; both run with ``-O``, as the stack runs its steps. The peak RSS
+is the kernel's own account of the process (``os.wait4``), so nothing samples it. Each run
+registers a challenger in the home's MLflow registry; its output gives the trees and the fit's
+seconds. Prints one JSON line per run and a Markdown table: each working-tree run's ratio to
+the run of the other commit just before it."""
 
 from __future__ import annotations
 
@@ -24,22 +23,11 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import psutil
 import typer
 
 REPO = Path(__file__).resolve().parents[1]
 SMARTSTACK = Path(sys.executable).parent / "smartstack"
 CHALLENGER = re.compile(r"as challenger \(run \w+, (\d+)\s+trees, (\d+)s\)")
-
-
-def _tree_rss(root: psutil.Process) -> int:
-    total = 0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
-    return total
 
 
 def _worktree(rev: str) -> Path:
@@ -61,17 +49,14 @@ def _run(label: str, src: Path | None, log: Path) -> dict:
         process = subprocess.Popen(
             [sys.executable, "-O", str(SMARTSTACK), "train"], env=env, stdout=out, stderr=out
         )
-        root, peak = psutil.Process(process.pid), 0
-        while process.poll() is None:
-            peak = max(peak, _tree_rss(root))
-            time.sleep(1.0)
+        _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     found = CHALLENGER.search(" ".join(log.read_text().split()))
     return {
         "run": label,
-        "returncode": process.returncode,
+        "returncode": os.waitstatus_to_exitcode(status),
         "wall_s": round(wall, 1),
-        "peak_rss_gib": round(peak / 2**30, 2),
+        "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),  # KiB on Linux
         "trees": int(found.group(1)) if found else None,
         "fit_s": int(found.group(2)) if found else None,
         "load_before": round(load, 2),
