@@ -448,7 +448,7 @@ class TuningSettings(_Section):
 
 
 # Fields of the training section that do not decide the model: not logged, not fingerprinted.
-_TRAINING_RUNTIME = frozenset({"params", "chunk_rows"})
+_TRAINING_RUNTIME = frozenset({"params", "chunk_rows", "retrieval_memory_limit"})
 
 
 class LargeTrainingSettings(_Section):
@@ -475,6 +475,14 @@ class TrainingSettings(_Section):
         250_000,
         ge=1,
         description="Labelled rows per point-in-time retrieval (whole customers per chunk).",
+    )
+    retrieval_memory_limit: str = Field(
+        "1GB",
+        description="DuckDB's memory limit in the training set's point-in-time joins (its "
+        "`memory_limit`; past it DuckDB spills to <home>/tmp/duckdb). At 100,000 customers "
+        "the retrieval peaked at 3.7 GiB under 1GB and 4.3 under 2.5GB, in about the same "
+        "time; chunks of 125,000 rows instead peaked at 3.4 for 10% more time "
+        "(docs/benchmarks.md).",
     )
     max_customers: int | None = Field(
         100_000,

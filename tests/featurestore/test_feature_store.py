@@ -31,6 +31,7 @@ from smartstack.data.schema import MERCHANT_CATEGORIES
 from smartstack.events.online_quiz import FAVOURITE, OnlineQuizWriter, QuizRow
 from smartstack.featurestore import store
 from smartstack.featurestore.catalogue import QuizAnswers
+from smartstack.featurestore.historical import own_duckdb
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.featurestore.rows import (
     ReadTimeout,
@@ -285,6 +286,39 @@ def test_training_frame_equals_feasts_own_retrieval_of_the_service(configured) -
         return frame.sort_values("impression_id", ignore_index=True)[sorted(feasts.columns)]
 
     pd.testing.assert_frame_equal(by_impression(ours), by_impression(feasts))
+
+
+def test_a_retrieval_on_a_duckdb_of_its_own_is_the_same_and_leaves_ibis_as_it_was(
+    configured, tmp_path
+) -> None:
+    """Inside ``own_duckdb`` Feast's joins run on a connection under the given memory limit,
+    closed on the way out, with ibis's default backend put back; the frame is the same."""
+    import ibis
+
+    settings = configured
+    rows = store.labelled_impressions(settings)
+    rows = rows.loc[
+        rows.customer_id.isin(SAMPLE_CUSTOMERS), ["impression_id", *store.ENTITY_COLUMNS]
+    ]
+    expected = store.training_frame(rows, settings)
+    before = ibis.options.default_backend
+    spill = tmp_path / "spill" / "duckdb"
+    with own_duckdb("200MB", spill):
+        backend = ibis.get_backend()
+        assert backend is not before
+        limit = "select current_setting('memory_limit')"
+        wanted = duckdb.connect(config={"memory_limit": "200MB"}).execute(limit).fetchall()
+        assert backend.con.execute(limit).fetchall() == wanted
+        frame = store.training_frame(rows, settings)
+    assert ibis.options.default_backend is before
+    assert spill.is_dir()
+    with pytest.raises(duckdb.Error):
+        backend.con.execute("select 1")
+    # Feast's join gives the rows in no fixed order.
+    pd.testing.assert_frame_equal(
+        frame.sort_values("impression_id", ignore_index=True),
+        expected.sort_values("impression_id", ignore_index=True),
+    )
 
 
 def _views_by_entity(fs: FeatureStore, join_key: str) -> list[ViewRead]:

@@ -55,8 +55,7 @@ def test_direction_spend_share_value_and_type_fit_raise_the_score(data, model) -
 
 
 def test_missing_values_are_scored_not_rejected(data, model) -> None:
-    x = data.matrix("test")[:10]
-    x[:, :] = np.nan
+    x = np.full_like(data.matrix("test")[:10], np.nan)
     assert np.isfinite(model.proba(x)).all()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
@@ -60,6 +62,40 @@ def test_a_part_s_columns_and_matrix_are_its_rows_of_the_frame(data) -> None:
         np.testing.assert_array_equal(data.matrix(part, shuffled), expected[:, ::-1])
 
 
+def test_a_contiguous_part_s_matrix_is_a_read_only_view_of_the_frame(data) -> None:
+    """The time split's parts are runs of rows, and the loaded frame's features one matrix:
+    a part's matrix is a slice of it, not a copy, and cannot be written through."""
+    column = data.features[0]
+    for part in dataset.PARTS:
+        matrix = data.matrix(part)
+        assert np.shares_memory(matrix, data.frame[column].to_numpy())
+        assert not matrix.flags.writeable
+    # Another column order, or rows that are not one run, are copies of the same values.
+    reordered = data.matrix("train", data.features[::-1])
+    assert reordered.flags.writeable and not np.shares_memory(reordered, data.matrix("train"))
+    scattered = replace(data, part=np.where(np.arange(len(data.part)) % 2 == 0, "train", "test"))
+    np.testing.assert_array_equal(
+        scattered.matrix("train"),
+        data.frame[data.features].to_numpy(np.float32)[::2],
+    )
+
+
+def test_a_frame_whose_features_are_one_matrix_shares_it_and_any_other_has_none() -> None:
+    block = np.arange(12, dtype=np.float32).reshape(4, 3)
+    shared = pd.DataFrame(block, columns=["a", "b", "c"], copy=False)
+    matrix = dataset.shared_matrix(shared, ["a", "b", "c"])
+    assert matrix is not None and np.shares_memory(matrix, block)
+    np.testing.assert_array_equal(matrix, block)
+    np.testing.assert_array_equal(
+        dataset.shared_matrix(shared.iloc[1:3], ["a", "b", "c"]), block[1:3]
+    )
+    assert dataset.shared_matrix(shared, ["b", "a", "c"]) is None
+    assert dataset.shared_matrix(shared, ["a", "b"]) is None
+    assert dataset.shared_matrix(shared.astype(np.float64), ["a", "b", "c"]) is None
+    apart = pd.DataFrame({"a": block[:, 0].copy(), "b": block[:, 1].copy(), "c": block[:, 2]})
+    assert dataset.shared_matrix(apart, ["a", "b", "c"]) is None
+
+
 def test_the_training_set_is_feasts_join_of_every_labelled_row_in_order(base_settings) -> None:
     """Assembled chunk by chunk (here four), the frame is Feast's join of all the labelled rows
     at once: the same columns, values and dtypes (the features as float32), rows in ORDER."""
@@ -83,7 +119,11 @@ def test_a_frame_out_of_order_is_sorted_and_one_in_order_is_not_copied(data) -> 
 
 def test_segments_and_oracle_ride_along_but_are_not_features(data) -> None:
     segments = data.segments("test")
-    assert set(segments.columns) == set(SyntheticAdapter.segments) == {"card_product", "tenure", "drift"}
+    assert (
+        set(segments.columns)
+        == set(SyntheticAdapter.segments)
+        == {"card_product", "tenure", "drift"}
+    )
     assert set(segments["tenure"].dropna()) <= {"new", "tenured"}
     assert "p_redeem" in data.frame and not np.isnan(data.frame["p_redeem"]).any()
 

@@ -178,6 +178,9 @@ def training_frame(entity_df: pd.DataFrame, settings: Settings | None = None) ->
     return historical_features(get_store(settings), feature_service(settings), entity_df)
 
 
+# What a training set's entity frame must carry: the entities' join keys, the event time and
+# the on-demand views' request data.
+ENTITY_COLUMNS = ["customer_id", "offer_id", "event_timestamp", "request_timestamp"]
 LABEL_COLUMNS = [
     "impression_id",
     "request_id",

@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import pandas as pd
 from smartstack.data.manifest import Manifest
 from smartstack.datasets import active
 from smartstack.datasets.adapter import Target
+from smartstack.featurestore.historical import own_duckdb
 from smartstack.featurestore.store import LABEL_COLUMNS, labelled_path
 from smartstack.settings import Settings, SplitSettings, get_settings
 
@@ -51,7 +53,7 @@ class TrainingData:
 
     frame: pd.DataFrame
     features: list[str]
-    part: np.ndarray  # "train" | "validation" | "test" per row
+    part: pd.Categorical  # "train" | "validation" | "test" per row, a byte each
     boundaries: dict[str, str]
     fingerprint: str
     part_fingerprints: dict[str, str]
@@ -62,7 +64,7 @@ class TrainingData:
     subsets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def rows(self, part: str) -> np.ndarray:
-        return self.part == part
+        return np.asarray(self.part == part)
 
     def labels(self, part: str) -> np.ndarray:
         """The target's 0/1 label of each row of ``part``."""
@@ -127,16 +129,28 @@ class TrainingData:
     def matrix(self, part: str, features: list[str] | None = None) -> np.ndarray:
         """The feature matrix of one part (float32; NaN = missing), in ``features`` order.
 
-        A column the frame lacks (a champion trained on an older feature service) is all-NaN.
+        When the part's rows are contiguous and the frame's features are views of one matrix
+        (:func:`load_frame`'s), this is a read-only slice of it: the training part of 100,000
+        customers is 1 GiB, which XGBoost reads but never writes. Otherwise it is a copy, and a
+        column the frame lacks (a champion trained on an older feature service) is all-NaN.
         """
         rows = self.rows(part)
         names = features or self.features
+        span = contiguous(rows)
+        if span is not None and names == self.features and self._feature_block is not None:
+            view = self._feature_block[span]
+            view.flags.writeable = False
+            return view
         out = np.full((int(rows.sum()), len(names)), np.nan, dtype=np.float32)
         for i, name in enumerate(names):
             if name in self.frame:
                 values = pd.to_numeric(self.frame[name], errors="coerce")
                 out[:, i] = values.to_numpy(np.float32)[rows]
         return out
+
+    @cached_property
+    def _feature_block(self) -> np.ndarray | None:
+        return shared_matrix(self.frame, self.features)
 
     def window(self, part: str) -> tuple[str, str]:
         """The first and last event time of ``part``'s rows (ISO), whatever split made it: the
@@ -155,6 +169,49 @@ class TrainingData:
             out[f"rows_{p}"] = int(rows.sum())
             out[f"requests_{p}"] = int(frame.loc[rows, "request_id"].nunique())
         return out
+
+
+def contiguous(rows: np.ndarray) -> slice | None:
+    """The slice of the True values of ``rows`` when they are one unbroken run, else None."""
+    where = np.flatnonzero(rows)
+    if where.size == 0 or where[-1] - where[0] + 1 != where.size:
+        return None
+    return slice(int(where[0]), int(where[-1]) + 1)
+
+
+def shared_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
+    """A (rows × ``columns``) float32 view of the memory ``frame``'s ``columns`` lie in, when
+    they lie as the columns of one C-ordered matrix, in that order; None otherwise.
+
+    pandas keeps a frame built on a 2-D array as views of it (:func:`load_frame`'s features),
+    so a slice of rows of this view is a slice of the frame without a copy. Every column's
+    address and stride are checked, so a frame assembled any other way gets None, never a
+    wrong matrix.
+    """
+    if not columns or frame.empty:
+        return None
+    first = frame[columns[0]].to_numpy()
+    owner = first
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    rows, width = len(frame), len(columns) * 4
+    start = _address(first)
+    for i, name in enumerate(columns):
+        column = frame[name].to_numpy()
+        if column.dtype != np.float32 or column.strides != (width,):
+            return None
+        if _address(column) != start + i * 4:
+            return None
+    offset = start - _address(owner)
+    if not owner.flags.c_contiguous or offset < 0 or offset + rows * width > owner.nbytes:
+        return None
+    return np.ndarray(
+        (rows, len(columns)), np.float32, buffer=owner, offset=offset, strides=(width, 4)
+    )
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
 
 
 def check_inputs(settings: Settings) -> None:
@@ -189,8 +246,10 @@ def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     The frame is assembled without a second copy of itself: the features (float32, what
     XGBoost reads) are written into one preallocated matrix at each row's final position, and
     the labelled rows' own columns come from the labelled mart, sorted before retrieval, not
-    from Feast's copy of them. Beyond ``training.max_customers`` customers, a sample of them is
-    retrieved (:func:`training_sample`).
+    from Feast's copy of them; Feast is sent only the columns it joins on. The frame's
+    features stay views of that matrix, so a part of rows in a run is a slice of it
+    (:meth:`TrainingData.matrix`). Beyond ``training.max_customers`` customers, a sample of
+    them is retrieved (:func:`training_sample`).
     """
     from smartstack.featurestore import store
 
@@ -200,30 +259,33 @@ def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     labelled = store.labelled_impressions(settings, sample).sort_values(
         ORDER, kind="stable", ignore_index=True
     )
-    # Evaluation-only columns stay out of Feast's entity frame (a feature may share a name).
-    evaluation = list(active(settings).evaluation_columns)
-    entity = labelled.drop(columns=evaluation)
+    # The labels and the data set's evaluation-only columns (a feature may share a name)
+    # are the mart's, not Feast's.
+    entity = ["impression_id", *store.ENTITY_COLUMNS]
     position = pd.Index(labelled["impression_id"])
     values = np.empty((len(labelled), len(features)), dtype=np.float32)
     fetched: dict[str, list[pd.Series]] = {}  # kept columns only Feast has (card_product)
     customers = labelled["customer_id"].drop_duplicates().sort_values().to_numpy()
     n_chunks = max(1, -(-len(labelled) // settings.training.chunk_rows))
-    for chunk in np.array_split(customers, n_chunks):
-        joined = store.training_frame(entity[entity["customer_id"].isin(chunk)], settings)
-        at = position.get_indexer(joined["impression_id"])
-        values[at] = joined[features].astype(np.float32).to_numpy()
-        for name in KEEP:
-            if name in joined and name not in entity:
-                fetched.setdefault(name, []).append(joined[name].set_axis(at))
-        del joined
-        release_freed_memory()
-    sent = set(entity.columns)
-    del entity
+    limit = settings.training.retrieval_memory_limit
+    with own_duckdb(limit, settings.home / "tmp" / "duckdb"):
+        for chunk in np.array_split(customers, n_chunks):
+            rows = labelled.loc[labelled["customer_id"].isin(chunk), entity]
+            joined = store.training_frame(rows, settings)
+            del rows
+            at = position.get_indexer(joined["impression_id"])
+            values[at] = _float32_matrix(joined, features)
+            for name in KEEP:
+                if name in joined and name not in labelled:
+                    fetched.setdefault(name, []).append(joined[name].set_axis(at))
+            del joined
+            release_freed_memory()
     kept = {
-        name: labelled[name] if name in sent else pd.concat(fetched[name]).sort_index()
+        name: labelled[name] if name in labelled else pd.concat(fetched[name]).sort_index()
         for name in KEEP
-        if name in sent or name in fetched
+        if name in labelled or name in fetched
     }
+    evaluation = list(active(settings).evaluation_columns)
     frame = pd.concat(
         [
             pd.DataFrame(kept),
@@ -234,6 +296,15 @@ def load_frame(settings: Settings) -> tuple[pd.DataFrame, list[str]]:
         copy=False,
     )
     return frame, features
+
+
+def _float32_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """``frame[columns]`` as one float32 matrix, a column at a time: selecting the columns
+    first would copy them as float64, then again as float32."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float32)
+    for i, name in enumerate(columns):
+        out[:, i] = frame[name].to_numpy()
+    return out
 
 
 def release_freed_memory() -> None:
@@ -354,9 +425,11 @@ def fingerprint(frame: pd.DataFrame, features: list[str], label: str = "redeemed
 def row_hashes(frame: pd.DataFrame, features: list[str], label: str) -> list[np.ndarray]:
     """Each row's hash of its ids and labels, and of its feature values. A row's hash depends
     on that row alone, so a part's fingerprint is its rows' hashes, without copying the part."""
-    keys = list(dict.fromkeys(
-        ["impression_id", "request_id", "event_timestamp", "relevance", "redeemed", label]
-    ))
+    keys = list(
+        dict.fromkeys(
+            ["impression_id", "request_id", "event_timestamp", "relevance", "redeemed", label]
+        )
+    )
     return [_hash_rows(frame, [c for c in block if c in frame]) for block in (keys, features)]
 
 
@@ -365,8 +438,9 @@ def _hash_rows(frame: pd.DataFrame, columns: list[str], rows: int = 250_000) -> 
     copies its columns, and a row's hash does not depend on the other rows."""
     return np.concatenate(
         [
-            pd.util.hash_pandas_object(frame.iloc[start : start + rows][columns], index=False)
-            .to_numpy()
+            pd.util.hash_pandas_object(
+                frame.iloc[start : start + rows][columns], index=False
+            ).to_numpy()
             for start in range(0, max(len(frame), 1), rows)
         ]
     )
@@ -413,7 +487,7 @@ def build(
     data = TrainingData(
         frame=frame,
         features=list(features),
-        part=part,
+        part=pd.Categorical(part, categories=PARTS),
         boundaries=boundaries,
         fingerprint="",
         part_fingerprints={},

@@ -135,6 +135,10 @@ def train(
         )
     y_train = labels["train"] if labels else _label(data, "train", config.objective)
     y_val = labels["validation"] if labels else _label(data, "validation", config.objective)
+    # What the frame's assembly and split freed goes back to the system before the binned
+    # matrices are built (0.45 GiB at 100,000 customers), and what a copied part's matrix
+    # held after them.
+    release_freed_memory()
     # The quantile sketch must be cut into the booster's bins (XGBoost refuses a mismatch).
     bins = int(params.get("max_bin", 256))
     dtrain = xgb.QuantileDMatrix(
@@ -155,7 +159,6 @@ def train(
         feature_names=data.features,
         nthread=config.nthread,
     )
-    # The part's float32 matrix is binned and gone: hand its GiB back before the long fit.
     release_freed_memory()
     booster = xgb.train(
         params,

@@ -75,7 +75,9 @@ class SyntheticAdapter(DatasetAdapter):
         ``p_redeem`` from the hidden ground truth, for evaluation only.
 
         Columns are looked up by key and added to a shallow copy: at 100,000 customers the
-        frame is 1.6 GiB, and a merge per column would copy all of it each time.
+        frame is 1.6 GiB, and a merge per column would copy all of it each time. The segments
+        made here row by row are categoricals: as Python strings each took 2.3 million
+        objects (about 130 MiB) at 100,000 customers, as codes a byte per row.
         """
         import numpy as np
         import pandas as pd
@@ -86,12 +88,13 @@ class SyntheticAdapter(DatasetAdapter):
             out["card_product"] = _lookup(out["customer_id"], customers)
         if "is_new_customer" in out:
             new = pd.to_numeric(out["is_new_customer"], errors="coerce")
-            out["tenure"] = np.where(new.isna(), None, np.where(new == 1, "new", "tenured"))
+            tenure = np.where(new.isna(), None, np.where(new == 1, "new", "tenured"))
+            out["tenure"] = pd.Categorical(tenure)
         truth = settings.data_dir / "ground_truth"
         drifting = _read(truth / "customer_truth", ["customer_id", "is_drifting"])
         if drifting is not None:
             is_drifting = _lookup(out["customer_id"], drifting).fillna(False).astype(bool)
-            out["drift"] = np.where(is_drifting, "drifting", "stable")
+            out["drift"] = pd.Categorical(np.where(is_drifting, "drifting", "stable"))
         oracle = _read(truth / "impression_truth", ["impression_id", "p_redeem"])
         if oracle is not None:
             out["p_redeem"] = _lookup(out["impression_id"], oracle)
