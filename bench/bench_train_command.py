@@ -30,6 +30,16 @@ SMARTSTACK = Path(sys.executable).parent / "smartstack"
 CHALLENGER = re.compile(r"as challenger \(run \w+, (\d+)\s+trees, (\d+)s\)")
 
 
+def _commit(rev: str) -> str:
+    """``rev``'s short hash: a worktree named after a branch or ``HEAD`` would go stale."""
+    return subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", rev],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def _worktree(rev: str) -> Path:
     path = REPO / "var" / "bench" / f"train-{rev}"
     if not path.exists():
@@ -70,6 +80,7 @@ def main(
 ) -> None:
     logs = REPO / "var" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
+    before = _commit(before)
     sides = [(before, _worktree(before) / "src"), ("working tree", None)]
     results = []
     for round_ in range(1, rounds + 1):
