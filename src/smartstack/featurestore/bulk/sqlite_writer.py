@@ -7,7 +7,9 @@ own B-tree work, so this writes the same rows with the same upsert, in the same 
 the store's own connection, as one multi-row ``VALUES`` statement per entity (the entity key and
 times bound once, two parameters per feature), entities in key order and features in name order,
 so the table and both its indexes grow at their ends. Rows are encoded :data:`SLICE` entities
-at a time.
+at a time. Blobs are bound as ``bytearray``: ``sqlite3`` binds ``str``, ``int``, ``float`` and
+``bytearray`` as they are but looks for an adapter for every other value, ``bytes`` included,
+which costs more than the copy (``docs/benchmarks.md``, "Bulk materialization").
 
 It covers the store as ``smartstack.featurestore.config`` configures it; with vectors or the
 ``value_num`` column, or more features than one statement binds (:func:`supports`), Feast's own
@@ -74,10 +76,11 @@ def write(store: SqliteOnlineStore, config: RepoConfig, view: FeatureView, table
 def _parameters(
     table: pa.Table, keys: list[bytes], view: FeatureView, features: list[Field]
 ) -> Iterator[tuple]:
-    """Each entity's parameters: key, event and created time, then value and text per feature."""
+    """Each entity's parameters: key, event and created time, then value and text per feature
+    (blobs as ``bytearray``, which ``sqlite3`` binds without an adapter lookup)."""
     source = view.batch_source
     columns: list[list] = [
-        keys,
+        list(map(bytearray, keys)),
         row_times(table.column(source.timestamp_field), _adapted),
         row_times(table.column(source.created_timestamp_column), _adapted)
         if source.created_timestamp_column
@@ -85,7 +88,7 @@ def _parameters(
     ]
     for field in features:
         encoded = encode_column(table.column(field.name), field.dtype.to_value_type())
-        columns += [encoded.blobs, encoded.texts]
+        columns += [list(map(bytearray, encoded.blobs)), encoded.texts]
     return zip(*columns, strict=True)
 
 
