@@ -569,6 +569,13 @@ class Settings(BaseSettings):
         "spills to <warehouse>.tmp. At 100,000 customers 2.5GB holds the build to 2.6 GiB "
         "(5.9 GiB without a limit) for 1.8 times the time (docs/benchmarks.md).",
     )
+    quality_max_cells: int = Field(
+        250_000_000,
+        ge=1,
+        description="Past this many cells (rows × columns) a quality gate validates a table a "
+        "few columns at a time (smartstack.quality.batches): GX's pandas engine holds the "
+        "table and its copies in memory, which at 1,000,000 customers passed 24 GiB.",
+    )
     bigquery_project: str | None = Field(
         None, validation_alias=_alias("BIGQUERY_PROJECT", "GOOGLE_CLOUD_PROJECT")
     )

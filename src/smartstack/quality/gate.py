@@ -2,13 +2,14 @@
 
 The pipeline calls ``run_gate("raw")`` after ingestion and ``run_gate("features")`` after
 ``dbt build``. Each table of the stage is one GX checkpoint (a validation definition over a
-whole-dataframe batch) whose result GX stores; the Data Docs pages of the gate's tables and the
-site's index are built once at the end. Results, suites and Data Docs are kept in a file-backed
-GX context under ``<home>/quality/``. A failed *blocking* (``critical``)
-expectation raises ``QualityGateFailed``, whose message names the table, the expectation and
-sample offending values, plus the path of the Data Docs report; *warning* failures are logged.
-Row counts are remembered only after a run without blocking failures, and the reference profile
-is written by the first such run (see ``state.py``).
+whole-dataframe batch) whose result GX stores, or past the ``quality_max_cells`` setting one
+checkpoint per batch of columns (``batches.py``), reported as one table; the Data Docs pages
+of the gate's tables and the site's index are built once at the end. Results, suites and Data
+Docs are kept in a file-backed GX context under ``<home>/quality/``. A failed *blocking*
+(``critical``) expectation raises ``QualityGateFailed``, whose message names the table, the
+expectation and sample offending values, plus the path of the Data Docs report; *warning*
+failures are logged. Row counts are remembered only after a run without blocking failures, and
+the reference profile is written by the first such run (see ``state.py``).
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 from great_expectations.datasource.fluent import PandasDatasource
+from great_expectations.expectations import Expectation
 
 from smartstack.paths import EXPECTATIONS_DIR
+from smartstack.quality.batches import Batch, column_batches, splittable, with_placeholders
 from smartstack.quality.checks import BLOCKING
 from smartstack.quality.state import QualityState, TableProfile, profile_table
-from smartstack.quality.suites import Stage, SuiteInputs, Window, load_stage
-from smartstack.quality.tables import TableMissing, load_table, table_path
+from smartstack.quality.suites import Stage, StageSuites, SuiteInputs, Window, load_stage
+from smartstack.quality.tables import TableMissing, load_table, table_path, table_shape
 from smartstack.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -151,13 +154,6 @@ def run_gate(
     profiles: dict[str, TableProfile] = {}
     pages: list[ValidationResultIdentifier | ExpectationSuiteIdentifier] = []
     for table in selected:
-        try:
-            frame = load_table(stage, table, settings.data_dir)
-        except TableMissing:
-            reports.append(_missing(stage, table, settings.data_dir))
-            continue
-        if table in stage_suites.prepare:
-            frame = stage_suites.prepare[table](frame)
         inputs = SuiteInputs(
             table=table,
             window=window,
@@ -165,13 +161,17 @@ def run_gate(
             reference=reference.get(table, {}),
             max_age=max_age,
         )
-        suite = gx.ExpectationSuite(name=f"{stage}.{table}", expectations=suites[table](inputs))
-        identifier, validation = _validate(context, datasource, suite, frame)
-        pages += [identifier, ExpectationSuiteIdentifier(name=suite.name)]
-        reports.append(_report(table, len(frame), validation))
-        counts[table] = len(frame)
-        profiles[table] = profile_table(frame, tuple(stage_suites.profiled.get(table, ())))
-        del frame
+        try:
+            checked = _check_table(
+                context, datasource, stage_suites, table, suites[table](inputs), settings
+            )
+        except TableMissing:
+            reports.append(_missing(stage, table, settings.data_dir))
+            continue
+        reports.append(checked.report)
+        pages += checked.pages
+        counts[table] = checked.rows
+        profiles[table] = checked.profile
 
     # Once per gate, not per table: each build rewrites the index from every stored result.
     if pages:
@@ -189,6 +189,57 @@ def run_gate(
     return result
 
 
+@dataclass(frozen=True)
+class _CheckedTable:
+    report: TableReport
+    rows: int
+    profile: TableProfile
+    pages: list[ValidationResultIdentifier | ExpectationSuiteIdentifier]
+
+
+def _check_table(
+    context: FileDataContext,
+    datasource: PandasDatasource,
+    stage_suites: StageSuites,
+    table: str,
+    expectations: list[Expectation],
+    settings: Settings,
+) -> _CheckedTable:
+    """Validate one table: whole, or past ``quality_max_cells`` a few columns at a time
+    (:mod:`smartstack.quality.batches`), as one report."""
+    stage, data_dir = stage_suites.stage, settings.data_dir
+    rows, names = table_shape(stage, table, data_dir)
+    prepare = stage_suites.prepare.get(table)
+    profiled = tuple(stage_suites.profiled.get(table, ()))
+    whole = (
+        rows * len(names) <= settings.quality_max_cells
+        or prepare is not None
+        or not splittable(expectations)
+    )
+    batches = [Batch(tuple(names), tuple(expectations))] if whole else column_batches(expectations)
+    validations: list[ExpectationSuiteValidationResult] = []
+    pages: list[ValidationResultIdentifier | ExpectationSuiteIdentifier] = []
+    profile: TableProfile = {}
+    for batch in batches:
+        if whole:
+            frame = load_table(stage, table, data_dir)
+            frame = prepare(frame) if prepare else frame
+            name = f"{stage}.{table}"
+        else:
+            # A column the table lacks stays missing, for its expectations to fail as they do
+            # on the whole table.
+            present = [column for column in batch.columns if column in names]
+            frame = with_placeholders(load_table(stage, table, data_dir, present), names, rows)
+            name = f"{stage}.{table}.{'_'.join(batch.columns) or 'table'}"
+        suite = gx.ExpectationSuite(name=name, expectations=list(batch.expectations))
+        identifier, validation = _validate(context, datasource, suite, frame)
+        validations.append(validation)
+        pages += [identifier, ExpectationSuiteIdentifier(name=suite.name)]
+        profile |= profile_table(frame, tuple(c for c in profiled if whole or c in batch.columns))
+        del frame
+    return _CheckedTable(_report(table, rows, validations), rows, profile, pages)
+
+
 def write_reference(
     stage: Stage,
     settings: Settings | None = None,
@@ -203,9 +254,12 @@ def write_reference(
     for table, profiled in stage_suites.profiled.items():
         if table not in suites:
             continue
-        frame = load_table(stage, table, settings.data_dir)
         if table in stage_suites.prepare:
-            frame = stage_suites.prepare[table](frame)
+            frame = stage_suites.prepare[table](load_table(stage, table, settings.data_dir))
+        else:  # only the profiled columns: a large table's whole would not fit
+            _, names = table_shape(stage, table, settings.data_dir)
+            present = [column for column in profiled if column in names]
+            frame = load_table(stage, table, settings.data_dir, present)
         profiles[table] = profile_table(frame, tuple(profiled))
     QualityState(settings.home / "quality", stage).write_reference(profiles)
     return profiles
@@ -278,13 +332,12 @@ def _docs_index(root: Path) -> Path | None:
 
 # -- results -----------------------------------------------------------------------------------
 def _report(
-    table: str, rows: int, validation: ExpectationSuiteValidationResult
+    table: str, rows: int, validations: Sequence[ExpectationSuiteValidationResult]
 ) -> TableReport:
-    failures = tuple(
-        _failure(table, result) for result in validation.results if not result.success
-    )
+    results = [result for validation in validations for result in validation.results]
+    failures = tuple(_failure(table, result) for result in results if not result.success)
     ordered = tuple(sorted(failures, key=lambda f: (not f.blocking, f.check != "schema")))
-    return TableReport(table, rows, len(validation.results), ordered)
+    return TableReport(table, rows, len(results), ordered)
 
 
 def _failure(table: str, result: ExpectationValidationResult) -> Failure:

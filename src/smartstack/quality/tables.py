@@ -9,6 +9,7 @@ is in memory at a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,11 +29,25 @@ def table_path(stage: Stage, table: str, data_dir: Path) -> Path:
     return data_dir / "features" / f"{table}.parquet"
 
 
-def load_table(stage: Stage, table: str, data_dir: Path) -> pd.DataFrame:
+def existing_path(stage: Stage, table: str, data_dir: Path) -> Path:
     path = table_path(stage, table, data_dir)
     if not path.exists():
         raise TableMissing(f"{stage} table {table!r} not found at {path}")
-    table = pq.read_table(path)
+    return path
+
+
+def table_shape(stage: Stage, table: str, data_dir: Path) -> tuple[int, list[str]]:
+    """Rows and column names, from the Parquet metadata only."""
+    path = existing_path(stage, table, data_dir)
+    return pq.read_table(path, columns=[]).num_rows, pq.ParquetDataset(path).schema.names
+
+
+def load_table(
+    stage: Stage, table: str, data_dir: Path, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The table (or only ``columns`` of it) as the suites expect it."""
+    path = existing_path(stage, table, data_dir)
+    table = pq.read_table(path, columns=None if columns is None else list(columns))
     frame = table.to_pandas(types_mapper=_arrow_strings, date_as_object=False)
     if stage == "raw":
         frame = _nullable_integers(table, frame)

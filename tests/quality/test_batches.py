@@ -1,0 +1,125 @@
+"""A table validated a few columns at a time gets the verdict and failures it gets whole."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import great_expectations.expectations as gxe
+import numpy as np
+import pandas as pd
+from great_expectations.expectations.row_conditions import Column
+
+from smartstack.quality.batches import column_batches, read_columns, splittable, with_placeholders
+from smartstack.quality.gate import GateResult, run_gate, write_reference
+from smartstack.quality.suites import SuiteInputs, Window, load_stage
+from smartstack.settings import Settings
+
+from .helpers import EXPECTATIONS, rewrite_raw
+
+
+def gate(data_dir: Path, home: Path, table: str, max_cells: int | None = None) -> GateResult:
+    limit = {} if max_cells is None else {"quality_max_cells": max_cells}
+    settings = Settings(home=home, data_dir=data_dir, **limit)
+    return run_gate(
+        "raw", settings, tables=[table], expectations_dir=EXPECTATIONS, raise_on_blocking=False
+    )
+
+
+def outcome(result: GateResult) -> tuple[object, ...]:
+    [report] = result.tables
+    failures = sorted(
+        (f.expectation, f.column, f.blocking, f.unexpected_count, f.samples)
+        for f in report.failures
+    )
+    return result.passed, report.rows, report.evaluated, failures
+
+
+def test_clean_tables_pass_in_batches_as_they_do_whole(data_dir: Path, tmp_path: Path) -> None:
+    for table in ("transactions", "impressions"):
+        whole = gate(data_dir, tmp_path / "whole", table)
+        batched = gate(data_dir, tmp_path / "batched", table, max_cells=1)
+        assert whole.passed and outcome(batched) == outcome(whole)
+        # each batch is a validation of its own in the Data Docs
+        docs = batched.docs_path
+        assert docs is not None
+        pages = list((docs.parent / "validations" / "raw" / table).rglob("*.html"))
+        assert len(pages) > 1
+    profiles = [
+        (tmp_path / home / "quality" / "reference" / "raw.json").read_text()
+        for home in ("whole", "batched")
+    ]
+    assert profiles[0] == profiles[1]
+
+
+def test_bad_data_fails_in_batches_as_it_does_whole(data_dir: Path, tmp_path: Path) -> None:
+    def corrupt(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[frame.index[[3, 17, 40]], "transaction_id"] = None
+        frame.loc[frame.index[:5], "amount"] = -frame["amount"].iloc[:5]
+        frame.loc[frame.index[7:9], "merchant_category"] = "casino"
+        return frame.drop(columns=["channel"])
+
+    rewrite_raw(data_dir, "transactions", corrupt)
+    whole = gate(data_dir, tmp_path / "whole", "transactions")
+    batched = gate(data_dir, tmp_path / "batched", "transactions", max_cells=1)
+    assert not whole.passed
+    assert outcome(batched) == outcome(whole)
+    caught = {(f.expectation, f.column) for f in batched.blocking}
+    assert {
+        ("expect_column_values_to_not_be_null", "transaction_id"),
+        ("expect_column_values_to_be_between", "amount"),
+        ("expect_column_values_to_be_in_set", "merchant_category"),
+        ("expect_table_columns_to_match_set", None),
+    } <= caught
+
+
+def test_a_batch_holds_every_expectation_on_its_columns_once(data_dir: Path) -> None:
+    suites = load_stage("raw", EXPECTATIONS).suites
+    inputs = SuiteInputs("impressions", Window.from_manifest(data_dir), None, {})
+    expectations = suites["impressions"](inputs)
+    batches = column_batches(expectations)
+    placed = [id(e) for batch in batches for e in batch.expectations]
+    assert sorted(placed) == sorted(map(id, expectations))
+    columns = [c for batch in batches for c in batch.columns]
+    assert len(columns) == len(set(columns))  # no column's values are loaded twice
+    for batch in batches:
+        for expectation in batch.expectations:
+            assert read_columns(expectation) <= set(batch.columns)
+    # the funnel's ordered pairs chain four columns into one batch; the column set and row
+    # count read no column
+    assert {"shown_at", "viewed_at", "clicked_at", "redeemed_at"} <= set(
+        next(b.columns for b in batches if "viewed_at" in b.columns)
+    )
+    assert batches[0].columns == () and batches[0].expectations
+
+
+def test_a_row_condition_keeps_the_suite_whole() -> None:
+    plain = gxe.ExpectColumnValuesToNotBeNull(column="amount")
+    conditional = gxe.ExpectColumnValuesToNotBeNull(
+        column="amount", row_condition=Column("channel") == "online"
+    )
+    assert splittable([plain]) and not splittable([plain, conditional])
+
+
+def test_placeholder_columns_hold_no_memory() -> None:
+    rows = 1_000_000
+    frame = with_placeholders(
+        pd.DataFrame({"amount": np.ones(rows)}), ["id", "amount", "at"], rows
+    )
+    assert list(frame.columns) == ["amount", "id", "at"] and len(frame) == rows
+    assert frame["id"].isna().all() and frame["at"].array.nbytes == 0
+
+
+
+def test_a_new_reference_is_the_profile_the_first_good_run_writes(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    gate(data_dir, tmp_path / "gate", "transactions")
+    settings = Settings(home=tmp_path / "command", data_dir=data_dir)
+    profiles = write_reference("raw", settings, expectations_dir=EXPECTATIONS)
+    assert set(profiles) >= {"transactions", "customers", "offers"}
+    written = [
+        json.loads((tmp_path / home / "quality" / "reference" / "raw.json").read_text())
+        for home in ("gate", "command")
+    ]
+    assert written[1]["transactions"] == written[0]["transactions"]
