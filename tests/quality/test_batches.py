@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
+import great_expectations as gx
 import great_expectations.expectations as gxe
 import numpy as np
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column
 
+from smartstack.quality import gate as quality_gate
 from smartstack.quality.batches import column_batches, read_columns, splittable, with_placeholders
 from smartstack.quality.gate import GateResult, run_gate, write_reference
 from smartstack.quality.suites import SuiteInputs, Window, load_stage
@@ -123,3 +127,21 @@ def test_a_new_reference_is_the_profile_the_first_good_run_writes(
         for home in ("gate", "command")
     ]
     assert written[1]["transactions"] == written[0]["transactions"]
+
+
+def test_a_validated_frame_is_neither_kept_nor_fingerprinted(tmp_path: Path) -> None:
+    """GX's engine caches each batch's frame and metrics; the gate drops them after a run, or
+    it would hold every table and batch it validated at once."""
+    context = quality_gate._context(tmp_path)
+    datasource = context.data_sources.add_or_update_pandas(name="raw")
+    frame = pd.DataFrame({"amount": np.arange(10_000.0)})
+    kept = weakref.ref(frame)
+    suite = gx.ExpectationSuite(
+        name="raw.amounts", expectations=[gxe.ExpectColumnValuesToBeUnique(column="amount")]
+    )
+    _, validation = quality_gate._validate(context, datasource, suite, frame)
+    del frame
+    gc.collect()
+    assert validation.success and kept() is None
+    # nor fingerprinted: GX would hash every cell of it (Arrow strings as Python objects)
+    assert "pandas_data_fingerprint" not in validation.meta["batch_markers"]

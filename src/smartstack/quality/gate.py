@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -35,8 +36,10 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 from great_expectations.datasource.fluent import PandasDatasource
+from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.expectations import Expectation
 
+from smartstack.memory import release_freed_memory
 from smartstack.paths import EXPECTATIONS_DIR
 from smartstack.quality.batches import Batch, column_batches, splittable, with_placeholders
 from smartstack.quality.checks import BLOCKING
@@ -237,6 +240,7 @@ def _check_table(
         pages += [identifier, ExpectationSuiteIdentifier(name=suite.name)]
         profile |= profile_table(frame, tuple(c for c in profiled if whole or c in batch.columns))
         del frame
+        release_freed_memory()  # else glibc keeps each batch's copies for the next batch
     return _CheckedTable(_report(table, rows, validations), rows, profile, pages)
 
 
@@ -317,12 +321,38 @@ def _validate(
             name=suite.name, validation_definitions=[definition], result_format=VERDICT_ONLY
         )
     )
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
-    if not outcome.success:
-        checkpoint.result_format = WITH_SAMPLES
-        checkpoint.save()
+    with _no_fingerprint():
         outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        if not outcome.success:
+            checkpoint.result_format = WITH_SAMPLES
+            checkpoint.save()
+            outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+    _forget_batches(datasource)
     return next(iter(outcome.run_results.items()))
+
+
+@contextmanager
+def _no_fingerprint() -> Iterator[None]:
+    """Skip GX's fingerprint of the batch (an MD5 of ``pd.util.hash_pandas_object`` over every
+    cell, taken of any frame under ``HASH_THRESHOLD``, 1 GB): it turns Arrow strings into Python
+    objects, so it was the largest allocation of a batch of 99 million rows, and the gate never
+    reads it. GX 1.24 has no setting for it, only the module's threshold."""
+    saved = pandas_execution_engine.HASH_THRESHOLD
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        pandas_execution_engine.HASH_THRESHOLD = saved
+
+
+def _forget_batches(datasource: PandasDatasource) -> None:
+    """Drop what the datasource's execution engine keeps after a run: every batch's frame, by
+    id, and every metric it computed, whole-column masks among them. Kept, they made a gate
+    hold every table or batch it had validated. GX 1.24 has no public call for the metrics."""
+    engine = datasource.get_execution_engine()
+    engine.batch_manager.reset_batch_cache()
+    engine.batch_manager.batch_data_cache.clear()
+    engine._metric_cache.clear()
 
 
 def _docs_index(root: Path) -> Path | None:

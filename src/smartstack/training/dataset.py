@@ -38,6 +38,7 @@ from smartstack.datasets import active
 from smartstack.datasets.adapter import Target
 from smartstack.featurestore.historical import own_duckdb
 from smartstack.featurestore.store import LABEL_COLUMNS, labelled_path
+from smartstack.memory import release_freed_memory
 from smartstack.settings import Settings, SplitSettings, get_settings
 
 PARTS = ("train", "validation", "test")
@@ -305,26 +306,6 @@ def _float32_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     for i, name in enumerate(columns):
         out[:, i] = frame[name].to_numpy()
     return out
-
-
-def release_freed_memory() -> None:
-    """Hand the memory freed by a retrieved chunk back to the system.
-
-    glibc's allocator keeps freed heap memory for reuse, and over ten chunks of a 100,000
-    customer training set it kept 1.8 GiB that the next steps could not use; Arrow's pool
-    kept another 0.4 (``docs/benchmarks.md``, "Training at scale"). Dask's workers trim the
-    same way. Elsewhere than glibc there is no ``malloc_trim`` and nothing to do.
-    """
-    import ctypes
-    import ctypes.util
-
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    library = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
-    if trim is not None:
-        trim(0)
 
 
 def time_split(

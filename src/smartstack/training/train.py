@@ -23,8 +23,9 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
+from smartstack.memory import release_freed_memory
 from smartstack.settings import TrainingSettings
-from smartstack.training.dataset import TrainingData, release_freed_memory
+from smartstack.training.dataset import TrainingData
 from smartstack.training.metrics import ndcg_at_k
 
 
