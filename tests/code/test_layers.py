@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "settings": set(),
     "pipeline": set(),  # the standard library only: Airflow's environment imports it
     "interpreter": set(),  # how the stack's processes run Python; Airflow's environment too
+    "memory": set(),  # handing freed memory back between the peaks of a long job
     "data": set(),
     "ranking": set(),
     "experiments": set(),
@@ -33,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "engagement": {"data", "datasets", "featurestore", "privacy"},
     "events": {"data", "datasets", "engagement", "privacy"},
     "features": {"data", "datasets", "engagement", "privacy"},
-    "quality": {"data", "datasets"},
+    "quality": {"data", "datasets", "memory"},
     "featurestore": {"data", "datasets", "privacy"},
     "messaging": {"datasets", "events", "privacy"},
     # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "evaluation",
         "experiments",
         "featurestore",
+        "memory",
         "ranking",
         "registry_errors",
     },  # fmt: skip
