@@ -1,14 +1,16 @@
 """A large table's suite validated a few columns at a time, in memory bounded by its widest batch.
 
 GX's pandas engine validates a frame held in memory, and copies the columns an expectation reads
-while it runs. At 1,000,000 customers the raw transactions (99 million rows) and those copies
-passed the machine's 24 GiB. So above the ``quality_max_cells`` setting (rows × columns) the gate
-splits a table's suite into batches: the expectations that read the same columns (a compound
-key, an ordered pair) go together, and each batch is validated on a frame whose own columns hold
-their values while every other column is an Arrow null array, which holds no memory. The frame
-keeps the table's columns and rows, so the table-level expectations (the column set, the row
-count), which go in a batch of their own, see the table's shape. An expectation with a
-``row_condition`` reads columns its fields do not name, so a suite with one is validated whole.
+while it runs. At 1,000,000 customers the raw tables are up to 99 million rows, and a gate that
+read them whole was killed at 22.9 GiB of the machine's 24 (``docs/benchmarks.md``, "The
+quality gates in bounded memory"). So above the ``quality_max_cells`` setting (rows × columns)
+the gate splits a table's suite into batches: the expectations that read the same columns (a
+compound key, an ordered pair) go together, and each batch is validated on a frame whose own
+columns hold their values while every other column is an Arrow null array, which holds no
+memory. The frame keeps the table's columns and rows, so the table-level expectations (the
+column set, the row count), which go in a batch of their own, see the table's shape. An
+expectation with a ``row_condition`` reads columns its fields do not name, so a suite with one
+is validated whole.
 """
 
 from __future__ import annotations
