@@ -46,6 +46,56 @@
 {%- endmacro %}
 
 
+{#-
+  The model's query once per as-of date, the copies joined by `union all`.
+
+  The customer × as-of date aggregations hold every group of every date at once when they run
+  over all dates together: 8.9 million groups at 100,000 customers, which DuckDB spills past its
+  memory limit (3× the time), and at 1,000,000 customers more than the disk holds. One date at a
+  time an aggregation holds one date's groups. Each copy gets the name of a query with its one
+  date: `dates` numbered by `as_of_day`; the copy for date k selects row k, the last copy every
+  row from its number on, so a dates table with more rows than the dates of
+  feature_snapshot_dates() (the grid this model was compiled for) still loses none.
+  Use it as a call block: {% call(one_date) per_as_of_date('snapshot_dates') %} … {% endcall %}.
+-#}
+{% macro per_as_of_date(dates) -%}
+  {%- set count = feature_snapshot_dates() | length -%}
+  {%- for index in range(1, count + 1) %}
+    {%- set comparison = '>=' if loop.last else '=' -%}
+    {%- set one_date -%}
+      (
+        select as_of, as_of_day
+        from (
+            select as_of, as_of_day, row_number() over (order by as_of_day) as as_of_index
+            from {{ dates }}
+        ) as numbered_dates
+        where as_of_index {{ comparison }} {{ index }}
+      )
+    {%- endset %}
+    select * from (
+        {{ caller(one_date) }}
+    ) as as_of_date_{{ index }}
+    {% if not loop.last %}union all{% endif %}
+  {%- endfor %}
+{%- endmacro %}
+
+
+{#- Written after `<name> as` of an import CTE that per_as_of_date's copies read: DuckDB
+    materializes a CTE read more than once, a whole copy of the table held in memory (at
+    100,000 customers the affinity mart took 26 s instead of 11 s, in twice the memory). The
+    hint keeps it a view; other warehouses have no such hint and need none. -#}
+{% macro not_materialized() -%}
+  {{ return(adapter.dispatch('not_materialized')()) }}
+{%- endmacro %}
+
+{% macro default__not_materialized() -%}
+{%- endmacro %}
+
+{% macro duckdb__not_materialized() -%}
+  not materialized
+{%- endmacro %}
+
+
 {#- Whole days since 1970-01-01 (UTC): integer day arithmetic keeps every window the same
     in DuckDB and BigQuery, where date and timestamp types do not mix. -#}
 {% macro day_number(timestamp_expression) -%}

@@ -77,22 +77,26 @@ def test_no_direct_identifier_reaches_a_feature(full_build: Build) -> None:
 
 
 def test_spend_features_match_a_direct_computation(full_build: Build) -> None:
-    """An independent pandas computation of one window and the trend agrees with dbt."""
+    """An independent pandas computation of one window and the trend agrees with dbt at every
+    as-of date (the marts compute each date on its own: the per_as_of_date macro)."""
     raw = pd.read_parquet(full_build.data_dir / "raw" / "transactions")
+    coffee_raw = raw[raw["merchant_category"] == "coffee_shops"]
     features = full_build.features()["customer_spend_features"]
-    as_of = pd.Timestamp("2026-06-05", tz="UTC")
-    row = features[features["event_timestamp"] == as_of.tz_localize(None)].set_index(
-        "customer_id")
-    ts = raw["event_timestamp"]
-    last30 = raw[(ts >= as_of - pd.Timedelta(days=30)) & (ts < as_of)]
-    prior = raw[(ts >= as_of - pd.Timedelta(days=120)) & (ts < as_of - pd.Timedelta(days=30))]
-    coffee = last30[last30["merchant_category"] == "coffee_shops"].groupby("customer_id")[
-        "amount"].sum()
-    coffee_prior = prior[prior["merchant_category"] == "coffee_shops"].groupby("customer_id")[
-        "amount"].sum()
-    expected = coffee.reindex(row.index, fill_value=0.0)
-    pd.testing.assert_series_equal(row["spend_coffee_shops_30d"], expected, check_names=False)
-    both = coffee.index.intersection(coffee_prior.index)
-    trend = (coffee[both] / (coffee_prior[both] / 3)).clip(upper=10.0)
-    pd.testing.assert_series_equal(row.loc[both, "trend_coffee_shops"], trend,
-                                   check_names=False)
+    as_of_dates = sorted(features["event_timestamp"].unique())
+    assert len(as_of_dates) > 2
+    for as_of_naive in as_of_dates:
+        as_of = pd.Timestamp(as_of_naive).tz_localize("UTC")
+        row = features[features["event_timestamp"] == as_of_naive].set_index("customer_id")
+        ts = coffee_raw["event_timestamp"]
+        last30 = coffee_raw[(ts >= as_of - pd.Timedelta(days=30)) & (ts < as_of)]
+        prior = coffee_raw[(ts >= as_of - pd.Timedelta(days=120))
+                           & (ts < as_of - pd.Timedelta(days=30))]
+        coffee = last30.groupby("customer_id")["amount"].sum()
+        coffee_prior = prior.groupby("customer_id")["amount"].sum()
+        expected = coffee.reindex(row.index, fill_value=0.0)
+        pd.testing.assert_series_equal(row["spend_coffee_shops_30d"], expected,
+                                       check_names=False, obj=f"spend as of {as_of}")
+        both = coffee.index.intersection(coffee_prior.index)
+        trend = (coffee[both] / (coffee_prior[both] / 3)).clip(upper=10.0)
+        pd.testing.assert_series_equal(row.loc[both, "trend_coffee_shops"], trend,
+                                       check_names=False, obj=f"trend as of {as_of}")

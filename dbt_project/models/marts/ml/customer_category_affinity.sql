@@ -1,18 +1,19 @@
 {#- How much each customer leans to each merchant category, one row per customer, category and
     as-of date (dense: zeros where there was no activity, so a point-in-time join never falls
     back to an older, stale row). Spend shares and trend come from days strictly before the
-    as-of date; offer engagement counts events in the 90 days before it. -#}
+    as-of date; offer engagement counts events in the 90 days before it. One as-of date at a
+    time (per_as_of_date). -#}
 {%- set categories = var('merchant_categories') -%}
 
 with
 
-customers as (
+customers as {{ not_materialized() }} (
 
     select customer_id from {{ ref('stg_smartstack__customers') }}
 
 ),
 
-categories as (
+categories as {{ not_materialized() }} (
 
     {% for category in categories %}
     select cast('{{ category }}' as {{ dbt.type_string() }}) as merchant_category
@@ -21,72 +22,38 @@ categories as (
 
 ),
 
-snapshot_dates as (
+snapshot_dates as {{ not_materialized() }} (
 
     select * from {{ ref('int_snapshot_dates_generated') }}
 
 ),
 
-category_spend as (
+category_spend as {{ not_materialized() }} (
 
     select * from {{ ref('int_customer_category_spend_windowed') }}
 
 ),
 
-wallet as (
+offer_engagement as {{ not_materialized() }} (
 
-    select
-        customer_id,
-        as_of,
-        sum(spend_30d) as spend_30d,
-        sum(spend_90d) as spend_90d
-
-    from category_spend
-    group by customer_id, as_of
+    select * from {{ ref('int_impression_events_windowed') }}
 
 ),
 
-engagement as (
-
-    select
-        customer_id,
-        merchant_category,
-        as_of,
-        sum(impressions_90d) as offer_impressions_90d,
-        sum(clicks_90d) as offer_clicks_90d,
-        sum(redemptions_90d) as offer_redemptions_90d
-
-    from {{ ref('int_impression_events_windowed') }}
-    group by customer_id, merchant_category, as_of
-
-),
-
-quiz as (
+quiz as {{ not_materialized() }} (
 
     select customer_id, as_of, favourite_category
     from {{ ref('int_quiz_responses_snapshotted') }}
 
 ),
 
-spine as (
+final as (
 
+    {% call(one_date) per_as_of_date('snapshot_dates') %}
     select
         customers.customer_id,
         categories.merchant_category,
-        snapshot_dates.as_of
-
-    from customers
-    cross join categories
-    cross join snapshot_dates
-
-),
-
-final as (
-
-    select
-        spine.customer_id,
-        spine.merchant_category,
-        spine.as_of as event_timestamp,
+        as_of_date.as_of as event_timestamp,
         coalesce(category_spend.spend_30d, 0) as spend_30d,
         coalesce(category_spend.spend_90d, 0) as spend_90d,
         {{ as_count('coalesce(category_spend.txn_count_90d, 0)') }} as txn_count_90d,
@@ -97,24 +64,60 @@ final as (
         {{ as_count('coalesce(engagement.offer_impressions_90d, 0)') }} as offer_impressions_90d,
         {{ as_count('coalesce(engagement.offer_clicks_90d, 0)') }} as offer_clicks_90d,
         {{ as_count('coalesce(engagement.offer_redemptions_90d, 0)') }} as offer_redemptions_90d,
-        case when quiz.favourite_category = spine.merchant_category then 1 else 0 end
+        case when quiz.favourite_category = categories.merchant_category then 1 else 0 end
             as is_quiz_favourite
 
-    from spine
-    left join category_spend
-        on spine.customer_id = category_spend.customer_id
-        and spine.merchant_category = category_spend.merchant_category
-        and spine.as_of = category_spend.as_of
-    left join wallet
-        on spine.customer_id = wallet.customer_id
-        and spine.as_of = wallet.as_of
-    left join engagement
-        on spine.customer_id = engagement.customer_id
-        and spine.merchant_category = engagement.merchant_category
-        and spine.as_of = engagement.as_of
-    left join quiz
-        on spine.customer_id = quiz.customer_id
-        and spine.as_of = quiz.as_of
+    from customers
+    cross join categories
+    cross join {{ one_date }} as as_of_date
+    left join (
+
+        select customer_id, merchant_category, spend_30d, spend_90d, txn_count_90d,
+            trend_recent_30d_spend, trend_prior_90d_spend
+        from category_spend
+        where as_of in (select as_of from {{ one_date }})
+
+    ) as category_spend
+        on customers.customer_id = category_spend.customer_id
+        and categories.merchant_category = category_spend.merchant_category
+    left join (
+
+        select
+            customer_id,
+            sum(spend_30d) as spend_30d,
+            sum(spend_90d) as spend_90d
+
+        from category_spend
+        where as_of in (select as_of from {{ one_date }})
+        group by customer_id
+
+    ) as wallet
+        on customers.customer_id = wallet.customer_id
+    left join (
+
+        select
+            customer_id,
+            merchant_category,
+            sum(impressions_90d) as offer_impressions_90d,
+            sum(clicks_90d) as offer_clicks_90d,
+            sum(redemptions_90d) as offer_redemptions_90d
+
+        from offer_engagement
+        where as_of in (select as_of from {{ one_date }})
+        group by customer_id, merchant_category
+
+    ) as engagement
+        on customers.customer_id = engagement.customer_id
+        and categories.merchant_category = engagement.merchant_category
+    left join (
+
+        select customer_id, favourite_category
+        from quiz
+        where as_of in (select as_of from {{ one_date }})
+
+    ) as quiz
+        on customers.customer_id = quiz.customer_id
+    {% endcall %}
 
 )
 
