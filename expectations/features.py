@@ -42,7 +42,7 @@ from smartstack.quality.checks import (
     ordered,
     row_count,
 )
-from smartstack.quality.suites import SuiteInputs
+from smartstack.quality.suites import Derived, SuiteInputs
 
 ROW_COUNT_TOLERANCE = 0.5
 DISTRIBUTION_TOLERANCE = 0.25
@@ -50,6 +50,7 @@ DISTRIBUTION_TOLERANCE = 0.25
 MAX_AGE = timedelta(days=2)
 AS_OF_LEAD = timedelta(days=1)
 SPEND_WINDOWS: tuple[int, ...] = (7, 30, 90)
+AFFINITY_SHARE_WINDOWS: tuple[int, ...] = (30, 90)  # the affinity mart's share windows
 SHARE_SUM_TOLERANCE = 1e-6
 PROFILED: dict[str, tuple[str, ...]] = {
     "customer_spend_features": (
@@ -163,7 +164,7 @@ def customer_category_affinity(inputs: SuiteInputs) -> list[Expectation]:
         *(between(name, 0, 1) for name in shares),
         *(
             between(f"category_share_sum_{w}d", 1 - SHARE_SUM_TOLERANCE, 1 + SHARE_SUM_TOLERANCE)
-            for w in (30, 90)
+            for w in AFFINITY_SHARE_WINDOWS
         ),
     ]
 
@@ -346,7 +347,7 @@ def _wallet_share_sums(frame: pd.DataFrame) -> pd.DataFrame:
 def _category_share_sums(frame: pd.DataFrame) -> pd.DataFrame:
     """``category_share_sum_<w>d``: per customer and as-of date, over categories (when spent)."""
     keys = [frame[name] for name in ("customer_id", "event_timestamp") if name in frame]
-    for w in (30, 90):
+    for w in AFFINITY_SHARE_WINDOWS:
         share, spend = f"share_{w}d", f"spend_{w}d"
         if len(keys) < 2 or share not in frame or spend not in frame:
             continue
@@ -357,6 +358,20 @@ def _category_share_sums(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 PREPARE = {
-    "customer_spend_features": _wallet_share_sums,
-    "customer_category_affinity": _category_share_sums,
+    "customer_spend_features": Derived(
+        _wallet_share_sums,
+        reads=tuple(
+            name for w in SPEND_WINDOWS
+            for name in (f"spend_{w}d", *(f"share_{c}_{w}d" for c in MERCHANT_CATEGORIES))
+        ),
+        writes=tuple(f"share_sum_{w}d" for w in SPEND_WINDOWS),
+    ),
+    "customer_category_affinity": Derived(
+        _category_share_sums,
+        reads=(
+            "customer_id", "event_timestamp",
+            *(f"{kind}_{w}d" for w in AFFINITY_SHARE_WINDOWS for kind in ("share", "spend")),
+        ),
+        writes=tuple(f"category_share_sum_{w}d" for w in AFFINITY_SHARE_WINDOWS),
+    ),
 }

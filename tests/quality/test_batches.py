@@ -16,17 +16,19 @@ from great_expectations.expectations.row_conditions import Column
 from smartstack.quality import gate as quality_gate
 from smartstack.quality.batches import column_batches, read_columns, splittable, with_placeholders
 from smartstack.quality.gate import GateResult, run_gate, write_reference
-from smartstack.quality.suites import SuiteInputs, Window, load_stage
+from smartstack.quality.suites import Stage, SuiteInputs, Window, load_stage
 from smartstack.settings import Settings
 
-from .helpers import EXPECTATIONS, rewrite_raw
+from .helpers import EXPECTATIONS, rewrite_raw, spend_mart, write_mart
 
 
-def gate(data_dir: Path, home: Path, table: str, max_cells: int | None = None) -> GateResult:
+def gate(
+    data_dir: Path, home: Path, table: str, max_cells: int | None = None, stage: Stage = "raw"
+) -> GateResult:
     limit = {} if max_cells is None else {"quality_max_cells": max_cells}
     settings = Settings(home=home, data_dir=data_dir, **limit)
     return run_gate(
-        "raw", settings, tables=[table], expectations_dir=EXPECTATIONS, raise_on_blocking=False
+        stage, settings, tables=[table], expectations_dir=EXPECTATIONS, raise_on_blocking=False
     )
 
 
@@ -75,6 +77,32 @@ def test_bad_data_fails_in_batches_as_it_does_whole(data_dir: Path, tmp_path: Pa
         ("expect_column_values_to_be_in_set", "merchant_category"),
         ("expect_table_columns_to_match_set", None),
     } <= caught
+
+
+def test_a_derived_column_is_checked_in_batches_as_it_is_whole(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The spend mart's share sums are computed (``PREPARE``) from the share columns, which a
+    batch that checks them loads for it alone."""
+    mart = spend_mart(data_dir)
+    write_mart(data_dir, "customer_spend_features", mart)
+    table = "customer_spend_features"
+    clean = [
+        gate(data_dir, tmp_path / f"clean-{mode}", table, limit, "features")
+        for mode, limit in (("whole", None), ("batched", 1))
+    ]
+    assert clean[0].passed and outcome(clean[1]) == outcome(clean[0])
+
+    shares = [c for c in mart.columns if c.startswith("share_") and c.endswith("_30d")]
+    mart.loc[[2, 5], shares] *= 0.5
+    write_mart(data_dir, "customer_spend_features", mart)
+    whole, batched = (
+        gate(data_dir, tmp_path / f"broken-{mode}", table, limit, "features")
+        for mode, limit in (("whole", None), ("batched", 1))
+    )
+    assert not whole.passed and outcome(batched) == outcome(whole)
+    [failure] = [f for f in batched.blocking if f.column == "share_sum_30d"]
+    assert failure.unexpected_count == 2
 
 
 def test_a_batch_holds_every_expectation_on_its_columns_once(data_dir: Path) -> None:

@@ -44,7 +44,14 @@ from smartstack.paths import EXPECTATIONS_DIR
 from smartstack.quality.batches import Batch, column_batches, splittable, with_placeholders
 from smartstack.quality.checks import BLOCKING
 from smartstack.quality.state import QualityState, TableProfile, profile_table
-from smartstack.quality.suites import Stage, StageSuites, SuiteInputs, Window, load_stage
+from smartstack.quality.suites import (
+    Derived,
+    Stage,
+    StageSuites,
+    SuiteInputs,
+    Window,
+    load_stage,
+)
 from smartstack.quality.tables import TableMissing, load_table, table_path, table_shape
 from smartstack.settings import Settings, get_settings
 
@@ -212,13 +219,9 @@ def _check_table(
     (:mod:`smartstack.quality.batches`), as one report."""
     stage, data_dir = stage_suites.stage, settings.data_dir
     rows, names = table_shape(stage, table, data_dir)
-    prepare = stage_suites.prepare.get(table)
+    derived = stage_suites.prepare.get(table)
     profiled = tuple(stage_suites.profiled.get(table, ()))
-    whole = (
-        rows * len(names) <= settings.quality_max_cells
-        or prepare is not None
-        or not splittable(expectations)
-    )
+    whole = rows * len(names) <= settings.quality_max_cells or not splittable(expectations)
     batches = [Batch(tuple(names), tuple(expectations))] if whole else column_batches(expectations)
     validations: list[ExpectationSuiteValidationResult] = []
     pages: list[ValidationResultIdentifier | ExpectationSuiteIdentifier] = []
@@ -226,13 +229,10 @@ def _check_table(
     for batch in batches:
         if whole:
             frame = load_table(stage, table, data_dir)
-            frame = prepare(frame) if prepare else frame
+            frame = derived.prepare(frame) if derived else frame
             name = f"{stage}.{table}"
         else:
-            # A column the table lacks stays missing, for its expectations to fail as they do
-            # on the whole table.
-            present = [column for column in batch.columns if column in names]
-            frame = with_placeholders(load_table(stage, table, data_dir, present), names, rows)
+            frame = _batch_frame(stage, table, data_dir, names, rows, batch, derived)
             name = f"{stage}.{table}.{'_'.join(batch.columns) or 'table'}"
         suite = gx.ExpectationSuite(name=name, expectations=list(batch.expectations))
         identifier, validation = _validate(context, datasource, suite, frame)
@@ -242,6 +242,29 @@ def _check_table(
         del frame
         release_freed_memory()  # else glibc keeps each batch's copies for the next batch
     return _CheckedTable(_report(table, rows, validations), rows, profile, pages)
+
+
+def _batch_frame(
+    stage: Stage,
+    table: str,
+    data_dir: Path,
+    names: Sequence[str],
+    rows: int,
+    batch: Batch,
+    derived: Derived | None,
+) -> pd.DataFrame:
+    """The table's ``batch.columns`` with every other column a placeholder. A derived column
+    the batch checks is computed from its ``reads``, which are then dropped unless the batch
+    checks them too. A column the table lacks stays missing, for its expectations to fail as
+    they do on the whole table."""
+    wanted = set(batch.columns)
+    if derived is not None and wanted & set(derived.writes):
+        wanted |= set(derived.reads)
+    frame = load_table(stage, table, data_dir, [name for name in names if name in wanted])
+    if derived is not None and set(batch.columns) & set(derived.writes):
+        frame = derived.prepare(frame)
+        frame = frame.drop(columns=[c for c in frame if c not in batch.columns])
+    return with_placeholders(frame, names, rows)
 
 
 def write_reference(
@@ -258,12 +281,13 @@ def write_reference(
     for table, profiled in stage_suites.profiled.items():
         if table not in suites:
             continue
-        if table in stage_suites.prepare:
-            frame = stage_suites.prepare[table](load_table(stage, table, settings.data_dir))
-        else:  # only the profiled columns: a large table's whole would not fit
-            _, names = table_shape(stage, table, settings.data_dir)
-            present = [column for column in profiled if column in names]
-            frame = load_table(stage, table, settings.data_dir, present)
+        # Only the profiled columns (and what a derived one is computed from): a large
+        # table's whole would not fit.
+        rows, names = table_shape(stage, table, settings.data_dir)
+        frame = _batch_frame(
+            stage, table, settings.data_dir, names, rows, Batch(tuple(profiled), ()),
+            stage_suites.prepare.get(table),
+        )
         profiles[table] = profile_table(frame, tuple(profiled))
     QualityState(settings.home / "quality", stage).write_reference(profiles)
     return profiles

@@ -7,8 +7,9 @@ defines three mappings keyed by table name:
 
 - ``SUITES``: a function ``SuiteInputs -> list[Expectation]`` per table;
 - ``PROFILED``: the key numeric columns whose mean and quantiles are compared with the reference;
-- ``PREPARE``: optional functions adding derived columns before validation (for checks that
-  are not expressible on a single column, such as shares summing to one);
+- ``PREPARE``: optional, a :class:`Derived` per table: columns computed before validation from
+  columns the table holds (for checks that are not expressible on a single column, such as
+  shares summing to one);
 - ``DATASET_SUITES``: optional, per data set other than the synthetic one (the ``dataset``
   setting), the suites of the tables that data set provides, in place of ``SUITES``.
 """
@@ -62,7 +63,17 @@ class SuiteInputs:
 
 
 SuiteBuilder = Callable[[SuiteInputs], "list[Expectation]"]
-Prepare = Callable[["pd.DataFrame"], "pd.DataFrame"]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Columns a suite checks that the table does not hold: ``prepare`` adds ``writes`` to a
+    frame that holds ``reads``. Declaring both lets the gate of a table too large to load whole
+    load only ``reads`` for the batches that check a written column."""
+
+    prepare: Callable[[pd.DataFrame], pd.DataFrame]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,7 @@ class StageSuites:
     path: Path
     suites: Mapping[str, SuiteBuilder]
     profiled: Mapping[str, tuple[str, ...]]
-    prepare: Mapping[str, Prepare]
+    prepare: Mapping[str, Derived]
     dataset_suites: Mapping[str, Mapping[str, SuiteBuilder]] = field(default_factory=dict)
 
     def for_dataset(self, dataset: str) -> Mapping[str, SuiteBuilder]:
