@@ -159,9 +159,11 @@ STEPS: tuple[Step, ...] = (
         "explain_top_offers",
         "serving",
         ("explanations", "precompute"),
-        "Explain each customer's top offers into the cache `/rank` reads.",
+        "Explain each customer's top offers with the LLM into the cache `/rank` reads. "
+        "Skipped (75) with no LLM configured: `/rank` renders the templates itself.",
         inputs=(ONLINE_FEATURES, CHAMPION_MODEL),
         outputs=(EXPLANATIONS,),
+        skip=(NOTHING_TO_DO,),
         after=("promote",),
     ),
     Step(

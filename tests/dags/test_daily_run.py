@@ -39,11 +39,13 @@ def test_the_daily_dag_runs_every_layer_to_success(good_run) -> None:
     assert run.returncode == 0
     failed = {t: s for t, s in run.states.items() if s not in ("success", "skipped")}
     assert failed == {}
-    # The champion was promoted, so the branch skipped the other path; no ranking service
-    # listens at the serving URL, so the reload is a skip, not a failure.
+    # The champion was promoted, so the branch skipped the other path; no LLM is configured,
+    # so there is nothing to precompute; no ranking service listens at the serving URL, so the
+    # reload is a skip, not a failure.
     assert run.states["model.promote"] == "success"
     assert run.states["model.skip_promote"] == "skipped"
-    assert run.states["serving.explain_top_offers"] == "success"
+    assert run.states["serving.explain_top_offers"] == "skipped"
+    assert "no LLM is configured" in run.output
     assert run.states["serving.experiment_readouts"] == "success"
     assert run.states["serving.enforce_retention"] == "success"
     assert run.states["serving.reload"] == "skipped"

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import LLM_MODEL, REQUEST_TIME, Dataset, Server
 
 from smartstack.paths import PROJECT_ROOT
+from smartstack.pipeline import NOTHING_TO_DO
 from tests.conftest import project_environment
 from tests.messaging.openai_server import OpenAICompatibleServer, Reply
 
@@ -136,3 +138,15 @@ def test_precompute_is_in_the_cli_help() -> None:
         check=True,
     )
     assert "--top" in shown.stdout and "--at" in shown.stdout
+
+
+def test_precompute_without_an_llm_is_skipped_with_a_sentence(tmp_path: Path) -> None:
+    skipped = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "smartstack"), "explanations", "precompute"],
+        capture_output=True,
+        text=True,
+        env=project_environment(SMARTSTACK_HOME=str(tmp_path)),
+    )
+    assert skipped.returncode == NOTHING_TO_DO, skipped.stderr
+    assert "no LLM is configured" in skipped.stderr and "Traceback" not in skipped.stderr
+    assert not (tmp_path / "messaging").exists()

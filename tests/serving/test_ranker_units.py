@@ -249,6 +249,23 @@ def test_top_offers_carry_explanations_grounded_in_the_customers_features() -> N
     assert all(o.explanation is None for o in rank.rank(request(explain=False)).offers)
 
 
+def test_without_an_llm_rank_renders_what_the_precompute_would_store() -> None:
+    """Why the pipeline skips the precompute with no LLM: its entries (the live path, stored)
+    say what `/rank` says for offers it finds no entry for."""
+    explainer = Explainer(vocabulary=SYNTHETIC, cache=ExplanationCache())
+    rank, _ = ranker(features(), explainer=explainer, explain_top=3)
+    served = rank.rank(request()).offers
+    assert len(explainer.cache) == 0
+    precomputed = rank.rank(request(), live_explanations=True, record=False).offers
+    assert len(explainer.cache) == 3
+
+    def shown(offers: list) -> list[tuple]:
+        return [(o.offer_id, o.explanation.model_dump()) for o in offers[:3]]
+
+    assert shown(served) == shown(precomputed)
+    assert shown(rank.rank(request()).offers) == shown(served)  # now read from the cache
+
+
 def test_cached_text_answers_before_any_facts_are_built() -> None:
     explainer = RecordingExplainer()
     version = "offer_ranking_v1@20260628T000000"

@@ -70,20 +70,29 @@ def precompute(
     threads: Annotated[
         int | None,
         typer.Option(
-            min=1, max=64, help="Customers ranked at once. Default: 4 with an LLM, else 1."
+            min=1, max=64, help="Customers ranked at once. Default: 4."
         ),
     ] = None,
 ) -> None:
-    """Rank every customer as the service would and explain their top offers: the LLM if
-    OPENAI_BASE_URL is set (checked against the facts), else the template. Reruns skip what is
-    already final."""
+    """Rank every customer as the service would and explain their top offers with the LLM
+    (OPENAI_BASE_URL or OPENAI_API_KEY; each answer checked against the facts, the template
+    where it fails). Reruns skip what is already final. Exit code 75 (and one sentence) with no
+    LLM configured: `/rank` renders each offer's template itself."""
     from smartstack.serving.precompute import precompute_explanations
 
+    settings = settings_of(ctx)
+    if not settings.llm.configured:
+        console.print(
+            "no LLM is configured (OPENAI_BASE_URL, OPENAI_API_KEY): `/rank` renders each "
+            "offer's template itself, the text this would store, so there is nothing to "
+            "precompute."
+        )
+        raise typer.Exit(NOTHING_TO_DO)
     when = at.replace(tzinfo=UTC) if at and at.tzinfo is None else at
     with progress() as bar:
         task = bar.add_task("explaining top offers", total=None)
         report = precompute_explanations(
-            settings_of(ctx),
+            settings,
             top=top,
             at=when,
             threads=threads,

@@ -7,10 +7,10 @@ asks the explainer for each top offer: the LLM when one is configured, checked f
 else the template. The cache key includes the customer's feature snapshot, so the service finds
 these entries until the next materialization changes the facts.
 
-LLM calls are I/O-bound, so a few threads overlap them when an LLM is configured; templates are
-pure Python, where threads only contend for the GIL (10,000 customers: 42 s on one thread, 57 s
-on four), so they get one. Explanations already final for the same snapshot and model are
-skipped, so a rerun only retries what failed for a transient reason.
+LLM calls are I/O-bound, so a few threads overlap them. Explanations already final for the same
+snapshot and model are skipped, so a rerun only retries what failed for a transient reason. With
+no LLM configured the pipeline skips this job (``smartstack explanations precompute`` exits 75):
+the template it would store is the text `/rank` renders itself for an offer it finds no entry for.
 """
 
 from __future__ import annotations
@@ -83,11 +83,9 @@ def precompute_explanations(
     """Rank and explain the top ``top`` offers of each customer as of ``at``.
 
     ``at`` defaults to the data set's snapshot (offers valid then), else now; ``customers`` to
-    every customer in the raw ``customers`` table; ``threads`` to :data:`LLM_THREADS` with an LLM
-    configured, else 1.
+    every customer in the raw ``customers`` table; ``threads`` to :data:`LLM_THREADS`.
     """
-    if threads is None:
-        threads = LLM_THREADS if settings.llm.configured else 1
+    threads = threads or LLM_THREADS
     when = at or data_snapshot(settings) or datetime.now(UTC)
     if customers is None:
         ids = pd.read_parquet(settings.raw_dir / "customers", columns=["customer_id"])
