@@ -16,8 +16,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from smartstack.cli.stack import SERVING_INPUTS, serving_inputs_ready
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
+from smartstack.stack.airflow import TaskState
 from smartstack.stack.processes import (
     ManagedService,
     RestartPolicy,
@@ -277,3 +279,24 @@ def test_up_refuses_ports_in_use_with_a_sentence(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"ports already in use: airflow-api-server ({port})" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
+
+
+def test_the_ranking_service_starts_once_what_it_serves_is_done_or_skipped() -> None:
+    """The online store loaded and the champion promoted (or its promotion skipped: the service
+    then ranks with the fallback): the rest of the run need not finish first."""
+    assert SERVING_INPUTS == ("feature_store.feast_materialize", "model.promote")
+
+    def tasks(**states: str | None) -> list[TaskState]:
+        return [TaskState(task, states.get(task.split(".")[1]), None, 1) for task in (
+            "model.train", "feature_store.feast_materialize", "model.promote", "serving.reload"
+        )]  # fmt: skip
+
+    assert not serving_inputs_ready(tasks(feast_materialize="success", train="success"))
+    assert not serving_inputs_ready(
+        tasks(feast_materialize="success", promote="running", train="success")
+    )
+    assert not serving_inputs_ready(tasks(feast_materialize="failed", promote="skipped"))
+    assert not serving_inputs_ready(tasks(feast_materialize="success", promote="up_for_retry"))
+    assert serving_inputs_ready(tasks(feast_materialize="success", promote="success"))
+    assert serving_inputs_ready(tasks(feast_materialize="success", promote="skipped"))
+    assert not serving_inputs_ready([])

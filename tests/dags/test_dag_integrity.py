@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from smartstack.cli.stack import SERVING_INPUTS
 from smartstack.pipeline import STEPS, Step, predecessors
 from tests.dags.airflow_helpers import AIRFLOW_PYTHON, DAGS, airflow_home
 
@@ -216,6 +217,13 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
         if step.outputs
     }
     assert outlets["feature_store.feast_materialize"] == ["smartstack_online_features"]
+    # `smartstack up` starts the ranking service once these tasks are done: the daily DAG's
+    # tasks that write what the service serves.
+    assert set(SERVING_INPUTS) == {
+        task
+        for task, written in outlets.items()
+        if {"smartstack_online_features", "smartstack_champion_model"} & set(written)
+    }
 
 
 def test_the_monitoring_tasks_link_to_their_reports(report: dict) -> None:

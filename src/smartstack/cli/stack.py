@@ -2,8 +2,10 @@
 
 It prepares Airflow's database, starts the services of :mod:`smartstack.stack.services` (MLflow,
 the Airflow API server, scheduler and DAG processor), triggers the daily DAG and prints each
-task as it finishes, then starts the ranking service (BentoML) on the champion the run
-promoted, asks it for a real customer's offers and prints the URLs. It keeps everything running
+task as it finishes. As soon as the run has loaded the online store and promoted the champion
+(:data:`SERVING_INPUTS`) it starts the ranking service (BentoML) and asks it for a real
+customer's offers, so a first run serves while the rest of it (explanations, readouts,
+monitoring) goes on. Once the run is over it prints the URLs and keeps everything running
 until Ctrl-C (or, with ``--exit-after-run``, stops right away) and stops every process it
 started. Meanwhile a service with a restart policy (the stream processor, above all) that exits
 is started again after a backoff; any other exit stops the stack.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +23,7 @@ from typing import Annotated
 import typer
 
 from smartstack.cli.console import console, fail, settings_of
+from smartstack.pipeline import CHAMPION_MODEL, ONLINE_FEATURES, STEPS
 from smartstack.settings import Settings
 from smartstack.stack.airflow import (
     DAILY_DAG,
@@ -32,6 +36,7 @@ from smartstack.stack.airflow import (
 )
 from smartstack.stack.processes import (
     ManagedService,
+    Running,
     ServiceFailed,
     Supervisor,
     port_in_use,
@@ -42,6 +47,19 @@ from smartstack.stack.services import Ports, local_services, stack_settings
 # Task states that no longer change within this try.
 _DONE = {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
 _MARK = {"success": "[green]✓[/]", "skipped": "[dim]–[/]", "up_for_retry": "[yellow]↻[/]"}
+# The tasks whose results the ranking service serves (the online store, the champion): the
+# service starts once each has succeeded or been skipped (no promotion: the fallback ranking).
+SERVING_INPUTS = tuple(
+    f"{step.group}.{step.name}"
+    for step in STEPS
+    if {ONLINE_FEATURES, CHAMPION_MODEL} & set(step.outputs)
+)
+
+
+def serving_inputs_ready(tasks: Collection[TaskState]) -> bool:
+    """Whether every task of :data:`SERVING_INPUTS` has succeeded or been skipped."""
+    states = {task.task_id: task.state for task in tasks}
+    return all(states.get(task_id) in ("success", "skipped") for task_id in SERVING_INPUTS)
 
 
 def up(
@@ -85,20 +103,25 @@ def up(
                 log_dir / "airflow-db-migrate.log",
             ))  # fmt: skip
             waiting = [s for s in services if not s.can_start]
-            for service in services:
-                if service.can_start:
-                    _start(supervisor, service)
+            _start(supervisor, [s for s in services if s.can_start])
             api = AirflowApi(f"http://127.0.0.1:{ports.airflow}")
-            state = _run_pipeline(api, supervisor, customers, seed, run_timeout_minutes)
+            answered: list[bool] = []  # the sample request's outcome, once the service is up
+
+            def start_serving() -> None:
+                _start(supervisor, waiting)
+                answered.append(_show_sample_ranking(settings, log_dir))
+
+            state = _run_pipeline(
+                api, supervisor, customers, seed, run_timeout_minutes, start_serving
+            )
             if state != "success":
                 _explain_failure(api, exit_after_run)
                 if exit_after_run:
                     raise typer.Exit(1)
-            else:
-                for service in waiting:
-                    _start(supervisor, service)
-                if not _show_sample_ranking(settings, log_dir) and exit_after_run:
-                    raise typer.Exit(1)
+            elif not answered:  # the run ended before its serving inputs were seen done
+                start_serving()
+            if exit_after_run and not all(answered):
+                raise typer.Exit(1)
             _show_urls(services, f"http://localhost:{ports.serving}", time.monotonic() - started)
             if exit_after_run:
                 return
@@ -132,19 +155,34 @@ def _step(what: str, action) -> None:
     console.print(f"[green]✓[/] {what} ready ({time.monotonic() - started:.0f}s)")
 
 
-def _start(supervisor: Supervisor, service: ManagedService) -> None:
-    running = supervisor.start(service)
-    with console.status(f"starting {service.name}…") as status:
-        seconds = supervisor.wait_ready(
-            running, lambda t: status.update(f"starting {service.name}… {t:.0f}s")
+def _start(supervisor: Supervisor, services: Sequence[ManagedService]) -> None:
+    """Start ``services`` side by side, then wait for each to answer: their start-ups (imports,
+    mostly) overlap instead of adding up."""
+    started = time.monotonic()
+    for running in [supervisor.start(service) for service in services]:
+        _wait_ready(supervisor, running, started)
+
+
+def _wait_ready(supervisor: Supervisor, running: Running, since: float) -> None:
+    name = running.service.name
+    with console.status(f"starting {name}…") as status:
+        supervisor.wait_ready(
+            running, lambda _: status.update(f"starting {name}… {time.monotonic() - since:.0f}s")
         )
-    where = f" at {service.url}" if service.url else ""
-    console.print(f"[green]✓[/] {service.name} up{where} ({seconds:.0f}s)")
+    where = f" at {running.service.url}" if running.service.url else ""
+    console.print(f"[green]✓[/] {name} up{where} ({time.monotonic() - since:.0f}s)")
 
 
 def _run_pipeline(
-    api: AirflowApi, supervisor: Supervisor, customers: int, seed: int, timeout_minutes: float
+    api: AirflowApi,
+    supervisor: Supervisor,
+    customers: int,
+    seed: int,
+    timeout_minutes: float,
+    on_serving_inputs: Callable[[], None],
 ) -> str:
+    """Trigger the daily DAG and follow it to its end; ``on_serving_inputs`` is called once,
+    mid-run, when :func:`serving_inputs_ready`."""
     with console.status("waiting for Airflow to load the DAGs…"):
         api.wait_for_dag(DAILY_DAG, timeout=300)
     api.unpause(DAILY_DAG)
@@ -158,21 +196,30 @@ def _run_pipeline(
     started = time.monotonic()
     seen: dict[str, tuple[str | None, int]] = {}
     state = "queued"
-    with console.status("starting the run…") as status:
-        while state not in FINISHED:
-            if time.monotonic() - started > timeout_minutes * 60:
-                raise ServiceFailed(f"the run did not finish within {timeout_minutes:.0f} min")
-            _supervise(supervisor)
-            tasks = api.task_states(DAILY_DAG, run_id)
-            _print_changes(tasks, seen)
-            state = api.run_state(DAILY_DAG, run_id)
-            running = [t.task_id for t in tasks if t.state == "running"]
-            done = sum(t.state in _DONE - {"up_for_retry"} for t in tasks)
-            status.update(
-                f"{done}/{len(tasks)} tasks done, {time.monotonic() - started:.0f}s"
-                + (f"; running {', '.join(running)}" if running else "")
-            )
-            time.sleep(2)
+    serving_due = True
+    while state not in FINISHED:
+        # The status line is left before the service starts: it shows a status line of its own.
+        with console.status("starting the run…") as status:
+            while state not in FINISHED:
+                if time.monotonic() - started > timeout_minutes * 60:
+                    raise ServiceFailed(f"the run did not finish within {timeout_minutes:.0f} min")
+                _supervise(supervisor)
+                tasks = api.task_states(DAILY_DAG, run_id)
+                _print_changes(tasks, seen)
+                state = api.run_state(DAILY_DAG, run_id)
+                if serving_due and state not in FINISHED and serving_inputs_ready(tasks):
+                    break
+                running = [t.task_id for t in tasks if t.state == "running"]
+                done = sum(t.state in _DONE - {"up_for_retry"} for t in tasks)
+                status.update(
+                    f"{done}/{len(tasks)} tasks done, {time.monotonic() - started:.0f}s"
+                    + (f"; running {', '.join(running)}" if running else "")
+                )
+                time.sleep(2)
+        if serving_due and state not in FINISHED:
+            serving_due = False
+            on_serving_inputs()
+            console.rule(f"[bold]{DAILY_DAG}: the rest of the run")
     _print_changes(api.task_states(DAILY_DAG, run_id), seen)
     colour = "green" if state == "success" else "red"
     console.rule(f"[bold {colour}]run {state} in {time.monotonic() - started:.0f}s")
