@@ -292,6 +292,13 @@ class MonitoringSettings(_Section):
         "sampled (the same rows every run), so the job's time stays flat as customers grow (10,000 "
         "customers: 60,000 reference rows took Evidently 38 s, 20,000 took 21 s).",
     )
+    drift_served_min_rows: int = Field(
+        100,
+        ge=1,
+        description="The served snapshots are compared from this many rankings served in the "
+        "day: fewer say little (the threshold scaled to 100 rows is 0.45 already) and cost as "
+        "much as the marts' comparison (Evidently's time is mostly per feature).",
+    )
     drift_share: float = Field(
         0.03,
         gt=0,

@@ -99,15 +99,21 @@ def test_the_warehouse_draws_each_side_the_same_way_every_run(drifting: Settings
     assert drawn.score_customers == whole.score_customers and len(drawn.score_customers) == 50
 
 
-def test_a_feature_no_served_ranking_has_is_left_out_of_the_served_comparison(
-    drifting: Settings, tmp_path: Path
+@pytest.mark.parametrize("min_rows", [20, 21])
+def test_served_snapshots_are_compared_from_enough_rankings_on_the_features_they_hold(
+    drifting: Settings, tmp_path: Path, min_rows: int
 ) -> None:
-    """A day's few served rankings may hold no value of a feature at all: that comparison leaves
-    the feature out instead of failing the job."""
+    """20 rankings served: compared when ``drift_served_min_rows`` allows 20, else left out with
+    a note. A feature none of them holds is left out of the comparison instead of failing it."""
     served = ["spend_travel_30d", "share_dining_30d"]
     log = tmp_path / "ranking_log"
     settings = drifting.model_copy(
-        update={"serving": drifting.serving.model_copy(update={"snapshot_dir": log})}
+        update={
+            "serving": drifting.serving.model_copy(update={"snapshot_dir": log}),
+            "monitoring": drifting.monitoring.model_copy(
+                update={"drift_served_min_rows": min_rows}
+            ),
+        }
     )
     writer = SnapshotWriter(log, served, flush_rankings=1, flush_seconds=0.1, buffer_size=100)
     writer.start()
@@ -123,8 +129,14 @@ def test_a_feature_no_served_ranking_has_is_left_out_of_the_served_comparison(
     writer.close()
     verdict = drift.check(settings, WINDOW, served, log_to_mlflow=False)
     by_name = {c.name: c for c in verdict.comparisons}
-    assert set(by_name["served"].scores) == {"spend_travel_30d"}
     assert "share_dining_30d" in by_name["marts"].scores
+    if min_rows <= 20:
+        assert set(by_name["served"].scores) == {"spend_travel_30d"}
+        assert verdict.served_note.startswith("compared: 20 rankings")
+    else:
+        assert "served" not in by_name
+        assert verdict.served_note.startswith("not compared: 20 rankings")
+        assert "drift_served_min_rows (21)" in verdict.served_note
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])

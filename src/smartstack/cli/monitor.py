@@ -74,6 +74,7 @@ def drift(
                     state += " (not counted)"
                 table.add_row(name, f"{score:.3f}", state)
             console.print(table)
+        console.print(f"served: {verdict.served_note}")
         if verdict.score_drift is None:
             console.print(f"score: {verdict.score_note}")
         else:

@@ -98,6 +98,7 @@ class DriftVerdict:
     score_drift: float | None  # None: not measured
     score_drifted: bool
     score_note: str
+    served_note: str  # whether the served snapshots were compared, and why not
     alarm_share: float  # drifted share of the features counted toward the alarm
     ignored: list[str]  # reported, not counted (monitoring.drift_alarm_ignore)
     alarm: bool
@@ -528,14 +529,23 @@ def check(
     except Exception:
         log.exception("could not add the drift report to the dashboard's workspace")
 
+    served_note = "not compared: nothing served yet"
     log_rows = ranking_log(settings)
     if not log_rows.empty:
         last = log_rows["served_at"].max()
         recent = log_rows[log_rows["served_at"] > last - pd.Timedelta(days=days)]
         served = recent.drop_duplicates("request_id")
         shared = [c for c in columns if c in served.columns and served[c].notna().any()]
-        if shared:
+        if len(served) < cfg.drift_served_min_rows:
+            served_note = (
+                f"not compared: {len(served):,} rankings served in the newest {days} day(s), "
+                f"fewer than drift_served_min_rows ({cfg.drift_served_min_rows:,})"
+            )
+        elif not shared:
+            served_note = "not compared: the served snapshots hold none of the features"
+        else:
             run("served", served, shared)
+            served_note = f"compared: {len(served):,} rankings served in the newest {days} day(s)"
 
     score_value, score_drifted = None, False
     score_note = "not measured: no champion to score with (a reference window was given)"
@@ -594,6 +604,7 @@ def check(
         ignored=ignored,
         score_drifted=score_drifted,
         score_note=score_note,
+        served_note=served_note,
         alarm=alarm,
         recommendation=recommendation,
         reports=reports,
