@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smartstack.cli.stack import SERVING_INPUTS, serving_inputs_ready
+from smartstack.cli.stack import CHAMPION_DECIDED, ONLINE_STORE_LOADED, tasks_done
 from smartstack.paths import PROJECT_ROOT
 from smartstack.settings import Settings
 from smartstack.stack.airflow import TaskState
@@ -281,22 +281,22 @@ def test_up_refuses_ports_in_use_with_a_sentence(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_the_ranking_service_starts_once_what_it_serves_is_done_or_skipped() -> None:
-    """The online store loaded and the champion promoted (or its promotion skipped: the service
-    then ranks with the fallback): the rest of the run need not finish first."""
-    assert SERVING_INPUTS == ("feature_store.feast_materialize", "model.promote")
+def test_the_milestones_are_the_tasks_that_write_the_online_store_and_the_champion() -> None:
+    """`up` starts the ranking service once the online store is loaded and asks it for a sample
+    once promotion is decided (done, or skipped: the service then ranks with the fallback)."""
+    assert ONLINE_STORE_LOADED == ("feature_store.feast_materialize",)
+    assert CHAMPION_DECIDED == ("model.promote",)
 
     def tasks(**states: str | None) -> list[TaskState]:
         return [TaskState(task, states.get(task.split(".")[1]), None, 1) for task in (
             "model.train", "feature_store.feast_materialize", "model.promote", "serving.reload"
         )]  # fmt: skip
 
-    assert not serving_inputs_ready(tasks(feast_materialize="success", train="success"))
-    assert not serving_inputs_ready(
-        tasks(feast_materialize="success", promote="running", train="success")
-    )
-    assert not serving_inputs_ready(tasks(feast_materialize="failed", promote="skipped"))
-    assert not serving_inputs_ready(tasks(feast_materialize="success", promote="up_for_retry"))
-    assert serving_inputs_ready(tasks(feast_materialize="success", promote="success"))
-    assert serving_inputs_ready(tasks(feast_materialize="success", promote="skipped"))
-    assert not serving_inputs_ready([])
+    assert not tasks_done(tasks(train="success"), ONLINE_STORE_LOADED)
+    assert tasks_done(tasks(feast_materialize="success"), ONLINE_STORE_LOADED)
+    assert not tasks_done(tasks(feast_materialize="failed"), ONLINE_STORE_LOADED)
+    assert not tasks_done(tasks(feast_materialize="up_for_retry"), ONLINE_STORE_LOADED)
+    assert not tasks_done(tasks(promote="running"), CHAMPION_DECIDED)
+    assert tasks_done(tasks(promote="success"), CHAMPION_DECIDED)
+    assert tasks_done(tasks(promote="skipped"), CHAMPION_DECIDED)
+    assert not tasks_done([], CHAMPION_DECIDED)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.cli.stack import SERVING_INPUTS
+from smartstack.cli.stack import CHAMPION_DECIDED, ONLINE_STORE_LOADED
 from smartstack.pipeline import STEPS, Step, predecessors
 from tests.dags.airflow_helpers import AIRFLOW_PYTHON, DAGS, airflow_home
 
@@ -217,13 +217,10 @@ def test_promotion_is_a_branch_and_assets_mark_the_handovers(report: dict) -> No
         if step.outputs
     }
     assert outlets["feature_store.feast_materialize"] == ["smartstack_online_features"]
-    # `smartstack up` starts the ranking service once these tasks are done: the daily DAG's
-    # tasks that write what the service serves.
-    assert set(SERVING_INPUTS) == {
-        task
-        for task, written in outlets.items()
-        if {"smartstack_online_features", "smartstack_champion_model"} & set(written)
-    }
+    # `smartstack up` starts the ranking service, and then asks it for a sample, once the tasks
+    # that write what it serves are done: they are tasks of the daily DAG.
+    assert outlets[ONLINE_STORE_LOADED[0]] == ["smartstack_online_features"]
+    assert outlets[CHAMPION_DECIDED[0]] == ["smartstack_champion_model"]
 
 
 def test_the_monitoring_tasks_link_to_their_reports(report: dict) -> None:

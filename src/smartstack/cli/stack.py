@@ -1,9 +1,10 @@
 """``smartstack up``: the whole product on this machine, driven by Airflow.
 
 It prepares Airflow's database, starts the services of :mod:`smartstack.stack.services` (MLflow,
-the Airflow API server, scheduler and DAG processor), triggers the daily DAG and prints each
-task as it finishes. As soon as the run has loaded the online store and promoted the champion
-(:data:`SERVING_INPUTS`) it starts the ranking service (BentoML) and asks it for a real
+the Airflow API server, scheduler and DAG processor) side by side, triggers the daily DAG and
+prints each task as it finishes. The services that need the pipeline's output start as soon as
+the run has loaded the online store (:data:`ONLINE_STORE_LOADED`); once promotion is decided
+(:data:`CHAMPION_DECIDED`) the ranking service loads the champion and is asked for a real
 customer's offers, so a first run serves while the rest of it (explanations, readouts,
 monitoring) goes on. Once the run is over it prints the URLs and keeps everything running
 until Ctrl-C (or, with ``--exit-after-run``, stops right away) and stops every process it
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -47,19 +49,33 @@ from smartstack.stack.services import Ports, local_services, stack_settings
 # Task states that no longer change within this try.
 _DONE = {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
 _MARK = {"success": "[green]✓[/]", "skipped": "[dim]–[/]", "up_for_retry": "[yellow]↻[/]"}
-# The tasks whose results the ranking service serves (the online store, the champion): the
-# service starts once each has succeeded or been skipped (no promotion: the fallback ranking).
-SERVING_INPUTS = tuple(
-    f"{step.group}.{step.name}"
-    for step in STEPS
-    if {ONLINE_FEATURES, CHAMPION_MODEL} & set(step.outputs)
-)
 
 
-def serving_inputs_ready(tasks: Collection[TaskState]) -> bool:
-    """Whether every task of :data:`SERVING_INPUTS` has succeeded or been skipped."""
+def writers(output: str) -> tuple[str, ...]:
+    """The daily DAG's tasks of the steps that write ``output``."""
+    return tuple(f"{step.group}.{step.name}" for step in STEPS if output in step.outputs)
+
+
+def tasks_done(tasks: Collection[TaskState], task_ids: Collection[str]) -> bool:
+    """Whether every task of ``task_ids`` has succeeded or been skipped."""
     states = {task.task_id: task.state for task in tasks}
-    return all(states.get(task_id) in ("success", "skipped") for task_id in SERVING_INPUTS)
+    return all(states.get(task_id) in ("success", "skipped") for task_id in task_ids)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """Something to do, once, as soon as ``tasks`` of the run are done."""
+
+    tasks: tuple[str, ...]
+    action: Callable[[], None]
+
+
+# Once the online store is loaded, the services waiting for the pipeline start beside the run
+# (the ranking service ranks with the fallback until there is a champion); once promotion is
+# decided, the service loads the champion and answers a sample request. A first run serves from
+# then on, while the rest of it (explanations, readouts, monitoring) goes on.
+ONLINE_STORE_LOADED = writers(ONLINE_FEATURES)
+CHAMPION_DECIDED = writers(CHAMPION_MODEL)
 
 
 def up(
@@ -105,21 +121,34 @@ def up(
             waiting = [s for s in services if not s.can_start]
             _start(supervisor, [s for s in services if s.can_start])
             api = AirflowApi(f"http://127.0.0.1:{ports.airflow}")
-            answered: list[bool] = []  # the sample request's outcome, once the service is up
+            beside_the_run: list[tuple[Running, float]] = []  # started mid-run, and when
+            answered: list[bool] = []  # the sample request's outcome
 
-            def start_serving() -> None:
-                _start(supervisor, waiting)
-                answered.append(_show_sample_ranking(settings, log_dir))
+            def start_waiting() -> None:
+                beside_the_run.extend((supervisor.start(s), time.monotonic()) for s in waiting)
+                if waiting:
+                    console.print(f"starting {', '.join(s.name for s in waiting)} beside the run")
 
-            state = _run_pipeline(
-                api, supervisor, customers, seed, run_timeout_minutes, start_serving
+            def serve_champion() -> None:
+                for running, since in beside_the_run:
+                    _wait_ready(supervisor, running, since)
+                answered.append(
+                    _load_champion(settings) and _show_sample_ranking(settings, log_dir)
+                )
+
+            milestones = (
+                Milestone(ONLINE_STORE_LOADED, start_waiting),
+                Milestone(CHAMPION_DECIDED, serve_champion),
             )
+            state = _run_pipeline(api, supervisor, customers, seed, run_timeout_minutes, milestones)
             if state != "success":
                 _explain_failure(api, exit_after_run)
                 if exit_after_run:
                     raise typer.Exit(1)
-            elif not answered:  # the run ended before its serving inputs were seen done
-                start_serving()
+            elif not answered:  # the run ended before its milestones were seen
+                if not beside_the_run:
+                    start_waiting()
+                serve_champion()
             if exit_after_run and not all(answered):
                 raise typer.Exit(1)
             _show_urls(services, f"http://localhost:{ports.serving}", time.monotonic() - started)
@@ -179,10 +208,10 @@ def _run_pipeline(
     customers: int,
     seed: int,
     timeout_minutes: float,
-    on_serving_inputs: Callable[[], None],
+    milestones: Sequence[Milestone],
 ) -> str:
-    """Trigger the daily DAG and follow it to its end; ``on_serving_inputs`` is called once,
-    mid-run, when :func:`serving_inputs_ready`."""
+    """Trigger the daily DAG and follow it to its end, acting on each milestone, in order, as
+    soon as it is reached."""
     with console.status("waiting for Airflow to load the DAGs…"):
         api.wait_for_dag(DAILY_DAG, timeout=300)
     api.unpause(DAILY_DAG)
@@ -196,9 +225,9 @@ def _run_pipeline(
     started = time.monotonic()
     seen: dict[str, tuple[str | None, int]] = {}
     state = "queued"
-    serving_due = True
+    pending = list(milestones)
     while state not in FINISHED:
-        # The status line is left before the service starts: it shows a status line of its own.
+        # A milestone's action runs outside the status line: it may show one of its own.
         with console.status("starting the run…") as status:
             while state not in FINISHED:
                 if time.monotonic() - started > timeout_minutes * 60:
@@ -207,7 +236,7 @@ def _run_pipeline(
                 tasks = api.task_states(DAILY_DAG, run_id)
                 _print_changes(tasks, seen)
                 state = api.run_state(DAILY_DAG, run_id)
-                if serving_due and state not in FINISHED and serving_inputs_ready(tasks):
+                if state not in FINISHED and pending and tasks_done(tasks, pending[0].tasks):
                     break
                 running = [t.task_id for t in tasks if t.state == "running"]
                 done = sum(t.state in _DONE - {"up_for_retry"} for t in tasks)
@@ -216,10 +245,8 @@ def _run_pipeline(
                     + (f"; running {', '.join(running)}" if running else "")
                 )
                 time.sleep(2)
-        if serving_due and state not in FINISHED:
-            serving_due = False
-            on_serving_inputs()
-            console.rule(f"[bold]{DAILY_DAG}: the rest of the run")
+        if state not in FINISHED:
+            pending.pop(0).action()
     _print_changes(api.task_states(DAILY_DAG, run_id), seen)
     colour = "green" if state == "success" else "red"
     console.rule(f"[bold {colour}]run {state} in {time.monotonic() - started:.0f}s")
@@ -243,6 +270,23 @@ def _explain_failure(api: AirflowApi, exit_after_run: bool) -> None:
         "log (a failed quality gate names the table, the expectation and sample values)."
         + ("" if exit_after_run else " The services keep running so you can look.")
     )
+
+
+def _load_champion(settings: Settings) -> bool:
+    """Make the ranking service load the champion now (what the run's reload task does later)."""
+    from smartstack.serving.client import ServingError, ServingUnreachable, reload
+
+    token = settings.serving.admin_token
+    try:
+        served = reload(settings.serving.url, token.get_secret_value() if token else None)
+    except (ServingError, ServingUnreachable) as error:
+        console.print(f"[bold red]the ranking service could not load the champion:[/] {error}")
+        return False
+    console.print(
+        f"[green]✓[/] serving {served['model']} version "
+        f"{served['version'] or 'none (fallback ranking)'}"
+    )
+    return True
 
 
 def _show_sample_ranking(settings: Settings, log_dir: Path) -> bool:
