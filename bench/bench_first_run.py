@@ -53,7 +53,11 @@ def main() -> int:
         assert process.stdout is not None
         for line in process.stdout:
             out.write(line)
-            if re.search(r"(✓ .*(ready|up)|run (success|failed) in|Smart Stack is up)", line):
+            if re.search(
+                r"(✓ .*(ready|up)|✓ serving|run (success|failed) in|Smart Stack is up|"
+                r"a ranked response)",
+                line,
+            ):
                 marks.append((time.monotonic() - started, line.strip()))
         code = process.wait()
     wall = time.monotonic() - started
