@@ -349,11 +349,14 @@ def test_feedback_is_published_landed_once_and_becomes_a_label(
     ranked = stack.server.rank(customer, k=3).json()
     request, offer = ranked["request_id"], ranked["offers"][0]["offer_id"]
     explanation = ranked["offers"][0]["explanation"]
+    # An instant of this test's own: other tests' feedback for the same customer and offer
+    # (the engagement tests pick their customers from the data) must not share its label row.
+    at = {"occurred_at": "2026-06-29T12:00:08.654321Z"}
     events = [
-        feedback("impression", customer, offer, request, channel="app", position=1),
-        feedback("click", customer, offer, request),
+        feedback("impression", customer, offer, request, channel="app", position=1, **at),
+        feedback("click", customer, offer, request, **at),
         {
-            **feedback("rating", customer, offer, request, rating=4),
+            **feedback("rating", customer, offer, request, rating=4, **at),
             "feature_version": explanation["feature_version"],
             "source": explanation["source"],
             "template_id": explanation["template_id"],
@@ -390,7 +393,7 @@ def test_feedback_is_published_landed_once_and_becomes_a_label(
     mine = labels[
         (labels.customer_id == customer)
         & (labels.offer_id == offer)
-        & (labels.event_timestamp == pd.Timestamp("2026-06-29 12:00:07.123456"))
+        & (labels.event_timestamp == pd.Timestamp("2026-06-29 12:00:08.654321"))
     ]
     assert mine[["outcome", "clicked", "channel", "position"]].to_dict("records") == [
         {"outcome": "clicked", "clicked": 1, "channel": "app", "position": 1}
