@@ -219,7 +219,7 @@ def _check_table(
     (:mod:`smartstack.quality.batches`), as one report."""
     stage, data_dir = stage_suites.stage, settings.data_dir
     rows, names = table_shape(stage, table, data_dir)
-    derived = stage_suites.prepare.get(table)
+    derived = stage_suites.derived.get(table)
     profiled = tuple(stage_suites.profiled.get(table, ()))
     whole = rows * len(names) <= settings.quality_max_cells or not splittable(expectations)
     batches = [Batch(tuple(names), tuple(expectations))] if whole else column_batches(expectations)
@@ -257,12 +257,11 @@ def _batch_frame(
     the batch checks is computed from its ``reads``, which are then dropped unless the batch
     checks them too. A column the table lacks stays missing, for its expectations to fail as
     they do on the whole table."""
-    wanted = set(batch.columns)
-    if derived is not None and wanted & set(derived.writes):
-        wanted |= set(derived.reads)
+    computed = derived if derived and set(batch.columns) & set(derived.writes) else None
+    wanted = set(batch.columns) | set(computed.reads if computed else ())
     frame = load_table(stage, table, data_dir, [name for name in names if name in wanted])
-    if derived is not None and set(batch.columns) & set(derived.writes):
-        frame = derived.prepare(frame)
+    if computed:
+        frame = computed.prepare(frame)
         frame = frame.drop(columns=[c for c in frame if c not in batch.columns])
     return with_placeholders(frame, names, rows)
 
@@ -286,7 +285,7 @@ def write_reference(
         rows, names = table_shape(stage, table, settings.data_dir)
         frame = _batch_frame(
             stage, table, settings.data_dir, names, rows, Batch(tuple(profiled), ()),
-            stage_suites.prepare.get(table),
+            stage_suites.derived.get(table),
         )
         profiles[table] = profile_table(frame, tuple(profiled))
     QualityState(settings.home / "quality", stage).write_reference(profiles)

@@ -84,7 +84,7 @@ class StageSuites:
     path: Path
     suites: Mapping[str, SuiteBuilder]
     profiled: Mapping[str, tuple[str, ...]]
-    prepare: Mapping[str, Derived]
+    derived: Mapping[str, Derived]  # the file's PREPARE: columns computed before the checks
     dataset_suites: Mapping[str, Mapping[str, SuiteBuilder]] = field(default_factory=dict)
 
     def for_dataset(self, dataset: str) -> Mapping[str, SuiteBuilder]:
@@ -106,7 +106,7 @@ def load_stage(stage: Stage, expectations_dir: Path) -> StageSuites:
         path=path,
         suites=module.SUITES,
         profiled=module.PROFILED,
-        prepare=getattr(module, "PREPARE", {}),
+        derived=getattr(module, "PREPARE", {}),
         dataset_suites=getattr(module, "DATASET_SUITES", {}),
     )
 
