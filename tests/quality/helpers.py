@@ -67,6 +67,28 @@ def spend_mart(data_dir: Path, customers: int = 40, seed: int = 0) -> pd.DataFra
     return frame
 
 
+def affinity_mart(data_dir: Path, customers: int = 40) -> pd.DataFrame:
+    """A consistent ``customer_category_affinity`` mart (one row per customer, category and
+    as-of date) from :func:`spend_mart`'s wallets, rows shuffled as a warehouse may write them."""
+    spend = spend_mart(data_dir, customers)
+    rows = [
+        {
+            "customer_id": row.customer_id,
+            "merchant_category": category,
+            "event_timestamp": row.event_timestamp,
+            "spend_30d": getattr(row, f"spend_{category}_30d"),
+            "spend_90d": getattr(row, f"spend_{category}_90d"),
+            "txn_count_90d": getattr(row, f"txn_count_{category}_90d"),
+            "share_30d": getattr(row, f"share_{category}_30d"),
+            "share_90d": getattr(row, f"share_{category}_90d"),
+            "trend": getattr(row, f"trend_{category}"),
+        }
+        for row in spend.itertuples()
+        for category in MERCHANT_CATEGORIES
+    ]
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=0, ignore_index=True)
+
+
 def write_mart(data_dir: Path, name: str, frame: pd.DataFrame) -> Path:
     path = data_dir / "features" / f"{name}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column
 
+from smartstack.data.schema import MERCHANT_CATEGORIES
 from smartstack.quality import gate as quality_gate
 from smartstack.quality.batches import column_batches, read_columns, splittable, with_placeholders
 from smartstack.quality.gate import GateResult, run_gate, write_reference
 from smartstack.quality.suites import Stage, SuiteInputs, Window, load_stage
 from smartstack.settings import Settings
 
-from .helpers import EXPECTATIONS, rewrite_raw, spend_mart, write_mart
+from .helpers import EXPECTATIONS, affinity_mart, rewrite_raw, spend_mart, write_mart
 
 
 def gate(
@@ -98,6 +99,65 @@ def test_a_derived_column_is_checked_in_batches_as_it_is_whole(
     assert failure.column == "share_sum_30d" and failure.unexpected_count == 2
     [failure] = [f for f in batched.blocking if f.column == "share_sum_30d"]
     assert failure.unexpected_count == 2
+
+
+def test_affinity_shares_are_summed_per_customer_and_date_as_pandas_groups_them() -> None:
+    """The affinity mart's share sums (one ``bincount`` over a code per customer and date) are
+    pandas' groupby sums over the same keys: nulls count as 0, a row without a customer or a
+    date has no sum, and a group without spend has none either."""
+    rng = np.random.default_rng(3)
+    rows = 5_000
+    customers = [f"C{i}" for i in range(300)]
+    weeks = rng.integers(0, 4, rows) * 7
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.array(rng.choice(customers, rows), dtype="string[pyarrow]"),
+            "event_timestamp": pd.Timestamp("2026-06-01", tz="UTC")
+            + pd.to_timedelta(weeks, unit="D"),
+        }
+    )
+    for name in ("share_30d", "share_90d", "spend_30d", "spend_90d"):
+        frame[name] = rng.uniform(0, 1, rows)
+    frame.loc[rng.choice(rows, 200), "share_30d"] = np.nan
+    frame.loc[rng.choice(rows, 5), "customer_id"] = None
+    frame.loc[rng.choice(rows, 5), "event_timestamp"] = pd.NaT
+    unspent = frame["customer_id"] == "C7"
+    frame.loc[unspent, ["spend_30d", "spend_90d"]] = 0.0
+
+    derived = load_stage("features", EXPECTATIONS).derived["customer_category_affinity"]
+    summed = derived.prepare(frame[list(derived.reads)].copy())
+    groups = frame.groupby(["customer_id", "event_timestamp"], sort=False)
+    for w in (30, 90):
+        expected = groups[f"share_{w}d"].transform("sum").where(
+            groups[f"spend_{w}d"].transform("sum") > 0
+        )
+        pd.testing.assert_series_equal(
+            summed[f"category_share_sum_{w}d"], expected, check_names=False, rtol=1e-12
+        )
+    assert summed.loc[unspent, "category_share_sum_30d"].isna().all()
+
+
+def test_affinity_shares_that_do_not_sum_to_one_fail_whole_and_in_batches(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """One customer's categories on one date whose shares were halved: its ten rows fail, and
+    nothing else does, validated whole or in batches."""
+    mart = affinity_mart(data_dir)
+    write_mart(data_dir, "customer_category_affinity", mart)
+    assert gate(data_dir, tmp_path / "clean", "customer_category_affinity", None, "features").passed
+    broken = (mart["customer_id"] == mart["customer_id"].iloc[0]) & (
+        mart["event_timestamp"] == mart["event_timestamp"].iloc[0]
+    )
+    mart.loc[broken, "share_30d"] *= 0.5
+    write_mart(data_dir, "customer_category_affinity", mart)
+    whole, batched = (
+        gate(data_dir, tmp_path / mode, "customer_category_affinity", limit, "features")
+        for mode, limit in (("whole", None), ("batched", 1))
+    )
+    assert outcome(batched) == outcome(whole)
+    [failure] = whole.blocking
+    assert failure.column == "category_share_sum_30d"
+    assert failure.unexpected_count == broken.sum() == len(MERCHANT_CATEGORIES)
 
 
 def test_a_batch_holds_every_expectation_on_its_columns_once(data_dir: Path) -> None:

@@ -47,24 +47,32 @@ def load_table(
 ) -> pd.DataFrame:
     """The table (or only ``columns`` of it) as the suites expect it."""
     path = existing_path(stage, table, data_dir)
-    table = pq.read_table(path, columns=None if columns is None else list(columns))
-    frame = table.to_pandas(types_mapper=_arrow_strings, date_as_object=False)
-    if stage == "raw":
-        frame = _nullable_integers(table, frame)
-    else:
-        frame = _utc(frame)
-    return frame
+    # Arrow's buffers are freed as their columns convert (the table is unusable afterwards),
+    # and Parquet's column chunks are read as decoded rather than all buffered first: the
+    # load's peak is not the table twice.
+    table = pq.read_table(
+        path, columns=None if columns is None else list(columns), pre_buffer=False
+    )
+    nullable = _nullable_integers(table) if stage == "raw" else {}
+    frame = table.to_pandas(
+        types_mapper=_arrow_strings, date_as_object=False, self_destruct=True, split_blocks=True
+    )
+    del table
+    for name, dtype in nullable.items():
+        frame[name] = frame[name].astype(dtype)
+    return frame if stage == "raw" else _utc(frame)
 
 
-def _nullable_integers(table: pa.Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """Integer columns with nulls as pandas nullable integers: pandas would turn them into
-    floats, and a raw contract's ``int32`` column (an age, say) would fail its exact type check.
-    (Marts are only checked to be numeric, of any width.)"""
+def _nullable_integers(table: pa.Table) -> dict[str, str]:
+    """The pandas nullable integer type of each integer column with nulls: pandas would turn
+    them into floats, and a raw contract's ``int32`` column (an age, say) would fail its exact
+    type check. (Marts are only checked to be numeric, of any width.)"""
+    types: dict[str, str] = {}
     for field in table.schema:
         if pa.types.is_integer(field.type) and table.column(field.name).null_count:
             signed = "Int" if pa.types.is_signed_integer(field.type) else "UInt"
-            frame[field.name] = frame[field.name].astype(f"{signed}{field.type.bit_width}")
-    return frame
+            types[field.name] = f"{signed}{field.type.bit_width}"
+    return types
 
 
 def _arrow_strings(arrow_type: pa.DataType) -> pd.StringDtype | None:
