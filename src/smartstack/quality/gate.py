@@ -14,7 +14,6 @@ the reference profile is written by the first such run (see ``state.py``).
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -241,10 +240,8 @@ def _check_table(
         pages += [identifier, ExpectationSuiteIdentifier(name=suite.name)]
         profile |= profile_table(frame, tuple(c for c in profiled if whole or c in batch.columns))
         del frame
-        # GX's run leaves reference cycles that hold whole-column arrays (a column's worth of
-        # the 100-million-row affinity mart); collected now, they do not wait for a batch's
-        # allocations to trigger the collector. Else glibc keeps the copies for the next batch.
-        gc.collect()
+        # GX's run leaves cycles holding whole columns, and glibc keeps freed copies: both are
+        # handed back before the next batch loads.
         release_freed_memory()
     return _CheckedTable(_report(table, rows, validations), rows, profile, pages)
 
