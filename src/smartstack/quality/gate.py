@@ -39,7 +39,7 @@ from great_expectations.datasource.fluent import PandasDatasource
 from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.expectations import Expectation
 
-from smartstack.memory import release_freed_memory
+from smartstack.memory import heap_frozen, release_freed_memory
 from smartstack.paths import EXPECTATIONS_DIR
 from smartstack.quality.batches import Batch, column_batches, splittable, with_placeholders
 from smartstack.quality.checks import BLOCKING
@@ -172,9 +172,10 @@ def run_gate(
             max_age=max_age,
         )
         try:
-            checked = _check_table(
-                context, datasource, stage_suites, table, suites[table](inputs), settings
-            )
+            with heap_frozen():
+                checked = _check_table(
+                    context, datasource, stage_suites, table, suites[table](inputs), settings
+                )
         except TableMissing:
             reports.append(_missing(stage, table, settings.data_dir))
             continue
