@@ -38,7 +38,8 @@ from feast.value_type import ValueType
 from smartstack.featurestore import store
 from smartstack.featurestore.bulk import redis_writer, sqlite_writer
 from smartstack.featurestore.bulk.engine import BulkComputeEngine, bulk_writer
-from smartstack.featurestore.bulk.values import encode_column, entity_keys
+from smartstack.featurestore.bulk.resp import commands, concatenated, wire
+from smartstack.featurestore.bulk.values import column_blobs, encode_column, entity_keys
 from smartstack.featurestore.config import repo_config
 from smartstack.featurestore.online import OnlineFeatureReader
 from smartstack.settings import Settings
@@ -73,6 +74,25 @@ def test_a_column_encodes_as_feasts_protos_and_texts(column, value_type) -> None
     ours = encode_column(column, value_type)
     assert ours.blobs == [v.SerializeToString() for v in theirs]
     assert ours.texts == [extract_text_and_num(v, False)[0] for v in theirs]
+    assert column_blobs(column, value_type).to_pylist() == ours.blobs
+
+
+def test_commands_pack_as_redis_py_packs_them() -> None:
+    keys = pa.array([b"k1", b"", "é☕".encode(), b"\r\n$3"], pa.binary())
+    values = pa.array([b"\x09\x00", b"", b"x" * 300, b"*2"], pa.binary())
+    packed = concatenated(
+        [commands(b"HSET", [keys, b"_ts:v", values]), commands(b"EXPIRE", [keys, b"60"])]
+    )
+    connection = redis_client.Connection()
+    for start in (0, 1):  # whole, and a slice that does not start at the buffer's start
+        rows = zip(keys.to_pylist()[start:], values.to_pylist()[start:], strict=True)
+        args = [c for k, v in rows for c in (("HSET", k, "_ts:v", v), ("EXPIRE", k, 60))]
+        assert bytes(wire(packed[start:])) == b"".join(connection.pack_commands(args))
+
+
+def test_a_null_argument_is_refused_not_packed() -> None:
+    with pytest.raises(ValueError, match="null"):
+        commands(b"HSET", [pa.array([b"k", None], pa.binary()), b"f", b"v"])
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from feast.value_type import ValueType
 
 SLICE = 10_000  # rows encoded at a time: the encoded values take ~100 bytes each
 _DOUBLE_TAG = Value(double_val=1.0).SerializeToString()[:-8]
+_DOUBLE = np.dtype([("tag", "u1"), ("value", "<f8")])  # packed: 9 bytes
 _LENGTH = struct.Struct("<I")  # the length before each entity value
 
 
@@ -42,37 +43,37 @@ class EncodedColumn:
     SQLite keeps beside it (``extract_text_and_num``; None for an empty value)."""
 
     blobs: list[bytes]
-    texts: list[str | None] | None  # None when not asked for
+    texts: list[str | None]
+
+
+def distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code and each code's first row, codes numbering the distinct values in
+    first-seen order. Numbers and times are told apart by their bits; other values (strings,
+    None) by equality."""
+    keys = values.view(f"u{values.dtype.itemsize}") if _by_bits(values) else values
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    _, first = np.unique(codes, return_index=True)
+    return codes, first
 
 
 def per_distinct(values: np.ndarray, convert: Callable[[np.ndarray], Sequence[Any]]) -> list[Any]:
-    """``convert(values)`` computed on the distinct values only, in first-seen order.
-
-    Numbers and times are told apart by their bits; other values (strings, None) by equality.
-    """
-    keys = values.view(f"u{values.dtype.itemsize}") if _by_bits(values) else values
-    codes, _ = pd.factorize(keys, use_na_sentinel=False)
-    _, first = np.unique(codes, return_index=True)  # codes number values in first-seen order
+    """``convert(values)`` computed on the distinct values only, in first-seen order."""
+    codes, first = distinct(values)
     converted = np.empty(len(first), dtype=object)
     converted[:] = list(convert(values[first]))
     return converted[codes].tolist()
 
 
-def encode_column(
-    column: pa.Array | pa.ChunkedArray, value_type: ValueType, texts: bool = True
-) -> EncodedColumn:
-    """The bytes and (``texts``: Redis keeps none) texts Feast's conversion of ``column`` as
-    ``value_type`` gives."""
+def encode_column(column: pa.Array | pa.ChunkedArray, value_type: ValueType) -> EncodedColumn:
+    """The bytes and texts Feast's conversion of ``column`` as ``value_type`` gives."""
     values = column.to_numpy(zero_copy_only=False)  # exactly what Feast converts
     if value_type == ValueType.DOUBLE and values.dtype in (np.float64, np.int64):
-        return _doubles(values.astype(np.float64, copy=False), texts)
+        return _doubles(values.astype(np.float64, copy=False))
     if _by_bits(values) or pa.types.is_string(column.type):
-        pairs = per_distinct(values, lambda distinct: _feast_encoded(distinct, value_type))
+        pairs = per_distinct(values, lambda firsts: _feast_encoded(firsts, value_type))
     else:  # lists, maps, decimals…: Feast's converter on every value
         pairs = _feast_encoded(values, value_type)
-    return EncodedColumn(
-        [blob for blob, _ in pairs], [text for _, text in pairs] if texts else None
-    )
+    return EncodedColumn([blob for blob, _ in pairs], [text for _, text in pairs])
 
 
 def _by_bits(values: np.ndarray) -> bool:
@@ -85,18 +86,45 @@ def _feast_encoded(values: np.ndarray, value_type: ValueType) -> list[tuple[byte
     return [(p.SerializeToString(), extract_text_and_num(p, False)[0]) for p in protos]
 
 
-def _doubles(values: np.ndarray, texts: bool) -> EncodedColumn:
-    """Feast: NaN (a null) is an empty ``Value``; anything else ``double_val``, whose text is
-    ``str`` of the float."""
-    packed = np.empty(len(values), dtype=[("tag", "u1"), ("value", "<f8")])
+def column_blobs(column: pa.Array | pa.ChunkedArray, value_type: ValueType) -> pa.Array:
+    """:func:`encode_column`'s bytes as one Arrow binary array: a column of doubles from its
+    NumPy packing, one with few distinct values by Arrow's ``take`` of the distinct bytes, so
+    neither makes a Python object per value."""
+    values = column.to_numpy(zero_copy_only=False)
+    if value_type == ValueType.DOUBLE and values.dtype in (np.float64, np.int64):
+        values = values.astype(np.float64, copy=False)
+        nulls = np.isnan(values)
+        offsets = np.zeros(len(values) + 1, dtype=np.int32)
+        np.cumsum(np.where(nulls, 0, _DOUBLE.itemsize), out=offsets[1:])
+        packed = _packed_doubles(values[~nulls]).view(np.uint8)
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(packed)]
+        return pa.Array.from_buffers(pa.binary(), len(values), buffers)
+    if _by_bits(values) or pa.types.is_string(column.type):
+        codes, first = distinct(values)
+        return _serialized(values[first], value_type).take(codes)
+    return _serialized(values, value_type)
+
+
+def _serialized(values: np.ndarray, value_type: ValueType) -> pa.Array:
+    protos = python_values_to_proto_values(values, value_type)
+    return pa.array([proto.SerializeToString() for proto in protos], pa.binary())
+
+
+def _packed_doubles(values: np.ndarray) -> np.ndarray:
+    """Each value as the bytes of its ``Value(double_val=value)``."""
+    packed = np.empty(len(values), dtype=_DOUBLE)
     packed["tag"] = _DOUBLE_TAG[0]
     packed["value"] = values
-    blobs = packed.view(f"V{packed.dtype.itemsize}").tolist()
+    return packed
+
+
+def _doubles(values: np.ndarray) -> EncodedColumn:
+    """Feast: NaN (a null) is an empty ``Value``; anything else ``double_val``, whose text is
+    ``str`` of the float."""
+    blobs = _packed_doubles(values).view(f"V{_DOUBLE.itemsize}").tolist()
     nulls = np.flatnonzero(np.isnan(values)).tolist()
     for i in nulls:
         blobs[i] = b""
-    if not texts:
-        return EncodedColumn(blobs, None)
     strings: list[str | None] = list(map(repr, values.tolist()))
     for i in nulls:
         strings[i] = None
@@ -128,9 +156,15 @@ def entity_keys(table: pa.Table, join_keys: dict[str, ValueType], version: int) 
 
 
 def row_times(column: pa.Array | pa.ChunkedArray, convert: Callable[[Any], Any]) -> list[Any]:
-    """``convert`` of each row's time as Feast hands it to the store (a ``datetime`` from
-    ``pd.to_datetime`` and ``_coerce_datetime``), computed once per distinct time."""
+    """``convert`` of each row's time as Feast hands it to the store, computed once per
+    distinct time."""
     return per_distinct(
         column.to_numpy(zero_copy_only=False),
-        lambda distinct: [convert(_coerce_datetime(t)) for t in pd.to_datetime(distinct)],
+        lambda firsts: [convert(moment) for moment in feast_times(firsts)],
     )
+
+
+def feast_times(values: np.ndarray) -> list[Any]:
+    """Times as Feast hands them to a store: a ``datetime`` from ``pd.to_datetime`` and
+    ``_coerce_datetime``."""
+    return [_coerce_datetime(moment) for moment in pd.to_datetime(values)]
