@@ -10,7 +10,8 @@ days up to the snapshot (newer rows over older ones, and rows no newer than thos
 the same ten days again (only rows no newer than stored). Every online row must be the same
 bytes (SQLite: every column; Redis: every hash field), the registries must record the same
 materialization intervals, and Feast's ``get_online_features`` and the serving reader must
-read the same values.
+read the same values. Last, the Redis options that data set does not use (a time to live,
+``skip_dedup``) on a small table against Feast's ``online_write_batch``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import redis as redis_client
-from feast import FeatureStore, FeatureView, Field
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource
 from feast.infra.compute_engines.local.compute import LocalComputeEngine
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import extract_text_and_num
@@ -32,7 +33,8 @@ from feast.infra.online_stores.sqlite import SqliteOnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.repo_config import RepoConfig
 from feast.type_map import python_values_to_proto_values
-from feast.types import Float64
+from feast.types import Float64, Int64, String
+from feast.utils import _convert_arrow_to_proto
 from feast.value_type import ValueType
 
 from smartstack.featurestore import store
@@ -261,3 +263,63 @@ def test_online_reads_are_the_same(both_ways) -> None:
         found += actual.customer_found
         np.testing.assert_array_equal(actual.matrix, expected.matrix, err_msg=customer)
     assert found > len(SAMPLE_CUSTOMERS) // 2
+
+
+@pytest.mark.parametrize(
+    "options", [{"key_ttl_seconds": 600}, {"skip_dedup": True}], ids=["ttl", "skip_dedup"]
+)
+def test_a_write_with_the_stores_options_is_feasts(options, redis, tmp_path) -> None:
+    """A time to live (an EXPIRE per entity) and ``skip_dedup`` (older rows written too), which
+    the materialized data set does not configure: the same hashes and expiries as Feast's."""
+    customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.STRING)
+    source = FileSource(path=str(tmp_path / "unread.parquet"), timestamp_field="event_timestamp")
+    view = FeatureView(
+        name="v",
+        entities=[customer],
+        schema=[
+            Field(name="customer_id", dtype=String),
+            Field(name="x", dtype=Float64),
+            Field(name="n", dtype=Int64),
+            Field(name="s", dtype=String),
+        ],
+        source=source,
+    )
+
+    def table(day: int) -> pa.Table:
+        return pa.table(
+            {
+                "customer_id": ["C-1", "C-2", "é☕"],
+                "x": [1.5, None, -0.0],
+                "n": [3, 0, -7],
+                "s": ["a", "", "a"],
+                "event_timestamp": pa.array([datetime(2024, 1, day, tzinfo=UTC)] * 3),
+            }
+        )
+
+    hashes = []
+    for db, bulk in ((5, False), (6, True)):
+        config = RepoConfig(
+            project="bulk",
+            provider="local",
+            registry=str(tmp_path / "registry.db"),
+            online_store={"type": "redis", "connection_string": f"127.0.0.1:{redis.port},db={db}"}
+            | options,
+            entity_key_serialization_version=3,
+        )
+        client = redis_client.Redis(port=redis.port, db=db)
+        client.flushdb()  # the module's private server: an earlier case wrote here
+        online = RedisOnlineStore()
+        for day in (2, 1):  # the second write is older: skipped unless skip_dedup
+            if bulk:
+                redis_writer.write(online, config, view, table(day))
+            else:
+                rows = _convert_arrow_to_proto(table(day), view, {"customer_id": ValueType.STRING})
+                online.online_write_batch(config, view, rows, None)
+        hashes.append(
+            {key: (client.hgetall(key), client.ttl(key) > 0) for key in client.scan_iter()}
+        )
+        client.close()
+    theirs, ours = hashes
+    assert len(theirs) == 3
+    assert ours == theirs
+    assert all(expires for _, expires in theirs.values()) == ("key_ttl_seconds" in options)
