@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "events": {"data", "datasets", "engagement", "privacy"},
     "features": {"data", "datasets", "engagement", "privacy"},
     "quality": {"data", "datasets", "memory"},
-    "featurestore": {"data", "datasets", "privacy"},
+    "featurestore": {"data", "datasets", "memory", "privacy"},
     "messaging": {"datasets", "events", "privacy"},
     # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
     "training": {
