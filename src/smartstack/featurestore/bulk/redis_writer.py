@@ -39,8 +39,6 @@ from smartstack.featurestore.bulk.values import (
 
 _NANOS = 1_000_000_000
 
-Batch = tuple[pa.Array, int]  # packed commands and how many replies they get
-
 
 def supports(config: RepoConfig) -> bool:
     return config.online_store.redis_type == RedisType.redis
@@ -65,8 +63,9 @@ def _nanos(stored: bytes) -> int:
     return stamp.seconds * _NANOS + stamp.nanos
 
 
-def _run(client: Any, batches: Iterable[Batch]) -> list[Any]:
-    """Each reply of the batches' commands, sent on one connection. A batch's replies are read
+def _run(client: Any, batches: Iterable[pa.Array], per_row: int = 1) -> list[Any]:
+    """Each reply of the batches' commands (``per_row`` commands in each packed row), sent on
+    one connection. A batch's replies are read
     only once the next batch is sent, so the server executes one batch while this process packs
     the next (a pipeline waits for each batch's replies). An error reply raises, as in a
     pipeline."""
@@ -75,10 +74,10 @@ def _run(client: Any, batches: Iterable[Batch]) -> list[Any]:
     replies: list[Any] = []
     try:
         unread = 0
-        for packed, count in batches:
+        for packed in batches:
             connection.send_packed_command([wire(packed)])
             replies += [connection.read_response() for _ in range(unread)]
-            unread = count
+            unread = per_row * len(packed)
         replies += [connection.read_response() for _ in range(unread)]
     except BaseException:
         connection.disconnect()  # replies may be left unread: the connection is unusable
@@ -95,9 +94,7 @@ def _slices(rows: int) -> Iterator[slice]:
 def _newer(client: Any, keys: pa.Array, ts_field: bytes, nanos: np.ndarray) -> list[int]:
     """Rows Feast would write: newer than the stored time and than an earlier row of the
     same entity in this batch."""
-    reads = (
-        (commands(b"HMGET", [keys[part], ts_field]), len(keys[part])) for part in _slices(len(keys))
-    )
+    reads = (commands(b"HMGET", [keys[part], ts_field]) for part in _slices(len(keys)))
     stored = [fields[0] for fields in _run(client, reads)]
     latest: dict[bytes, int] = {}
     keep = []
@@ -130,17 +127,11 @@ def write(store: RedisOnlineStore, config: RepoConfig, view: FeatureView, table:
             table, keys, stamps = table.take(rows), keys.take(rows), stamps.take(rows)
     fields = [(_mmh3(f"{name}:{field.name}"), field) for field in view.features]
     ttl = online.key_ttl_seconds
-    per_row = 2 if ttl else 1
-    _run(
-        client,
-        (  # packed as the connection takes them, a slice at a time
-            (
-                _hsets(table[part], keys[part], stamps[part], ts_field, fields, ttl),
-                per_row * len(keys[part]),
-            )
-            for part in _slices(table.num_rows)
-        ),
+    hsets = (  # packed as the connection takes them, a slice at a time
+        _hsets(table[part], keys[part], stamps[part], ts_field, fields, ttl)
+        for part in _slices(table.num_rows)
     )
+    _run(client, hsets, per_row=2 if ttl else 1)
 
 
 def _hsets(
