@@ -73,11 +73,12 @@ def project_environment(**settings: str) -> dict[str, str]:
 
 
 # Folders whose tests share a costly session fixture: one worker runs each of them whole.
-SHARED_FOLDERS = frozenset({"dbt", "serving", "starbucks"})
+SHARED_FOLDERS = frozenset({"dbt", "serving", "spark", "starbucks"})
 # The scopes that take longest (see `--durations` and docs/benchmarks.md), handed out first so
 # that no worker starts one while the others are nearly done; the rest follow as collected.
 LONGEST_FIRST = (
     "tests/dags/test_daily_run.py",
+    "tests/spark",
     "tests/serving",
     "tests/dbt",
     "tests/starbucks",

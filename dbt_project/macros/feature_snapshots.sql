@@ -97,9 +97,11 @@
 
 
 {#- Whole days since 1970-01-01 (UTC): integer day arithmetic keeps every window the same
-    in DuckDB and BigQuery, where date and timestamp types do not mix. -#}
+    in DuckDB, BigQuery and Spark, where date and timestamp types do not mix. A 64-bit integer
+    on each (Spark's datediff is 32-bit), so the marts' day columns have one type. -#}
 {% macro day_number(timestamp_expression) -%}
-  {{ dbt.datediff("cast('1970-01-01' as date)", "cast(" ~ timestamp_expression ~ " as date)", "day") }}
+  cast({{ dbt.datediff("cast('1970-01-01' as date)", "cast(" ~ timestamp_expression ~ " as date)", "day") }}
+    as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 
@@ -131,10 +133,12 @@
 {%- endmacro %}
 
 
-{#- The incremental strategy of the target: delete+insert on DuckDB, merge on
-    BigQuery (both replace rows by the unique key). -#}
+{#- The incremental strategy of the target: delete+insert on DuckDB, merge on BigQuery (both
+    replace rows by the unique key), insert_overwrite of whole days on Spark
+    (incremental_partition_by). -#}
 {% macro target_incremental_strategy() -%}
-  {{ return('merge' if target.type == 'bigquery' else 'delete+insert') }}
+  {%- set strategies = {'bigquery': 'merge', 'spark': 'insert_overwrite'} -%}
+  {{ return(strategies.get(target.type, 'delete+insert')) }}
 {%- endmacro %}
 
 

@@ -35,6 +35,10 @@
   quantile_cont({{ expression }}, {{ q }})
 {%- endmacro %}
 
+{% macro spark__quantile_of(expression, q) -%}
+  percentile({{ expression }}, {{ q }})
+{%- endmacro %}
+
 {% macro bigquery__quantile_of(expression, q) -%}
   approx_quantiles({{ expression }}, 100)[offset({{ (q * 100) | round | int }})]
 {%- endmacro %}

@@ -77,6 +77,9 @@ class OnlineStore(StrEnum):
 class Warehouse(StrEnum):
     duckdb = "duckdb"
     bigquery = "bigquery"
+    # dbt-spark in this process' SparkSession (`spark_master`: local mode or a cluster's URL),
+    # Feast's Spark offline store and xgboost.spark over the same Parquet marts.
+    spark = "spark"
 
 
 def _alias(name: str, *others: str) -> AliasChoices:
@@ -590,6 +593,11 @@ class Settings(BaseSettings):
     bigquery_keyfile: Path | None = Field(
         None, validation_alias=_alias("BIGQUERY_KEYFILE", "GOOGLE_APPLICATION_CREDENTIALS")
     )
+    spark_master: str = Field(
+        "local[2]",
+        description="The Spark master of the spark warehouse: local[N] on one machine, "
+        "spark://host:7077, yarn or k8s://… on a cluster.",
+    )
     dbt_project_dir: Path = Field(DBT_PROJECT_DIR, description="The dbt project folder.")
 
     # Feature store
@@ -731,9 +739,18 @@ class Settings(BaseSettings):
         return self.privacy.directory or self.home / "privacy"
 
     @property
+    def spark_dir(self) -> Path:
+        """The spark warehouse's metastore (Derby) and its tables' files that are not marts."""
+        return self.home / "spark"
+
+    @property
     def features_dir(self) -> Path:
-        """Where the local warehouse writes the feature marts as Parquet."""
+        """Where the local and spark warehouses write the feature marts as Parquet."""
         return self.data_dir / "features"
+
+    def mart_path(self, mart: str) -> Path:
+        """One feature mart's Parquet: a file from DuckDB, a folder of parts from Spark."""
+        return self.features_dir / f"{mart}.parquet"
 
     def with_training_params(self, path: Path) -> Settings:
         """These settings with the training section read from another parameters file."""

@@ -4,6 +4,7 @@
         materialized='incremental',
         unique_key=['customer_id', 'event_day'],
         incremental_strategy=target_incremental_strategy(),
+        partition_by=incremental_partition_by('event_day'),
         on_schema_change='fail',
     )
 }}

@@ -7,6 +7,7 @@
         materialized='incremental',
         unique_key=['impression_id', 'event_type'],
         incremental_strategy=target_incremental_strategy(),
+        partition_by=incremental_partition_by('event_day'),
         on_schema_change='fail',
     )
 }}

@@ -7,6 +7,7 @@
         materialized='incremental',
         unique_key=['customer_id', 'merchant_category', 'txn_day'],
         incremental_strategy=target_incremental_strategy(),
+        partition_by=incremental_partition_by('txn_day'),
         on_schema_change='fail',
     )
 }}

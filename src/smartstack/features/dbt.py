@@ -51,9 +51,31 @@ def dbt_executable() -> str:
     return found
 
 
+# The profiles.yml target of each warehouse.
+TARGETS: dict[Warehouse, str] = {
+    Warehouse.duckdb: "local",
+    Warehouse.bigquery: "bigquery",
+    Warehouse.spark: "spark",
+}
+# The targets that read the landed Parquet files in place.
+_FILE_TARGETS = frozenset({"local", "spark"})
+
+
 def default_target(settings: Settings) -> str:
     """The profiles.yml target for the configured warehouse."""
-    return "bigquery" if settings.warehouse == Warehouse.bigquery else "local"
+    return TARGETS[settings.warehouse]
+
+
+def landed_tables(settings: Settings) -> list[str]:
+    """The event tables with at least one landed Parquet part, for the spark target's
+    ``has_landed`` (Spark SQL cannot list a folder; DuckDB globs it itself). The folders are
+    those of ``profile_environment``; the ranking log keeps its parts in a folder per day."""
+    folders = {
+        table: (settings.data_dir / table, "*.parquet")
+        for table in ("feedback", "quiz_answers", "consent_events")
+    }
+    folders["ranking_log"] = (settings.ranking_log_dir, "*/*.parquet")
+    return [table for table, (folder, parts) in folders.items() if any(folder.glob(parts))]
 
 
 def check_raw_data(settings: Settings) -> None:
@@ -109,6 +131,8 @@ def profile_environment(settings: Settings) -> dict[str, str]:
         "SMARTSTACK_DUCKDB_PATH": str(settings.duckdb_path),
         "SMARTSTACK_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,
+        "SMARTSTACK_SPARK_MASTER": settings.spark_master,
+        "SMARTSTACK_SPARK_DIR": str(settings.spark_dir),
     }
     if settings.bigquery_project:
         env["SMARTSTACK_BIGQUERY_PROJECT"] = settings.bigquery_project
@@ -137,8 +161,12 @@ def dbt_vars(
     alike): which data set it is (it enables that data set's models) and its own vars, the
     feature window, the engagement rules, then ``extra_vars``."""
     dataset = {"dataset": settings.dataset, **active(settings).dbt_vars}
+    spark = (
+        {"landed_tables": landed_tables(settings)} if settings.warehouse is Warehouse.spark else {}
+    )
     return {
         **dataset,
+        **spark,
         **manifest_vars(settings),
         **engagement_vars(settings),
         **(extra_vars or {}),
@@ -177,7 +205,7 @@ def run_dbt(
     exist, and the DuckDB file's and feature files' folders are created first.
     """
     target = target or default_target(settings)
-    if target == "local":
+    if target in _FILE_TARGETS:
         check_raw_data(settings)
         _prepare_local_dirs(settings)
     args = dbt_command(command, settings, target, extra_vars)
@@ -186,8 +214,10 @@ def run_dbt(
 
 
 def _prepare_local_dirs(settings: Settings) -> None:
-    """The DuckDB file's and the feature files' folders, which dbt-duckdb does not create."""
+    """The DuckDB file's, the Spark metastore's and the feature files' folders, which neither
+    dbt-duckdb nor dbt-spark creates."""
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.spark_dir.mkdir(parents=True, exist_ok=True)
     settings.features_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -244,6 +274,6 @@ def exec_main() -> None:
     subcommand = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if subcommand not in _READ_ONLY:
         building_until_exit(settings)  # dbt inherits it: no erasure while it builds
-        if default_target(settings) == "local":
+        if default_target(settings) in _FILE_TARGETS:
             _prepare_local_dirs(settings)
     os.execve(command[0], command, {**os.environ, **profile_environment(settings)})

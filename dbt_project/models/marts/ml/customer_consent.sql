@@ -56,17 +56,21 @@ unioned as (
 
 ),
 
+before_snapshot as (
+
+    select *
+    from unioned
+    where changed_at < cast('{{ var("snapshot") }}' as {{ dbt.type_timestamp() }})
+
+),
+
 latest_per_instant as (
 
     {#- One row per customer and instant: a live change beats the record at the same instant,
         and of two changes at one instant the later landed. #}
-    select *
-    from unioned
-    where changed_at < cast('{{ var("snapshot") }}' as {{ dbt.type_timestamp() }})
-    qualify row_number() over (
-        partition by customer_id, changed_at
-        order by precedence desc, landed_at desc
-    ) = 1
+    {{ first_row_per(
+        'before_snapshot', 'customer_id, changed_at', 'precedence desc, landed_at desc nulls last'
+    ) }}
 
 ),
 

@@ -87,9 +87,10 @@ final as (
             end,
             1.0
         ) as value_score,
-        length(offers.eligible_card_products)
-            - length(replace(offers.eligible_card_products, ',', '')) + 1
-            as eligible_card_products_count,
+        {{ as_count(
+            "length(offers.eligible_card_products)"
+            ~ " - length(replace(offers.eligible_card_products, ',', '')) + 1"
+        ) }} as eligible_card_products_count,
         case
             when offers.valid_from <= snapshot_dates.as_of
                 and snapshot_dates.as_of < offers.valid_to then 1

@@ -52,8 +52,13 @@ renamed as (
 
     from source
     where event_id is not null
-    qualify row_number() over (partition by event_id order by landed_at) = 1
+
+),
+
+deduplicated as (
+
+    {{ first_row_per('renamed', 'event_id', 'landed_at nulls last') }}
 
 )
 
-select * from renamed
+select * from deduplicated

@@ -49,8 +49,13 @@ renamed as (
 
     from source
     where request_id is not null and offer_id is not null
-    qualify row_number() over (partition by request_id, offer_id order by served_at) = 1
+
+),
+
+deduplicated as (
+
+    {{ first_row_per('renamed', 'request_id, offer_id', 'served_at nulls last') }}
 
 )
 
-select * from renamed
+select * from deduplicated
