@@ -1,13 +1,16 @@
 """Where the feature views read from: dbt's feature marts.
 
 Locally the marts are Parquet files that dbt-duckdb writes (``<data_dir>/features``); in the
-``prod`` profile they are BigQuery tables in the configured dataset. Which one is decided by the
-``warehouse`` setting, so the feature views themselves do not change between profiles.
+``prod`` profile they are BigQuery tables in the configured dataset; on the spark warehouse
+they are the same paths as folders of Parquet parts, read by Feast's Spark offline store. Which
+one is decided by the ``warehouse`` setting, so the feature views themselves do not change
+between profiles.
 """
 
 from feast import Field, FileSource, PushSource, RequestSource
 from feast.data_source import DataSource
 from feast.infra.offline_stores.bigquery_source import BigQuerySource
+from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.types import UnixTimestamp
 
 from smartstack.featurestore.config import definition_settings
@@ -23,12 +26,15 @@ def mart_source(mart: str) -> DataSource:
             table=f"{settings.bigquery_project}.{settings.bigquery_dataset}.{mart}",
             timestamp_field="event_timestamp",
         )
-    assert settings.data_dir is not None
-    return FileSource(
-        name=f"{mart}_source",
-        path=str(settings.data_dir / "features" / f"{mart}.parquet"),
-        timestamp_field="event_timestamp",
-    )
+    path = str(settings.mart_path(mart))
+    if settings.warehouse is Warehouse.spark:
+        return SparkSource(
+            name=f"{mart}_source",
+            path=path,
+            file_format="parquet",
+            timestamp_field="event_timestamp",
+        )
+    return FileSource(name=f"{mart}_source", path=path, timestamp_field="event_timestamp")
 
 
 customer_spend_source = mart_source("customer_spend_features")

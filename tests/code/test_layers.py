@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": set(),  # the standard library only: Airflow's environment imports it
     "interpreter": set(),  # how the stack's processes run Python; Airflow's environment too
     "memory": set(),  # handing freed memory back between the peaks of a long job
+    "spark": set(),  # the spark warehouse's session, for Feast and XGBoost
     "data": set(),
     "ranking": set(),
     "experiments": set(),
@@ -35,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "events": {"data", "datasets", "engagement", "privacy"},
     "features": {"data", "datasets", "engagement", "privacy"},
     "quality": {"data", "datasets", "memory"},
-    "featurestore": {"data", "datasets", "memory", "privacy"},
+    "featurestore": {"data", "datasets", "memory", "privacy", "spark"},
     "messaging": {"datasets", "events", "privacy"},
     # The promotion gate's off-policy rule reads logged traffic through `evaluation`.
     "training": {
@@ -47,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "memory",
         "ranking",
         "registry_errors",
+        "spark",
     },  # fmt: skip
     "serving": {
         "data",

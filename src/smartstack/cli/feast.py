@@ -54,12 +54,9 @@ def materialize(
     from smartstack.settings import Warehouse
 
     settings = settings_of(ctx)
-    missing = [
-        mart
-        for mart in active(settings).feast_marts
-        if not (settings.features_dir / f"{mart}.parquet").exists()
-    ]
-    if missing and settings.warehouse is Warehouse.duckdb:
+    marts = active(settings).feast_marts
+    missing = [mart for mart in marts if not settings.mart_path(mart).exists()]
+    if missing and settings.warehouse is not Warehouse.bigquery:
         raise fail(
             f"no feature marts in {settings.features_dir} (missing {', '.join(missing)}): run "
             "`smartstack dbt build` first."

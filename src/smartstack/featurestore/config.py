@@ -19,6 +19,7 @@ from feast.repo_config import RepoConfig
 from smartstack.featurestore.bulk.engine import ENGINE as BULK_ENGINE
 from smartstack.paths import FEATURE_REPO_DIR
 from smartstack.settings import OnlineStore, Settings, Warehouse, get_settings
+from smartstack.spark import spark_conf
 
 PROJECT = "smartstack"
 FEATURE_SERVICE = "offer_ranking_v1"
@@ -83,6 +84,8 @@ def config_dict(settings: Settings) -> dict:
         offline = {"type": "bigquery", "dataset": settings.bigquery_dataset}
         if settings.bigquery_project:
             offline["project_id"] = settings.bigquery_project
+    elif settings.warehouse is Warehouse.spark:
+        offline = {"type": "spark", "spark_conf": spark_conf(settings)}
     else:
         offline = {"type": "duckdb"}
     return {

@@ -199,7 +199,7 @@ LABEL_COLUMNS = [
 
 def labelled_path(settings: Settings) -> Path:
     """The data set's dbt mart of labelled rows (``training_impressions`` for synthetic)."""
-    return settings.features_dir / f"{active(settings).labelled_mart}.parquet"
+    return settings.mart_path(active(settings).labelled_mart)
 
 
 def _built_labelled_path(settings: Settings) -> Path:

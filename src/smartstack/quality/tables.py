@@ -1,7 +1,8 @@
 """Reading the tables a gate validates into pandas, in bounded memory.
 
 Raw tables are directories of Parquet parts (``<data_dir>/raw/<table>/``); feature marts are the
-Parquet files dbt writes for Feast (``<data_dir>/features/<model>.parquet``, a file or a folder).
+Parquet dbt writes for Feast (``<data_dir>/features/<model>.parquet``: a file from DuckDB, a folder
+of parts from Spark).
 Strings are loaded as Arrow-backed pandas strings rather than Python objects: at 10M transactions
 that is roughly a gigabyte instead of four, and GX validates them like any other column. One table
 is in memory at a time.

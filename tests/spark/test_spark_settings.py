@@ -1,0 +1,49 @@
+"""The one setting that moves the batch steps to Spark, read by dbt, Feast and Spark itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from smartstack.features.dbt import dbt_command, dbt_vars, landed_tables, profile_environment
+from smartstack.featurestore.config import config_dict
+from smartstack.settings import Settings, Warehouse
+from smartstack.spark import spark_conf
+
+
+def _part(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"event_id": ["e1"]}), folder / "part-0.parquet")
+
+
+def test_the_landed_tables_are_those_with_a_parquet_part(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, warehouse=Warehouse.spark)
+    assert landed_tables(settings) == []
+    _part(settings.data_dir / "feedback")
+    (settings.data_dir / "quiz_answers").mkdir(parents=True)  # a folder without parts
+    _part(settings.ranking_log_dir / "date=2026-06-01")
+    assert landed_tables(settings) == ["feedback", "ranking_log"]
+
+
+def test_dbt_runs_on_the_spark_target_with_the_master_and_the_landed_tables(
+    tmp_path: Path,
+) -> None:
+    spark = Settings(home=tmp_path, warehouse=Warehouse.spark, spark_master="spark://m:7077")
+    local = Settings(home=tmp_path)
+    command = dbt_command(["build"], spark)
+    assert command[command.index("--target") + 1] == "spark"
+    assert profile_environment(spark)["SMARTSTACK_SPARK_MASTER"] == "spark://m:7077"
+    assert dbt_vars(spark)["landed_tables"] == []
+    assert "landed_tables" not in dbt_vars(local)
+
+
+def test_feast_reads_the_marts_through_spark_on_the_same_master(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, warehouse=Warehouse.spark, spark_master="local[3]")
+    offline = config_dict(settings)["offline_store"]
+    assert offline["type"] == "spark"
+    assert offline["spark_conf"] == spark_conf(settings)
+    assert offline["spark_conf"]["spark.master"] == "local[3]"
+    assert config_dict(Settings(home=tmp_path))["offline_store"] == {"type": "duckdb"}
+    assert settings.mart_path("offer_features") == settings.features_dir / "offer_features.parquet"
