@@ -27,10 +27,11 @@ from mlflow.models import infer_signature
 
 from smartstack.datasets import feature_service_name
 from smartstack.ranking.smartscore import VERSION as SMARTSCORE_VERSION
-from smartstack.settings import Settings, TrainingSettings, get_settings
+from smartstack.settings import Settings, TrainingSettings, Warehouse, get_settings
 from smartstack.training import dataset, model_card, plots, registry
 from smartstack.training.baselines import Scored, all_baselines
 from smartstack.training.companions import Companions, train_companions
+from smartstack.training.distributed import train_on_spark
 from smartstack.training.evaluate import Report, evaluate_scores, flatten, lift
 from smartstack.training.train import TrainedModel, train, tune
 
@@ -113,7 +114,12 @@ def run_training(
 
     tuned = tune(data, config, config.seed) if tune_first else None
     overrides = {k: v for k, v in (tuned or {}).items() if not k.startswith("_")}
-    model = train(data, config, overrides=overrides, labels=labels)
+    # On the spark warehouse XGBoost's workers fit on Spark; replaced labels (the gate's own
+    # tests) are a single-node fit's.
+    if settings.warehouse is Warehouse.spark and labels is None:
+        model = train_on_spark(data, config, settings, overrides=overrides)
+    else:
+        model = train(data, config, overrides=overrides, labels=labels)
     candidate = _evaluate_candidate(config, settings, data, model)
 
     with mlflow.start_run(
@@ -164,6 +170,7 @@ def _run_tags(candidate: _Candidate) -> dict[str, str]:
     """What was trained, on which features and data, against which SmartScore version."""
     return {
         "objective": candidate.config.objective,
+        "fitted_by": candidate.model.fitted_by,
         "feature_service": candidate.service,
         "dataset_fingerprint": candidate.data.fingerprint,
         "smartscore_version": SMARTSCORE_VERSION,

@@ -41,6 +41,7 @@ class TrainedModel:
     seconds: float = 0.0
     params: dict = field(default_factory=dict)
     early_stopping_rounds: int = 0
+    fitted_by: str = "xgboost"  # or "xgboost.spark" (smartstack.training.distributed)
 
     def margin(self, matrix: np.ndarray) -> np.ndarray:
         """Raw scores (higher = rank first); ``matrix`` columns are ``features``."""
@@ -68,12 +69,12 @@ def fit_platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
-def _label(data: TrainingData, part: str, objective: str) -> np.ndarray:
+def label_of(data: TrainingData, part: str, objective: str) -> np.ndarray:
     """The rank objective learns the NDCG gain, the classifier the target's 0/1 label."""
     return data.grades(part) if objective == "rank" else data.labels(part)
 
 
-def _qid(data: TrainingData, part: str) -> np.ndarray:
+def qid_of(data: TrainingData, part: str) -> np.ndarray:
     # Rows are sorted by time then request, so each request's rows are contiguous.
     return pd.factorize(data.groups(part))[0]
 
@@ -134,8 +135,8 @@ def train(
             f"the rank objective learns per request, but this data set ranks by {data.group}: "
             "use objective binary"
         )
-    y_train = labels["train"] if labels else _label(data, "train", config.objective)
-    y_val = labels["validation"] if labels else _label(data, "validation", config.objective)
+    y_train = labels["train"] if labels else label_of(data, "train", config.objective)
+    y_val = labels["validation"] if labels else label_of(data, "validation", config.objective)
     # Freed memory goes back to the system between the steps that peak: what the frame's
     # assembly and split freed (0.45 GiB at 100,000 customers), what the quantile sketch
     # freed (0.14 GiB), and what a copied part's matrix held.
@@ -146,7 +147,7 @@ def train(
         data.matrix("train"),
         max_bin=bins,
         label=y_train,
-        qid=_qid(data, "train") if rank else None,
+        qid=qid_of(data, "train") if rank else None,
         feature_names=data.features,
         nthread=config.nthread,
     )
@@ -157,7 +158,7 @@ def train(
     dval = xgb.DMatrix(
         x_val,
         label=y_val,
-        qid=_qid(data, "validation") if rank else None,
+        qid=qid_of(data, "validation") if rank else None,
         feature_names=data.features,
         nthread=config.nthread,
     )
@@ -170,10 +171,26 @@ def train(
         early_stopping_rounds=patience,
         verbose_eval=False,
     )
+    redeemed = labels["validation_redeemed"] if labels else data.labels("validation")
+    return finished(booster, data, config, params, patience, started, redeemed)
+
+
+def finished(
+    booster: xgb.Booster,
+    data: TrainingData,
+    config: TrainingSettings,
+    params: dict,
+    patience: int,
+    started: float,
+    redeemed: np.ndarray | None = None,
+) -> TrainedModel:
+    """An early-stopped booster trimmed to its best iteration and calibrated on the validation
+    period (``redeemed``: its labels, unless a test replaced them), whoever fitted it."""
     best = int(booster.best_iteration)
     booster = booster[: best + 1]
-    margin = score_margin(booster, x_val)
-    redeemed = labels["validation_redeemed"] if labels else data.labels("validation")
+    margin = score_margin(booster, data.matrix("validation"))
+    if redeemed is None:
+        redeemed = data.labels("validation")
     a, b = fit_platt(margin, np.asarray(redeemed))
     booster.set_attr(
         platt_a=repr(a),
