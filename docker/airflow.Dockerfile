@@ -6,6 +6,11 @@
 FROM apache/airflow:3.3.2-python3.11
 
 USER root
+# Java for Spark (the spark warehouse: dbt-spark, Feast's Spark offline store, xgboost.spark, and
+# the spark-master and spark-worker services).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+ && rm -rf /var/lib/apt/lists/*
 COPY --chown=airflow:root . /opt/smartstack
 USER airflow
 WORKDIR /opt/smartstack

@@ -2,8 +2,9 @@
 
 Read from the environment at parse time (no database, no network): ``SMARTSTACK_VENV`` is the
 project environment (default ``<repo>/.venv``), ``SMARTSTACK_DBT_TARGET`` the profiles.yml
-target the dbt tasks use (``local`` or ``bigquery``; ``smartstack-dbt`` refuses a target that
-does not match the warehouse setting). Everything else, such as ``SMARTSTACK_HOME``, passes
+target the dbt tasks use (``local``, ``bigquery`` or ``spark``; by default the one of
+``SMARTSTACK_WAREHOUSE``, so that one setting moves the whole DAG to Spark; ``smartstack-dbt``
+refuses a target that does not match the warehouse setting). Everything else, such as ``SMARTSTACK_HOME``, passes
 through the task's environment to the project's own settings.
 """
 
@@ -19,7 +20,12 @@ VENV = Path(os.environ.get("SMARTSTACK_VENV", REPO / ".venv"))
 SMARTSTACK = VENV / "bin" / "smartstack"
 SMARTSTACK_DBT = VENV / "bin" / "smartstack-dbt"
 DBT_PROJECT = REPO / "dbt_project"
-DBT_TARGET = os.environ.get("SMARTSTACK_DBT_TARGET", "local")
+# smartstack.features.dbt.TARGETS, read here without the project's settings (Airflow's
+# environment has none of its dependencies).
+_WAREHOUSE_TARGETS = {"duckdb": "local", "bigquery": "bigquery", "spark": "spark"}
+DBT_TARGET = os.environ.get("SMARTSTACK_DBT_TARGET") or _WAREHOUSE_TARGETS.get(
+    os.environ.get("SMARTSTACK_WAREHOUSE", "duckdb"), "local"
+)
 
 # Variables of Airflow's environment that must not leak into the project's interpreter.
 _AIRFLOW_ONLY = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")

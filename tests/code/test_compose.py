@@ -102,6 +102,7 @@ def test_the_project_settings_in_every_container_point_at_services_of_the_file(
             (settings.mlflow_tracking_uri, 5000),
             (settings.kafka_bootstrap_servers, 9092),
             (settings.serving.url, 3000),
+            (settings.spark_master, 7077),
         ]:
             host, port = _address(url, default)
             assert host in services, (name, url)

@@ -43,6 +43,8 @@ for dag_id, dag in bag.dags.items():
                 "outlets": sorted(getattr(o, "name", str(o)) for o in task.outlets),
                 "inlets": sorted(getattr(i, "name", str(i)) for i in task.inlets),
                 "extra_links": {link.name: link.xcom_key for link in task.operator_extra_links},
+                # Cosmos's dbt operators: the profiles.yml target they run dbt with.
+                "dbt_target": getattr(getattr(task, "profile_config", None), "target_name", None),
             }
             for task in dag.tasks
         },

@@ -25,12 +25,13 @@ FEATURE_MARTS = ("customer_spend_features", "customer_profile_features", "offer_
                  "training_impressions")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory, airflow_database: Path) -> dict:
-    home = airflow_home(tmp_path_factory.mktemp("dagbag"), airflow_database)
+def _parsed(folder: Path, airflow_database: Path, **settings: str) -> dict:
+    """The DAG folder as Airflow's DAG processor parses it, with ``settings`` in its
+    environment."""
+    home = airflow_home(folder, airflow_database)
     done = subprocess.run(
         [str(AIRFLOW_PYTHON), str(Path(__file__).with_name("dagbag_report.py")), str(DAGS)],
-        env={**os.environ, **home.env},
+        env={**os.environ, **home.env, **settings},
         capture_output=True,
         text=True,
         timeout=300,
@@ -38,6 +39,11 @@ def report(tmp_path_factory: pytest.TempPathFactory, airflow_database: Path) -> 
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, airflow_database: Path) -> dict:
+    return _parsed(tmp_path_factory.mktemp("dagbag"), airflow_database)
 
 
 def test_every_dag_file_imports_without_errors(report: dict) -> None:
@@ -130,6 +136,22 @@ def test_one_dbt_task_per_model_with_its_tests(report: dict) -> None:
     leaves = {t for t, task in dbt.items() if not any(d in dbt for d in task["downstream"])}
     assert set(cross_model["upstream"]) == leaves | {f"{PRODUCER}_done"}
     assert cross_model["downstream"] == ["quality.feature_quality_gate"]
+
+
+def test_one_setting_moves_the_dbt_tasks_to_spark(
+    report: dict, tmp_path: Path, airflow_database: Path
+) -> None:
+    """With SMARTSTACK_WAREHOUSE=spark the daily DAG has the same tasks, and every dbt task
+    runs dbt on the spark target (by default, the local one)."""
+    spark = _parsed(tmp_path, airflow_database, SMARTSTACK_WAREHOUSE="spark")
+    for dag_id, dag in report["dags"].items():
+        assert set(spark["dags"][dag_id]["tasks"]) == set(dag["tasks"])
+    tasks = report["dags"]["smartstack_daily"]["tasks"]
+    on_spark = spark["dags"]["smartstack_daily"]["tasks"]
+    dbt_tasks = [t for t, task in tasks.items() if task["dbt_target"] is not None]
+    assert PRODUCER in dbt_tasks and len(dbt_tasks) > 10
+    assert {tasks[t]["dbt_target"] for t in dbt_tasks} == {"local"}
+    assert {on_spark[t]["dbt_target"] for t in dbt_tasks} == {"spark"}
 
 
 def test_only_dbt_models_and_the_lanes_after_promotion_run_side_by_side(report: dict) -> None:
