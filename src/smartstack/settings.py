@@ -598,6 +598,11 @@ class Settings(BaseSettings):
         description="The Spark master of the spark warehouse: local[N] on one machine, "
         "spark://host:7077, yarn or k8s://… on a cluster.",
     )
+    spark_driver_memory: str = Field(
+        "4g",
+        description="The Spark driver's heap (spark.driver.memory): it collects each chunk of a "
+        "training set for XGBoost and Feast; 1g, Spark's default, ran out at 10,000 customers.",
+    )
     dbt_project_dir: Path = Field(DBT_PROJECT_DIR, description="The dbt project folder.")
 
     # Feature store

@@ -25,6 +25,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     use_this_interpreter()
     return {
         "spark.master": settings.spark_master,
+        # Read when the JVM starts: PySpark launches it with this configuration.
+        "spark.driver.memory": settings.spark_driver_memory,
         "spark.app.name": "smartstack",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",

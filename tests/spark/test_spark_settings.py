@@ -30,11 +30,14 @@ def test_the_landed_tables_are_those_with_a_parquet_part(tmp_path: Path) -> None
 def test_dbt_runs_on_the_spark_target_with_the_master_and_the_landed_tables(
     tmp_path: Path,
 ) -> None:
-    spark = Settings(home=tmp_path, warehouse=Warehouse.spark, spark_master="spark://m:7077")
+    spark = Settings(home=tmp_path, warehouse=Warehouse.spark, spark_master="spark://m:7077",
+                     spark_driver_memory="6g")
     local = Settings(home=tmp_path)
     command = dbt_command(["build"], spark)
     assert command[command.index("--target") + 1] == "spark"
-    assert profile_environment(spark)["SMARTSTACK_SPARK_MASTER"] == "spark://m:7077"
+    environment = profile_environment(spark)
+    assert environment["SMARTSTACK_SPARK_MASTER"] == "spark://m:7077"
+    assert environment["SMARTSTACK_SPARK_DRIVER_MEMORY"] == "6g"
     assert dbt_vars(spark)["landed_tables"] == []
     assert "landed_tables" not in dbt_vars(local)
 
@@ -45,5 +48,6 @@ def test_feast_reads_the_marts_through_spark_on_the_same_master(tmp_path: Path) 
     assert offline["type"] == "spark"
     assert offline["spark_conf"] == spark_conf(settings)
     assert offline["spark_conf"]["spark.master"] == "local[3]"
+    assert offline["spark_conf"]["spark.driver.memory"] == settings.spark_driver_memory
     assert config_dict(Settings(home=tmp_path))["offline_store"] == {"type": "duckdb"}
     assert settings.mart_path("offer_features") == settings.features_dir / "offer_features.parquet"
