@@ -35,18 +35,28 @@ _SPARK_OWNED = ("nthread", "n_jobs", "objective")
 LABEL, VALIDATION, QID = "label", "is_validation", "qid"
 
 
-def training_frame(data: TrainingData, objective: str) -> pd.DataFrame:
-    """The train then validation rows: the features (float32, NaN for missing), the label,
-    whether the row is for validation, and for ranking the request's number."""
+def training_frame(data: TrainingData, objective: str, seed: int) -> pd.DataFrame:
+    """The train and validation rows: the features (float32, NaN for missing), the label,
+    whether the row is for validation, and for ranking the request's number.
+
+    The two periods' rows are interleaved: xgboost.spark fails on an Arrow batch without a
+    training or without a validation row (it reads the empty part's features under the wrong
+    column name), and in time order the first batches hold only training rows. The classifier's
+    rows are shuffled (seeded); the ranker's requests keep their rows together, training and
+    validation requests alternating by number.
+    """
     parts = []
     for part in ("train", "validation"):
         frame = pd.DataFrame(data.matrix(part), columns=data.features, copy=False)
         frame[LABEL] = label_of(data, part, objective)
         frame[VALIDATION] = part == "validation"
         if objective == "rank":
-            frame[QID] = qid_of(data, part) + (0 if part == "train" else len(parts[0]))
+            frame[QID] = 2 * qid_of(data, part) + (part == "validation")
         parts.append(frame)
-    return pd.concat(parts, ignore_index=True, copy=False)
+    frame = pd.concat(parts, ignore_index=True, copy=False)
+    if objective == "rank":
+        return frame.sort_values(QID, kind="stable", ignore_index=True)
+    return frame.sample(frac=1.0, random_state=seed, ignore_index=True)
 
 
 def train_on_spark(
@@ -65,7 +75,7 @@ def train_on_spark(
     params = booster_params(config, seed, overrides, train_rows)
     patience = early_stopping_rounds(config, train_rows)
     spark = spark_session(settings)
-    frame = spark.createDataFrame(training_frame(data, config.objective))
+    frame = spark.createDataFrame(training_frame(data, config.objective, seed))
     workers = spark.sparkContext.defaultParallelism
     booster_only = {k: v for k, v in params.items() if k not in _SPARK_OWNED}
     estimator_type = SparkXGBRanker if config.objective == "rank" else SparkXGBClassifier
@@ -80,7 +90,9 @@ def train_on_spark(
         **({"qid_col": QID} if config.objective == "rank" else {}),
         **booster_only,
     )
-    model = estimator.fit(frame.repartition(workers))
+    # Rows in turn to each worker, a ranker's by request (a request's rows stay together).
+    rank = config.objective == "rank"
+    model = estimator.fit(frame.repartition(workers, QID) if rank else frame.repartition(workers))
     trained = finished(model.get_booster(), data, config, params, patience, started)
     trained.fitted_by = "xgboost.spark"
     return trained
