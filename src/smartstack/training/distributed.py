@@ -32,31 +32,34 @@ from smartstack.training.train import (
 # and the objective is the estimator's (binary:logistic for the classifier, rank:ndcg for the
 # ranker: booster_params' own).
 _SPARK_OWNED = ("nthread", "n_jobs", "objective")
-LABEL, VALIDATION, QID = "label", "is_validation", "qid"
+LABEL, VALIDATION, QID, SHARE = "label", "is_validation", "qid", "share_of_period"
 
 
-def training_frame(data: TrainingData, objective: str, seed: int) -> pd.DataFrame:
+def training_frame(data: TrainingData, objective: str) -> pd.DataFrame:
     """The train and validation rows: the features (float32, NaN for missing), the label,
     whether the row is for validation, and for ranking the request's number.
 
     The two periods' rows are interleaved: xgboost.spark fails on an Arrow batch without a
     training or without a validation row (it reads the empty part's features under the wrong
-    column name), and in time order the first batches hold only training rows. The classifier's
-    rows are shuffled (seeded); the ranker's requests keep their rows together, training and
-    validation requests alternating by number.
+    column name), and in time order the first batches hold only training rows. Each period's
+    rows keep their time order and are spread evenly over the whole (a row at a share s of its
+    period sits at a share s of the frame); a ranker's requests keep their rows together, so
+    whole requests are spread the same way.
     """
     parts = []
     for part in ("train", "validation"):
         frame = pd.DataFrame(data.matrix(part), columns=data.features, copy=False)
         frame[LABEL] = label_of(data, part, objective)
         frame[VALIDATION] = part == "validation"
+        groups = qid_of(data, part)
         if objective == "rank":
-            frame[QID] = 2 * qid_of(data, part) + (part == "validation")
+            frame[QID] = 2 * groups + (part == "validation")
+        # Where the row's request falls in its period, from 0 to 1.
+        frame[SHARE] = (groups + 0.5) / (groups.max() + 1)
         parts.append(frame)
     frame = pd.concat(parts, ignore_index=True, copy=False)
-    if objective == "rank":
-        return frame.sort_values(QID, kind="stable", ignore_index=True)
-    return frame.sample(frac=1.0, random_state=seed, ignore_index=True)
+    frame = frame.sort_values(SHARE, kind="stable", ignore_index=True)
+    return frame.drop(columns=SHARE)
 
 
 def train_on_spark(
@@ -75,7 +78,7 @@ def train_on_spark(
     params = booster_params(config, seed, overrides, train_rows)
     patience = early_stopping_rounds(config, train_rows)
     spark = spark_session(settings)
-    frame = spark.createDataFrame(training_frame(data, config.objective, seed))
+    frame = spark.createDataFrame(training_frame(data, config.objective))
     workers = spark.sparkContext.defaultParallelism
     booster_only = {k: v for k, v in params.items() if k not in _SPARK_OWNED}
     estimator_type = SparkXGBRanker if config.objective == "rank" else SparkXGBClassifier
