@@ -52,13 +52,16 @@ def training_frame(data: TrainingData, objective: str) -> pd.DataFrame:
         frame[LABEL] = label_of(data, part, objective)
         frame[VALIDATION] = part == "validation"
         groups = qid_of(data, part)
-        if objective == "rank":
+        if objective == "rank":  # one number per request across both periods
             frame[QID] = 2 * groups + (part == "validation")
         # Where the row's request falls in its period, from 0 to 1.
         frame[SHARE] = (groups + 0.5) / (groups.max() + 1)
         parts.append(frame)
     frame = pd.concat(parts, ignore_index=True, copy=False)
     frame = frame.sort_values(SHARE, kind="stable", ignore_index=True)
+    if objective == "rank":
+        # Renumbered in the frame's order, which xgboost.spark's ranker sorts its rows by.
+        frame[QID] = pd.factorize(frame[QID])[0]
     return frame.drop(columns=SHARE)
 
 
