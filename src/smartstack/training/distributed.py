@@ -93,6 +93,7 @@ def train_on_spark(
         n_estimators=config.num_boost_round,
         early_stopping_rounds=patience,
         missing=np.nan,
+        verbose=False,  # no line per round in the log (the result is logged to MLflow)
         **({"qid_col": QID} if config.objective == "rank" else {}),
         **booster_only,
     )
