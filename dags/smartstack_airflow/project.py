@@ -4,8 +4,8 @@ Read from the environment at parse time (no database, no network): ``SMARTSTACK_
 project environment (default ``<repo>/.venv``), ``SMARTSTACK_DBT_TARGET`` the profiles.yml
 target the dbt tasks use (``local``, ``bigquery`` or ``spark``; by default the one of
 ``SMARTSTACK_WAREHOUSE``, so that one setting moves the whole DAG to Spark; ``smartstack-dbt``
-refuses a target that does not match the warehouse setting). Everything else, such as ``SMARTSTACK_HOME``, passes
-through the task's environment to the project's own settings.
+refuses a target that does not match the warehouse setting). Everything else, such as
+``SMARTSTACK_HOME``, passes through the task's environment to the project's own settings.
 """
 
 from __future__ import annotations
