@@ -100,6 +100,6 @@ def train_on_spark(
     # Rows in turn to each worker, a ranker's by request (a request's rows stay together).
     rank = config.objective == "rank"
     model = estimator.fit(frame.repartition(workers, QID) if rank else frame.repartition(workers))
-    trained = finished(model.get_booster(), data, config, params, patience, started)
-    trained.fitted_by = "xgboost.spark"
-    return trained
+    booster = model.get_booster()
+    redeemed = data.labels("validation")
+    return finished(booster, data, config, params, patience, started, redeemed, "xgboost.spark")

@@ -182,15 +182,14 @@ def finished(
     params: dict,
     patience: int,
     started: float,
-    redeemed: np.ndarray | None = None,
+    redeemed: np.ndarray,
+    fitted_by: str = "xgboost",
 ) -> TrainedModel:
     """An early-stopped booster trimmed to its best iteration and calibrated on the validation
     period (``redeemed``: its labels, unless a test replaced them), whoever fitted it."""
     best = int(booster.best_iteration)
     booster = booster[: best + 1]
     margin = score_margin(booster, data.matrix("validation"))
-    if redeemed is None:
-        redeemed = data.labels("validation")
     a, b = fit_platt(margin, np.asarray(redeemed))
     booster.set_attr(
         platt_a=repr(a),
@@ -207,6 +206,7 @@ def finished(
         seconds=time.perf_counter() - started,
         params=params,
         early_stopping_rounds=patience,
+        fitted_by=fitted_by,
     )
 
 
