@@ -52,14 +52,16 @@
   The customer × as-of date aggregations hold every group of every date at once when they run
   over all dates together: 8.9 million groups at 100,000 customers, which DuckDB spills past its
   memory limit (3× the time), and at 1,000,000 customers more than the disk holds. One date at a
-  time an aggregation holds one date's groups. Each copy gets the name of a query with its one
-  date: `dates` numbered by `as_of_day`; the copy for date k selects row k, the last copy every
+  time an aggregation holds one date's groups. Each copy gets the name of a query with its
+  dates: `dates` numbered by `as_of_day`; the copy for date k selects row k, the last copy every
   row from its number on, so a dates table with more rows than the dates of
-  feature_snapshot_dates() (the grid this model was compiled for) still loses none.
+  feature_snapshot_dates() (the grid this model was compiled for) still loses none. A copy may
+  thus hold several dates (all of them on Spark: as_of_date_copies), and its query must group
+  and join by `as_of`.
   Use it as a call block: {% call(one_date) per_as_of_date('snapshot_dates') %} … {% endcall %}.
 -#}
 {% macro per_as_of_date(dates) -%}
-  {%- set count = feature_snapshot_dates() | length -%}
+  {%- set count = as_of_date_copies() -%}
   {%- for index in range(1, count + 1) %}
     {%- set comparison = '>=' if loop.last else '=' -%}
     {%- set one_date -%}
@@ -77,6 +79,25 @@
     ) as as_of_date_{{ index }}
     {% if not loop.last %}union all{% endif %}
   {%- endfor %}
+{%- endmacro %}
+
+
+{#- How many copies per_as_of_date makes: one per as-of date where the warehouse holds a
+    query's aggregation groups in memory (DuckDB). Spark shuffles and spills a query's groups
+    across its executors by itself, and a plan of unioned copies costs it every copy's stages
+    (at 500 customers, on local[2], the affinity mart took 18.7 s in copies and 3.9 s as one
+    query), so it gets one copy that selects every date. A copy's query therefore joins its
+    parts on `as_of` as well as on their keys. -#}
+{% macro as_of_date_copies() -%}
+  {{ return(adapter.dispatch('as_of_date_copies')()) }}
+{%- endmacro %}
+
+{% macro default__as_of_date_copies() -%}
+  {{ return(feature_snapshot_dates() | length) }}
+{%- endmacro %}
+
+{% macro spark__as_of_date_copies() -%}
+  {{ return(1) }}
 {%- endmacro %}
 
 

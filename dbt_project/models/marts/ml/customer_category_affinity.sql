@@ -72,7 +72,7 @@ final as (
     cross join {{ one_date }} as as_of_date
     left join (
 
-        select customer_id, merchant_category, spend_30d, spend_90d, txn_count_90d,
+        select customer_id, merchant_category, as_of, spend_30d, spend_90d, txn_count_90d,
             trend_recent_30d_spend, trend_prior_90d_spend
         from category_spend
         where as_of in (select as_of from {{ one_date }})
@@ -80,43 +80,49 @@ final as (
     ) as category_spend
         on customers.customer_id = category_spend.customer_id
         and categories.merchant_category = category_spend.merchant_category
+        and as_of_date.as_of = category_spend.as_of
     left join (
 
         select
             customer_id,
+            as_of,
             sum(spend_30d) as spend_30d,
             sum(spend_90d) as spend_90d
 
         from category_spend
         where as_of in (select as_of from {{ one_date }})
-        group by customer_id
+        group by customer_id, as_of
 
     ) as wallet
         on customers.customer_id = wallet.customer_id
+        and as_of_date.as_of = wallet.as_of
     left join (
 
         select
             customer_id,
             merchant_category,
+            as_of,
             sum(impressions_90d) as offer_impressions_90d,
             sum(clicks_90d) as offer_clicks_90d,
             sum(redemptions_90d) as offer_redemptions_90d
 
         from offer_engagement
         where as_of in (select as_of from {{ one_date }})
-        group by customer_id, merchant_category
+        group by customer_id, merchant_category, as_of
 
     ) as engagement
         on customers.customer_id = engagement.customer_id
         and categories.merchant_category = engagement.merchant_category
+        and as_of_date.as_of = engagement.as_of
     left join (
 
-        select customer_id, favourite_category
+        select customer_id, as_of, favourite_category
         from quiz
         where as_of in (select as_of from {{ one_date }})
 
     ) as quiz
         on customers.customer_id = quiz.customer_id
+        and as_of_date.as_of = quiz.as_of
     {% endcall %}
 
 )

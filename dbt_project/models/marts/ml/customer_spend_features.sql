@@ -58,6 +58,7 @@ final as (
 
         select
             customer_id,
+            as_of,
             {% for category in categories %}
             {% for window in windows %}
             sum(case when merchant_category = '{{ category }}'
@@ -78,10 +79,11 @@ final as (
 
         from category_spend
         where as_of in (select as_of from {{ one_date }})
-        group by customer_id
+        group by customer_id, as_of
 
     ) as pivoted
         on customers.customer_id = pivoted.customer_id
+        and as_of_date.as_of = pivoted.as_of
     {% endcall %}
 
 )
