@@ -603,6 +603,13 @@ class Settings(BaseSettings):
         description="The Spark driver's heap (spark.driver.memory): it collects each chunk of a "
         "training set for XGBoost and Feast; 1g, Spark's default, ran out at 10,000 customers.",
     )
+    spark_shuffle_partitions: int = Field(
+        4,
+        ge=1,
+        description="Partitions of each Spark shuffle (spark.sql.shuffle.partitions): about two "
+        "per core of the executors. Spark's default, 200, suits a cluster; on local[2] each of "
+        "dbt's queries then schedules 200 tasks per stage for a few megabytes.",
+    )
     dbt_project_dir: Path = Field(DBT_PROJECT_DIR, description="The dbt project folder.")
 
     # Feature store

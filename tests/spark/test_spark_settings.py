@@ -31,13 +31,14 @@ def test_dbt_runs_on_the_spark_target_with_the_master_and_the_landed_tables(
     tmp_path: Path,
 ) -> None:
     spark = Settings(home=tmp_path, warehouse=Warehouse.spark, spark_master="spark://m:7077",
-                     spark_driver_memory="6g")
+                     spark_driver_memory="6g", spark_shuffle_partitions=64)
     local = Settings(home=tmp_path)
     command = dbt_command(["build"], spark)
     assert command[command.index("--target") + 1] == "spark"
     environment = profile_environment(spark)
     assert environment["SMARTSTACK_SPARK_MASTER"] == "spark://m:7077"
     assert environment["SMARTSTACK_SPARK_DRIVER_MEMORY"] == "6g"
+    assert environment["SMARTSTACK_SPARK_SHUFFLE_PARTITIONS"] == "64"
     assert dbt_vars(spark)["landed_tables"] == []
     assert "landed_tables" not in dbt_vars(local)
 
@@ -49,5 +50,6 @@ def test_feast_reads_the_marts_through_spark_on_the_same_master(tmp_path: Path) 
     assert offline["spark_conf"] == spark_conf(settings)
     assert offline["spark_conf"]["spark.master"] == "local[3]"
     assert offline["spark_conf"]["spark.driver.memory"] == settings.spark_driver_memory
+    assert offline["spark_conf"]["spark.sql.shuffle.partitions"] == "4"
     assert config_dict(Settings(home=tmp_path))["offline_store"] == {"type": "duckdb"}
     assert settings.mart_path("offer_features") == settings.features_dir / "offer_features.parquet"

@@ -133,6 +133,7 @@ def profile_environment(settings: Settings) -> dict[str, str]:
         "SMARTSTACK_BIGQUERY_DATASET": settings.bigquery_dataset,
         "SMARTSTACK_SPARK_MASTER": settings.spark_master,
         "SMARTSTACK_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
+        "SMARTSTACK_SPARK_SHUFFLE_PARTITIONS": str(settings.spark_shuffle_partitions),
         "SMARTSTACK_SPARK_DIR": str(settings.spark_dir),
     }
     if settings.bigquery_project:
