@@ -242,6 +242,8 @@ def chunk_rows(settings: Settings) -> int:
     if settings.warehouse is Warehouse.spark:
         return min(settings.training.chunk_rows, SPARK_CHUNK_ROWS)
     return settings.training.chunk_rows
+
+
 # The training set's row order: by time, each request's rows together.
 ORDER = ["event_timestamp", "request_id", "impression_id"]
 
