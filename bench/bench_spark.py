@@ -7,6 +7,7 @@ its process tree's peak resident memory, sampled every 0.2 s (Spark's JVM is a c
 never waits for, so the kernel's rusage would miss it), and the trained model's test NDCG@3.
 
     .venv/bin/python bench/bench_spark.py --data-dir var/bench10k/data [--master 'local[2]']
+        [--driver-memory 4g]
 
 ``--data-dir`` holds a landed data set (``smartstack generate`` then ``ingest --source landed``).
 The table it prints is the one in ``docs/benchmarks.md`` ("Spark").
@@ -85,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="4g",
+                        help="spark_driver_memory: the training set's chunks grow with it")
     parser.add_argument("--work", type=Path, help="where the homes go (default: a temp folder)")
     parser.add_argument("--log", type=Path, default=Path("bench_spark.log"))
     args = parser.parse_args()
@@ -99,7 +102,8 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(args.data_dir, home / "data", ignore=shutil.ignore_patterns("features"))
         env = {**base, "SMARTSTACK_HOME": str(home), "SMARTSTACK_WAREHOUSE": warehouse,
-               "SMARTSTACK_SPARK_MASTER": args.master}
+               "SMARTSTACK_SPARK_MASTER": args.master,
+               "SMARTSTACK_SPARK_DRIVER_MEMORY": args.driver_memory}
         results[warehouse] = {}
         for name in MEASURED:
             argv = steps[name].argv(PARAMETERS)

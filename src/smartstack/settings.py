@@ -123,6 +123,9 @@ _PROFILE_SECTIONS: dict[Profile, dict[str, dict[str, Any]]] = {
 }
 # A data set other than this one gets its own home (``<home>/<dataset>``).
 DEFAULT_DATASET = "synthetic"
+# A Spark memory size (spark.driver.memory): a number and a binary unit, MiB without one.
+SPARK_MEMORY_UNITS = ("b", "k", "m", "g", "t", "p")
+SPARK_MEMORY = re.compile(r"(\d+)([bkmgtpBKMGTP])?[bB]?")
 
 
 class _Section(BaseModel):
@@ -600,6 +603,7 @@ class Settings(BaseSettings):
     )
     spark_driver_memory: str = Field(
         "4g",
+        pattern=SPARK_MEMORY.pattern,
         description="The Spark driver's heap (spark.driver.memory): it collects each chunk of a "
         "training set for XGBoost and Feast; 1g, Spark's default, ran out at 10,000 customers.",
     )
@@ -754,6 +758,14 @@ class Settings(BaseSettings):
     def spark_dir(self) -> Path:
         """The spark warehouse's metastore (Derby) and its tables' files that are not marts."""
         return self.home / "spark"
+
+    @property
+    def spark_driver_memory_gib(self) -> float:
+        """``spark_driver_memory`` in GiB (Spark's units; a bare number is MiB)."""
+        found = SPARK_MEMORY.fullmatch(self.spark_driver_memory)
+        assert found is not None  # the field's pattern
+        number, unit = found.groups()
+        return int(number) * 1024.0 ** SPARK_MEMORY_UNITS.index((unit or "m").lower()) / 1024**3
 
     @property
     def features_dir(self) -> Path:

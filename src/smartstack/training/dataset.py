@@ -233,14 +233,15 @@ def check_inputs(settings: Settings) -> None:
 KEEP = [*LABEL_COLUMNS, "request_timestamp", "card_product"]
 # Feast's Spark offline store collects a chunk's join in the driver's heap: 231,504 rows at
 # once ran out of the default 4 GiB (10,000 customers), 50,000 did not.
-SPARK_CHUNK_ROWS = 50_000
+SPARK_CHUNK_ROWS_PER_HEAP_GIB = 12_500
 
 
 def chunk_rows(settings: Settings) -> int:
-    """How many labelled rows one point-in-time join retrieves (``training.chunk_rows``, at
-    most SPARK_CHUNK_ROWS on the spark warehouse)."""
+    """How many labelled rows one point-in-time join retrieves (``training.chunk_rows``; on the
+    spark warehouse at most what the driver's heap holds, SPARK_CHUNK_ROWS_PER_HEAP_GIB)."""
     if settings.warehouse is Warehouse.spark:
-        return min(settings.training.chunk_rows, SPARK_CHUNK_ROWS)
+        heap_rows = int(SPARK_CHUNK_ROWS_PER_HEAP_GIB * settings.spark_driver_memory_gib)
+        return max(1, min(settings.training.chunk_rows, heap_rows))
     return settings.training.chunk_rows
 
 
