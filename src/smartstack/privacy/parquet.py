@@ -18,10 +18,18 @@ CUSTOMER_COLUMN = "customer_id"
 
 
 def parts(root: Path) -> Iterable[Path]:
-    """Every Parquet file under ``root`` (itself, if it is one), in a stable order."""
+    """Every Parquet file under ``root`` (itself, if it is one), in a stable order. Spark names
+    a table's folder ``<table>.parquet`` too: folders are not parts."""
     if root.is_file():
         return [root] if root.suffix == ".parquet" else []
-    return sorted(p for p in root.rglob("*.parquet") if not p.name.startswith("."))
+    return sorted(
+        p for p in root.rglob("*.parquet") if not p.name.startswith(".") and p.is_file()
+    )
+
+
+def _checksum_of(path: Path) -> Path:
+    """The Hadoop checksum file Spark writes beside each part (``.<part>.crc``)."""
+    return path.with_name(f".{path.name}.crc")
 
 
 def _may_hold(path: Path, ids: frozenset[str]) -> bool:
@@ -55,6 +63,9 @@ def drop_customers(root: Path, customer_ids: Iterable[str]) -> int:
             continue
         temporary = path.with_name(f".erasing-{path.name}")
         pq.write_table(table.filter(pc.invert(held)), temporary)
+        # Spark checks a part against its checksum file when there is one: the old part's
+        # would fail the new part's read, and without one Spark reads the part unchecked.
+        _checksum_of(path).unlink(missing_ok=True)
         os.replace(temporary, path)
         removed += hits
     return removed
