@@ -772,6 +772,12 @@ class Settings(BaseSettings):
         """Where the local and spark warehouses write the feature marts as Parquet."""
         return self.data_dir / "features"
 
+    @property
+    def spark_tables_dir(self) -> Path:
+        """Where Spark keeps the tables of dbt's schema that are not marts (one folder each, in
+        its warehouse folder; the schema is profiles.yml's)."""
+        return self.spark_dir / "warehouse" / "smartstack.db"
+
     def mart_path(self, mart: str) -> Path:
         """One feature mart's Parquet: a file from DuckDB, a folder of parts from Spark."""
         return self.features_dir / f"{mart}.parquet"

@@ -12,6 +12,7 @@ import re
 import pandas as pd
 import pytest
 
+from smartstack.settings import Settings, Warehouse
 from tests.conftest import BuiltHome
 from tests.dbt.dbt_build_helpers import CUT_AT, assert_unchanged_as_of_the_cut
 from tests.spark.conftest import SparkHome
@@ -56,6 +57,6 @@ def test_incremental_models_are_kept_by_day(spark_home: SparkHome, model: str, d
     """Each incremental model is a table partitioned by its day, so an increment overwrites the
     days it recomputes and keeps the others (without the partitioning Spark would replace the
     whole table with the trailing days)."""
-    table = spark_home.home / "spark" / "warehouse" / "smartstack.db" / model
+    table = Settings(home=spark_home.home, warehouse=Warehouse.spark).spark_tables_dir / model
     days = [path.name for path in table.iterdir() if path.name.startswith(f"{day}=")]
     assert len(days) > 30, sorted(table.iterdir())[:5]

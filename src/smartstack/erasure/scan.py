@@ -208,6 +208,7 @@ def store_prefixes(settings: Settings) -> list[tuple[Path, str]]:
         (data / "quiz_answers", "quiz_answers"),
         (data / "consent_events", "consent_events"),
         (settings.duckdb_path, "warehouse"),
+        (settings.spark_dir, "warehouse"),
         (settings.sqlite_online_path, "online_store"),
         (home / "feast", "online_store"),
         (settings.ranking_log_dir, "ranking_log"),

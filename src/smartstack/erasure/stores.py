@@ -162,6 +162,10 @@ def _marts(settings: Settings) -> Path:
 def _warehouse(settings: Settings, customer_id: str) -> int:
     if settings.warehouse == Warehouse.bigquery:
         return erase_from_bigquery(settings, customer_id)
+    if settings.warehouse == Warehouse.spark:
+        # Spark's tables are folders of Parquet parts, rewritten like the marts' (its own
+        # DELETE needs a table format with a log, such as Delta or Iceberg).
+        return drop_customers(settings.spark_tables_dir, [customer_id])
     return erase_from_duckdb(settings.duckdb_path, customer_id)
 
 
@@ -256,7 +260,8 @@ STORES: tuple[Store, ...] = (
     Store("ground_truth", _parquet(_ground_truth), "the generator's truth tables rewritten"),
     Store("marts", _parquet(_marts), "mart Parquet (Feast's offline sources) rewritten"),
     Store("warehouse", _warehouse, "DELETE from every warehouse table with a customer_id "
-          "(DuckDB; on BigQuery the same statements with a query parameter)"),
+          "(DuckDB; on BigQuery the same statements with a query parameter; on Spark the "
+          "tables' Parquet parts rewritten)"),
     Store("kafka", _kafka, "tombstones on the compacted, customer-keyed topics"),
 )  # fmt: skip
 

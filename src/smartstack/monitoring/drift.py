@@ -45,6 +45,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from smartstack.data.warehouse import read_warehouse, warehouse_location
 from smartstack.datasets import active
 from smartstack.monitoring import dashboard
 from smartstack.registry_errors import missing
@@ -227,10 +228,11 @@ def _mart_sides(
     hash of its key and the score's customers by a seeded generator, so every run draws the
     same.
     """
-    if not Path(settings.duckdb_path).exists():
-        raise DriftUnavailable(f"no warehouse at {settings.duckdb_path}: run the pipeline first")
+    location = warehouse_location(settings)
+    if not location.exists():
+        raise DriftUnavailable(f"no warehouse at {location}: run the pipeline first")
     start, end = (t.to_pydatetime() for t in window)
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with read_warehouse(settings) as con:
         marts = _customer_marts(con, settings)
         if not marts:
             raise DriftUnavailable("the warehouse holds none of the customer feature marts")

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
+from smartstack.data.warehouse import read_warehouse, warehouse_location
 from smartstack.settings import Settings, Warehouse
 
 MART = "monitoring_outcomes_daily"
@@ -74,14 +74,14 @@ def read_outcomes(settings: Settings, days: int | None = None) -> Outcomes:
     """
     if settings.warehouse == Warehouse.bigquery:
         raise OutcomesUnavailable(
-            f"`smartstack monitor outcomes` reads the local DuckDB warehouse: on BigQuery query "
+            f"`smartstack monitor outcomes` reads the local or spark warehouse: on BigQuery query "
             f"the table {MART} in the dataset {settings.bigquery_dataset}"
         )
-    path = settings.duckdb_path
+    path = warehouse_location(settings)
     build = f"run `smartstack dbt build --select +{MART}` first"
     if not path.exists():
         raise OutcomesUnavailable(f"no warehouse at {path}: {build}")
-    with duckdb.connect(str(path), read_only=True) as db:
+    with read_warehouse(settings) as db:
         found = db.execute(
             "select count(*) from information_schema.tables where table_name = ?", [MART]
         ).fetchone()
