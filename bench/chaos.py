@@ -89,6 +89,14 @@ FAULTS = (
 TIERS = ("model", "smartscore", "popularity", "last_served")
 
 
+# Starts refused because a picked port was taken in the meantime, retried (Managed.start).
+PORT_TAKEN_RETRIES = 5
+
+
+class PortTaken(RuntimeError):
+    """A service exited at start because its port was in use."""
+
+
 class Managed:
     """A process in its own session that can be signalled, stopped and started again; ``ready``
     says when it serves. ``supervised``: started again when it exits on its own (as systemd or
@@ -112,9 +120,19 @@ class Managed:
         self.exits: list[dict] = []  # exits on its own: when, and the code
 
     def start(self, timeout: float = 240) -> None:
+        """Start it. Its port was picked free minutes before (the settings name it), and another
+        process' connection may hold it for a moment since: a start refused for that waits and
+        tries the same port again."""
         with self.lock:
             self.wanted = True
-            self._start(timeout)
+            for attempt in range(PORT_TAKEN_RETRIES):
+                try:
+                    self._start(timeout)
+                    return
+                except PortTaken:
+                    if attempt == PORT_TAKEN_RETRIES - 1:
+                        raise
+                    time.sleep(2)
 
     def _start(self, timeout: float) -> None:
         with self.log.open("a") as out:
@@ -130,7 +148,8 @@ class Managed:
         while True:
             if self.proc.poll() is not None:
                 tail = self.log.read_text()[-3000:]
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{tail}")
+                failure = PortTaken if "Address already in use" in tail else RuntimeError
+                raise failure(f"{self.name} exited ({self.proc.returncode}):\n{tail}")
             try:
                 if self.ready():
                     return
