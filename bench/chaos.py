@@ -135,6 +135,7 @@ class Managed:
                     time.sleep(2)
 
     def _start(self, timeout: float) -> None:
+        written_before = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("a") as out:
             self.proc = subprocess.Popen(
                 self.args,
@@ -147,7 +148,8 @@ class Managed:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                tail = self.log.read_text()[-3000:]
+                # This start's output only: an earlier start's port clash is not this one's.
+                tail = self.log.read_bytes()[written_before:].decode(errors="replace")[-3000:]
                 failure = PortTaken if "Address already in use" in tail else RuntimeError
                 raise failure(f"{self.name} exited ({self.proc.returncode}):\n{tail}")
             try:
