@@ -133,6 +133,12 @@ class RedisFrequencyCaps:
     allowed, the error counted): a cap is a courtesy, a ranking is the product. A circuit
     breaker stops asking a Redis that keeps failing, so an outage does not add two timeouts to
     every request.
+
+    A serving is sent on a connection of its own and its reply is read later (:meth:`settle`),
+    before this instance's next read or serving: the request does not wait a round trip for a
+    script that answers nothing, and this worker still never reads its caps before Redis has
+    applied its own earlier servings. The script is sent whole (``EVAL``, which Redis caches by
+    its hash), so no reply can ask for it to be loaded and the serving sent again.
     """
 
     def __init__(self, url: str, cap: int, window_seconds: float, timeout_s: float = 0.02) -> None:
@@ -141,7 +147,9 @@ class RedisFrequencyCaps:
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
-        self._record = self._redis.register_script(_RECORD)
+        self._sender = self._redis.connection_pool.make_connection()
+        self._unread = 0  # servings sent whose reply is not read yet
+        self._sending = threading.Lock()
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=5, reset_timeout=2.0, name="caps", listeners=[LogStateChanges()]
         )
@@ -154,6 +162,7 @@ class RedisFrequencyCaps:
     def allowed(self, customer_id: str, offer_ids: Sequence[str]) -> list[str]:
         if not self._cap or not offer_ids:
             return list(offer_ids)
+        self.settle()
         try:
             served = self._breaker.call(self._redis.hmget, self.key(customer_id), list(offer_ids))
         except pybreaker.CircuitBreakerError:  # counted; logged once, as the breaker opened
@@ -174,17 +183,49 @@ class RedisFrequencyCaps:
         if not self._cap or not offer_ids:
             return
         now = time.time()
+        window = max(1, round(self._window))
+        command = ("EVAL", _RECORD, 1, self.key(customer_id), now - self._window, now, window)
         try:
-            self._breaker.call(
-                self._record,
-                keys=[self.key(customer_id)],
-                args=[now - self._window, now, max(1, round(self._window)), *offer_ids],
-            )
+            self._breaker.call(self._send, (*command, *offer_ids))
         except pybreaker.CircuitBreakerError:
             ERRORS.labels(kind="caps_unavailable").inc()
         except redis.RedisError as exc:
             ERRORS.labels(kind="caps_unavailable").inc()
             log.warning("frequency caps not recorded: %r", exc)
+
+    def settle(self) -> None:
+        """Wait until Redis has applied every serving this instance sent. Servings whose
+        replies cannot be read are counted and logged as lost, as one that could not be sent."""
+        if not self._unread:
+            return
+        try:
+            with self._sending:
+                self._read_replies()
+        except redis.RedisError as exc:
+            ERRORS.labels(kind="caps_unavailable").inc()
+            log.warning("frequency caps not recorded: %r", exc)
+
+    def _send(self, command: tuple[object, ...]) -> None:
+        with self._sending:
+            self._read_replies()
+            self._sender.send_command(*command)  # a failed send disconnects
+            self._unread += 1
+
+    def _read_replies(self) -> None:
+        """Read the replies of the servings sent (the caller holds ``_sending``). A serving
+        Redis refused is counted and logged, and the connection stays usable; a broken
+        connection loses the replies with it, and raises."""
+        while self._unread:
+            self._unread -= 1
+            try:
+                self._sender.read_response()
+            except redis.ResponseError as exc:
+                ERRORS.labels(kind="caps_unavailable").inc()
+                log.warning("frequency caps not recorded: %r", exc)
+            except redis.RedisError:
+                self._unread = 0
+                self._sender.disconnect()
+                raise
 
     def customers(self) -> list[str]:
         return []  # nothing in this process: an erasure deletes the customer's key in Redis
@@ -193,6 +234,8 @@ class RedisFrequencyCaps:
         return 0
 
     def close(self) -> None:
+        self.settle()
+        self._sender.disconnect()
         self._redis.close()
 
 
