@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
@@ -89,12 +90,17 @@ FAULTS = (
 TIERS = ("model", "smartscore", "popularity", "last_served")
 
 
-# Starts refused because a picked port was taken in the meantime, retried (Managed.start).
-PORT_TAKEN_RETRIES = 5
-
-
 class PortTaken(RuntimeError):
     """A service exited at start because its port was in use."""
+
+
+# A start refused because its picked port was taken in the meantime is tried again (Managed.start).
+PORT_TAKEN_RETRY = Retrying(
+    retry=retry_if_exception_type(PortTaken),
+    stop=stop_after_attempt(5),
+    wait=wait_fixed(2),
+    reraise=True,
+)
 
 
 class Managed:
@@ -125,14 +131,7 @@ class Managed:
         tries the same port again."""
         with self.lock:
             self.wanted = True
-            for attempt in range(PORT_TAKEN_RETRIES):
-                try:
-                    self._start(timeout)
-                    return
-                except PortTaken:
-                    if attempt == PORT_TAKEN_RETRIES - 1:
-                        raise
-                    time.sleep(2)
+            PORT_TAKEN_RETRY(self._start, timeout)
 
     def _start(self, timeout: float) -> None:
         written_before = self.log.stat().st_size if self.log.exists() else 0
