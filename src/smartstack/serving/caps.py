@@ -190,20 +190,18 @@ class RedisFrequencyCaps:
         except pybreaker.CircuitBreakerError:
             ERRORS.labels(kind="caps_unavailable").inc()
         except redis.RedisError as exc:
-            ERRORS.labels(kind="caps_unavailable").inc()
-            log.warning("frequency caps not recorded: %r", exc)
+            _not_recorded(exc)
 
     def settle(self) -> None:
         """Wait until Redis has applied every serving this instance sent. Servings whose
-        replies cannot be read are counted and logged as lost, as one that could not be sent."""
+        replies cannot be read are counted and logged as lost, like one that could not be sent."""
         if not self._unread:
             return
         try:
             with self._sending:
                 self._read_replies()
         except redis.RedisError as exc:
-            ERRORS.labels(kind="caps_unavailable").inc()
-            log.warning("frequency caps not recorded: %r", exc)
+            _not_recorded(exc)
 
     def _send(self, command: tuple[object, ...]) -> None:
         with self._sending:
@@ -220,8 +218,7 @@ class RedisFrequencyCaps:
             try:
                 self._sender.read_response()
             except redis.ResponseError as exc:
-                ERRORS.labels(kind="caps_unavailable").inc()
-                log.warning("frequency caps not recorded: %r", exc)
+                _not_recorded(exc)
             except redis.RedisError:
                 self._unread = 0
                 self._sender.disconnect()
@@ -237,6 +234,12 @@ class RedisFrequencyCaps:
         self.settle()
         self._sender.disconnect()
         self._redis.close()
+
+
+def _not_recorded(exc: redis.RedisError) -> None:
+    """A serving Redis did not record: counted and logged."""
+    ERRORS.labels(kind="caps_unavailable").inc()
+    log.warning("frequency caps not recorded: %r", exc)
 
 
 @dataclass(frozen=True)
