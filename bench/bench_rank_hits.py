@@ -20,7 +20,6 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -41,10 +40,9 @@ def main() -> None:
     home = args.home.resolve()
     os.environ["SMARTSTACK_HOME"] = str(home)
 
-    from smartstack.featurestore import store
     from smartstack.serving.app import RankingApp
     from smartstack.serving.schemas import RankRequest
-    from smartstack.settings import OnlineStore, Settings
+    from smartstack.settings import Settings
 
     bench_serving.ensure_data(home, 2000)
     base = Settings(home=home)
@@ -55,17 +53,7 @@ def main() -> None:
         time.sleep(0.5)
         settings = base
         if args.store == "redis":
-            redis_home = home / "redis-online"
-            settings = Settings(
-                home=redis_home,
-                data_dir=base.data_dir,
-                online_store=OnlineStore.redis,
-                redis_url=f"redis://127.0.0.1:{port}/0",
-                mlflow_tracking_uri=base.mlflow_tracking_uri,
-            )
-            shutil.rmtree(redis_home / "feast", ignore_errors=True)
-            store.apply(settings)
-            store.materialize(settings)
+            settings = bench_serving.materialized_into_redis(base, f"redis://127.0.0.1:{port}/0")
         uncapped = settings.serving.model_copy(update={"frequency_cap": 1_000_000})
         app = RankingApp(settings.model_copy(update={"serving": uncapped}))
         offers = bench_serving.candidate_offers(base)

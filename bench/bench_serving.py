@@ -43,11 +43,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bentoml
 import httpx
 import numpy as np
 import psutil
+
+if TYPE_CHECKING:
+    from smartstack.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -230,6 +234,27 @@ def ensure_model(settings: object) -> str:
     return f"models:/{name}/{version}"
 
 
+def materialized_into_redis(base: Settings, redis_url: str) -> Settings:
+    """Settings of ``base``'s marts served from the Redis at ``redis_url`` (a home of their own
+    beside ``base``'s), that Redis loaded by ``feast apply`` and a materialization."""
+    from smartstack.featurestore import store
+    from smartstack.settings import OnlineStore, Settings
+
+    redis_home = base.home / "redis-online"
+    settings = Settings(
+        home=redis_home,
+        data_dir=base.data_dir,
+        online_store=OnlineStore.redis,
+        redis_url=redis_url,
+        mlflow_tracking_uri=base.mlflow_tracking_uri,
+    )
+    # A fresh registry, so the first materialization loads the new Redis in full.
+    shutil.rmtree(redis_home / "feast", ignore_errors=True)
+    store.apply(settings)
+    store.materialize(settings)
+    return settings
+
+
 def service_authorization(settings: object) -> str:
     """The ``Authorization`` header of a server-to-server caller of ``/rank``."""
     token = settings.auth.service_token  # type: ignore[attr-defined]
@@ -330,9 +355,8 @@ def main() -> None:
     home = args.home.resolve()
     os.environ["SMARTSTACK_HOME"] = str(home)
 
-    from smartstack.featurestore import store
     from smartstack.featurestore.config import config_yaml
-    from smartstack.settings import OnlineStore, Settings
+    from smartstack.settings import Settings
 
     ensure_data(home, args.customers)
     base = Settings(home=home)
@@ -365,21 +389,10 @@ def main() -> None:
                 "MLFLOW_TRACKING_URI": base.mlflow_tracking_uri,
             }
             if store_name == "redis":
-                redis_home = home / "redis-online"
                 redis_url = f"redis://127.0.0.1:{redis_port}/0"
-                settings = Settings(
-                    home=redis_home,
-                    data_dir=base.data_dir,
-                    online_store=OnlineStore.redis,
-                    redis_url=redis_url,
-                    mlflow_tracking_uri=base.mlflow_tracking_uri,
-                )
-                # A fresh registry, so the first materialization loads the new Redis in full.
-                shutil.rmtree(redis_home / "feast", ignore_errors=True)
-                store.apply(settings)
-                store.materialize(settings)
+                settings = materialized_into_redis(base, redis_url)
                 env |= {
-                    "SMARTSTACK_HOME": str(redis_home),
+                    "SMARTSTACK_HOME": str(settings.home),
                     "SMARTSTACK_DATA_DIR": str(base.data_dir),
                     "SMARTSTACK_ONLINE_STORE": "redis",
                     "REDIS_URL": redis_url,
